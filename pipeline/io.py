@@ -1,0 +1,103 @@
+"""Reading and writing, atomically. Nothing else in the package touches the disk.
+
+A stage builds its outputs in a hidden staging directory next to the target and
+swaps it into place only when everything is written: a stage that fails half-way
+leaves the previous outputs (or nothing) behind, never a mix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+@contextlib.contextmanager
+def staged_dir(target: str | Path) -> Iterator[Path]:
+    """Yield an empty staging directory; on success it replaces ``target`` whole."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = target.with_name(f".{target.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if target.exists():
+        target.rename(old)
+    tmp.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _atomic_path(path: str | Path) -> tuple[Path, Path]:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    return path, Path(tmp)
+
+
+def write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
+    path, tmp = _atomic_path(path)
+    try:
+        frame.to_parquet(tmp, index=False)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
+    path, tmp = _atomic_path(path)
+    try:
+        frame.to_csv(tmp, index=False, float_format="%.6g")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(obj: Any, path: str | Path) -> None:
+    path, tmp = _atomic_path(path)
+    try:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(text: str, path: str | Path) -> None:
+    path, tmp = _atomic_path(path)
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def read_parquet(path: str | Path) -> pd.DataFrame:
+    return pd.read_parquet(path)
+
+
+def read_tables(directory: str | Path) -> dict[str, pd.DataFrame]:
+    """Every ``<table>.parquet`` of a directory, by table name."""
+    return {p.stem: pd.read_parquet(p) for p in sorted(Path(directory).glob("*.parquet"))}
+
+
+def write_tables(tables: Mapping[str, pd.DataFrame], directory: str | Path) -> None:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        write_parquet(frame, directory / f"{name}.parquet")
