@@ -1,0 +1,147 @@
+"""Cutoffs, churn labels and the time-ordered split.
+
+The churn definition is the non-contractual one: at cutoff ``c`` the population is the
+customers with an order in ``[c - lookback, c)``, and a customer has churned when they
+place no order in ``[c, c + horizon)``. Labels read only orders at or after ``c``;
+features (``pipeline.features``) read only events before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Cutoffs:
+    """The snapshot grid of one run, oldest first, and the scoring date."""
+
+    labelled: tuple[pd.Timestamp, ...]
+    score: pd.Timestamp
+    every_days: int
+    horizon_days: int
+
+    @property
+    def test(self) -> pd.Timestamp:
+        return self.labelled[-1]
+
+    def split(
+        self, test: pd.Timestamp, *, validation_cutoffs: int = 1
+    ) -> tuple[tuple[pd.Timestamp, ...], tuple[pd.Timestamp, ...]]:
+        """(train, valid) cutoffs for a test cutoff: strictly time-ordered, no overlap.
+
+        Validation labels (``[v, v + horizon)``) must end by the test cutoff, and
+        training labels by the first validation cutoff, or the model would learn from
+        the very window it is judged on.
+
+        Raises
+        ------
+        ValueError
+            If no training cutoff is left before ``test``.
+        """
+        step = pd.Timedelta(days=self.every_days)
+        gap = step * -(-self.horizon_days // self.every_days)
+        valid = tuple(test - gap - step * k for k in range(validation_cutoffs))[::-1]
+        train = tuple(c for c in self.labelled if c <= valid[0] - gap)
+        if not train:
+            raise ValueError(
+                f"test cutoff {test:%Y-%m-%d}: no training cutoff on or before "
+                f"{valid[0] - gap:%Y-%m-%d}; the data is too short for horizon "
+                f"{self.horizon_days} d (lower snapshots.min_history_days or "
+                "churn.horizon_days)"
+            )
+        missing = [c for c in valid if c not in self.labelled]
+        if missing:
+            raise ValueError(f"validation cutoff(s) {missing} are not on the snapshot grid")
+        return train, valid
+
+
+def plan_cutoffs(
+    first_order_at: pd.Timestamp,
+    last_order_at: pd.Timestamp,
+    *,
+    horizon_days: int,
+    every_days: int,
+    min_history_days: int,
+    as_of: pd.Timestamp | None = None,
+) -> Cutoffs:
+    """Lay the snapshot grid back from the last cutoff whose horizon is fully observed.
+
+    Parameters
+    ----------
+    first_order_at, last_order_at
+        The span of the orders (before ``as_of`` when it is given).
+    horizon_days
+        Churn horizon.
+    every_days
+        Spacing of the snapshot grid.
+    min_history_days
+        No cutoff earlier than this many days after the first order.
+    as_of
+        Scoring date. Default: midnight after the last order. Only data before it is
+        used, so the last labelled cutoff is ``as_of - horizon`` at most.
+
+    Returns
+    -------
+    Cutoffs
+
+    Raises
+    ------
+    ValueError
+        If not even one cutoff fits.
+    """
+    last_day = last_order_at.normalize()
+    score = as_of.normalize() if as_of is not None else last_day + pd.Timedelta(days=1)
+    # The last day of the data may be partial (an export at noon): a horizon is only
+    # fully observed if it ends by the start of that day, or by as_of when given.
+    label_end = score if as_of is not None else last_day
+    last = label_end - pd.Timedelta(days=horizon_days)
+    earliest = first_order_at.normalize() + pd.Timedelta(days=min_history_days)
+    n = int((last - earliest) // pd.Timedelta(days=every_days)) + 1 if last >= earliest else 0
+    if n <= 0:
+        raise ValueError(
+            f"orders span {first_order_at:%Y-%m-%d} .. {last_order_at:%Y-%m-%d}: no cutoff "
+            f"has {min_history_days} d of history behind it and a full {horizon_days} d "
+            "horizon after it"
+        )
+    grid = tuple(last - pd.Timedelta(days=every_days * k) for k in range(n))[::-1]
+    return Cutoffs(labelled=grid, score=score, every_days=every_days, horizon_days=horizon_days)
+
+
+def cutoff_table(cutoffs: tuple[pd.Timestamp, ...] | list[pd.Timestamp]) -> pd.DataFrame:
+    """A one-column frame of cutoffs, ready to hand to a backend."""
+    return pd.DataFrame({"cutoff": pd.to_datetime(list(cutoffs)).astype("datetime64[us]")})
+
+
+def churn_labels(orders: ir.Table, population: ir.Table, *, horizon_days: int) -> ir.Table:
+    """``churned`` = 1 when a customer of the population orders nothing in ``[c, c+h)``.
+
+    Parameters
+    ----------
+    orders
+        Canonical orders.
+    population
+        ``customer_id``, ``cutoff`` pairs to label.
+    horizon_days
+        Length of the churn window.
+
+    Returns
+    -------
+    ibis.Table
+        ``customer_id``, ``cutoff``, ``churned`` (int8).
+    """
+    o = orders.select(o_cid=orders.customer_id, o_at=orders.ordered_at)
+    p = population.select("customer_id", "cutoff")
+    j = p.left_join(
+        o,
+        [
+            p.customer_id == o.o_cid,
+            o.o_at >= p.cutoff,
+            o.o_at < p.cutoff + ibis.interval(days=horizon_days),
+        ],
+    )
+    a = j.group_by(["customer_id", "cutoff"]).aggregate(future_orders=j.o_at.count())
+    return a.select("customer_id", "cutoff", churned=(a.future_orders == 0).cast("int8"))
