@@ -1,0 +1,390 @@
+"""UCI Online Retail and Online Retail II invoice lines -> the canonical tables.
+
+The data (UCI Machine Learning Repository; Chen, Sain & Guo 2012; CC BY 4.0) are
+invoice lines of a UK online gift retailer. Mapping them honestly means:
+
+- the two files overlap on 2010-12-01 .. 2010-12-09: those days are taken from the
+  file that starts later (the 2010-2011 one), the other file's lines are set aside;
+- a purchase is a line of a non-``C`` invoice with quantity > 0 and price > 0; one
+  order per invoice, one order line per invoice line;
+- a ``C`` invoice is a cancellation, mapped to the ``returns`` table: returns are the
+  "silent complaints" of customers who never wrote in. The data do not link a
+  cancellation to the invoice it cancels, so ``returns.order_id`` stays null;
+- customers are known only through their lines: ``signup_at`` stays null, because a
+  first purchase in the data is not a signup (the shop existed before the extract);
+- everything else (no customer id, postage and fees, bad-debt adjustments, exact
+  duplicate lines, non-positive quantities or prices) is set aside with a reason, and
+  each file is accounted for: ``rows_read == rows_used + sum(set aside per reason)``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline import schema
+from pipeline.sources.files import (
+    ROWS_READ,
+    ROWS_USED,
+    SourceResult,
+    check_accounting,
+    clean_text,
+    conform_table,
+    count_reasons,
+    parse_ids,
+    read_table_file,
+    set_aside_rows,
+)
+
+log = logging.getLogger(__name__)
+
+FILES = ("online_retail_2010_2011.parquet", "online_retail_II_2009_2010_sheet.parquet")
+
+# file column -> internal name, per layout of the two UCI releases
+LAYOUTS: dict[str, dict[str, str]] = {
+    "online_retail": {
+        "InvoiceNo": "invoice",
+        "StockCode": "stock_code",
+        "Description": "description",
+        "Quantity": "quantity",
+        "InvoiceDate": "invoice_date",
+        "UnitPrice": "price",
+        "CustomerID": "customer_id",
+        "Country": "country",
+    },
+    "online_retail_ii": {
+        "Invoice": "invoice",
+        "StockCode": "stock_code",
+        "Description": "description",
+        "Quantity": "quantity",
+        "InvoiceDate": "invoice_date",
+        "Price": "price",
+        "Customer ID": "customer_id",
+        "Country": "country",
+    },
+}
+
+# Stock codes that are not goods, read off both files (upper-cased): postage and
+# carriage (POST, DOT, C2, C3), manual entries (M), discounts (D), samples (S), fees
+# and commissions (BANK CHARGES, AMAZONFEE, CRUK), bad-debt adjustments (B), a
+# 0.001 filler (PADS) and gift vouchers (GIFT).
+NON_PRODUCT_CODES = frozenset(
+    {
+        "POST",
+        "DOT",
+        "C2",
+        "C3",
+        "M",
+        "D",
+        "S",
+        "B",
+        "BANK CHARGES",
+        "AMAZONFEE",
+        "CRUK",
+        "PADS",
+        "GIFT",
+    }
+)
+# ADJUST/ADJUST2 manual adjustments, TEST001/TEST002 test products, DCGS... the
+# Dotcom/eBay channel's own codes (never with a customer id), gift_0001_<value> vouchers.
+NON_PRODUCT_PREFIXES = ("ADJUST", "TEST", "DCGS", "GIFT_")
+
+INVOICE_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+# Set-aside reasons, in the order they are tested: a line gets the first that applies.
+REASONS = (
+    "unparseable_invoice_date",
+    "unparseable_quantity",
+    "unparseable_price",
+    "overlap_duplicate_period",
+    "adjustment",
+    "non_product_code",
+    "no_customer_id",
+    "duplicate_line",
+    "cancellation_nonnegative_quantity",
+    "nonpositive_quantity",
+    "nonpositive_price",
+    "invoice_with_several_customers",
+)
+
+
+def load_online_retail(directory: str | Path) -> SourceResult:
+    """Read both UCI Online Retail files from ``directory`` and map them.
+
+    Parameters
+    ----------
+    directory
+        Holds ``online_retail_2010_2011.parquet`` and
+        ``online_retail_II_2009_2010_sheet.parquet``.
+
+    Returns
+    -------
+    SourceResult
+        See :func:`map_online_retail`; report and set-aside rows are keyed by file name.
+
+    Raises
+    ------
+    FileNotFoundError
+        If either file is missing (the message names the path).
+    """
+    directory = Path(directory)
+    missing = [str(directory / name) for name in FILES if not (directory / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"Online Retail files not found: {missing}")
+    frames = [read_table_file(directory / name) for name in FILES]
+    return map_online_retail(frames, names=FILES)
+
+
+def _layout(frame: pd.DataFrame, name: str) -> str:
+    for layout, columns in LAYOUTS.items():
+        if set(columns) == set(frame.columns):
+            return layout
+    expected = {layout: list(columns) for layout, columns in LAYOUTS.items()}
+    raise ValueError(
+        f"{name}: columns {list(frame.columns)} match no Online Retail layout {expected}"
+    )
+
+
+def _numbers(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        numbers = values.to_numpy(dtype="float64", na_value=np.nan)
+    else:
+        text = clean_text(values).to_numpy(dtype=object, na_value=None)
+        numbers = pd.to_numeric(text, errors="coerce").astype("float64")
+    return pd.Series(numbers, index=values.index)
+
+
+def _invoice_times(values: pd.Series) -> pd.Series:
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        return values.astype("datetime64[us]")
+    stamps = pd.to_datetime(clean_text(values), format=INVOICE_DATE_FORMAT, errors="coerce")
+    return stamps.astype("datetime64[us]")
+
+
+def _normalise(frame: pd.DataFrame, name: str, position: int) -> pd.DataFrame:
+    """One file's lines under internal names, parsed; ``file`` is the frame's position."""
+    lines = frame.rename(columns=LAYOUTS[_layout(frame, name)]).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "file": np.full(len(lines), position, dtype="int64"),
+            "invoice": clean_text(lines["invoice"]),
+            # "85123a" and "85123A" are one product; one file pads a code with a space
+            "product_id": clean_text(lines["stock_code"]).str.upper(),
+            "quantity": _numbers(lines["quantity"]),
+            "price": _numbers(lines["price"]),
+            "invoiced_at": _invoice_times(lines["invoice_date"]),
+            "customer_id": parse_ids(lines["customer_id"]),
+            "country": clean_text(lines["country"]),
+            # exact duplicates of an earlier line of the same file, as stored
+            "duplicate": frame.duplicated(keep="first").to_numpy(),
+        }
+    )
+
+
+def _overlap_starts(lines: pd.DataFrame, n_files: int) -> np.ndarray:
+    """Per file, the first day taken from a later-starting file instead (NaT: none)."""
+    starts = lines.groupby("file")["invoiced_at"].min().reindex(range(n_files))
+    order = sorted(
+        range(n_files),
+        key=lambda i: (starts[i] if pd.notna(starts[i]) else pd.Timestamp.max, i),
+    )
+    cut = np.full(n_files, np.datetime64("NaT"), dtype="datetime64[us]")
+    for rank, i in enumerate(order):
+        later = [starts[j] for j in order[rank + 1 :] if pd.notna(starts[j])]
+        if later:
+            cut[i] = np.datetime64(min(later).floor("D"), "us")
+    return cut
+
+
+def _reasons(lines: pd.DataFrame, n_files: int) -> pd.Series:
+    invoice = lines["invoice"]
+    is_cancellation = invoice.str.startswith("C").fillna(False).to_numpy(dtype=bool)
+    stock = lines["product_id"]
+    non_product = (
+        (stock.isin(NON_PRODUCT_CODES) | stock.str.startswith(NON_PRODUCT_PREFIXES))
+        .fillna(False)
+        .to_numpy(dtype=bool)
+    )
+    cut = _overlap_starts(lines, n_files)[lines["file"].to_numpy()]
+    at = lines["invoiced_at"].to_numpy()
+    quantity, price = lines["quantity"].to_numpy(), lines["price"].to_numpy()
+    conditions = [
+        np.isnat(at),
+        np.isnan(quantity),
+        np.isnan(price),
+        ~np.isnat(cut) & (at >= cut),
+        invoice.str.startswith("A").fillna(False).to_numpy(dtype=bool),
+        non_product,
+        lines["customer_id"].isna().to_numpy(),
+        lines["duplicate"].to_numpy(),
+        is_cancellation & (quantity >= 0),
+        ~is_cancellation & (quantity <= 0),
+        price <= 0,
+    ]
+    codes = np.select(conditions, list(range(len(conditions))), default=-1)
+    # invoices are orders and returns: one customer each, or they cannot be attributed
+    candidate = codes == -1
+    owners = lines.loc[candidate, ["invoice", "customer_id"]]
+    several = (owners.groupby("invoice")["customer_id"].transform("nunique") > 1).to_numpy()
+    codes[np.flatnonzero(candidate)[several]] = REASONS.index("invoice_with_several_customers")
+    return pd.Series(pd.Categorical.from_codes(codes, categories=REASONS), index=lines.index)
+
+
+def _orders(purchases: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    purchases = purchases.assign(amount=purchases["quantity"] * purchases["price"])
+    groups = purchases.groupby("invoice", sort=False)
+    orders = (
+        pd.DataFrame(
+            {
+                "customer_id": groups["customer_id"].first(),
+                # an invoice's lines can straddle a minute boundary: the order is placed
+                # when its first line is
+                "ordered_at": groups["invoiced_at"].min(),
+                "amount": groups["amount"].sum(),
+                "quantity": groups["quantity"].sum(),
+                "distinct_products": groups["product_id"].nunique().astype("float64"),
+            }
+        )
+        .rename_axis("order_id")
+        .reset_index()
+    )
+    lines = pd.DataFrame(
+        {
+            "order_id": purchases["invoice"],
+            "line_no": groups.cumcount(),
+            "customer_id": purchases["customer_id"],
+            "ordered_at": groups["invoiced_at"].transform("min"),
+            "product_id": purchases["product_id"],
+            "quantity": purchases["quantity"],
+            "unit_price": purchases["price"],
+        }
+    )
+    orders = orders.sort_values(["ordered_at", "order_id"], kind="stable")
+    lines = lines.sort_values(["ordered_at", "order_id", "line_no"], kind="stable")
+    return conform_table(schema.ORDERS, orders), conform_table(schema.ORDER_LINES, lines)
+
+
+def _returns(cancellations: pd.DataFrame) -> pd.DataFrame:
+    returned = cancellations.assign(
+        quantity=cancellations["quantity"].abs(),
+        amount=cancellations["quantity"].abs() * cancellations["price"],
+    )
+    groups = returned.groupby("invoice", sort=False)
+    returns = (
+        pd.DataFrame(
+            {
+                "customer_id": groups["customer_id"].first(),
+                "returned_at": groups["invoiced_at"].min(),
+                "amount": groups["amount"].sum(),
+                "quantity": groups["quantity"].sum(),
+            }
+        )
+        .rename_axis("return_id")
+        .reset_index()
+    )
+    returns = returns.sort_values(["returned_at", "return_id"], kind="stable")
+    return conform_table(schema.RETURNS, returns)
+
+
+def _customers(used: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """One row per customer; region = the country of most of their invoices (ties: A-Z)."""
+    invoices = used[["customer_id", "country", "invoice"]].drop_duplicates()
+    per_country = (
+        invoices.groupby(["customer_id", "country"], dropna=False).size().rename("n").reset_index()
+    )
+    several = int(per_country.groupby("customer_id").size().gt(1).sum())
+    ranked = per_country.sort_values(
+        ["customer_id", "n", "country"], ascending=[True, False, True], kind="stable"
+    )
+    first = ranked.drop_duplicates("customer_id", keep="first")
+    customers = pd.DataFrame({"customer_id": first["customer_id"], "region": first["country"]})
+    return conform_table(schema.CUSTOMERS, customers), several
+
+
+def map_online_retail(
+    frames: Sequence[pd.DataFrame], *, names: Sequence[str] | None = None
+) -> SourceResult:
+    """Map Online Retail invoice lines (either release's layout) to the canonical tables.
+
+    Parameters
+    ----------
+    frames
+        One frame per file, as stored, in the ``online_retail`` (2010-2011: InvoiceNo,
+        UnitPrice, CustomerID) or ``online_retail_ii`` (Invoice, Price, Customer ID)
+        layout. Where files overlap in time, the one that starts later is kept from
+        its first day on.
+    names
+        A name per frame for the report and the set-aside rows (the file names);
+        defaults to the layout name, suffixed by the position when repeated.
+
+    Returns
+    -------
+    SourceResult
+        Tables ``customers``, ``orders``, ``order_lines`` and ``returns``. ``report``
+        and ``set_aside`` are keyed by frame name; every reason of :data:`REASONS` is
+        reported (zeros too). ``report["customers:derived"]`` notes that customers
+        come from the lines and how many appear with several countries.
+
+    Raises
+    ------
+    ValueError
+        If a frame's columns match neither layout, or ``names`` does not fit ``frames``.
+    """
+    if names is None:
+        layouts = [_layout(frame, f"frame {i}") for i, frame in enumerate(frames)]
+        names = [
+            layout if layouts.count(layout) == 1 else f"{layout}_{i}"
+            for i, layout in enumerate(layouts)
+        ]
+    if len(names) != len(frames) or len(set(names)) != len(names):
+        raise ValueError(f"names {list(names)} must be distinct, one per frame ({len(frames)})")
+    if not frames:
+        raise ValueError("no Online Retail frames given")
+
+    lines = pd.concat(
+        [
+            _normalise(frame, name, i)
+            for i, (frame, name) in enumerate(zip(frames, names, strict=True))
+        ],
+        ignore_index=True,
+    )
+    reasons = _reasons(lines, len(frames))
+    used = lines[reasons.isna().to_numpy()]
+    is_cancellation = used["invoice"].str.startswith("C").to_numpy(dtype=bool)
+    orders, order_lines = _orders(used[~is_cancellation])
+    returns = _returns(used[is_cancellation])
+    customers, several_countries = _customers(used)
+
+    report: dict[str, dict[str, int]] = {}
+    set_aside: dict[str, pd.DataFrame] = {}
+    for i, (frame, name) in enumerate(zip(frames, names, strict=True)):
+        in_file = (lines["file"] == i).to_numpy()
+        file_reasons = reasons[in_file].set_axis(frame.index)
+        report[name] = {
+            ROWS_READ: len(frame),
+            ROWS_USED: int(file_reasons.isna().sum()),
+            **count_reasons(file_reasons, order=REASONS),
+        }
+        set_aside[name] = set_aside_rows(frame, file_reasons)
+        log.info("%s: %s", name, report[name])
+    report["customers:derived"] = {
+        "from_invoice_lines": len(customers),
+        "with_several_countries": several_countries,
+    }
+    check_accounting(report)
+    return SourceResult(
+        tables={
+            "customers": customers,
+            "orders": orders,
+            "order_lines": order_lines,
+            "returns": returns,
+        },
+        report=report,
+        set_aside=set_aside,
+    )

@@ -1,0 +1,446 @@
+"""Tests for pipeline.sources.files: a shop's own files -> canonical tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline import config, schema
+from pipeline.sources.files import (
+    SourceResult,
+    check_accounting,
+    load_files,
+    map_tables,
+    parse_datetimes,
+    parse_ids,
+    read_table_file,
+)
+
+
+def strings(*values: str | None) -> pd.Series:
+    return pd.Series(list(values), dtype=pd.StringDtype())
+
+
+def stamps(*values: str | None) -> pd.Series:
+    return pd.Series(pd.to_datetime(list(values), format="ISO8601"), dtype="datetime64[us]")
+
+
+def floats(*values: float | None) -> pd.Series:
+    return pd.Series(list(values), dtype="float64")
+
+
+def assert_balanced(result: SourceResult) -> None:
+    for name, counts in result.report.items():
+        if "rows_read" in counts:
+            reasons = {k: v for k, v in counts.items() if k not in ("rows_read", "rows_used")}
+            assert counts["rows_read"] == counts["rows_used"] + sum(reasons.values()), name
+
+
+def assert_canonical(result: SourceResult) -> None:
+    for name, table in result.tables.items():
+        assert tuple(table.columns) == schema.TABLES[name].names, name
+        for column in schema.TABLES[name].columns:
+            dtype = table[column.name].dtype
+            if column.dtype == "string":
+                assert isinstance(dtype, pd.StringDtype), (name, column.name, dtype)
+            elif column.dtype == "datetime":
+                assert dtype == np.dtype("datetime64[us]"), (name, column.name, dtype)
+            elif column.dtype == "float":
+                assert dtype == np.dtype("float64"), (name, column.name, dtype)
+            elif column.dtype == "int":
+                assert dtype == np.dtype("int64"), (name, column.name, dtype)
+            else:
+                assert dtype in (np.dtype(bool), pd.BooleanDtype()), (name, column.name, dtype)
+
+
+def test_renamed_columns_are_mapped_parsed_and_completed() -> None:
+    raw = pd.DataFrame(
+        {
+            "Order Nr": ["A1", "A2"],
+            "Client": [12346.0, 7.0],
+            "Date": ["2024-01-02 10:30:00", "2024-01-03"],
+            "Total": ["19.90", "5"],
+            "channel": ["web", "app"],  # canonical name, not mapped: taken as is
+            "Notes": ["x", "y"],  # not canonical: ignored
+        }
+    )
+    columns = {
+        "orders": {
+            "order_id": "Order Nr",
+            "customer_id": "Client",
+            "ordered_at": "Date",
+            "amount": "Total",
+        }
+    }
+    result = map_tables({"orders": raw}, columns)
+
+    orders = result.tables["orders"]
+    expected = pd.DataFrame(
+        {
+            "order_id": strings("A1", "A2"),
+            "customer_id": strings("12346", "7"),
+            "ordered_at": stamps("2024-01-02 10:30:00", "2024-01-03"),
+            "amount": floats(19.9, 5.0),
+            "channel": strings("web", "app"),
+        }
+    )
+    pd.testing.assert_frame_equal(orders[expected.columns], expected)
+    others = [c for c in schema.ORDERS.names if c not in expected.columns]
+    assert orders[others].isna().all().all()
+    assert_canonical(result)
+    assert result.report["orders"] == {"rows_read": 2, "rows_used": 2}
+    assert list(result.set_aside["orders"].columns) == [*raw.columns, "reason"]
+    assert result.set_aside["orders"].empty
+
+
+def test_input_frames_are_not_mutated() -> None:
+    raw = pd.DataFrame(
+        {"customer_id": [1.0, 2.0], "ordered_at": ["2024-01-01", "x"], "amount": [1.0, 2.0]}
+    )
+    before = raw.copy()
+    map_tables({"orders": raw}, {})
+    pd.testing.assert_frame_equal(raw, before)
+
+
+def test_ids_keep_text_and_drop_float_artefacts() -> None:
+    assert parse_ids(pd.Series([12346.0, np.nan, 7.0])).tolist() == ["12346", pd.NA, "7"]
+    assert parse_ids(pd.Series(["00123", " 42 ", ""])).tolist() == ["00123", "42", pd.NA]
+    # text written from a float column loses its ".0" only if the whole column is integral
+    assert parse_ids(pd.Series(["12346.0", "7"])).tolist() == ["12346", "7"]
+    assert parse_ids(pd.Series(["1.5", "7.0"])).tolist() == ["1.5", "7.0"]
+    assert parse_ids(pd.Series([1, 2], dtype="Int64")).tolist() == ["1", "2"]
+
+
+def test_datetimes_iso_offsets_and_day_first() -> None:
+    values, bad = parse_datetimes(
+        pd.Series(["2024-03-01T12:00:00+02:00", "2024-03-01", "31/12/2024 13:05", "nope", None])
+    )
+    expected = stamps("2024-03-01 10:00:00", "2024-03-01", "2024-12-31 13:05", None, None)
+    pd.testing.assert_series_equal(values, expected)
+    assert bad.tolist() == [False, False, False, True, False]
+
+
+def test_ambiguous_day_month_dates_raise() -> None:
+    with pytest.raises(ValueError, match=r"orders\.ordered_at.*01/02/2024"):
+        map_tables(
+            {
+                "orders": pd.DataFrame(
+                    {
+                        "customer_id": ["1", "2"],
+                        "ordered_at": ["01/02/2024", "03/04/2024"],
+                        "amount": [1, 2],
+                    }
+                )
+            },
+            {},
+        )
+
+
+def test_order_lines_are_aggregated_to_orders() -> None:
+    lines = pd.DataFrame(
+        {
+            "invoice": ["9", "9", "9", "10", "11"],
+            "cust": ["c1", "c1", "c1", "c2", "c1"],
+            "when": [
+                "2024-01-02 10:05",
+                "2024-01-02 10:00",
+                "2024-01-02 10:06",
+                "2024-01-03 09:00",
+                "2024-02-01 08:00",
+            ],
+            "sku": ["p1", "p2", "p1", "p3", "p1"],
+            "qty": [2, 1, 3, 4, 1],
+            "price": [1.5, 10.0, 1.5, 0.25, 2.0],
+        }
+    )
+    columns = {
+        "orders": {
+            "order_id": "invoice",
+            "customer_id": "cust",
+            "ordered_at": "when",
+            "product_id": "sku",
+            "quantity": "qty",
+            "unit_price": "price",
+        }
+    }
+    result = map_tables({"orders": lines}, columns)
+
+    orders = result.tables["orders"]
+    expected = pd.DataFrame(
+        {
+            "order_id": strings("9", "10", "11"),
+            "customer_id": strings("c1", "c2", "c1"),
+            "ordered_at": stamps("2024-01-02 10:00", "2024-01-03 09:00", "2024-02-01 08:00"),
+            "amount": floats(2 * 1.5 + 10.0 + 3 * 1.5, 1.0, 2.0),
+            "quantity": floats(6.0, 4.0, 1.0),
+            "distinct_products": floats(2.0, 1.0, 1.0),
+        }
+    )
+    pd.testing.assert_frame_equal(orders[expected.columns], expected)
+
+    expected_lines = pd.DataFrame(
+        {
+            "order_id": strings("9", "9", "9", "10", "11"),
+            "line_no": pd.Series([0, 1, 2, 0, 0], dtype="int64"),
+            "customer_id": strings("c1", "c1", "c1", "c2", "c1"),
+            # every line carries its order's time
+            "ordered_at": stamps(
+                *["2024-01-02 10:00"] * 3, "2024-01-03 09:00", "2024-02-01 08:00"
+            ),
+            "product_id": strings("p1", "p2", "p1", "p3", "p1"),
+            "quantity": floats(2, 1, 3, 4, 1),
+            "unit_price": floats(1.5, 10.0, 1.5, 0.25, 2.0),
+        }
+    )
+    pd.testing.assert_frame_equal(result.tables["order_lines"], expected_lines)
+    assert result.report["orders"] == {"rows_read": 5, "rows_used": 5}
+    assert result.report["orders:built_from_lines"] == {"lines": 5, "orders": 3}
+    assert_canonical(result)
+
+
+def test_lines_with_several_customers_or_negative_values_are_set_aside() -> None:
+    lines = pd.DataFrame(
+        {
+            "order_id": ["1", "1", "2", "2", "3"],
+            "customer_id": ["a", "b", "c", "c", "d"],
+            "ordered_at": ["2024-01-01"] * 5,
+            "amount": [5.0, 6.0, 7.0, -7.0, 1.0],
+        }
+    )
+    result = map_tables({"orders": lines}, {})
+
+    assert result.report["orders"] == {
+        "rows_read": 5,
+        "rows_used": 2,
+        "order_with_several_customers": 2,
+        "negative_amount": 1,
+    }
+    assert result.tables["orders"][["order_id", "amount"]].to_dict("list") == {
+        "order_id": ["2", "3"],
+        "amount": [7.0, 1.0],
+    }
+    set_aside = result.set_aside["orders"]
+    assert set_aside.index.tolist() == [0, 1, 3]
+    assert set_aside["reason"].tolist() == [
+        "order_with_several_customers",
+        "order_with_several_customers",
+        "negative_amount",
+    ]
+    assert "order_lines" not in result.tables  # no product column: no lines table
+
+
+def test_rows_are_orders_when_there_is_no_order_id() -> None:
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["7", "7", "8"],
+            "ordered_at": ["2024-05-01 10:00:00"] * 3,
+            "amount": [1.0, 2.0, 3.0],
+        }
+    )
+    result = map_tables({"orders": raw}, {})
+    assert result.tables["orders"]["order_id"].tolist() == [
+        "7-20240501T100000-0",
+        "7-20240501T100000-1",
+        "8-20240501T100000-0",
+    ]
+    assert result.report["orders:generated_order_ids"] == {"orders": 3}
+
+
+def test_customers_are_derived_when_no_customers_file() -> None:
+    orders = pd.DataFrame(
+        {
+            "order_id": ["o1", "o2", "o3"],
+            "customer_id": ["b", "a", "b"],
+            "ordered_at": ["2024-01-01"] * 3,
+            "amount": [1.0, 2.0, 3.0],
+        }
+    )
+    returns = pd.DataFrame(
+        {
+            "return_id": ["r1"],
+            "customer_id": ["z"],
+            "returned_at": ["2024-01-05"],
+            "amount": [1.0],
+        }
+    )
+    result = map_tables({"orders": orders, "returns": returns}, {})
+
+    expected = pd.DataFrame(
+        {
+            "customer_id": strings("a", "b", "z"),
+            "signup_at": stamps(None, None, None),
+            "region": strings(None, None, None),
+            "acquisition_channel": strings(None, None, None),
+            "membership_tier": strings(None, None, None),
+            "referred_by": strings(None, None, None),
+        }
+    )
+    pd.testing.assert_frame_equal(result.tables["customers"], expected)
+    assert result.report["customers:derived"] == {"from_orders": 2, "from_other_tables": 1}
+    assert "customers" not in result.set_aside
+    returns_out = result.tables["returns"]
+    assert tuple(returns_out.columns) == schema.RETURNS.names
+    assert returns_out["order_id"].isna().all() and returns_out["quantity"].isna().all()
+    assert_canonical(result)
+
+
+def test_unparseable_values_are_set_aside_and_counted() -> None:
+    raw = pd.DataFrame(
+        {
+            "id": ["1", "2", "3", "4", "5", "6"],
+            "who": ["a", "b", None, "d", "e", "f"],
+            "at": ["2024-01-01", "not a date", "2024-01-03", "", "2024-01-05", "2024-01-06"],
+            "total": ["10", "20", "30", "40", "abc", "60.5"],
+            "stars": ["5", "4", "3", "2", "1", "great"],
+        }
+    )
+    columns = {
+        "orders": {
+            "order_id": "id",
+            "customer_id": "who",
+            "ordered_at": "at",
+            "amount": "total",
+            "rating": "stars",
+        }
+    }
+    result = map_tables({"orders": raw}, columns)
+
+    assert result.report["orders"] == {
+        "rows_read": 6,
+        "rows_used": 2,
+        "unparseable_ordered_at": 1,
+        "missing_customer_id": 1,
+        "missing_ordered_at": 1,
+        "unparseable_amount": 1,
+    }
+    # an unreadable optional value does not cost the row, but it is counted
+    assert result.report["orders:unparseable_values_nulled"] == {"rating": 1}
+    orders = result.tables["orders"]
+    assert orders["order_id"].tolist() == ["1", "6"]
+    assert orders["rating"].tolist()[0] == 5.0 and np.isnan(orders["rating"].tolist()[1])
+
+    expected_aside = raw.iloc[[1, 2, 3, 4]].assign(
+        reason=strings(
+            "unparseable_ordered_at",
+            "missing_customer_id",
+            "missing_ordered_at",
+            "unparseable_amount",
+        ).to_numpy()
+    )
+    expected_aside["reason"] = expected_aside["reason"].astype(pd.StringDtype())
+    pd.testing.assert_frame_equal(result.set_aside["orders"], expected_aside)
+    assert_balanced(result)
+
+
+def test_missing_required_column_names_table_column_mapping_and_file_columns() -> None:
+    raw = pd.DataFrame({"Client": ["a"], "Total": [1.0], "Day": ["2024-01-01"]})
+    with pytest.raises(ValueError) as error:
+        map_tables({"orders": raw}, {"orders": {"customer_id": "Client", "amount": "Total"}})
+    message = str(error.value)
+    expected = ("'orders'", "'ordered_at'", "source.columns.orders", "['Client', 'Total', 'Day']")
+    for part in expected:
+        assert part in message
+
+    with pytest.raises(ValueError) as error:
+        map_tables(
+            {"orders": raw},
+            {"orders": {"customer_id": "Client", "amount": "Total", "ordered_at": "Date"}},
+        )
+    message = str(error.value)
+    for part in ("'ordered_at'", "'Date'", "source.columns.orders.ordered_at", "'Day'"):
+        assert part in message
+
+
+def test_unknown_names_are_rejected() -> None:
+    orders = pd.DataFrame({"customer_id": ["a"], "ordered_at": ["2024-01-01"], "amount": [1.0]})
+    with pytest.raises(ValueError, match=r"unknown canonical columns \['amout'\]"):
+        map_tables({"orders": orders}, {"orders": {"amout": "amount"}})
+    with pytest.raises(ValueError, match=r"unknown tables \['order'\]"):
+        map_tables({"orders": orders, "order": orders}, {})
+    with pytest.raises(ValueError, match="orders is required"):
+        map_tables({"returns": orders}, {})
+
+
+def test_order_lines_in_two_places_are_rejected() -> None:
+    lines = pd.DataFrame(
+        {
+            "order_id": ["1"],
+            "customer_id": ["a"],
+            "ordered_at": ["2024-01-01"],
+            "product_id": ["p"],
+            "quantity": [1],
+            "unit_price": [2.0],
+        }
+    )
+    with pytest.raises(ValueError, match="order_lines file is given too"):
+        map_tables({"orders": lines, "order_lines": lines}, {})
+
+
+def test_check_accounting_raises_when_counts_do_not_add_up() -> None:
+    check_accounting({"orders": {"rows_read": 3, "rows_used": 2, "x": 1}, "c:note": {"n": 9}})
+    with pytest.raises(RuntimeError, match=r"'orders'.*3 read != 2 used \+ 0 set aside"):
+        check_accounting({"orders": {"rows_read": 3, "rows_used": 2}})
+
+
+def test_read_table_file_by_extension(tmp_path) -> None:
+    frame = pd.DataFrame({"customer_id": ["00123", "7"], "amount": [1.5, 2.0]})
+    frame.to_csv(tmp_path / "a.csv", index=False)
+    frame.to_csv(tmp_path / "a.csv.gz", index=False)
+    frame.to_parquet(tmp_path / "a.parquet")
+    frame.to_parquet(tmp_path / "a.pq")
+    for name in ("a.csv", "a.csv.gz"):
+        read = read_table_file(tmp_path / name)
+        assert read["customer_id"].tolist() == ["00123", "7"]  # text kept as text
+        assert read["amount"].tolist() == ["1.5", "2.0"]
+    for name in ("a.parquet", "a.pq"):
+        assert read_table_file(tmp_path / name)["amount"].tolist() == [1.5, 2.0]
+    (tmp_path / "a.xlsx").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"a\.xlsx.*extension '\.xlsx'"):
+        read_table_file(tmp_path / "a.xlsx")
+
+
+def test_load_files_reads_and_maps(tmp_path) -> None:
+    pd.DataFrame(
+        {"cust": ["0042", "0042"], "when": ["2024-01-01", "2024-02-01"], "total": [3.0, 4.0]}
+    ).to_csv(tmp_path / "orders.csv", index=False)
+    customers = pd.DataFrame(
+        {"customer_id": ["0042"], "signup_at": ["2023-12-01"], "region": ["N"]}
+    )
+    customers.to_parquet(tmp_path / "customers.parquet")
+    files = config.SourceFiles(
+        orders=str(tmp_path / "orders.csv"), customers=str(tmp_path / "customers.parquet")
+    )
+    columns = {"orders": {"customer_id": "cust", "ordered_at": "when", "amount": "total"}}
+    result = load_files(files, columns)
+
+    assert list(result.tables) == ["customers", "orders"]
+    assert result.tables["orders"]["customer_id"].tolist() == ["0042", "0042"]
+    assert result.tables["customers"]["signup_at"].tolist() == [pd.Timestamp("2023-12-01")]
+    assert result.report["customers"] == {"rows_read": 1, "rows_used": 1}
+    assert "customers:derived" not in result.report
+    assert_canonical(result)
+
+
+def test_flags_and_zoned_timestamps_are_parsed() -> None:
+    raw = pd.DataFrame(
+        {
+            "order_id": ["1", "2", "3"],
+            "customer_id": ["a", "b", "c"],
+            "ordered_at": pd.to_datetime(
+                ["2024-06-01 12:00", "2024-06-01 13:00", "2024-06-02 00:30"]
+            ).tz_localize("Europe/Berlin"),
+            "amount": [1.0, 2.0, 3.0],
+            "promotion_day": ["yes", "N", "maybe"],
+        }
+    )
+    result = map_tables({"orders": raw}, {})
+    orders = result.tables["orders"]
+    pd.testing.assert_series_equal(
+        orders["ordered_at"],
+        stamps("2024-06-01 10:00", "2024-06-01 11:00", "2024-06-01 22:30"),
+        check_names=False,
+    )
+    assert orders["promotion_day"].tolist() == [True, False, pd.NA]
+    assert result.report["orders:unparseable_values_nulled"] == {"promotion_day": 1}
+    assert_canonical(result)
