@@ -1,0 +1,257 @@
+"""Recalibrate churn probabilities on a validation set, and keep the map as plain JSON.
+
+A calibrator is a monotone map from a model's score to a probability. It is fitted on
+validation predictions (never on the rows the model was trained on: those scores are
+over-confident) and stored as a handful of numbers, so that saving and loading it needs
+neither pickle nor scikit-learn.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.special import expit, logit
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+
+logger = logging.getLogger(__name__)
+
+CalibrationMethod = Literal["isotonic", "platt"]
+
+# Calibrated probabilities stay this far from 0 and 1: the churn list ranks by them and
+# a log loss of a hard 0 or 1 is infinite.
+DEFAULT_EPS = 1e-6
+
+FORMAT_VERSION = 1
+
+
+def _as_probabilities(p: ArrayLike, *, name: str) -> np.ndarray:
+    s = np.asarray(p, dtype=float)
+    if s.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {s.shape}")
+    bad = ~np.isfinite(s) | (s < 0.0) | (s > 1.0)
+    if bad.any():
+        raise ValueError(
+            f"{name} must hold probabilities in [0, 1]; {int(bad.sum())} rows do not, "
+            f"e.g. {s[bad][:5].tolist()}"
+        )
+    return s
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """A fitted calibration map. Build one with :func:`fit_calibrator` or :meth:`from_dict`.
+
+    Attributes
+    ----------
+    method : {"isotonic", "platt"}
+        Which map this is.
+    eps : float
+        Predictions are kept in ``[eps, 1 - eps]``; for Platt scaling the input is
+        clipped to that range before taking its logit.
+    coef, intercept : float or None
+        Platt scaling: ``predict(p) = sigmoid(coef * logit(p) + intercept)``.
+    x_thresholds, y_thresholds : tuple of float
+        Isotonic regression: the knots of the non-decreasing, piecewise-linear map;
+        inputs beyond the first or last knot get the end value.
+    """
+
+    method: CalibrationMethod
+    eps: float = DEFAULT_EPS
+    coef: float | None = None
+    intercept: float | None = None
+    x_thresholds: tuple[float, ...] = ()
+    y_thresholds: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.method not in ("isotonic", "platt"):
+            raise ValueError(f"method must be 'isotonic' or 'platt', got {self.method!r}")
+        if not (0.0 < self.eps < 0.5):
+            raise ValueError(f"eps must be in (0, 0.5), got {self.eps!r}")
+        if self.method == "platt":
+            if self.coef is None or self.intercept is None:
+                raise ValueError("a platt Calibrator needs coef and intercept")
+            if not (np.isfinite(self.coef) and np.isfinite(self.intercept)):
+                raise ValueError(
+                    f"coef and intercept must be finite, got {self.coef!r}, {self.intercept!r}"
+                )
+        else:
+            x = np.asarray(self.x_thresholds, dtype=float)
+            y = np.asarray(self.y_thresholds, dtype=float)
+            if x.ndim != 1 or x.shape[0] == 0 or x.shape != y.shape:
+                raise ValueError(
+                    f"x_thresholds and y_thresholds must be non-empty and of equal length, "
+                    f"got {len(self.x_thresholds)} and {len(self.y_thresholds)}"
+                )
+            if not (np.isfinite(x).all() and np.isfinite(y).all()):
+                raise ValueError("x_thresholds and y_thresholds must be finite")
+            if (np.diff(x) < 0).any() or (np.diff(y) < 0).any():
+                raise ValueError("x_thresholds and y_thresholds must be non-decreasing")
+
+    def predict(self, p: ArrayLike) -> np.ndarray:
+        """Calibrated churn probabilities.
+
+        Parameters
+        ----------
+        p : array-like of shape (n,)
+            Uncalibrated probabilities from the same model, in [0, 1].
+
+        Returns
+        -------
+        numpy.ndarray of shape (n,)
+            Calibrated probabilities in ``[eps, 1 - eps]``, non-decreasing in ``p``.
+
+        Raises
+        ------
+        ValueError
+            If ``p`` is not a 1-D array of probabilities.
+        """
+        s = _as_probabilities(p, name="p")
+        if self.method == "platt":
+            z = logit(np.clip(s, self.eps, 1.0 - self.eps))
+            out = expit(self.coef * z + self.intercept)
+        else:
+            out = np.interp(s, self.x_thresholds, self.y_thresholds)
+        return np.clip(out, self.eps, 1.0 - self.eps)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The calibrator as JSON-able built-ins (floats and lists); see :meth:`from_dict`."""
+        out: dict[str, Any] = {
+            "format_version": FORMAT_VERSION,
+            "method": self.method,
+            "eps": float(self.eps),
+        }
+        if self.method == "platt":
+            out["coef"] = float(self.coef)  # type: ignore[arg-type]
+            out["intercept"] = float(self.intercept)  # type: ignore[arg-type]
+        else:
+            out["x_thresholds"] = [float(v) for v in self.x_thresholds]
+            out["y_thresholds"] = [float(v) for v in self.y_thresholds]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Calibrator:
+        """Rebuild a calibrator from :meth:`to_dict` output.
+
+        Parameters
+        ----------
+        data : dict
+            As written by :meth:`to_dict` (for example after a JSON round trip).
+
+        Returns
+        -------
+        Calibrator
+
+        Raises
+        ------
+        ValueError
+            If ``data`` has an unknown ``format_version`` or ``method``, lacks a key the
+            method needs, or holds invalid values.
+        """
+        if not isinstance(data, dict):
+            raise ValueError(f"data must be a dict, got {type(data).__name__}")
+        version = data.get("format_version")
+        if version != FORMAT_VERSION:
+            raise ValueError(f"data['format_version'] must be {FORMAT_VERSION}, got {version!r}")
+        method = data.get("method")
+        needed = {"platt": ("coef", "intercept"), "isotonic": ("x_thresholds", "y_thresholds")}
+        if method not in needed:
+            raise ValueError(f"data['method'] must be 'isotonic' or 'platt', got {method!r}")
+        missing = [k for k in (*needed[method], "eps") if k not in data]
+        if missing:
+            raise ValueError(f"data for a {method} calibrator lacks keys {missing}")
+        if method == "platt":
+            return cls(
+                method="platt",
+                eps=float(data["eps"]),
+                coef=float(data["coef"]),
+                intercept=float(data["intercept"]),
+            )
+        return cls(
+            method="isotonic",
+            eps=float(data["eps"]),
+            x_thresholds=tuple(float(v) for v in data["x_thresholds"]),
+            y_thresholds=tuple(float(v) for v in data["y_thresholds"]),
+        )
+
+
+def fit_calibrator(
+    y_val: ArrayLike,
+    p_val: ArrayLike,
+    *,
+    method: CalibrationMethod = "isotonic",
+    eps: float = DEFAULT_EPS,
+) -> Calibrator:
+    """Fit a calibration map on validation labels and uncalibrated predictions.
+
+    Parameters
+    ----------
+    y_val : array-like of shape (n,)
+        1 for a churner, 0 otherwise.
+    p_val : array-like of shape (n,)
+        The model's uncalibrated churn probabilities for the same customers.
+    method : {"isotonic", "platt"}, default "isotonic"
+        ``"isotonic"``: non-decreasing step-and-ramp map (scikit-learn
+        ``IsotonicRegression(out_of_bounds="clip", y_min=eps, y_max=1 - eps)``), flexible
+        but needs a few thousand validation rows. ``"platt"``: unpenalised logistic
+        regression of ``y_val`` on ``logit(p_val)``, two parameters, fine for small sets.
+    eps : float, default 1e-6
+        Calibrated probabilities are kept in ``[eps, 1 - eps]``.
+
+    Returns
+    -------
+    Calibrator
+
+    Raises
+    ------
+    ValueError
+        If the arrays differ in length or are not 1-D, ``y_val`` is not 0/1 with both
+        classes present, ``p_val`` is not probabilities, or ``method``/``eps`` is invalid.
+    """
+    if method not in ("isotonic", "platt"):
+        raise ValueError(f"method must be 'isotonic' or 'platt', got {method!r}")
+    if not (0.0 < eps < 0.5):
+        raise ValueError(f"eps must be in (0, 0.5), got {eps!r}")
+    p = _as_probabilities(p_val, name="p_val")
+    y = np.asarray(y_val)
+    if y.ndim != 1 or y.shape[0] != p.shape[0]:
+        raise ValueError(f"y_val must be 1-D with {p.shape[0]} rows like p_val, got {y.shape}")
+    bad = ~np.isin(y, (0, 1))
+    if bad.any():
+        raise ValueError(
+            f"y_val must hold only 0 and 1; {int(bad.sum())} rows do not, "
+            f"e.g. {np.unique(y[bad])[:5].tolist()}"
+        )
+    y = y.astype(np.int64)
+    n_pos = int(y.sum())
+    if n_pos == 0 or n_pos == y.shape[0]:
+        raise ValueError(
+            f"y_val must contain both classes; got {n_pos} churners out of {y.shape[0]} rows"
+        )
+
+    if method == "platt":
+        z = logit(np.clip(p, eps, 1.0 - eps)).reshape(-1, 1)
+        # C=inf: no penalty, so the fit is the plain maximum-likelihood Platt map.
+        lr = LogisticRegression(C=np.inf, tol=1e-10, max_iter=1000).fit(z, y)
+        calibrator = Calibrator(
+            method="platt",
+            eps=eps,
+            coef=float(lr.coef_[0, 0]),
+            intercept=float(lr.intercept_[0]),
+        )
+    else:
+        iso = IsotonicRegression(
+            y_min=eps, y_max=1.0 - eps, increasing=True, out_of_bounds="clip"
+        ).fit(p, y)
+        calibrator = Calibrator(
+            method="isotonic",
+            eps=eps,
+            x_thresholds=tuple(float(v) for v in iso.X_thresholds_),
+            y_thresholds=tuple(float(v) for v in iso.y_thresholds_),
+        )
+    logger.info("fitted %s calibrator on %d rows (%d churners)", method, y.shape[0], n_pos)
+    return calibrator

@@ -1,0 +1,410 @@
+"""Tests for pipeline.baselines: recency rule, logistic baseline, BG/NBD."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit
+from scipy.stats import spearmanr
+from sklearn.metrics import roc_auc_score
+
+from pipeline.baselines import (
+    BgNbdModel,
+    RecencyRule,
+    bgnbd_prob_no_purchase,
+    bgnbd_summary,
+    fit_bgnbd,
+    fit_logistic_baseline,
+    fit_recency_rule,
+    recency_rule_scores,
+)
+
+# --- recency rule -------------------------------------------------------------------------
+
+
+def test_recency_rule_scores_are_rank_normalised() -> None:
+    # Ranks 2.5, 1, 4, 2.5 (the two 10s share ranks 2 and 3) divided by 4.
+    scores = recency_rule_scores([10, 0, 30, 10])
+    np.testing.assert_allclose(scores, [0.625, 0.25, 1.0, 0.625])
+
+
+@pytest.mark.parametrize(
+    ("days", "match"), [([1.0, -2.0], ">= 0"), ([1.0, np.nan], ">= 0"), ([], "empty")]
+)
+def test_recency_rule_scores_reject_bad_days(days: list, match: str) -> None:
+    with pytest.raises(ValueError, match=f"days_since_last_order.*{match}"):
+        recency_rule_scores(days)
+
+
+def _recency_sample(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    days = rng.exponential(60.0, size=n).round()
+    y = (rng.uniform(size=n) < expit(1.2 * np.log1p(days) - 4.5)).astype(int)
+    return days, y
+
+
+def test_fit_recency_rule_logistic_recovers_slope() -> None:
+    days, y = _recency_sample(30_000, seed=0)
+    rule = fit_recency_rule(days, y)
+    assert rule.method == "logistic"
+    assert rule.coef == pytest.approx(1.2, abs=0.08)
+    assert rule.intercept == pytest.approx(-4.5, abs=0.3)
+    proba = rule.predict_proba(np.array([0.0, 7.0, 30.0, 365.0]))
+    assert proba.shape == (4, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert np.all(np.diff(proba[:, 1]) > 0)
+
+
+def test_fit_recency_rule_isotonic_is_monotone_and_beats_base_rate() -> None:
+    days, y = _recency_sample(5_000, seed=1)
+    rule = fit_recency_rule(days, y, method="isotonic")
+    churn = rule.predict_proba(pd.DataFrame({"days_since_last_order": np.sort(days)}))[:, 1]
+    assert np.all(np.diff(churn) >= 0)
+    brier_rule = np.mean((rule.predict_proba(days)[:, 1] - y) ** 2)
+    brier_base = np.mean((y.mean() - y) ** 2)
+    assert brier_rule < brier_base
+
+
+def test_fit_recency_rule_refuses_to_invert() -> None:
+    # Here long silence means *less* churn: the rule falls back to the base rate.
+    days = np.array([1.0, 2.0, 3.0, 100.0, 200.0, 300.0])
+    y = np.array([1, 1, 0, 0, 0, 0])
+    rule = fit_recency_rule(days, y)
+    np.testing.assert_allclose(rule.predict_proba(days)[:, 1], 2 / 6)
+
+
+@pytest.mark.parametrize("method", ["logistic", "isotonic"])
+def test_recency_rule_json_round_trip(method: str) -> None:
+    days, y = _recency_sample(2_000, seed=2)
+    rule = fit_recency_rule(days, y, method=method)  # type: ignore[arg-type]
+    restored = RecencyRule.from_dict(json.loads(json.dumps(rule.to_dict())))
+    assert restored == rule
+    np.testing.assert_array_equal(restored.predict_proba(days), rule.predict_proba(days))
+
+
+def test_fit_recency_rule_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="y must contain both classes"):
+        fit_recency_rule([1, 2, 3], [0, 0, 0])
+    with pytest.raises(ValueError, match="y must be 1-D with 3 rows"):
+        fit_recency_rule([1, 2, 3], [0, 1])
+    with pytest.raises(ValueError, match="method"):
+        fit_recency_rule([1, 2, 3], [0, 1, 1], method="tree")  # type: ignore[arg-type]
+    rule = fit_recency_rule([1, 2, 3, 4], [0, 0, 1, 1])
+    with pytest.raises(ValueError, match="'days_since_last_order' column"):
+        rule.predict_proba(pd.DataFrame({"recency": [1.0]}))
+
+
+# --- logistic baseline --------------------------------------------------------------------
+
+
+def _feature_frame(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    signal = rng.normal(size=n)
+    frame = pd.DataFrame(
+        {
+            "late_delivery_share_90d": np.where(rng.uniform(size=n) < 0.1, np.nan, signal),
+            "orders_365d": pd.array(rng.integers(0, 20, size=n), dtype="Int64"),
+            "has_complaint": rng.uniform(size=n) < 0.2,
+            "channel": pd.array(rng.choice(["web", "app", None], size=n), dtype="str"),
+            "loyalty_type": pd.Categorical(rng.choice(["premium", "price", "inertia"], size=n)),
+        }
+    )
+    frame.loc[frame.index[:5], "orders_365d"] = pd.NA
+    y = (rng.uniform(size=n) < expit(1.5 * signal - 0.5)).astype(int)
+    return frame, y
+
+
+def test_fit_logistic_baseline_handles_mixed_dtypes_and_missing() -> None:
+    X, y = _feature_frame(3_000, seed=0)
+    model = fit_logistic_baseline(X, y, seed=0)
+    proba = model.predict_proba(X)[:, 1]
+    assert roc_auc_score(y, proba) > 0.75
+    # Scoring survives a category never seen in training and missing values everywhere.
+    new = X.head(3).copy()
+    new["channel"] = pd.array(["store", None, "web"], dtype="str")
+    new["late_delivery_share_90d"] = np.nan
+    out = model.predict_proba(new)[:, 1]
+    assert out.shape == (3,) and np.all((out > 0) & (out < 1))
+
+
+def test_fit_logistic_baseline_is_deterministic() -> None:
+    X, y = _feature_frame(1_000, seed=1)
+    first = fit_logistic_baseline(X, y, seed=7)
+    second = fit_logistic_baseline(X, y, seed=7)
+    np.testing.assert_array_equal(
+        first.named_steps["logistic"].coef_, second.named_steps["logistic"].coef_
+    )
+    np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
+
+
+def test_fit_logistic_baseline_rejects_bad_input() -> None:
+    X, y = _feature_frame(50, seed=2)
+    with pytest.raises(ValueError, match="first_order_at"):
+        fit_logistic_baseline(X.assign(first_order_at=pd.Timestamp("2024-01-01")), y, seed=0)
+    with pytest.raises(ValueError, match="y must be 1-D with 50 rows"):
+        fit_logistic_baseline(X, y[:10], seed=0)
+    with pytest.raises(ValueError, match="X must be a pandas DataFrame"):
+        fit_logistic_baseline(X.to_numpy(), y, seed=0)  # type: ignore[arg-type]
+
+
+# --- BG/NBD summary -----------------------------------------------------------------------
+
+
+def _orders() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": ["A", "A", "A", "A", "A", "A", "B", "C"],
+            "ordered_at": pd.to_datetime(
+                [
+                    "2024-01-01 09:00",
+                    "2024-01-01 17:00",  # same day as the first: not a repeat purchase
+                    "2024-01-05 12:00",
+                    "2024-01-11 08:00",
+                    "2024-02-01 00:00",  # at the cutoff: the future
+                    "2024-02-03 10:00",  # after the cutoff
+                    "2024-01-20 15:00",
+                    "2024-02-01 00:00",  # C's only order is at the cutoff
+                ]
+            ),
+            "amount": [10.0] * 8,
+        }
+    )
+
+
+def test_bgnbd_summary_hand_computed() -> None:
+    summary = bgnbd_summary(_orders(), cutoff=pd.Timestamp("2024-02-01"))
+    # A: purchase days Jan 1, 5, 11 -> 2 repeats, last - first = 10 days, Feb 1 - Jan 1 = 31.
+    # B: one purchase day (Jan 20) -> 0 repeats, recency 0, T = 12. C: nothing before cutoff.
+    expected = pd.DataFrame(
+        {
+            "customer_id": ["A", "B"],
+            "frequency": [2.0, 0.0],
+            "recency": [10.0, 0.0],
+            "T": [31.0, 12.0],
+        }
+    )
+    pd.testing.assert_frame_equal(summary, expected, check_dtype=False)
+    assert summary[["frequency", "recency", "T"]].dtypes.eq("float64").all()
+
+
+def test_bgnbd_summary_reads_canonical_dtypes() -> None:
+    # The canonical orders table: pandas "string" ids and microsecond timestamps.
+    orders = _orders().astype({"customer_id": "string", "ordered_at": "datetime64[us]"})
+    summary = bgnbd_summary(orders, cutoff=pd.Timestamp("2024-02-01"))
+    assert summary["customer_id"].tolist() == ["A", "B"]
+    assert summary[["frequency", "recency", "T"]].to_numpy().tolist() == [
+        [2.0, 10.0, 31.0],
+        [0.0, 0.0, 12.0],
+    ]
+
+
+def test_bgnbd_summary_ignores_orders_at_or_after_cutoff() -> None:
+    orders = _orders()
+    cutoff = pd.Timestamp("2024-02-01")
+    future = orders["ordered_at"] >= cutoff
+    moved = orders.assign(
+        ordered_at=orders["ordered_at"].where(~future, pd.Timestamp("2030-06-01"))
+    )
+    pd.testing.assert_frame_equal(
+        bgnbd_summary(orders, cutoff=cutoff), bgnbd_summary(moved, cutoff=cutoff)
+    )
+    # Half a day later, C's midnight order counts, and T is measured to the cutoff time.
+    later = bgnbd_summary(orders, cutoff=pd.Timestamp("2024-02-01 12:00"))
+    assert later.set_index("customer_id").loc["C"].tolist() == [0.0, 0.0, 0.5]
+    assert later.set_index("customer_id").loc["A"].tolist() == [3.0, 31.0, 31.5]
+
+
+def test_bgnbd_summary_customer_ids_and_time_unit() -> None:
+    summary = bgnbd_summary(
+        _orders(), cutoff=pd.Timestamp("2024-02-01"), customer_ids=["C", "A"], time_unit_days=7.0
+    )
+    assert summary["customer_id"].tolist() == ["C", "A"]
+    assert summary.iloc[0, 1:].isna().all()
+    assert summary.iloc[1, 1:].tolist() == pytest.approx([2.0, 10 / 7, 31 / 7])
+
+
+def test_bgnbd_summary_rejects_bad_input() -> None:
+    orders = _orders()
+    cutoff = pd.Timestamp("2024-02-01")
+    with pytest.raises(ValueError, match=r"orders lacks columns \['ordered_at'\]"):
+        bgnbd_summary(orders.drop(columns="ordered_at"), cutoff=cutoff)
+    with pytest.raises(ValueError, match="orders.ordered_at must be datetime"):
+        bgnbd_summary(orders.assign(ordered_at="2024-01-01"), cutoff=cutoff)
+    with pytest.raises(ValueError, match="orders.ordered_at has 1 missing"):
+        holey = orders.assign(ordered_at=orders["ordered_at"].mask(orders.index == 2))
+        bgnbd_summary(holey, cutoff=cutoff)
+    with pytest.raises(ValueError, match="time zone"):
+        bgnbd_summary(orders, cutoff=pd.Timestamp("2024-02-01", tz="UTC"))
+    with pytest.raises(ValueError, match="customer_ids repeats"):
+        bgnbd_summary(orders, cutoff=cutoff, customer_ids=["A", "A"])
+    with pytest.raises(ValueError, match="time_unit_days"):
+        bgnbd_summary(orders, cutoff=cutoff, time_unit_days=0.0)
+
+
+# --- BG/NBD probability of no purchase ----------------------------------------------------
+
+
+def _summary(rows: list[tuple[float, float, float]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(len(rows))],
+            "frequency": [r[0] for r in rows],
+            "recency": [r[1] for r in rows],
+            "T": [r[2] for r in rows],
+        }
+    )
+
+
+def test_bgnbd_prob_no_purchase_hand_computed() -> None:
+    model = BgNbdModel(r=1.0, alpha=10.0, a=1.0, b=2.0)
+    summary = _summary([(0.0, 0.0, 10.0), (1.0, 10.0, 20.0)])
+    # x = 0, T = 10, t = 20: alive for sure; ((alpha + T) / (alpha + T + t))^r = 20/40.
+    # x = 1, t_x = 10, T = 20, t = 20:
+    #   odds(dead) = a / (b + x - 1) * ((alpha + T) / (alpha + t_x))^(r + x) = 1/2 * 1.5^2 = 1.125
+    #   P(alive) = 1 / 2.125; P(quiet | alive) = (30 / 50)^2 = 0.36
+    #   P = 1.125 / 2.125 + 0.36 / 2.125 = 1.485 / 2.125
+    got = bgnbd_prob_no_purchase(model, summary, horizon_days=20.0)
+    np.testing.assert_allclose(got, [0.5, 1.485 / 2.125], rtol=1e-12)
+    # In weeks: the horizon is converted, the summary is already in weeks.
+    weekly = BgNbdModel(r=1.0, alpha=10.0, a=1.0, b=2.0, time_unit_days=7.0)
+    np.testing.assert_allclose(
+        bgnbd_prob_no_purchase(weekly, summary, horizon_days=140.0), got, rtol=1e-12
+    )
+
+
+def test_bgnbd_prob_no_purchase_orders_customers_sensibly() -> None:
+    model = BgNbdModel(r=0.5, alpha=20.0, a=0.8, b=3.0)
+    summary = _summary(
+        [
+            (10.0, 355.0, 365.0),  # frequent, bought 10 days ago
+            (10.0, 100.0, 365.0),  # frequent, silent for 265 days
+            (1.0, 5.0, 365.0),  # one repeat long ago
+            (0.0, 0.0, 365.0),  # never came back
+            (np.nan, np.nan, np.nan),  # no order before the cutoff
+        ]
+    )
+    prob = bgnbd_prob_no_purchase(model, summary, horizon_days=90.0)
+    assert np.all((prob[:4] >= 0) & (prob[:4] <= 1))
+    assert math.isnan(prob[4])
+    assert prob[0] < prob[1]
+    assert prob[0] < prob[2]
+    # A longer horizon can only make "no purchase" less likely.
+    assert np.all(bgnbd_prob_no_purchase(model, summary.head(4), horizon_days=180.0) <= prob[:4])
+
+
+def test_bgnbd_prob_no_purchase_rejects_bad_input() -> None:
+    model = BgNbdModel(r=1.0, alpha=10.0, a=1.0, b=2.0)
+    with pytest.raises(ValueError, match="horizon_days"):
+        bgnbd_prob_no_purchase(model, _summary([(0.0, 0.0, 1.0)]), horizon_days=0.0)
+    with pytest.raises(ValueError, match="recency <= T"):
+        bgnbd_prob_no_purchase(model, _summary([(1.0, 5.0, 1.0)]), horizon_days=30.0)
+    with pytest.raises(ValueError, match="summary lacks columns"):
+        no_t = _summary([(0.0, 0.0, 1.0)]).drop(columns="T")
+        bgnbd_prob_no_purchase(model, no_t, horizon_days=30.0)
+
+
+def test_bgnbd_model_json_round_trip_and_validation() -> None:
+    model = BgNbdModel(r=0.5, alpha=20.0, a=0.8, b=3.0, time_unit_days=7.0, n_customers=12)
+    assert BgNbdModel.from_dict(json.loads(json.dumps(model.to_dict()))) == model
+    with pytest.raises(ValueError, match="alpha must be a positive"):
+        BgNbdModel(r=0.5, alpha=-1.0, a=0.8, b=3.0)
+    with pytest.raises(ValueError, match="lacks keys"):
+        BgNbdModel.from_dict({"format_version": 1, "r": 1.0})
+
+
+def test_fit_bgnbd_needs_repeat_buyers() -> None:
+    with pytest.raises(ValueError, match="no customer with a repeat purchase"):
+        fit_bgnbd(_summary([(0.0, 0.0, 10.0), (0.0, 0.0, 20.0)]))
+
+
+# --- BG/NBD fit on simulated data ---------------------------------------------------------
+
+
+def _simulate_bgnbd(
+    n: int, *, r: float, alpha: float, a: float, b: float, horizon: float, seed: int
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Customers from the BG/NBD story, first purchase at 0, observed to T, then horizon."""
+    rng = np.random.default_rng(seed)
+    rate = rng.gamma(r, 1.0 / alpha, size=n)
+    dropout = rng.beta(a, b, size=n)
+    T = rng.uniform(30.0, 365.0, size=n)
+    frequency = np.zeros(n)
+    recency = np.zeros(n)
+    quiet = np.zeros(n, dtype=bool)
+    for i in range(n):
+        t, x, last, future = 0.0, 0, 0.0, 0
+        while True:
+            t += rng.exponential(1.0 / rate[i])
+            if t > T[i] + horizon:
+                break
+            if t <= T[i]:
+                x, last = x + 1, t
+            else:
+                future += 1
+            if rng.uniform() < dropout[i]:  # drops out right after a repeat purchase
+                break
+        frequency[i], recency[i], quiet[i] = x, last, future == 0
+    summary = pd.DataFrame(
+        {
+            "customer_id": np.arange(n).astype(str),
+            "frequency": frequency,
+            "recency": recency,
+            "T": T,
+        }
+    )
+    return summary, quiet
+
+
+@pytest.fixture(scope="module")
+def simulated() -> tuple[pd.DataFrame, np.ndarray]:
+    return _simulate_bgnbd(4_000, r=0.8, alpha=100.0, a=0.5, b=4.0, horizon=90.0, seed=1)
+
+
+def test_fit_bgnbd_recovers_simulated_parameters(
+    simulated: tuple[pd.DataFrame, np.ndarray],
+) -> None:
+    pytest.importorskip("pymc_marketing")
+    summary, quiet = simulated
+    model = fit_bgnbd(summary)
+    assert model.n_customers == 4_000
+    assert model.r == pytest.approx(0.8, rel=0.15)
+    assert model.alpha == pytest.approx(100.0, rel=0.15)
+    # a and b are weakly identified one by one; the mean dropout probability is not.
+    assert model.a / (model.a + model.b) == pytest.approx(0.5 / 4.5, rel=0.3)
+
+    prob = bgnbd_prob_no_purchase(model, summary, horizon_days=90.0)
+    assert roc_auc_score(quiet, prob) > 0.68
+    assert spearmanr(prob, quiet).statistic > 0.3
+    assert prob.mean() == pytest.approx(quiet.mean(), abs=0.03)
+    one_timers = summary["frequency"].to_numpy() == 0
+    assert prob[one_timers].mean() == pytest.approx(quiet[one_timers].mean(), abs=0.04)
+
+
+def test_prob_no_purchase_agrees_with_pymc_marketing_where_it_is_right(
+    simulated: tuple[pd.DataFrame, np.ndarray],
+) -> None:
+    pytest.importorskip("pymc_marketing")
+    from pymc_extras.prior import Prior
+    from pymc_marketing.clv import BetaGeoModel
+
+    summary, _ = simulated
+    reference = BetaGeoModel(model_config={k: Prior("HalfFlat") for k in ("r", "alpha", "a", "b")})
+    reference.fit(data=summary, method="map", progressbar=False)
+    fitted = reference.fit_result
+    params = {k: float(np.asarray(fitted[k]).reshape(-1)[0]) for k in ("r", "alpha", "a", "b")}
+    model = BgNbdModel(**params)
+    ours = bgnbd_prob_no_purchase(model, summary, horizon_days=90.0)
+    alive = np.asarray(reference.expected_probability_alive(data=summary)).reshape(-1)
+    theirs = np.asarray(reference.expected_probability_no_purchase(90, data=summary)).reshape(-1)
+    repeat = summary["frequency"].to_numpy() > 0
+    np.testing.assert_allclose(ours[repeat], theirs[repeat], rtol=1e-6)
+    # One-time buyers are alive for sure, so P(no purchase) is the Gamma-Poisson term;
+    # pymc-marketing 0.19 adds a spurious "dead" term for them.
+    np.testing.assert_allclose(alive[~repeat], 1.0)
+    x0 = summary.loc[~repeat]
+    expected = ((params["alpha"] + x0["T"]) / (params["alpha"] + x0["T"] + 90.0)) ** params["r"]
+    np.testing.assert_allclose(ours[~repeat], expected, rtol=1e-12)
