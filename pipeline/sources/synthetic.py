@@ -1,0 +1,1242 @@
+"""A seeded, vectorised simulator of an online shop whose customers follow the loyalty theory.
+
+The generative story (see ``LOYALTY.md`` for the theory it makes concrete)
+--------------------------------------------------------------------------
+1. **Who arrives.** About 45% of customers already exist when the data window opens
+   (``signup_at`` up to three years earlier); the rest sign up uniformly across the
+   window, so every relationship stage is present. A customer arrives through an
+   acquisition channel, and the channel shapes who they are: referrals bring mostly
+   premium (truly attached) customers, discount ads bring incentive and price hunters.
+2. **Who they are.** Each customer has a latent loyalty type (the seven types of
+   ``schema.LOYALTY_TYPES``), an attachment on the 1-7 scale (high only for premium), a
+   purchase rate, a promotion dependence, a price sensitivity, a time spent choosing, a
+   browsing rate, a propensity to use several channels and a static membership tier
+   (a switching cost). Some new sign-ups only ever browse (suspicion / expectation).
+   Referral customers point (``referred_by``) at an earlier, still active customer,
+   mostly a premium one: the advocate stage.
+3. **What they do, week by week.** Orders are Poisson per customer-week and are placed on
+   days weighted by a promotion calendar (spring sale, 618, Double 11, Double 12) and a
+   November-December peak: incentive customers buy mostly on promotion days, price
+   customers wait for discounts and use coupons. Every order comes from a session that
+   starts before it by the customer's choice time (short for premium, inertia and
+   convenience; long for price customers, who compare). Browse-only sessions come on
+   top, more of them for price customers and for customers who are drifting away.
+4. **What goes wrong.** Deliveries are late with a small probability that rises with
+   logistics backlogs and with a weekly carrier shock; 3% of customers are unlucky and
+   suffer late deliveries again and again. Some orders have quality problems (returns
+   follow) or a service/billing incident. Only a minority of these bad experiences are
+   voiced as complaints (the iceberg); the rest show only as returns, low ratings and
+   buying less. Complaints are resolved fast, slowly, or never, depending on the
+   contact channel and on whether the service desk is in a backlog.
+5. **Who leaves, and why.** Every active customer has a weekly hazard of leaving, the
+   sum of competing risks whose inputs all lie strictly in the past:
+
+   - ``unresolved_complaint``: a complaint still open at the start of the week (strong),
+     then a decaying residue after a slow resolution;
+   - ``late_deliveries``: two or more late deliveries in the previous thirteen weeks;
+   - ``promotion_end``: the four weeks after a promotion window ends, for customers who
+     depend on promotions (the incentive type);
+   - ``competitor``: a cheaper competitor opens 40% into the window and poaches price
+     customers (and the monopoly ones, who now have an alternative);
+   - ``low_attachment``: a baseline that falls with attachment and with a slowly
+     wandering engagement;
+   - plus causes beyond the shop's control (moving away), recorded as no cause.
+
+   Membership tier and accumulated points (switching costs) scale the controllable
+   risks down; premium customers tolerate bad experiences better. A customer whose
+   event risks are raised orders less and browses more before leaving. After leaving,
+   a customer never orders again, though a couple of sessions may follow.
+   ``truth.churn_cause`` is the largest risk in the week the customer left.
+6. **What is asked.** About ``survey_share`` of ordering customers answer one survey
+   during their relationship: a noisy attachment, a willingness to recommend and a
+   main reason that matches their type ~88% of the time.
+
+The control
+-----------
+``customers.region`` is drawn from its own random stream and is read by nothing: not by
+the type, the behaviour, the deliveries or the churn. Any effect of region a model
+finds is noise or leakage.
+
+Determinism
+-----------
+All randomness flows from ``np.random.SeedSequence(seed)``: one child stream each for
+the calendar, the customer attributes, the regions and the referrals, and one per
+block of ``_CHUNK_SIZE`` customers for the weekly simulation. The block size is a
+module constant, so the same arguments always give identical frames.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline import schema
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SyntheticShop", "generate_shop"]
+
+_DAY = 86_400
+_WEEK = 7 * _DAY
+_CHUNK_SIZE = 50_000
+# Times are held as int32 seconds from the window start while simulating.
+_MAX_DAYS = 20_000
+_EXISTING_SHARE = 0.45
+_MAX_PRIOR_TENURE_DAYS = 3 * 365
+_COMPETITOR_AT = 0.40
+_LATE_WINDOW_WEEKS = 13
+_POST_PROMO_DAYS = 28
+
+# Weekly hazards of the competing risks (before switching costs and tolerance).
+_H_OTHER = 0.0010
+_H_LOW_ATTACHMENT = 0.0030
+_H_UNRESOLVED = 0.070
+_H_SLOW_RESIDUE = 0.020
+_H_LATE = 0.035
+_H_PROMO_END = 0.030
+
+_ACQUISITION_CHANNELS = ("organic", "referral", "discount_ad", "social", "marketplace")
+_ACQUISITION_PROBS = (0.34, 0.12, 0.20, 0.18, 0.16)
+_REFERRAL = _ACQUISITION_CHANNELS.index("referral")
+# P(type | acquisition channel); columns in _TYPE_COLUMNS order.
+_TYPE_COLUMNS = ("premium", "inertia", "convenience", "monopoly", "incentive", "price", "latent")
+_TYPE_GIVEN_CHANNEL = {
+    "organic": (0.18, 0.20, 0.18, 0.10, 0.12, 0.12, 0.10),
+    "referral": (0.45, 0.15, 0.12, 0.08, 0.06, 0.06, 0.08),
+    "discount_ad": (0.05, 0.08, 0.07, 0.05, 0.35, 0.32, 0.08),
+    "social": (0.12, 0.15, 0.18, 0.07, 0.20, 0.16, 0.12),
+    "marketplace": (0.08, 0.15, 0.22, 0.12, 0.12, 0.22, 0.09),
+}
+_REGIONS = ("north", "south", "east", "west", "central")
+_REGION_PROBS = (0.24, 0.22, 0.20, 0.19, 0.15)
+_TIERS = ("none", "silver", "gold")
+_TIER_HAZARD = np.array([1.0, 0.8, 0.6])
+_TIER_POINTS_PER_UNIT = np.array([0.0, 1.0, 2.0])
+_SHOP_CHANNELS = ("web", "app", "phone")
+_SECONDARY_CHANNEL_PROBS = (0.45, 0.45, 0.10)
+_COMPLAINT_CHANNELS = ("email", "phone", "chat")
+_COMPLAINT_CHANNEL_PROBS = (0.45, 0.30, 0.25)
+# Median days to resolve, by complaint channel: chat is fastest, email slowest.
+_RESOLVE_MEDIAN_DAYS = np.array([3.0, 1.0, 0.5])
+_UNRESOLVED_BY_CHANNEL = np.array([0.14, 0.10, 0.10])
+_CATEGORIES = schema.COMPLAINT_CATEGORIES
+_DELIVERY, _QUALITY, _SERVICE, _BILLING, _OTHER = (
+    _CATEGORIES.index(c) for c in ("delivery", "quality", "service", "billing", "other")
+)
+_CAUSES = (
+    None,
+    "low_attachment",
+    "unresolved_complaint",
+    "late_deliveries",
+    "promotion_end",
+    "competitor",
+)
+_REASON_OF_TYPE = {
+    "premium": "brand_value",
+    "inertia": "habit",
+    "convenience": "convenience",
+    "monopoly": "no_alternative",
+    "incentive": "promotions",
+    "price": "lowest_price",
+    "latent": "held_back",
+}
+_SURVEY_NOISE = 0.12
+# (month, first day, last day) of the yearly promotion windows.
+_PROMOTIONS = ((3, 1, 8), (6, 1, 18), (11, 1, 11), (12, 10, 12))
+_ORDER_HOURS = np.array([1, 2, 3, 4, 5, 5, 6, 5, 5, 5, 6, 6, 7, 8, 9, 9, 7, 4], float)
+_BROWSE_HOURS = np.array(
+    [2, 1, 0.5, 0.3, 0.3, 0.5, 1, 2, 3, 4, 5, 5, 6, 5, 5, 5, 6, 6, 7, 8, 9, 9, 7, 4], float
+)
+_TEXTS = {
+    _DELIVERY: (
+        "My order arrived {d} days late.",
+        "The parcel came {d} days after the promised date.",
+        "Delivery was {d} days late and nobody told me why.",
+    ),
+    _QUALITY: (
+        "The item arrived damaged.",
+        "The product does not match the description.",
+        "The product stopped working after a few days.",
+    ),
+    _SERVICE: (
+        "Customer service did not answer my question.",
+        "The support agent was unhelpful.",
+        "I was promised a call back that never came.",
+    ),
+    _BILLING: (
+        "I was charged twice for my order.",
+        "The discount was not applied at checkout.",
+        "My refund has not arrived yet.",
+    ),
+    _OTHER: (
+        "I could not change my delivery address.",
+        "The app keeps logging me out.",
+        "I have a problem with my account.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class _Profile:
+    """What a loyalty type means for behaviour; customers vary around these values."""
+
+    attachment: float  # mean latent attachment on the 1-7 scale
+    orders_per_day: float  # base purchase rate
+    promo_dependence: float  # Beta mean: how much buying waits for promotions
+    price_sensitivity: float  # Beta mean: coupon use outside promotions
+    choice_minutes: float  # median time choosing before an order (loyalty measure 2)
+    browse_per_week: float  # browse-only sessions (comparison shopping)
+    multichannel: float  # Beta mean: share of orders outside the primary channel
+    tolerance: float  # multiplier of event risks: loyal customers forgive (measure 5)
+    competitor_hazard: float  # weekly risk added once the cheaper competitor opens
+    spend: float  # multiplier of the unit price
+    tier_probs: tuple[float, float, float]  # none, silver, gold
+    channel_probs: tuple[float, float, float]  # primary channel: web, app, phone
+    browse_only: float  # share of new sign-ups who never buy
+
+
+_PROFILES = {
+    "premium": _Profile(
+        5.8, 0.045, 0.05, 0.15, 6, 0.30, 0.45, 0.5, 0.000, 1.30,
+        (0.35, 0.35, 0.30), (0.45, 0.45, 0.10), 0.05,
+    ),
+    "inertia": _Profile(
+        3.0, 0.045, 0.10, 0.30, 5, 0.20, 0.30, 1.0, 0.003, 1.00,
+        (0.55, 0.30, 0.15), (0.55, 0.35, 0.10), 0.05,
+    ),
+    "convenience": _Profile(
+        3.2, 0.045, 0.10, 0.30, 4, 0.25, 0.35, 1.0, 0.002, 1.05,
+        (0.50, 0.30, 0.20), (0.25, 0.70, 0.05), 0.05,
+    ),
+    "monopoly": _Profile(
+        2.6, 0.040, 0.08, 0.30, 10, 0.25, 0.15, 1.0, 0.007, 1.00,
+        (0.70, 0.20, 0.10), (0.55, 0.35, 0.10), 0.05,
+    ),
+    "incentive": _Profile(
+        2.9, 0.035, 0.80, 0.60, 15, 0.50, 0.20, 1.0, 0.002, 0.90,
+        (0.35, 0.45, 0.20), (0.45, 0.50, 0.05), 0.07,
+    ),
+    "price": _Profile(
+        2.3, 0.030, 0.40, 0.85, 35, 0.80, 0.10, 1.0, 0.009, 0.80,
+        (0.85, 0.12, 0.03), (0.60, 0.35, 0.05), 0.08,
+    ),
+    "latent": _Profile(
+        3.8, 0.008, 0.15, 0.35, 18, 0.50, 0.15, 1.0, 0.001, 1.00,
+        (0.70, 0.20, 0.10), (0.50, 0.40, 0.10), 0.20,
+    ),
+}  # fmt: skip
+
+_PREMIUM = schema.LOYALTY_TYPES.index("premium")
+_PRICE = schema.LOYALTY_TYPES.index("price")
+
+
+def _by_type(attr: str) -> np.ndarray:
+    """One profile attribute as an array indexed by type code."""
+    return np.array([getattr(_PROFILES[t], attr) for t in schema.LOYALTY_TYPES], float)
+
+
+@dataclass(frozen=True)
+class SyntheticShop:
+    """A simulated shop: the canonical tables, and the ground truth behind them.
+
+    ``tables`` holds ``customers``, ``orders``, ``returns``, ``sessions``, ``complaints``
+    and ``surveys`` with exactly the columns of ``pipeline.schema``. ``truth`` has one
+    row per customer (latent type, attachment, when and why they left, how many bad
+    experiences and complaints they had); the pipeline must never read it.
+    """
+
+    tables: dict[str, pd.DataFrame]
+    truth: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class _Calendar:
+    days: int
+    n_weeks: int
+    promo: np.ndarray  # bool per day
+    season: np.ndarray  # order-rate multiplier per day
+    late_risk: np.ndarray  # late-delivery multiplier per day (backlog x carrier shock)
+    backlog: np.ndarray  # bool per day: the service desk is overloaded
+    post_promo: np.ndarray  # bool per week: a promotion ended in the last four weeks
+    competitor: np.ndarray  # bool per week: the cheaper competitor is open
+    competitor_day: int
+
+
+def generate_shop(
+    *,
+    n_customers: int,
+    start: dt.date,
+    days: int,
+    seed: int,
+    survey_share: float = 0.10,
+) -> SyntheticShop:
+    """Simulate an online shop whose customers follow the loyalty theory.
+
+    Parameters
+    ----------
+    n_customers
+        Number of customers, including those who never order.
+    start
+        First day of the data window (a ``datetime.date``, not a ``datetime``).
+    days
+        Length of the window in days; nothing is observed on or after
+        ``start + days``.
+    seed
+        Non-negative seed; the same arguments always give identical frames.
+    survey_share
+        Share of ordering customers who answer the one survey, in [0, 1].
+
+    Returns
+    -------
+    SyntheticShop
+        ``tables``: the canonical tables ``customers``, ``orders``, ``returns``,
+        ``sessions``, ``complaints`` and ``surveys`` (no ``order_lines``), each sorted by
+        time with ids increasing in time; ``truth``: one row per customer with
+        ``true_type``, ``attachment``, ``signup_at``, ``churned_at`` (NaT if still a
+        customer at the end), ``churn_cause``, ``n_bad_experiences`` and
+        ``n_complaints``.
+
+    Raises
+    ------
+    TypeError
+        If ``start`` is not a ``datetime.date`` (or is a ``datetime``), or an integer
+        argument is not an integer.
+    ValueError
+        If ``n_customers`` < 1, ``days`` is outside [14, 20000], ``seed`` < 0, or
+        ``survey_share`` is outside [0, 1].
+    """
+    _check_args(n_customers=n_customers, start=start, days=days, seed=seed, share=survey_share)
+    calendar_ss, customers_ss, region_ss, referral_ss, chunks_ss = np.random.SeedSequence(
+        seed
+    ).spawn(5)
+    calendar = _build_calendar(start, days, np.random.default_rng(calendar_ss))
+    customers = _draw_customers(n_customers, days, np.random.default_rng(customers_ss))
+    # The control attribute has a stream of its own, so it cannot correlate with anything.
+    region = np.random.default_rng(region_ss).choice(
+        len(_REGIONS), size=n_customers, p=_REGION_PROBS
+    )
+
+    n_chunks = -(-n_customers // _CHUNK_SIZE)
+    chunk_seeds = chunks_ss.spawn(n_chunks)
+    parts = []
+    for c in range(n_chunks):
+        lo, hi = c * _CHUNK_SIZE, min(n_customers, (c + 1) * _CHUNK_SIZE)
+        block = {name: values[lo:hi] for name, values in customers.items()}
+        parts.append(
+            _simulate_block(
+                block, lo, calendar, survey_share, np.random.default_rng(chunk_seeds[c])
+            )
+        )
+        logger.debug("simulated customers %d-%d of %d", lo, hi, n_customers)
+    merged = _merge(parts)
+    del parts
+    referrer = _draw_referrers(
+        customers, merged["truth"]["churn_sec"], np.random.default_rng(referral_ss)
+    )
+    return _assemble(merged, customers, region, referrer, start, days)
+
+
+def _check_args(*, n_customers: int, start: dt.date, days: int, seed: int, share: float) -> None:
+    for name, value in (("n_customers", n_customers), ("days", days), ("seed", seed)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            raise TypeError(f"{name} must be an integer, got {value!r}")
+    if isinstance(start, dt.datetime) or not isinstance(start, dt.date):
+        raise TypeError(f"start must be a datetime.date (not a datetime), got {start!r}")
+    if n_customers < 1:
+        raise ValueError(f"n_customers must be >= 1, got {n_customers}")
+    if not 14 <= days <= _MAX_DAYS:
+        raise ValueError(f"days must be in [14, {_MAX_DAYS}], got {days}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"survey_share must be in [0, 1], got {share}")
+
+
+def _build_calendar(start: dt.date, days: int, rng: np.random.Generator) -> _Calendar:
+    dates = np.datetime64(start, "D") + np.arange(days)
+    month_start = dates.astype("datetime64[M]")
+    month = month_start.astype(int) % 12 + 1
+    day_of_month = (dates - month_start.astype("datetime64[D]")).astype(int) + 1
+
+    promo = np.zeros(days, bool)
+    for m, first, last in _PROMOTIONS:
+        promo |= (month == m) & (day_of_month >= first) & (day_of_month <= last)
+    season = np.where(month >= 11, 1.2, 1.0)
+    # Parcels pile up after the big festivals; the service desk drowns with them.
+    backlog = ((month == 11) & (day_of_month >= 11) & (day_of_month <= 25)) | (
+        (month == 6) & (day_of_month >= 18) & (day_of_month <= 25)
+    )
+    n_weeks = -(-days // 7)
+    carrier_shock = rng.lognormal(0.0, 0.3, n_weeks)
+    late_risk = np.where(backlog, 2.5, 1.0) * carrier_shock[np.arange(days) // 7]
+
+    last_promo = np.maximum.accumulate(np.where(promo, np.arange(days), -(10**9)))
+    week_start = 7 * np.arange(n_weeks)
+    since_promo = week_start - np.concatenate([[-(10**9)], last_promo])[week_start]
+    post_promo = (since_promo >= 1) & (since_promo <= _POST_PROMO_DAYS) & ~promo[week_start]
+    competitor_day = int(round(_COMPETITOR_AT * days))
+    return _Calendar(
+        days=days,
+        n_weeks=n_weeks,
+        promo=promo,
+        season=season,
+        late_risk=late_risk,
+        backlog=backlog,
+        post_promo=post_promo,
+        competitor=week_start >= competitor_day,
+        competitor_day=competitor_day,
+    )
+
+
+def _beta(rng: np.random.Generator, mean: np.ndarray, concentration: float) -> np.ndarray:
+    return rng.beta(mean * concentration, (1.0 - mean) * concentration)
+
+
+def _categorical(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
+    """One draw per row of a (n, k) probability matrix."""
+    cdf = np.cumsum(probs, axis=1)
+    u = rng.random(len(probs)) * cdf[:, -1]
+    return np.minimum((u[:, None] >= cdf).sum(axis=1), probs.shape[1] - 1).astype(np.int8)
+
+
+def _draw_customers(n: int, days: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Static and latent attributes, one row per customer, in order of sign-up."""
+    existing = rng.random(n) < _EXISTING_SHARE
+    signup = np.where(
+        existing,
+        -rng.integers(1, _MAX_PRIOR_TENURE_DAYS * _DAY, n),
+        rng.integers(0, days * _DAY, n),
+    )
+    signup.sort()  # customer ids are handed out in order of sign-up
+    existing = signup < 0
+
+    channel = rng.choice(len(_ACQUISITION_CHANNELS), size=n, p=_ACQUISITION_PROBS)
+    type_probs = np.array([_TYPE_GIVEN_CHANNEL[c] for c in _ACQUISITION_CHANNELS])
+    type_probs = type_probs[:, [_TYPE_COLUMNS.index(t) for t in schema.LOYALTY_TYPES]]
+    typ = _categorical(rng, type_probs[channel])
+
+    attachment = np.clip(rng.normal(_by_type("attachment")[typ], 0.7), 1.0, 7.0)
+    rate_sigma = 0.5
+    rate = _by_type("orders_per_day")[typ] * rng.lognormal(-(rate_sigma**2) / 2, rate_sigma, n)
+    tier_probs = np.array([_PROFILES[t].tier_probs for t in schema.LOYALTY_TYPES])
+    channel_probs = np.array([_PROFILES[t].channel_probs for t in schema.LOYALTY_TYPES])
+    browse_sigma = 0.5
+    return {
+        "signup_sec": signup,
+        "acquisition": channel.astype(np.int8),
+        "type": typ,
+        "attachment": attachment,
+        "rate": rate,
+        "dependence": _beta(rng, _by_type("promo_dependence")[typ], 12.0),
+        "price_sensitivity": _beta(rng, _by_type("price_sensitivity")[typ], 10.0),
+        "tier": _categorical(rng, tier_probs[typ]),
+        "multichannel": _beta(rng, _by_type("multichannel")[typ], 8.0),
+        "primary_channel": _categorical(rng, channel_probs[typ]),
+        "unlucky": rng.random(n) < 0.03,
+        "choice_minutes": _by_type("choice_minutes")[typ] * rng.lognormal(0.0, 0.3, n),
+        "unit_price": 25.0 * _by_type("spend")[typ] * rng.lognormal(0.0, 0.35, n),
+        "browse_rate": _by_type("browse_per_week")[typ]
+        * rng.lognormal(-(browse_sigma**2) / 2, browse_sigma, n),
+        "browse_only": ~existing & (rng.random(n) < _by_type("browse_only")[typ]),
+        "engagement": rng.normal(0.0, 0.45, n),
+        "voice": rng.lognormal(-0.125, 0.5, n),
+    }
+
+
+def _hours(
+    rng: np.random.Generator, weights: np.ndarray, first_hour: int, size: int
+) -> np.ndarray:
+    """Seconds into the day, by an hour-of-day profile."""
+    hour = first_hour + rng.choice(len(weights), size=size, p=weights / weights.sum())
+    return hour * 3600 + rng.integers(0, 3600, size)
+
+
+class _Parts:
+    """Column arrays accumulated week by week."""
+
+    def __init__(self) -> None:
+        self.columns: dict[str, list[np.ndarray]] = {}
+
+    def add(self, **columns: np.ndarray) -> None:
+        for name, values in columns.items():
+            self.columns.setdefault(name, []).append(values)
+
+    def concat(self, dtypes: dict[str, type]) -> dict[str, np.ndarray]:
+        return {
+            name: np.concatenate(self.columns[name]).astype(dtype, copy=False)
+            if name in self.columns
+            else np.zeros(0, dtype)
+            for name, dtype in dtypes.items()
+        }
+
+
+_ORDER_DTYPES = {
+    "cust": np.int32,
+    "ordered": np.int32,
+    "gross": np.int32,
+    "discount": np.int32,
+    "redeemed": np.int32,
+    "earned": np.int32,
+    "promo": bool,
+    "channel": np.int8,
+    "quantity": np.int16,
+    "distinct": np.int16,
+    "promised": np.int32,
+    "delivered": np.int32,
+    "late": bool,
+    "quality": bool,
+    "incident": bool,
+    "choice": np.int32,
+}
+_SESSION_DTYPES = {
+    "cust": np.int32,
+    "started": np.int32,
+    "kind": np.int8,  # 0 order, 1 browse, 2 after leaving, 3 sign-up
+    "order_ref": np.int32,
+}
+_COMPLAINT_DTYPES = {
+    "cust": np.int32,
+    "order_ref": np.int32,
+    "opened": np.int32,
+    "category": np.int8,
+    "channel": np.int8,
+    "resolved": np.int32,  # -1: never
+    "escalated": bool,
+    "late_days": np.int16,
+}
+_SESSION_ORDER, _SESSION_BROWSE, _SESSION_AFTER, _SESSION_SIGNUP = range(4)
+
+
+class _BlockState:
+    """What a block of customers carries from one week to the next."""
+
+    def __init__(self, n: int, n_weeks: int) -> None:
+        self.points = np.zeros(n)
+        self.unresolved_from = np.full(n, np.inf)  # day an open-complaint episode began
+        self.unresolved_to = np.full(n, -np.inf)  # day it closes; +inf if never
+        self.slow_resolved_at = np.full(n, -np.inf)  # day of the last slow resolution
+        self.late_by_week = np.zeros((n, n_weeks + 1), np.int16)  # by week of delivery
+        self.quality_until = np.full(n, -1, np.int64)  # week a quality problem is forgotten
+        self.n_bad = np.zeros(n, np.int64)
+        self.n_orders = 0
+        self.orders = _Parts()
+        self.sessions = _Parts()
+        self.complaints = _Parts()
+
+
+def _simulate_block(
+    cust: dict[str, np.ndarray],
+    offset: int,
+    cal: _Calendar,
+    survey_share: float,
+    rng: np.random.Generator,
+) -> dict[str, dict[str, np.ndarray]]:
+    """Week-by-week simulation of one block of customers, vectorised over the block."""
+    n = len(cust["type"])
+    typ = cust["type"]
+    signup = cust["signup_sec"]
+    first_week = np.where(signup < 0, 0, signup // _WEEK + 1)
+    tier = cust["tier"]
+    dependence = cust["dependence"]
+    tolerance = _by_type("tolerance")[typ]
+    competitor_h = _by_type("competitor_hazard")[typ]
+    is_price = typ == _PRICE
+
+    churned = np.zeros(n, bool)
+    churn_sec = np.full(n, -1, np.int64)
+    cause = np.zeros(n, np.int8)
+    engagement = cust["engagement"].copy()
+    state = _BlockState(n, cal.n_weeks)
+    sessions = state.sessions
+    for t in range(cal.n_weeks):
+        ws = 7 * t
+        valid = min(7, cal.days - ws)
+        idx = np.flatnonzero((first_week <= t) & ~churned)
+        if idx.size == 0:
+            continue
+        k = idx.size
+        att = cust["attachment"][idx]
+        e = 0.97 * engagement[idx] + rng.normal(0.0, 0.12, k)
+        engagement[idx] = e
+
+        # Competing weekly risks; every input was fixed before this week started.
+        switching = _TIER_HAZARD[tier[idx]] * (0.6 + 0.4 * np.exp(-state.points[idx] / 1500.0))
+        tol = tolerance[idx] * switching
+        risk = np.zeros((k, len(_CAUSES)))
+        risk[:, 0] = _H_OTHER
+        risk[:, 1] = _H_LOW_ATTACHMENT * (7.0 - att) / 4.0 * np.exp(-0.8 * e) * switching
+        still_open = (state.unresolved_from[idx] < ws) & (state.unresolved_to[idx] > ws)
+        since_slow = ws - state.slow_resolved_at[idx]
+        residue = np.where(since_slow > 0, np.exp(-np.maximum(since_slow, 0) / 28.0), 0.0)
+        risk[:, 2] = (_H_UNRESOLVED * still_open + _H_SLOW_RESIDUE * residue) * tol
+        recent_late = state.late_by_week[idx, max(0, t - _LATE_WINDOW_WEEKS) : t].sum(axis=1)
+        risk[:, 3] = _H_LATE * np.maximum(recent_late - 1, 0) * tol
+        if cal.post_promo[t]:
+            risk[:, 4] = _H_PROMO_END * dependence[idx] ** 2 * tol
+        if cal.competitor[t]:
+            risk[:, 5] = competitor_h[idx] * tol
+        total = risk.sum(axis=1)
+        leaves = rng.random(k) < -np.expm1(-total * valid / 7.0)
+        stop_day = np.full(k, ws + valid)
+        if leaves.any():
+            who = idx[leaves]
+            day = ws + rng.integers(0, valid, who.size)
+            stop_day[leaves] = day
+            churned[who] = True
+            churn_sec[who] = day * _DAY + rng.integers(0, _DAY, who.size)
+            cause[who] = risk[leaves].argmax(axis=1)
+
+        # Drifting customers buy less and look around more before they go.
+        drift = risk[:, 2:].sum(axis=1)
+        rate_mult = np.exp(-12.0 * drift + 0.35 * e)
+        rate_mult *= np.where(state.quality_until[idx] >= t, 0.75, 1.0)
+        if cal.competitor[t]:
+            rate_mult *= np.where(is_price[idx], 0.75, 1.0)
+        days_of_week = ws + np.arange(7)
+        in_window = days_of_week < cal.days
+        d = np.minimum(days_of_week, cal.days - 1)
+        dep = dependence[idx]
+        weights = (cal.season[d] * in_window)[None, :] * np.where(
+            cal.promo[d][None, :], 1.0 + 5.0 * dep[:, None], 1.0 - 0.75 * dep[:, None]
+        )
+        weights *= days_of_week[None, :] < stop_day[:, None]
+        lam = cust["rate"][idx] * rate_mult * weights.sum(axis=1)
+        lam[cust["browse_only"][idx]] = 0.0
+        n_new = rng.poisson(lam)
+        if n_new.any():
+            _place_orders(rng, cust, cal, t, idx, n_new, weights, state)
+
+        # Browse-only sessions: comparison shopping, drifting, or a sign-up still deciding.
+        lam_b = cust["browse_rate"][idx] * (1.0 + 30.0 * drift) * valid / 7.0
+        if cal.competitor[t]:
+            lam_b *= np.where(is_price[idx], 1.4, 1.0)
+        bo = cust["browse_only"][idx]
+        lam_b[bo] = 0.8 * np.exp(-(t - first_week[idx][bo]) / 8.0) * valid / 7.0
+        n_b = rng.poisson(lam_b)
+        if n_b.any():
+            pos = np.repeat(np.arange(k), n_b)
+            day = ws + rng.integers(0, valid, pos.size)
+            keep = day < stop_day[pos]
+            pos, day = pos[keep], day[keep]
+            started = day * _DAY + _hours(rng, _BROWSE_HOURS, 0, pos.size)
+            sessions.add(
+                cust=idx[pos],
+                started=started,
+                kind=np.full(pos.size, _SESSION_BROWSE),
+                order_ref=np.full(pos.size, -1),
+            )
+        if leaves.any():
+            # A leaver may still look in once or twice.
+            who = idx[leaves]
+            n_after = rng.binomial(2, 0.3, who.size)
+            who = np.repeat(who, n_after)
+            started = churn_sec[who] + rng.integers(_DAY // 2, 21 * _DAY, who.size)
+            keep = started < cal.days * _DAY
+            sessions.add(
+                cust=who[keep],
+                started=started[keep],
+                kind=np.full(keep.sum(), _SESSION_AFTER),
+                order_ref=np.full(keep.sum(), -1),
+            )
+
+    # Every in-window sign-up is itself a visit: the suspicion stage.
+    new = np.flatnonzero(signup >= 0)
+    sessions.add(
+        cust=new,
+        started=signup[new],
+        kind=np.full(new.size, _SESSION_SIGNUP),
+        order_ref=np.full(new.size, -1),
+    )
+
+    order_cols = state.orders.concat(_ORDER_DTYPES)
+    session_cols = sessions.concat(_SESSION_DTYPES)
+    complaint_cols = state.complaints.concat(_COMPLAINT_DTYPES)
+    end = cal.days * _DAY
+    complaint_cols = {
+        name: values[complaint_cols["opened"] < end] for name, values in complaint_cols.items()
+    }
+    n_complaints = np.bincount(complaint_cols["cust"], minlength=n)
+    order_cols.update(_rate_orders(rng, cust, order_cols, end))
+    returns = _draw_returns(rng, cust, order_cols, end)
+    session_cols = _describe_sessions(rng, cust, order_cols, session_cols)
+    surveys = _draw_surveys(rng, cust, order_cols, churn_sec, survey_share, end)
+    complaint_cols.update(_resolve_complaints(rng, complaint_cols, end))
+
+    for table in (order_cols, session_cols, returns, complaint_cols, surveys):
+        table["cust"] = table["cust"].astype(np.int32) + offset
+    return {
+        "orders": order_cols,
+        "sessions": session_cols,
+        "returns": returns,
+        "complaints": complaint_cols,
+        "surveys": surveys,
+        "truth": {
+            "churn_sec": churn_sec,
+            "cause": cause,
+            "n_bad": state.n_bad,
+            "n_complaints": n_complaints.astype(np.int64),
+        },
+    }
+
+
+def _place_orders(
+    rng: np.random.Generator,
+    cust: dict[str, np.ndarray],
+    cal: _Calendar,
+    t: int,
+    idx: np.ndarray,
+    n_new: np.ndarray,
+    weights: np.ndarray,
+    state: _BlockState,
+) -> None:
+    """Orders of one week, their fulfilment and the complaints they cause.
+
+    ``n_new`` orders for each active customer ``idx``, on days drawn by ``weights``.
+    Updates ``state``: points, late deliveries, quality memory, open complaints and
+    bad-experience counts, all dated when the customer experiences them.
+    """
+    pos = np.repeat(np.arange(idx.size), n_new)
+    who = idx[pos]
+    m = who.size
+    cdf = np.cumsum(weights[pos], axis=1)
+    cdf /= cdf[:, -1:]
+    # u in (0, 1], so a day of zero weight is never chosen.
+    u = 1.0 - rng.random(m)
+    day = 7 * t + (u[:, None] > cdf).sum(axis=1)
+    # The earliest order hour leaves room for the session that precedes it.
+    ordered = day * _DAY + _hours(rng, _ORDER_HOURS, 6, m)
+    promo = cal.promo[day]
+
+    secondary = rng.random(m) < cust["multichannel"][who]
+    channel = np.where(
+        secondary,
+        rng.choice(len(_SHOP_CHANNELS), size=m, p=_SECONDARY_CHANNEL_PROBS),
+        cust["primary_channel"][who],
+    )
+    quantity = 1 + rng.poisson(np.where(promo, 1.6, 1.1), m)
+    distinct = 1 + rng.binomial(quantity - 1, 0.7)
+    gross = np.round(quantity * cust["unit_price"][who] * rng.lognormal(0.0, 0.4, m) * 100).astype(
+        np.int64
+    )
+    coupon = rng.random(m) < 0.05 + 0.35 * cust["price_sensitivity"][who]
+    discount_rate = np.where(
+        promo, rng.uniform(0.10, 0.30, m), np.where(coupon, rng.uniform(0.05, 0.20, m), 0.0)
+    )
+    discount = np.round(gross * discount_rate).astype(np.int64)
+    # Points are worth a cent each; members spend some of the week-start balance.
+    redeem = (cust["tier"][who] > 0) & (rng.random(m) < 0.1 + 0.4 * cust["dependence"][who])
+    share_of_balance = state.points[who] / n_new[pos] * rng.uniform(0.5, 1.0, m)
+    redeemed = np.where(
+        redeem, np.floor(np.minimum(share_of_balance, 0.3 * (gross - discount))), 0
+    ).astype(np.int64)
+    net = gross - discount - redeemed
+    earned = np.floor(net / 100 * _TIER_POINTS_PER_UNIT[cust["tier"][who]]).astype(np.int64)
+    np.add.at(state.points, who, earned - redeemed)
+
+    promised_days = rng.integers(2, 5, m)
+    promised = (day + promised_days) * _DAY + 20 * 3600
+    p_late = np.where(cust["unlucky"][who], 0.45, 0.05) * cal.late_risk[day]
+    late = rng.random(m) < np.minimum(p_late, 0.9)
+    late_by = np.round((0.5 + rng.gamma(1.5, 1.2, m)) * _DAY).astype(np.int64)
+    early_by = np.round(rng.uniform(0.0, 1.5, m) * _DAY).astype(np.int64)
+    delivered = np.where(
+        late, promised + late_by, np.maximum(promised - early_by, ordered + 6 * 3600)
+    )
+    quality = rng.random(m) < np.where(promo, 0.05, 0.035)
+    incident = rng.random(m) < 0.012
+    bad = late | quality | incident
+    np.add.at(state.n_bad, who, bad.astype(np.int64))
+    delivered_week = np.minimum(delivered // _WEEK, cal.n_weeks)
+    np.add.at(state.late_by_week, (who[late], delivered_week[late]), 1)
+    np.maximum.at(state.quality_until, who[quality], delivered_week[quality] + 4)
+
+    choice = np.clip(
+        np.round(cust["choice_minutes"][who] * 60 * rng.lognormal(0.0, 0.7, m)), 60, 6 * 3600
+    ).astype(np.int64)
+    refs = state.n_orders + np.arange(m)
+    state.n_orders += m
+    state.orders.add(
+        cust=who,
+        ordered=ordered,
+        gross=gross,
+        discount=discount,
+        redeemed=redeemed,
+        earned=earned,
+        promo=promo,
+        channel=channel,
+        quantity=quantity,
+        distinct=distinct,
+        promised=promised,
+        delivered=delivered,
+        late=late,
+        quality=quality,
+        incident=incident,
+        choice=choice,
+    )
+    state.sessions.add(
+        cust=who,
+        started=ordered - choice,
+        kind=np.full(m, _SESSION_ORDER),
+        order_ref=refs,
+    )
+
+    # The iceberg: a minority of bad experiences are voiced.
+    category = np.where(
+        quality,
+        _QUALITY,
+        np.where(
+            late, _DELIVERY, rng.choice([_SERVICE, _BILLING, _OTHER], m, p=[0.45, 0.4, 0.15])
+        ),
+    )
+    p_voice = np.select([quality, late], [0.20, 0.12], 0.25) * cust["voice"][who]
+    voiced = bad & (rng.random(m) < np.minimum(p_voice, 0.9))
+    if voiced.any():
+        c_who = who[voiced]
+        c_cat = category[voiced]
+        c = c_who.size
+        opened = np.select(
+            [c_cat == _DELIVERY, c_cat == _QUALITY],
+            [
+                delivered[voiced] + rng.integers(3600, 2 * _DAY, c),
+                delivered[voiced] + rng.integers(4 * 3600, 4 * _DAY, c),
+            ],
+            ordered[voiced] + rng.integers(3600, 6 * _DAY, c),
+        )
+        c_channel = rng.choice(len(_COMPLAINT_CHANNELS), size=c, p=_COMPLAINT_CHANNEL_PROBS)
+        in_backlog = cal.backlog[np.minimum(opened // _DAY, cal.days - 1)]
+        never = rng.random(c) < _UNRESOLVED_BY_CHANNEL[c_channel] + 0.12 * in_backlog
+        delay_days = (
+            _RESOLVE_MEDIAN_DAYS[c_channel]
+            * np.where(in_backlog, 2.0, 1.0)
+            * rng.lognormal(0, 1.0, c)
+        )
+        resolved = np.where(never, -1, opened + np.round(delay_days * _DAY).astype(np.int64))
+        slow = ~never & (delay_days > 7)
+        not_premium = cust["type"][c_who] != _PREMIUM
+        escalated = rng.random(c) < 0.06 + 0.08 * not_premium + 0.25 * (never | slow)
+        state.complaints.add(
+            cust=c_who,
+            # Account problems ("other") concern no particular order.
+            order_ref=np.where(c_cat == _OTHER, -1, refs[voiced]),
+            opened=opened,
+            category=c_cat,
+            channel=c_channel,
+            resolved=resolved,
+            escalated=escalated,
+            late_days=np.ceil((delivered - promised)[voiced] / _DAY).astype(np.int64),
+        )
+        # An episode of open complaints: a new one merges with one still open.
+        open_day = opened / _DAY
+        close_day = np.where(never, np.inf, resolved / _DAY)
+        finished = state.unresolved_to[c_who] <= open_day
+        state.unresolved_from[c_who[finished]] = np.inf
+        state.unresolved_to[c_who[finished]] = -np.inf
+        np.minimum.at(state.unresolved_from, c_who, open_day)
+        np.maximum.at(state.unresolved_to, c_who, close_day)
+        np.maximum.at(state.slow_resolved_at, c_who[slow], close_day[slow])
+
+
+def _rate_orders(
+    rng: np.random.Generator, cust: dict[str, np.ndarray], o: dict[str, np.ndarray], end: int
+) -> dict[str, np.ndarray]:
+    """Ratings: about 40% of orders, lower after a bad experience."""
+    m = o["cust"].size
+    attachment = cust["attachment"][o["cust"]]
+    bad = o["late"] | o["quality"] | o["incident"]
+    # The unhappy are keener to rate.
+    rated = rng.random(m) < np.where(bad, 0.6, 0.38)
+    score = (
+        4.3
+        + 0.15 * (attachment - 3.5)
+        - 1.4 * o["late"]
+        - 2.3 * o["quality"]
+        - 0.8 * o["incident"]
+        + rng.normal(0.0, 0.7, m)
+    )
+    rated_at = o["delivered"] + np.round(rng.lognormal(np.log(1.5), 0.8, m) * _DAY).astype(
+        np.int64
+    )
+    rated &= rated_at < end
+    delivered = np.where(o["delivered"] < end, o["delivered"], -1)
+    return {
+        "rating": np.where(rated, np.clip(np.round(score), 1, 5), np.nan).astype(np.float32),
+        "rated_at": np.where(rated, rated_at, -1).astype(np.int32),
+        "delivered": delivered.astype(np.int32),
+    }
+
+
+def _draw_returns(
+    rng: np.random.Generator, cust: dict[str, np.ndarray], o: dict[str, np.ndarray], end: int
+) -> dict[str, np.ndarray]:
+    """Returns of delivered orders, far more often after a quality problem."""
+    m = o["cust"].size
+    p = 0.04 + 0.04 * cust["price_sensitivity"][o["cust"]] + 0.45 * o["quality"]
+    returned = (rng.random(m) < p) & (o["delivered"] >= 0)
+    at = o["delivered"] + rng.integers(_DAY, 14 * _DAY, m)
+    returned &= at < end
+    ref = np.flatnonzero(returned)
+    q = o["quantity"][ref].astype(np.int64)
+    whole = rng.random(ref.size) < 0.6
+    q_back = np.where(whole, q, 1 + rng.binomial(q - 1, 0.4))
+    net = o["gross"][ref] - o["discount"][ref] - o["redeemed"][ref]
+    return {
+        "cust": o["cust"][ref],
+        "returned": at[ref].astype(np.int32),
+        "amount": np.round(net * q_back / q).astype(np.int32),
+        "order_ref": ref.astype(np.int32),
+        "quantity": q_back.astype(np.int16),
+    }
+
+
+def _describe_sessions(
+    rng: np.random.Generator,
+    cust: dict[str, np.ndarray],
+    o: dict[str, np.ndarray],
+    s: dict[str, np.ndarray],
+) -> dict[str, np.ndarray]:
+    """End, page views, cart and channel of every session; order sessions follow the order."""
+    n = s["cust"].size
+    is_order = s["kind"] == _SESSION_ORDER
+    ref = np.where(is_order, s["order_ref"], 0)
+    psens = cust["price_sensitivity"][s["cust"]]
+    minutes = rng.lognormal(np.log(4.0 + 6.0 * psens), 0.8, n)
+    choice_min = o["choice"][ref] / 60 if o["choice"].size else np.zeros(n)
+    ended = np.where(
+        is_order,
+        o["ordered"][ref] + rng.integers(30, 300, n) if o["ordered"].size else 0,
+        s["started"] + np.round(minutes * 60).astype(np.int64) + 10,
+    )
+    page_views = 1 + rng.poisson(np.where(is_order, 1.0 + 0.6 * choice_min, 0.8 * minutes))
+    # Carts abandoned by comparers and by sign-ups who show intent but do not buy.
+    p_cart = np.where(
+        s["kind"] == _SESSION_SIGNUP,
+        np.where(cust["browse_only"][s["cust"]], 0.35, 0.15),
+        0.10 + 0.25 * psens,
+    )
+    secondary = rng.random(n) < cust["multichannel"][s["cust"]]
+    channel = np.where(
+        secondary,
+        rng.choice(len(_SHOP_CHANNELS), size=n, p=_SECONDARY_CHANNEL_PROBS),
+        cust["primary_channel"][s["cust"]],
+    )
+    if o["channel"].size:
+        channel = np.where(is_order, o["channel"][ref], channel)
+    return {
+        **s,
+        "ended": ended.astype(np.int32),
+        "page_views": page_views.astype(np.int16),
+        "cart": is_order | (rng.random(n) < p_cart),
+        "channel": channel.astype(np.int8),
+    }
+
+
+def _draw_surveys(
+    rng: np.random.Generator,
+    cust: dict[str, np.ndarray],
+    o: dict[str, np.ndarray],
+    churn_sec: np.ndarray,
+    share: float,
+    end: int,
+) -> dict[str, np.ndarray]:
+    """One survey for about ``share`` of ordering customers, during their relationship."""
+    n = cust["type"].size
+    first_order = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(first_order, o["cust"], o["ordered"])
+    until = np.where(churn_sec >= 0, churn_sec, end)
+    asked = (first_order < until) & (rng.random(n) < share)
+    who = np.flatnonzero(asked)
+    at = first_order[who] + np.floor(rng.random(who.size) * (until[who] - first_order[who]))
+    latent = cust["attachment"][who]
+    reasons = np.array(
+        [schema.SURVEY_REASONS.index(_REASON_OF_TYPE[t]) for t in schema.LOYALTY_TYPES]
+    )
+    reason = reasons[cust["type"][who]]
+    noisy = rng.random(who.size) < _SURVEY_NOISE
+    other = rng.integers(1, len(schema.SURVEY_REASONS), who.size)
+    reason = np.where(noisy, (reason + other) % len(schema.SURVEY_REASONS), reason)
+    return {
+        "cust": who.astype(np.int32),
+        "surveyed": at.astype(np.int32),
+        "attachment": np.clip(np.round(latent + rng.normal(0.0, 0.6, who.size)), 1, 7),
+        "recommend": np.clip(np.round(1.6 * (latent - 1) + rng.normal(0, 1.3, who.size)), 0, 10),
+        "reason": reason.astype(np.int8),
+    }
+
+
+def _resolve_complaints(
+    rng: np.random.Generator, c: dict[str, np.ndarray], end: int
+) -> dict[str, np.ndarray]:
+    """What the customer sees by the end of the window: resolution, satisfaction, text."""
+    k = c["cust"].size
+    resolved = (c["resolved"] >= 0) & (c["resolved"] < end)
+    delay_days = np.where(resolved, (c["resolved"] - c["opened"]) / _DAY, 0.0)
+    satisfaction = (
+        4.5 - 0.25 * np.minimum(delay_days, 12) - 0.6 * c["escalated"] + rng.normal(0, 0.6, k)
+    )
+    template = rng.integers(0, 3, k)
+    late_days = np.maximum(c["late_days"], 1)
+    text = np.array(
+        [
+            _TEXTS[cat][j].format(d=ld)
+            for cat, j, ld in zip(
+                c["category"].tolist(), template.tolist(), late_days.tolist(), strict=True
+            )
+        ],
+        dtype=object,
+    )
+    return {
+        "resolved": np.where(resolved, c["resolved"], -1),
+        "satisfaction": np.where(resolved, np.clip(np.round(satisfaction), 1, 5), np.nan),
+        "text": text,
+    }
+
+
+def _merge(parts: list[dict[str, dict[str, np.ndarray]]]) -> dict[str, dict[str, np.ndarray]]:
+    """Concatenate blocks; order references become global order row numbers."""
+    order_offsets = np.cumsum([0] + [p["orders"]["cust"].size for p in parts])
+    ref_dtype = np.int32 if order_offsets[-1] < np.iinfo(np.int32).max else np.int64
+    merged: dict[str, dict[str, np.ndarray]] = {}
+    for table in ("orders", "sessions", "returns", "complaints", "surveys", "truth"):
+        columns = {}
+        for name in list(parts[0][table]):
+            pieces = []
+            for i, part in enumerate(parts):
+                values = part[table].pop(name)
+                if name == "order_ref":
+                    values = np.where(values >= 0, values + order_offsets[i], -1).astype(ref_dtype)
+                pieces.append(values)
+            columns[name] = np.concatenate(pieces)
+            del pieces
+        merged[table] = columns
+    return merged
+
+
+def _draw_referrers(
+    cust: dict[str, np.ndarray], churn_sec: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Referrer of each referral customer (-1: none): an earlier customer still active.
+
+    Mostly premium customers refer (the advocate stage); customers are in order of
+    sign-up, so "signed up earlier" is a prefix of each pool.
+    """
+    signup = cust["signup_sec"]
+    referrer = np.full(signup.size, -1, np.int64)
+    buyers = ~cust["browse_only"]
+    pools = (np.flatnonzero(buyers & (cust["type"] == _PREMIUM)), np.flatnonzero(buyers))
+    need = np.flatnonzero(cust["acquisition"] == _REFERRAL)
+    use = (rng.random(need.size) >= 0.8).astype(np.int8)  # 0: premium pool, 1: anyone
+    for _ in range(10):
+        if need.size == 0:
+            break
+        found = np.zeros(need.size, bool)
+        for p, pool in enumerate(pools):
+            mine = np.flatnonzero(use == p)
+            earlier = np.searchsorted(signup[pool], signup[need[mine]], side="left")
+            pick = np.floor(rng.random(mine.size) * earlier).astype(np.int64)
+            ok = earlier > 0
+            candidate = pool[np.minimum(pick, max(pool.size - 1, 0))] if pool.size else pick
+            alive = (churn_sec[candidate] < 0) | (churn_sec[candidate] > signup[need[mine]])
+            ok &= alive
+            referrer[need[mine[ok]]] = candidate[ok]
+            found[mine[ok]] = True
+        need, use = need[~found], np.ones((~found).sum(), np.int8)
+    return referrer
+
+
+def _ids(
+    prefix: str, numbers: np.ndarray, width: int, missing: np.ndarray | None = None
+) -> pd.api.extensions.ExtensionArray:
+    """``prefix`` + zero-padded ``numbers`` as Arrow-backed pandas strings, built in C++."""
+    digits = pc.utf8_lpad(
+        pc.cast(pa.array(numbers, mask=missing), pa.string()), width=width, padding="0"
+    )
+    return pd.array(pc.binary_join_element_wise(prefix, digits, ""), dtype=pd.StringDtype())
+
+
+def _labels(
+    codes: np.ndarray, labels: tuple[str, ...], missing: np.ndarray | None = None
+) -> pd.api.extensions.ExtensionArray:
+    """Category codes as pandas strings; ``missing`` rows become <NA>."""
+    values = pc.take(pa.array(labels, pa.string()), pa.array(codes.astype(np.int32), mask=missing))
+    return pd.array(values, dtype=pd.StringDtype())
+
+
+def _width(minimum: int, count: int) -> int:
+    return max(minimum, len(str(count)))
+
+
+def _assemble(
+    merged: dict[str, dict[str, np.ndarray]],
+    cust: dict[str, np.ndarray],
+    region: np.ndarray,
+    referrer: np.ndarray,
+    start: dt.date,
+    days: int,
+) -> SyntheticShop:
+    origin = np.datetime64(start, "us").astype(np.int64)
+
+    def ts(sec: np.ndarray, missing: np.ndarray | None = None) -> np.ndarray:
+        us = origin + sec.astype(np.int64) * 1_000_000
+        if missing is not None:
+            us = np.where(missing, np.iinfo(np.int64).min, us)
+        return us.view("datetime64[us]")
+
+    n = cust["type"].size
+    cw = _width(6, n)
+    customer_id = _ids("C", np.arange(1, n + 1), cw)
+
+    def cid(rows: np.ndarray):
+        return _ids("C", rows + 1, cw)
+
+    # Source columns are popped as they are used, so the merged arrays and the
+    # finished frames are not both held in full.
+    def take(columns: dict[str, np.ndarray], name: str, perm: np.ndarray) -> np.ndarray:
+        return columns.pop(name)[perm]
+
+    o = merged.pop("orders")
+    n_o = o["cust"].size
+    order_perm = np.argsort(o["ordered"], kind="stable")
+    order_rank = np.empty(n_o, np.int64)
+    order_rank[order_perm] = np.arange(n_o)
+    ow = _width(7, n_o)
+
+    s = merged.pop("sessions")
+    n_s = s["cust"].size
+    session_perm = np.argsort(s["started"], kind="stable")
+    session_of_order = np.empty(n_o, np.int64)
+    order_ref = s.pop("order_ref")
+    is_order = order_ref >= 0
+    session_rank = np.empty(n_s, np.int64)
+    session_rank[session_perm] = np.arange(n_s)
+    session_of_order[order_ref[is_order]] = session_rank[is_order]
+    del session_rank, order_ref, is_order
+    sw = _width(8, n_s)
+
+    tables: dict[str, pd.DataFrame] = {}
+    tables["customers"] = _frame(
+        schema.CUSTOMERS,
+        customer_id=customer_id,
+        signup_at=ts(cust["signup_sec"]),
+        region=_labels(region, _REGIONS),
+        acquisition_channel=_labels(cust["acquisition"], _ACQUISITION_CHANNELS),
+        membership_tier=_labels(cust["tier"], _TIERS),
+        referred_by=_ids("C", referrer + 1, cw, missing=referrer < 0),
+    )
+
+    op = order_perm
+    net = (o.pop("gross") - o["discount"] - o["redeemed"])[op]
+    delivered = take(o, "delivered", op)
+    rated_at = take(o, "rated_at", op)
+    tables["orders"] = _frame(
+        schema.ORDERS,
+        order_id=_ids("O", np.arange(1, n_o + 1), ow),
+        customer_id=cid(take(o, "cust", op)),
+        ordered_at=ts(take(o, "ordered", op)),
+        amount=net / 100.0,
+        discount_amount=take(o, "discount", op) / 100.0,
+        promotion_day=take(o, "promo", op),
+        channel=_labels(take(o, "channel", op), _SHOP_CHANNELS),
+        quantity=o["quantity"][op].astype(float),
+        distinct_products=take(o, "distinct", op).astype(float),
+        promised_delivery_at=ts(take(o, "promised", op)),
+        delivered_at=ts(delivered, delivered < 0),
+        rating=take(o, "rating", op).astype(float),
+        rated_at=ts(rated_at, rated_at < 0),
+        session_id=_ids("S", session_of_order[op] + 1, sw),
+        points_earned=take(o, "earned", op).astype(float),
+        points_redeemed=take(o, "redeemed", op).astype(float),
+    )
+    del net, delivered, rated_at, session_of_order, order_perm, op
+
+    sp = session_perm
+    tables["sessions"] = _frame(
+        schema.SESSIONS,
+        session_id=_ids("S", np.arange(1, n_s + 1), sw),
+        customer_id=cid(take(s, "cust", sp)),
+        started_at=ts(take(s, "started", sp)),
+        ended_at=ts(take(s, "ended", sp)),
+        page_views=take(s, "page_views", sp).astype(float),
+        added_to_cart=take(s, "cart", sp).astype(bool),
+        channel=_labels(take(s, "channel", sp), _SHOP_CHANNELS),
+    )
+    del s, sp, session_perm
+
+    r = merged.pop("returns")
+    rp = np.argsort(r["returned"], kind="stable")
+    tables["returns"] = _frame(
+        schema.RETURNS,
+        return_id=_ids("R", np.arange(1, rp.size + 1), _width(6, rp.size)),
+        customer_id=cid(r["cust"][rp]),
+        returned_at=ts(r["returned"][rp]),
+        amount=r["amount"][rp] / 100.0,
+        order_id=_ids("O", order_rank[r["order_ref"][rp]] + 1, ow),
+        quantity=r["quantity"][rp].astype(float),
+    )
+
+    c = merged.pop("complaints")
+    cp = np.argsort(c["opened"], kind="stable")
+    c_ref = c["order_ref"][cp]
+    tables["complaints"] = _frame(
+        schema.COMPLAINTS,
+        complaint_id=_ids("CP", np.arange(1, cp.size + 1), _width(6, cp.size)),
+        customer_id=cid(c["cust"][cp]),
+        opened_at=ts(c["opened"][cp]),
+        category=_labels(c["category"][cp], _CATEGORIES),
+        order_id=_ids("O", order_rank[np.maximum(c_ref, 0)] + 1, ow, missing=c_ref < 0),
+        channel=_labels(c["channel"][cp], _COMPLAINT_CHANNELS),
+        resolved_at=ts(c["resolved"][cp], c["resolved"][cp] < 0),
+        escalated=c["escalated"][cp].astype(bool),
+        satisfaction_after=c["satisfaction"][cp].astype(float),
+        text=pd.array(c["text"][cp], dtype=pd.StringDtype()),
+    )
+
+    v = merged.pop("surveys")
+    vp = np.argsort(v["surveyed"], kind="stable")
+    tables["surveys"] = _frame(
+        schema.SURVEYS,
+        customer_id=cid(v["cust"][vp]),
+        surveyed_at=ts(v["surveyed"][vp]),
+        attachment=v["attachment"][vp].astype(float),
+        recommend=v["recommend"][vp].astype(float),
+        main_reason=_labels(v["reason"][vp], schema.SURVEY_REASONS),
+    )
+
+    tr = merged["truth"]
+    cause_labels = tuple(label or "" for label in _CAUSES)
+    truth = pd.DataFrame(
+        {
+            "customer_id": customer_id,
+            "true_type": _labels(cust["type"], schema.LOYALTY_TYPES),
+            "attachment": cust["attachment"].astype(float),
+            "signup_at": ts(cust["signup_sec"]),
+            "churned_at": ts(tr["churn_sec"], tr["churn_sec"] < 0),
+            "churn_cause": _labels(tr["cause"], cause_labels, missing=tr["cause"] == 0),
+            "n_bad_experiences": tr["n_bad"].astype(np.int64),
+            "n_complaints": tr["n_complaints"].astype(np.int64),
+        },
+        copy=False,
+    )
+    logger.info(
+        "synthetic shop: %d customers, %d orders, %d sessions, %d complaints over %d days",
+        n,
+        n_o,
+        n_s,
+        cp.size,
+        days,
+    )
+    return SyntheticShop(tables=tables, truth=truth)
+
+
+def _frame(table: schema.Table, **columns) -> pd.DataFrame:
+    if tuple(columns) != table.names:
+        raise AssertionError(
+            f"table {table.name!r}: built columns {tuple(columns)} != schema {table.names}"
+        )
+    # copy=False: each column keeps its own block instead of being stacked into a copy.
+    return pd.DataFrame(columns, copy=False)
