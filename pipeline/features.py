@@ -38,11 +38,15 @@ FAMILIES: dict[str, str] = {
     "orders_90d": "repeat_purchase",
     "orders_365d": "repeat_purchase",
     "orders_total": "repeat_purchase",
-    "orders_same_window_last_year": "repeat_purchase",
     "days_since_last_order": "repeat_purchase",
     "order_gap_mean_days": "repeat_purchase",
     "order_gap_std_days": "repeat_purchase",
     "overdue_ratio": "repeat_purchase",
+    "active_months_365d": "repeat_purchase",
+    # seasonality: where the horizon falls in the shop's year
+    "cutoff_month": "seasonality",
+    "orders_same_window_last_year": "seasonality",
+    "spend_same_window_last_year": "seasonality",
     # 2. choice time
     "choice_time_mean_minutes_365d": "choice_time",
     # 3. price sensitivity
@@ -236,6 +240,7 @@ def _order_features(
     w = ibis.window(group_by=[j.customer_id, j.cutoff], order_by=[j.ordered_at, j.order_id])
     j = j.mutate(gap_days=_days(j.ordered_at, j.ordered_at.lag().over(w)))
     y = j.age_days < 365
+    same_window = (j.age_days <= 365) & (j.age_days > 365 - horizon_days)
     m: dict[str, ir.Value] = {
         "orders_30d": j.count(where=j.age_days < 30),
         "orders_90d": j.count(where=j.age_days < 90),
@@ -243,9 +248,9 @@ def _order_features(
         "orders_total": j.count(),
         # The same stretch of the calendar a year earlier: seasonal buyers (Christmas
         # shoppers, yearly restockers) look lapsed at a cutoff but are on schedule.
-        "orders_same_window_last_year": j.count(
-            where=(j.age_days <= 365) & (j.age_days > 365 - horizon_days)
-        ),
+        "orders_same_window_last_year": j.count(where=same_window),
+        "spend_same_window_last_year": j.amount.sum(where=same_window),
+        "active_months_365d": (j.age_days / 30.4375).floor().nunique(where=y),
         "days_since_last_order": j.age_days.min(),
         "order_gap_mean_days": j.gap_days.mean(),
         "order_gap_std_days": j.gap_days.std(how="pop"),
@@ -475,6 +480,9 @@ def build_features(
     """
     orders = _prepare_orders(tables, fs)
     base = population(orders, cutoffs, lookback_days=lookback_days)
+    # The horizon's place in the calendar: churn in a window that covers the peak
+    # season is rarer than in one that does not, whatever the customer did.
+    base = base.mutate(cutoff_month=base.cutoff.month())
     t = _left(base, _order_features(orders, cutoffs, fs, horizon_days=horizon_days))
     if "customers" in tables:
         t = _left(t, _customer_features(tables["customers"], cutoffs, fs))

@@ -257,6 +257,7 @@ def test_every_feature_has_a_family():
         "monetary",
         "engagement",
         "relationship",
+        "seasonality",
     }
 
 
