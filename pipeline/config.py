@@ -59,6 +59,15 @@ class Ingest(_Model):
     min_date: dt.date = dt.date(1990, 1, 1)
     max_date: dt.date = dt.date(2100, 1, 1)
 
+    @model_validator(mode="after")
+    def _range_not_empty(self) -> Ingest:
+        if self.min_date >= self.max_date:
+            raise ValueError(
+                f"ingest.min_date ({self.min_date}) must be before ingest.max_date "
+                f"({self.max_date}), or every dated row is out of range"
+            )
+        return self
+
 
 class Churn(_Model):
     horizon_days: int = Field(90, gt=0)
@@ -81,22 +90,33 @@ class Score(_Model):
     # risk bands by churn probability: [low, high) thresholds
     band_thresholds: tuple[float, float] = (0.3, 0.6)
 
+    @model_validator(mode="after")
+    def _bands_increase(self) -> Score:
+        lo, hi = self.band_thresholds
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise ValueError(
+                f"score.band_thresholds must be increasing probabilities in [0, 1], got "
+                f"{list(self.band_thresholds)}"
+            )
+        return self
+
 
 class Train(_Model):
     seed: int = 7
     num_threads: int = Field(2, gt=0)
     learning_rate: float = Field(0.05, gt=0.0)
-    num_leaves: int = Field(31, gt=1)
+    num_leaves: int = Field(15, gt=1)
     min_child_samples: int = Field(100, gt=0)
-    feature_fraction: float = Field(0.8, gt=0.0, le=1.0)
+    feature_fraction: float = Field(0.5, gt=0.0, le=1.0)
     bagging_fraction: float = Field(0.8, gt=0.0, le=1.0)
     bagging_freq: int = Field(1, ge=0)
     lambda_l2: float = Field(1.0, ge=0.0)
     max_rounds: int = Field(2000, gt=0)
     early_stopping_rounds: int = Field(100, gt=0)
     loyalty_max_rounds: int = Field(300, gt=0)
-    # Calibration map fitted on the validation cutoff only.
-    calibration: Literal["isotonic", "platt"] = "isotonic"
+    # Calibration map fitted on the validation cutoff only; "auto" picks the one with
+    # the lowest Brier score on the backtest origins before the test cutoff.
+    calibration: Literal["auto", "none", "isotonic", "platt"] = "auto"
 
 
 class Evaluate(_Model):

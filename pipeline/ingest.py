@@ -55,13 +55,13 @@ def _coerce(df: pd.DataFrame, table: Table) -> tuple[pd.DataFrame, dict[str, pd.
     bad: dict[str, pd.Series] = {}
     for col in table.columns:
         if col.name not in df.columns:
-            out[col.name] = pd.Series(pd.NA, index=df.index, dtype=_NULL[col.dtype])
+            out[col.name] = pd.Series(None, index=df.index, dtype=_NULL[col.dtype])
             if col.dtype == "datetime":
                 out[col.name] = pd.Series(pd.NaT, index=df.index, dtype="datetime64[us]")
             continue
         s = df[col.name]
         if col.dtype == "datetime":
-            c = pd.to_datetime(s, errors="coerce")
+            c = pd.to_datetime(s, errors="coerce", format="ISO8601")
             if getattr(c.dt, "tz", None) is not None:
                 c = c.dt.tz_convert("UTC").dt.tz_localize(None)
             c = c.astype("datetime64[us]")

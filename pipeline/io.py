@@ -19,12 +19,24 @@ from typing import Any
 import pandas as pd
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _usual_mode(path: Path, *, directory: bool) -> None:
+    # mkstemp/mkdtemp create owner-only files; outputs should read like any other file.
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 @contextlib.contextmanager
 def staged_dir(target: str | Path) -> Iterator[Path]:
     """Yield an empty staging directory; on success it replaces ``target`` whole."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    _usual_mode(tmp, directory=True)
     try:
         yield tmp
     except BaseException:
@@ -44,6 +56,7 @@ def _atomic_path(path: str | Path) -> tuple[Path, Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
+    _usual_mode(Path(tmp), directory=False)
     return path, Path(tmp)
 
 

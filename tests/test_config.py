@@ -1,0 +1,138 @@
+"""params.yaml: typos and out-of-range values are rejected by name; defaults fill gaps."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pydantic
+import pytest
+
+from pipeline.config import Params, load_params
+
+REPO_PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
+
+
+@pytest.fixture
+def write(tmp_path):
+    def _write(text: str) -> Path:
+        path = tmp_path / "params.yaml"
+        path.write_text(text)
+        return path
+
+    return _write
+
+
+def error_of(path: Path) -> str:
+    with pytest.raises(pydantic.ValidationError) as err:
+        load_params(path)
+    return str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        pytest.param("chrun:\n  horizon_days: 30\n", "chrun", id="top level"),
+        pytest.param("churn:\n  horizn_days: 30\n", "churn.horizn_days", id="nested"),
+        pytest.param("source:\n  files:\n    order: o.csv\n", "source.files.order", id="deep"),
+    ],
+)
+def test_unknown_keys_are_rejected_by_name(write, text, key) -> None:
+    message = error_of(write(text))
+
+    assert f"\n{key}\n  Extra inputs are not permitted" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "complaint"),
+    [
+        ("churn:\n  horizon_days: 0\n", "churn.horizon_days", "greater than 0"),
+        ("snapshots:\n  every_days: -30\n", "snapshots.every_days", "greater than 0"),
+        ("synthetic:\n  survey_share: 1.5\n", "synthetic.survey_share", "less than or equal to 1"),
+        ("synthetic:\n  days: 119\n", "synthetic.days", "greater than or equal to 120"),
+        ("ingest:\n  on_bad_rows: drop\n", "ingest.on_bad_rows", "'quarantine' or 'fail'"),
+        ("source:\n  kind: parquet\n", "source.kind", "'synthetic', 'files' or 'online_retail'"),
+    ],
+)
+def test_out_of_range_values_are_rejected_by_name(write, text, key, complaint) -> None:
+    message = error_of(write(text))
+
+    assert f"\n{key}\n  Input should be {complaint}" in message
+
+
+@pytest.mark.parametrize("orders", ["", "\n    orders: null", "\n    orders: ''"])
+def test_files_source_needs_an_orders_file(write, orders) -> None:
+    message = error_of(write(f"source:\n  kind: files\n  files:{orders or ' {}'}\n"))
+
+    assert "source.kind is 'files' but source.files.orders is not set" in message
+
+
+def test_files_source_with_orders_and_column_mapping(write) -> None:
+    params = load_params(
+        write(
+            "source:\n  kind: files\n  files:\n    orders: data/orders.csv\n"
+            "  columns:\n    orders:\n      order_id: InvoiceNo\n"
+        )
+    )
+
+    assert params.source.kind == "files"
+    assert params.source.files.orders == "data/orders.csv"
+    assert params.source.files.customers is None
+    assert params.source.columns == {"orders": {"order_id": "InvoiceNo"}}
+
+
+def test_empty_file_gives_the_defaults(write) -> None:
+    params = load_params(write(""))
+
+    assert params == Params()
+    assert params.churn.horizon_days == 90
+    assert params.score.band_thresholds == (0.3, 0.6)
+    assert params.ingest.on_bad_rows == "quarantine"
+
+
+def test_dates_are_read_quoted_or_not(write) -> None:
+    params = load_params(write('ingest:\n  min_date: 2001-02-03\n  max_date: "2030-01-01"\n'))
+
+    assert params.ingest.min_date == dt.date(2001, 2, 3)
+    assert params.ingest.max_date == dt.date(2030, 1, 1)
+
+
+def test_params_are_frozen(write) -> None:
+    params = load_params(write("churn:\n  horizon_days: 30\n"))
+
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        params.churn.horizon_days = 60  # type: ignore[misc]
+    assert params.churn.horizon_days == 30
+
+
+def test_load_params_reads_params_yaml_of_the_working_directory(write, monkeypatch) -> None:
+    path = write("score:\n  at_risk_size: 7\n")
+    monkeypatch.chdir(path.parent)
+
+    assert load_params().score.at_risk_size == 7
+
+
+def test_the_repo_params_yaml_loads_with_the_documented_defaults() -> None:
+    params = load_params(REPO_PARAMS)
+    defaults = Params()
+
+    assert params.churn.horizon_days == 90
+    assert params.churn == defaults.churn
+    assert params.snapshots == defaults.snapshots
+    assert params.ingest == defaults.ingest
+    assert params.score == defaults.score
+    assert params.explain == defaults.explain
+    assert params.source.kind == "synthetic"
+
+
+@pytest.mark.parametrize("bands", ["[0.7, 0.2]", "[-1, 2]"])
+def test_band_thresholds_must_be_increasing_probabilities(write, bands) -> None:
+    message = error_of(write(f"score:\n  band_thresholds: {bands}\n"))
+
+    assert "band_thresholds" in message
+
+
+def test_ingest_date_range_must_not_be_empty(write) -> None:
+    message = error_of(write("ingest:\n  min_date: 2030-01-01\n  max_date: 2020-01-01\n"))
+
+    assert "min_date" in message

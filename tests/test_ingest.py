@@ -1,0 +1,432 @@
+"""Ingest: every bad row either stops the run with a clear error or is set aside with
+its reason, and every row read is accounted for."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.ingest import IngestError, ingest_tables, present_columns, validate_table
+from pipeline.schema import TABLES
+from tests.conftest import canonical, ts
+
+DATES = {"min_date": dt.date(2020, 1, 1), "max_date": dt.date(2025, 1, 1)}
+
+
+def order(order_id: str, customer_id: str | None = "A", at: str = "2024-01-01", **more) -> dict:
+    return {
+        "order_id": order_id,
+        "customer_id": customer_id,
+        "ordered_at": ts(at),
+        "amount": 10.0,
+        **more,
+    }
+
+
+def orders(*rows: dict) -> pd.DataFrame:
+    """Raw orders as a source hands them over: every canonical column present."""
+    return canonical("orders", list(rows))
+
+
+def with_raw(frame: pd.DataFrame, column: str, values: list) -> pd.DataFrame:
+    """``frame`` with one column replaced by raw (object) values, e.g. unparsed text."""
+    out = frame.copy()
+    out[column] = pd.Series(values, index=out.index, dtype=object)
+    return out
+
+
+def complaint(complaint_id: str, **more) -> dict:
+    return {
+        "complaint_id": complaint_id,
+        "customer_id": "A",
+        "opened_at": ts("2024-02-01"),
+        "category": "delivery",
+        **more,
+    }
+
+
+def survey(customer_id: str, **more) -> dict:
+    return {"customer_id": customer_id, "surveyed_at": ts("2024-03-01"), "attachment": 5.0, **more}
+
+
+# --------------------------------------------------------------------------- happy path
+
+
+def test_valid_rows_are_accepted_in_canonical_dtypes() -> None:
+    raw = orders(order("o1"), order("o2")).astype(object)
+    raw["order_id"] = [1, 2]  # numeric ids become strings
+    raw["ordered_at"] = ["2024-01-01T02:00:00+02:00", "2024-01-02T10:30:00+02:00"]
+    raw["amount"] = ["10.5", 3]
+    raw["promotion_day"] = ["true", "0"]
+
+    accepted, quarantined, report = validate_table(
+        raw, TABLES["orders"], on_bad_rows="fail", **DATES
+    )
+
+    expected = orders(
+        # timestamps with an offset become naive UTC
+        order("1", at="2024-01-01 00:00", amount=10.5, promotion_day=True),
+        order("2", at="2024-01-02 08:30", amount=3.0, promotion_day=False),
+    )
+    pd.testing.assert_frame_equal(accepted, expected)
+    assert accepted["ordered_at"].dtype == "datetime64[us]"
+    assert accepted["amount"].dtype == "float64"
+    assert isinstance(accepted["order_id"].dtype, pd.StringDtype)
+    assert len(quarantined) == 0
+    assert report == {"rows_read": 2, "rows_accepted": 2, "rows_quarantined": 0}
+
+
+def test_absent_optional_columns_of_customers_are_added_as_typed_nulls() -> None:
+    raw = pd.DataFrame({"customer_id": ["A", "B"]})
+
+    accepted, _, _ = validate_table(raw, TABLES["customers"], on_bad_rows="fail", **DATES)
+
+    pd.testing.assert_frame_equal(
+        accepted, canonical("customers", [{"customer_id": "A"}, {"customer_id": "B"}])
+    )
+
+
+def test_absent_optional_float_columns_of_orders_are_added_as_nan() -> None:
+    raw = pd.DataFrame(
+        {
+            "order_id": ["o1"],
+            "customer_id": ["A"],
+            "ordered_at": [ts("2024-01-01")],
+            "amount": [10.0],
+        }
+    )
+
+    result = ingest_tables({"orders": raw}, on_bad_rows="fail", **DATES)
+
+    pd.testing.assert_frame_equal(result.tables["orders"], orders(order("o1")))
+
+
+def test_timestamps_with_and_without_a_time_of_day_are_both_read() -> None:
+    raw = with_raw(
+        orders(order("o1"), order("o2")), "ordered_at", ["2024-01-01", "2024-01-02 10:30"]
+    )
+
+    accepted, _, report = validate_table(raw, TABLES["orders"], on_bad_rows="quarantine", **DATES)
+
+    assert report["rows_accepted"] == 2
+    assert accepted["ordered_at"].tolist() == [ts("2024-01-01"), ts("2024-01-02 10:30")]
+
+
+def test_present_columns_lists_only_columns_holding_a_value() -> None:
+    frame = orders(order("o1", channel="web"), order("o2"))
+
+    assert present_columns({"orders": frame}) == {
+        "orders": {"order_id", "customer_id", "ordered_at", "amount", "channel"}
+    }
+
+
+# ------------------------------------------------------------------ structural errors
+
+
+@pytest.mark.parametrize("on_bad_rows", ["fail", "quarantine"])
+def test_missing_required_column_always_raises_and_lists_present_columns(on_bad_rows) -> None:
+    raw = pd.DataFrame(
+        {"order_id": ["o1", "o2"], "customer_id": ["A", "B"], "ordered_at": ["2024-01-01"] * 2}
+    )
+
+    with pytest.raises(IngestError) as err:
+        validate_table(raw, TABLES["orders"], on_bad_rows=on_bad_rows, **DATES)
+
+    assert str(err.value) == (
+        "table 'orders': required column(s) ['amount'] missing "
+        "(2 rows; columns present: ['order_id', 'customer_id', 'ordered_at'])"
+    )
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param({"customers": pd.DataFrame({"customer_id": ["A"]})}, id="absent"),
+        pytest.param({"orders": orders()}, id="empty"),
+        pytest.param({"orders": None}, id="none"),
+    ],
+)
+def test_missing_orders_table_raises(raw) -> None:
+    with pytest.raises(IngestError, match="required table 'orders' is missing or empty"):
+        ingest_tables(raw, on_bad_rows="quarantine", **DATES)
+
+
+def test_unknown_table_name_raises_and_lists_canonical_tables() -> None:
+    raw = {"orders": orders(order("o1")), "refunds": pd.DataFrame({"x": [1]})}
+
+    with pytest.raises(IngestError) as err:
+        ingest_tables(raw, on_bad_rows="quarantine", **DATES)
+
+    assert str(err.value) == (
+        "unknown table(s) ['refunds']; canonical tables: ['complaints', 'customers', "
+        "'order_lines', 'orders', 'returns', 'sessions', 'surveys']"
+    )
+
+
+# ------------------------------------------------------------------------- row errors
+
+
+@dataclass
+class Case:
+    table: str
+    raw: pd.DataFrame
+    column: str
+    why: str  # what the message says after "N of M rows"
+    bad: list[int]  # positions of the offending rows
+    shown: list[str]  # offending values the message must show
+    known_customers: list[str] | None = None
+    key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.key = TABLES[self.table].key[0]
+
+
+CASES = {
+    "negative amount": Case(
+        "orders",
+        orders(order("o1"), order("o2", amount=-5.0), order("o3", amount=-1.0)),
+        "amount",
+        "not ",  # pandera's check name follows
+        [1, 2],
+        ["-5.0", "-1.0"],
+    ),
+    "null customer_id": Case(
+        "orders",
+        orders(order("o1"), order("o2", customer_id=None), order("o3")),
+        "customer_id",
+        "missing value",
+        [1],
+        [],
+    ),
+    "unparseable timestamp": Case(
+        "orders",
+        with_raw(
+            orders(order("o1"), order("o2"), order("o3")),
+            "ordered_at",
+            ["2024-01-01", "not a date", "2024-01-03"],
+        ),
+        "ordered_at",
+        "unreadable value",
+        [1],
+        ["'not a date'"],
+    ),
+    "unparseable number": Case(
+        "orders",
+        with_raw(orders(order("o1"), order("o2"), order("o3")), "amount", ["10", "abc", "30"]),
+        "amount",
+        "unreadable value",
+        [1],
+        ["'abc'"],
+    ),
+    "resolved before opened": Case(
+        "complaints",
+        canonical(
+            "complaints",
+            [
+                complaint("k1", resolved_at=ts("2024-02-03")),
+                complaint("k2", resolved_at=ts("2024-01-31")),
+                complaint("k3"),  # still open
+            ],
+        ),
+        "resolved_at",
+        "before opened_at",
+        [1],
+        ["Timestamp('2024-01-31 00:00:00')"],
+    ),
+    "duplicate order_id": Case(
+        "orders",
+        orders(order("o1", "A"), order("o1", "B"), order("o3")),
+        "order_id",
+        "duplicate key",
+        [1],  # the first is kept
+        ["'o1'"],
+    ),
+    "orphan order": Case(
+        "orders",
+        orders(order("o1", "A"), order("o2", "Z"), order("o3", "B")),
+        "customer_id",
+        "unknown customer (not in customers)",
+        [1],
+        ["'Z'"],
+        known_customers=["A", "B"],
+    ),
+    "date outside range": Case(
+        "orders",
+        orders(
+            order("o1", at="2019-12-31 23:59:59"),
+            order("o2", at="2020-01-01"),  # min_date is in range
+            order("o3", at="2024-12-31 23:59:59"),
+            order("o4", at="2025-01-01"),  # max_date is not
+        ),
+        "ordered_at",
+        "outside 2020-01-01 .. 2025-01-01",
+        [0, 3],
+        ["Timestamp('2019-12-31 23:59:59')", "Timestamp('2025-01-01 00:00:00')"],
+    ),
+    "rating out of range": Case(
+        "orders",
+        orders(order("o1", rating=7.0), order("o2", rating=5.0), order("o3", rating=1.0)),
+        "rating",
+        "not ",
+        [0],
+        ["7.0"],
+    ),
+    "complaint category not allowed": Case(
+        "complaints",
+        canonical("complaints", [complaint("k1"), complaint("k2", category="price")]),
+        "category",
+        "not ",
+        [1],
+        ["'price'"],
+    ),
+    "survey reason not allowed": Case(
+        "surveys",
+        canonical(
+            "surveys",
+            [survey("A", main_reason="habit"), survey("B", main_reason="love"), survey("C")],
+        ),
+        "main_reason",
+        "not ",
+        [1],
+        ["'love'"],
+    ),
+}
+
+
+def _validate(case: Case, on_bad_rows: str):
+    known = None if case.known_customers is None else pd.Series(case.known_customers)
+    return validate_table(
+        case.raw, TABLES[case.table], on_bad_rows=on_bad_rows, known_customers=known, **DATES
+    )
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_bad_rows_fail_with_table_column_count_and_values(case: Case) -> None:
+    with pytest.raises(IngestError) as err:
+        _validate(case, "fail")
+
+    message = str(err.value)
+    head = (
+        f"table {case.table!r}, column {case.column!r}: "
+        f"{len(case.bad)} of {len(case.raw)} rows {case.why}"
+    )
+    assert message.startswith(head), message
+    for value in case.shown:
+        assert value in message.split("e.g. ", 1)[1], message
+    assert "ingest.on_bad_rows: quarantine" in message
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_bad_rows_are_quarantined_with_their_reason(case: Case) -> None:
+    accepted, quarantined, report = _validate(case, "quarantine")
+
+    ids = case.raw[case.key].astype("object").tolist()
+    good = [i for i in range(len(ids)) if i not in case.bad]
+    assert accepted[case.key].tolist() == [ids[i] for i in good]
+    if case.table == "orders":
+        # the kept duplicate is the first one: customer A's
+        assert accepted["customer_id"].tolist() == case.raw["customer_id"].iloc[good].tolist()
+    # quarantined rows keep the source's own values
+    pd.testing.assert_frame_equal(
+        quarantined.drop(columns="quarantine_reason"),
+        case.raw.iloc[case.bad].reset_index(drop=True),
+    )
+    assert all(r.startswith(f"{case.column}: {case.why}") for r in quarantined.quarantine_reason)
+    (label,) = set(quarantined.quarantine_reason)
+    assert report == {
+        "rows_read": len(case.raw),
+        label: len(case.bad),
+        "rows_accepted": len(good),
+        "rows_quarantined": len(case.bad),
+    }
+    assert report["rows_read"] == report["rows_accepted"] + report["rows_quarantined"]
+
+
+def test_a_row_breaking_two_rules_is_set_aside_once() -> None:
+    raw = orders(order("o1", amount=-1.0, rating=7.0), order("o2"))
+
+    accepted, quarantined, report = validate_table(
+        raw, TABLES["orders"], on_bad_rows="quarantine", **DATES
+    )
+
+    assert accepted["order_id"].tolist() == ["o2"]
+    assert quarantined["order_id"].tolist() == ["o1"]
+    reasons = {k: v for k, v in report.items() if ":" in k}
+    assert len(reasons) == 1 and list(reasons.values()) == [1]
+    assert report["rows_read"] == 2
+    assert report["rows_accepted"] == 1
+    assert report["rows_quarantined"] == 1
+
+
+def test_fail_message_shows_five_values_and_counts_the_rest() -> None:
+    raw = orders(*(order(f"o{i}", amount=-float(i)) for i in range(1, 8)), order("ok"))
+
+    with pytest.raises(IngestError) as err:
+        validate_table(raw, TABLES["orders"], on_bad_rows="fail", **DATES)
+
+    assert "7 of 8 rows" in str(err.value)
+    assert "e.g. -1.0, -2.0, -3.0, -4.0, -5.0 ... (+2 more)." in str(err.value)
+
+
+# ----------------------------------------------------------------------- ingest_tables
+
+
+def test_customers_are_derived_from_orders_when_absent() -> None:
+    raw = {"orders": orders(order("o1", "B"), order("o2", "A"), order("o3", "B"))}
+
+    result = ingest_tables(raw, on_bad_rows="fail", **DATES)
+
+    pd.testing.assert_frame_equal(
+        result.tables["customers"],
+        canonical("customers", [{"customer_id": "A"}, {"customer_id": "B"}]),
+    )
+    assert result.report["customers"] == {"derived_from_orders": 2}
+    assert result.report["orders"] == {"rows_read": 3, "rows_accepted": 3, "rows_quarantined": 0}
+
+
+def test_orphans_of_every_table_are_checked_against_accepted_customers() -> None:
+    raw = {
+        "customers": canonical(
+            "customers",
+            [{"customer_id": "A"}, {"customer_id": "B", "signup_at": ts("1999-01-01")}],
+        ),
+        "orders": orders(order("o1", "A"), order("o2", "B"), order("o3", "Z")),
+        "complaints": canonical("complaints", [complaint("k1"), complaint("k2", customer_id="Z")]),
+    }
+
+    result = ingest_tables(raw, on_bad_rows="quarantine", **DATES)
+
+    # B signed up before min_date, so B is set aside, and so are B's orders
+    assert result.tables["customers"]["customer_id"].tolist() == ["A"]
+    assert result.tables["orders"]["order_id"].tolist() == ["o1"]
+    assert (
+        result.quarantine["orders"]["quarantine_reason"].tolist()
+        == ["customer_id: unknown customer (not in customers)"] * 2
+    )
+    assert result.tables["complaints"]["complaint_id"].tolist() == ["k1"]
+    for name, rep in result.report.items():
+        assert rep["rows_read"] == rep["rows_accepted"] + rep["rows_quarantined"], name
+    assert set(result.tables) == {"customers", "orders", "complaints"}
+
+
+def test_ingest_tables_fail_mode_names_the_failing_table() -> None:
+    raw = {
+        "orders": orders(order("o1")),
+        "surveys": canonical("surveys", [survey("A", main_reason="love")]),
+    }
+
+    with pytest.raises(IngestError, match=r"^table 'surveys', column 'main_reason': 1 of 1 "):
+        ingest_tables(raw, on_bad_rows="fail", **DATES)
+
+
+def test_null_values_in_nullable_columns_are_not_problems() -> None:
+    raw = orders(order("o1", rating=np.nan, channel=None), order("o2"))
+
+    accepted, quarantined, _ = validate_table(raw, TABLES["orders"], on_bad_rows="fail", **DATES)
+
+    assert accepted["order_id"].tolist() == ["o1", "o2"]
+    assert len(quarantined) == 0

@@ -1,0 +1,310 @@
+"""The loyalty theory as code: rule tables, relationship stages and retention plays."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.loyalty import (
+    BEHAVIOUR_RULES,
+    PLAYS,
+    SURVEY_RULES,
+    assign_types,
+    recommend_play,
+    relationship_stage,
+)
+from pipeline.schema import LOYALTY_TYPES
+
+NA = np.nan
+SURVEY_COLUMNS = [
+    "main_reason",
+    "attachment",
+    "recommend",
+    "orders_365d",
+    "promotion_day_order_share_365d",
+]
+
+# (main_reason, attachment, recommend, orders_365d, promotion share) -> type, matching rule
+SURVEY_CASES = {
+    "brand value, attached, advocate, repeat -> premium": (
+        ("brand_value", 7, 9, 3, NA),
+        "premium",
+        "high attachment and advocacy, and buys again: real loyalty",
+    ),
+    "recommend unknown counts as advocacy": (
+        ("brand_value", 7, NA, 3, NA),
+        "premium",
+        "high attachment and advocacy, and buys again: real loyalty",
+    ),
+    "brand value without advocacy -> later premium rule": (
+        ("brand_value", 7, 5, 3, NA),
+        "premium",
+        "values the brand and buys again",
+    ),
+    "attached habit buyer is premium, not inertia": (
+        ("habit", 7, 9, 3, NA),
+        "premium",
+        "high attachment and advocacy, and buys again: real loyalty",
+    ),
+    "no alternative + repeat -> monopoly": (
+        ("no_alternative", 2, 2, 3, NA),
+        "monopoly",
+        "repeat buyer for want of alternatives",
+    ),
+    "no alternative, one order -> latent fallback": (
+        ("no_alternative", 2, 2, 1, NA),
+        "latent",
+        "low attachment, rare purchases",
+    ),
+    "habit + repeat -> inertia": (
+        ("habit", 3, NA, 3, NA),
+        "inertia",
+        "repeat buyer out of habit, low attachment",
+    ),
+    "habit beats promotion-day share": (
+        ("habit", 3, 9, 3, 0.8),
+        "inertia",
+        "repeat buyer out of habit, low attachment",
+    ),
+    "habit, one order, attachment 2 -> latent fallback": (
+        ("habit", 2, NA, 1, NA),
+        "latent",
+        "low attachment, rare purchases",
+    ),
+    "convenience + repeat -> convenience": (
+        ("convenience", 3, NA, 3, NA),
+        "convenience",
+        "repeat buyer for ease and speed",
+    ),
+    "promotions -> incentive whatever the attachment": (
+        ("promotions", 7, 10, 5, 0.0),
+        "incentive",
+        "buys for rewards and campaigns",
+    ),
+    "says brand, buys on promotion days -> incentive": (
+        ("brand_value", 3, 9, 3, 0.8),
+        "incentive",
+        "says otherwise, but buys almost only on promotion days",
+    ),
+    "lowest price -> price even if attached": (
+        ("lowest_price", 7, 9, 3, NA),
+        "price",
+        "follows the lowest price",
+    ),
+    "held back -> latent": (("held_back", 2, NA, 0, NA), "latent", "wants more but is held back"),
+    "no reason, attached, one order -> latent": (
+        (None, 6, NA, 1, NA),
+        "latent",
+        "attached but rarely buys: something holds them back",
+    ),
+    "no reason, repeat -> inertia": (
+        (None, 3, NA, 3, NA),
+        "inertia",
+        "buys again without attachment",
+    ),
+    "no reason, orders unknown -> latent": (
+        (None, 3, NA, NA, NA),
+        "latent",
+        "low attachment, rare purchases",
+    ),
+}
+
+
+@pytest.mark.parametrize(("row", "loyalty_type", "why"), SURVEY_CASES.values(), ids=SURVEY_CASES)
+def test_survey_rules_assign_the_first_matching_type(row, loyalty_type, why) -> None:
+    frame = pd.DataFrame([row], columns=SURVEY_COLUMNS, index=[42])
+
+    out = assign_types(frame, SURVEY_RULES)
+
+    pd.testing.assert_frame_equal(
+        out,
+        pd.DataFrame({"loyalty_type": [loyalty_type], "loyalty_rule": [why]}, index=[42]),
+        check_dtype=False,
+    )
+
+
+def test_survey_rule_order_decides_between_matching_rules() -> None:
+    # Each row matches two rules; the one listed first wins.
+    frame = pd.DataFrame([("habit", 7, 9, 3, NA), ("habit", 3, 9, 3, 0.8)], columns=SURVEY_COLUMNS)
+    premium, monopoly, inertia = SURVEY_RULES[:3]
+    incentive_by_share = SURVEY_RULES[5]
+    assert incentive_by_share.reasons is None
+    rest = tuple(r for r in SURVEY_RULES[3:] if r is not incentive_by_share)
+    swapped = (monopoly, incentive_by_share, inertia, premium, *rest)
+
+    forward = assign_types(frame, SURVEY_RULES)["loyalty_type"].tolist()
+    backward = assign_types(frame, swapped)["loyalty_type"].tolist()
+
+    assert forward == ["premium", "inertia"]
+    assert backward == ["inertia", "incentive"]
+
+
+def test_survey_rules_without_main_reason_use_behaviour_only_rules() -> None:
+    frame = pd.DataFrame(
+        {
+            "attachment": [6.0, 3.0, 3.0],
+            "orders_365d": [1, 3, 3],
+            "promotion_day_order_share_365d": [NA, NA, 0.6],
+        }
+    )
+
+    out = assign_types(frame, SURVEY_RULES)
+
+    assert out["loyalty_type"].tolist() == ["latent", "inertia", "incentive"]
+
+
+# (orders_365d, promotion share, discounted share, tenure, choice minutes, spend trend, returned)
+BEHAVIOUR_COLUMNS = [
+    "orders_365d",
+    "promotion_day_order_share_365d",
+    "discounted_order_share_365d",
+    "tenure_days",
+    "choice_time_mean_minutes_365d",
+    "spend_trend_90d",
+    "returned_amount_share_365d",
+]
+BEHAVIOUR_CASES = {
+    "half on promotion days, repeat -> incentive": ((2, 0.5, 0.0, 400, NA, NA, NA), "incentive"),
+    "promotion days but one order -> not incentive": ((1, 0.9, 0.0, 400, NA, NA, NA), "latent"),
+    "mostly discounted -> price": ((1, 0.9, 0.6, 400, NA, NA, NA), "price"),
+    "just under the discount share -> not price": ((1, 0.0, 0.59, 400, NA, NA, NA), "latent"),
+    "frequent, a year of tenure, full price -> premium": (
+        (4, 0.0, 0.0, 365, NA, 0.0, 0.0),
+        "premium",
+    ),
+    "premium with unknown discount/trend/returns": ((4, 0.0, NA, 365, NA, NA, NA), "premium"),
+    "premium needs a year of tenure": ((4, 0.0, 0.0, 364, NA, NA, NA), "inertia"),
+    "premium needs four orders": ((3, 0.0, 0.0, 1000, 20, NA, NA), "inertia"),
+    "premium not with 30% discounted": ((4, 0.0, 0.3, 400, NA, NA, NA), "inertia"),
+    "premium not with spend collapsing": ((4, 0.0, 0.0, 400, NA, -0.6, NA), "inertia"),
+    "premium not with 20% returned": ((4, 0.0, 0.0, 400, NA, NA, 0.2), "inertia"),
+    "frequent, quick to choose -> convenience": ((3, 0.0, 0.0, 100, 10, NA, NA), "convenience"),
+    "choice time unknown -> not convenience": ((3, 0.0, 0.0, 100, NA, NA, NA), "inertia"),
+    "slow to choose -> inertia": ((3, 0.0, 0.0, 100, 11, NA, NA), "inertia"),
+    "one order, quick -> latent": ((1, 0.0, 0.0, 100, 5, NA, NA), "latent"),
+    "orders unknown -> latent": ((NA, 0.9, NA, 100, NA, NA, NA), "latent"),
+}
+
+
+@pytest.mark.parametrize(("row", "loyalty_type"), BEHAVIOUR_CASES.values(), ids=BEHAVIOUR_CASES)
+def test_behaviour_rules(row, loyalty_type) -> None:
+    frame = pd.DataFrame([row], columns=BEHAVIOUR_COLUMNS)
+
+    assert assign_types(frame, BEHAVIOUR_RULES)["loyalty_type"].tolist() == [loyalty_type]
+
+
+def test_behaviour_rules_handle_absent_feature_columns() -> None:
+    # Only orders known: premium needs tenure and convenience a choice time (absent ->
+    # not met); the if_missing=True conditions do not make anyone premium on their own.
+    only_orders = pd.DataFrame({"orders_365d": [5, 1]}, index=["a", "b"])
+    nothing = pd.DataFrame(index=[5, 7])
+
+    assert assign_types(only_orders, BEHAVIOUR_RULES)["loyalty_type"].to_dict() == {
+        "a": "inertia",
+        "b": "latent",
+    }
+    assert assign_types(nothing, BEHAVIOUR_RULES).to_dict("index") == {
+        5: {"loyalty_type": "latent", "loyalty_rule": "buys rarely"},
+        7: {"loyalty_type": "latent", "loyalty_rule": "buys rarely"},
+    }
+
+
+def test_behaviour_rules_never_say_monopoly() -> None:
+    # Attachment is invisible from behaviour, so false loyalty cannot be told apart.
+    grid = list(
+        itertools.product(
+            [NA, 0, 1, 2, 4, 8],
+            [NA, 0.0, 0.5, 1.0],
+            [NA, 0.0, 0.6],
+            [NA, 100, 400],
+            [NA, 5, 20],
+            [NA, -0.9, 0.5],
+            [NA, 0.0, 0.5],
+        )
+    )
+    frame = pd.DataFrame(grid, columns=BEHAVIOUR_COLUMNS)
+    # a survey answer present in the frame is ignored: no behaviour rule reads it
+    frame["main_reason"] = "no_alternative"
+
+    types = set(assign_types(frame, BEHAVIOUR_RULES)["loyalty_type"])
+
+    assert types == set(LOYALTY_TYPES) - {"monopoly"}
+
+
+# --------------------------------------------------------------------- relationship stage
+
+
+def test_relationship_stage_covers_all_five_stages() -> None:
+    frame = pd.DataFrame(
+        {
+            "orders_total": [0, 0, 1, 2, 2, 2, 1, NA],
+            "carts_90d": [0, 1, 0, 0, 0, 0, 0, 2],
+            "referrals_made": [0, 0, 0, 0, 1, 0, 3, 0],
+            "rating_mean_365d": [NA, NA, 5.0, 4.4, NA, 4.5, 5.0, NA],
+        },
+        index=list("abcdefgh"),
+    )
+
+    assert relationship_stage(frame).to_dict() == {
+        "a": "suspicion",  # visits only
+        "b": "expectation",  # put something in a cart
+        "c": "first_purchase",
+        "d": "repeat_purchase",  # rating 4.4 is not advocacy
+        "e": "advocate",  # referred someone
+        "f": "advocate",  # rates 4.5 on average
+        "g": "first_purchase",  # advocacy needs repeat purchase first
+        "h": "expectation",  # unknown orders count as none
+    }
+    assert relationship_stage(frame).name == "relationship_stage"
+
+
+def test_relationship_stage_without_optional_columns() -> None:
+    frame = pd.DataFrame({"orders_total": [0, 1, 3]})
+
+    assert relationship_stage(frame).tolist() == ["suspicion", "first_purchase", "repeat_purchase"]
+
+
+# --------------------------------------------------------------------------- plays
+
+
+PLAY_CASES = {
+    # (type, top family, overdue ratio, value rank share) -> play
+    "open complaint beats premium": (("premium", "voiced_complaints", 3.0, 0.1), "complaint"),
+    "late deliveries beat win-back": (("price", "fulfilment", 5.0, 0.1), "fulfilment"),
+    "silent complaints -> quality": (("premium", "silent_complaints", NA, 0.1), "quality"),
+    "quality tolerance -> quality": (("monopoly", "quality_tolerance", 1.0, 0.1), "quality"),
+    "lapsed valuable -> win-back": (("price", "recency", 2.0, 0.2), "winback"),
+    "lapsed but not valuable -> type": (("inertia", "recency", 2.0, 0.21), "inertia"),
+    "valuable, not lapsed -> type": (("premium", "recency", 1.9, 0.0), "premium"),
+    "price customer -> no discount": (("price", "spend", NA, 0.9), "price"),
+    "unknown type -> latent play": ((None, None, NA, 0.5), "latent"),
+    "incentive": (("incentive", None, 0.5, 0.5), "incentive"),
+    "convenience": (("convenience", "spend", 0.5, 0.5), "convenience"),
+}
+
+
+def test_recommend_play_by_situation_then_type() -> None:
+    index = list(PLAY_CASES)
+    rows = pd.DataFrame(
+        [row for row, _ in PLAY_CASES.values()],
+        index=index,
+        columns=["type", "family", "overdue", "value_share"],
+    )
+
+    plays = recommend_play(rows["type"], rows["family"], rows["overdue"], rows["value_share"])
+
+    assert plays.name == "recommended_action"
+    assert plays.to_dict() == {k: PLAYS[play] for k, (_, play) in PLAY_CASES.items()}
+
+
+def test_price_and_premium_customers_are_not_offered_discounts() -> None:
+    t = pd.Series(["price", "premium"])
+    plays = recommend_play(t, pd.Series([None, None]), pd.Series([NA, NA]), pd.Series([0.5, 0.5]))
+
+    assert plays.tolist() == [
+        "Do not buy back with discounts; let go unless the customer is valuable",
+        "Personal thanks and VIP care; no blanket discount",
+    ]
