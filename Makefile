@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.install-stamp
 
+# DVC stages call `python`: make it the project's.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 # No telemetry, no update checks, no prompts.
 export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1

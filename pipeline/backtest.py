@@ -25,7 +25,14 @@ from pipeline.train import Design, fit_churn, predict
 log = logging.getLogger(__name__)
 
 MODEL = "lightgbm"
-CALIBRATED = "lightgbm_calibrated"
+# Calibration variants, each fitted on the validation cutoff only. "none" is the
+# identity map (Platt with slope 1, intercept 0) so every variant saves the same way.
+CALIBRATIONS = ("none", "isotonic", "platt")
+IDENTITY = Calibrator(method="platt", coef=1.0, intercept=0.0)
+
+
+def variant_name(calibration: str) -> str:
+    return MODEL if calibration == "none" else f"{MODEL}_{calibration}"
 
 
 @dataclass(frozen=True)
@@ -35,7 +42,7 @@ class OriginResult:
     y: np.ndarray
     scores: dict[str, np.ndarray]  # model name -> churn probability, same row order
     booster: lgb.Booster
-    calibrator: Calibrator
+    calibrators: dict[str, Calibrator]
     valid_y: np.ndarray
     valid_p: np.ndarray
 
@@ -74,11 +81,14 @@ def run_origin(
     test_rows = by.get_group(test).reset_index(drop=True)
     booster = fit_churn(train, valid, design, params.train)
     valid_p = predict(booster, design, valid)
-    calibrator = fit_calibrator(
-        valid["churned"].to_numpy(), valid_p, method=params.train.calibration
-    )
+    valid_y = valid["churned"].to_numpy()
+    calibrators = {"none": IDENTITY} | {
+        m: fit_calibrator(valid_y, valid_p, method=m) for m in CALIBRATIONS if m != "none"
+    }
     p = predict(booster, design, test_rows)
-    scores = {MODEL: p, CALIBRATED: calibrator.predict(p)}
+    scores = {MODEL: p} | {
+        variant_name(m): c.predict(p) for m, c in calibrators.items() if m != "none"
+    }
 
     rule = baselines.fit_recency_rule(
         train["days_since_last_order"].to_numpy(), train["churned"].to_numpy()
@@ -105,7 +115,7 @@ def run_origin(
         y=test_rows["churned"].to_numpy().astype(int),
         scores=scores,
         booster=booster,
-        calibrator=calibrator,
+        calibrators=calibrators,
         valid_y=valid["churned"].to_numpy().astype(int),
         valid_p=valid_p,
     )
@@ -123,6 +133,26 @@ def backtest_origins(cuts: Cutoffs, *, n: int, validation_cutoffs: int) -> list[
         if len(origins) == n:
             break
     return origins[::-1]
+
+
+def choose_calibration(results: list[OriginResult], setting: str) -> str:
+    """The calibration to use: as set, or with ``auto`` the one with the lowest mean
+    Brier score on the backtest origins *before* the last (the test stays untouched;
+    with a single origin, that origin decides)."""
+    if setting != "auto":
+        return setting
+    earlier = results[:-1] or results
+    brier = {
+        m: float(
+            np.mean(
+                [evaluate.binary_metrics(r.y, r.scores[variant_name(m)])["brier"] for r in earlier]
+            )
+        )
+        for m in CALIBRATIONS
+    }
+    best = min(CALIBRATIONS, key=lambda m: (brier[m], CALIBRATIONS.index(m)))
+    log.info("calibration: mean Brier on earlier origins %s -> %s", brier, best)
+    return best
 
 
 def backtest_table(results: list[OriginResult], params: Params) -> pd.DataFrame:

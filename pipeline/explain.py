@@ -26,6 +26,8 @@ PHRASES: dict[str, str] = {
     "order_gap_mean_days": "usually orders every {v} days",
     "order_gap_std_days": "order rhythm varies by {v} days",
     "overdue_ratio": "{v}x past the usual gap between orders",
+    "order_rate_per_30d": "{v} orders a month on average",
+    "recency_share_of_tenure": "silent for {v} of the relationship",
     "choice_time_mean_minutes_365d": "takes {v} min to choose",
     "discounted_order_share_365d": "{v} of orders discounted",
     "discount_depth_mean_365d": "average discount {v}",
@@ -103,7 +105,7 @@ def _format(name: str, value: object) -> str:
         v = value
     elif "share" in name or name in ("discount_depth_mean_365d",):
         v = f"{float(value):.0%}"
-    elif name == "overdue_ratio" or name == "spend_trend_90d":
+    elif name in ("overdue_ratio", "spend_trend_90d", "order_rate_per_30d"):
         v = f"{float(value):.1f}"
     else:
         v = f"{float(value):,.0f}"

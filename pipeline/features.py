@@ -42,6 +42,8 @@ FAMILIES: dict[str, str] = {
     "order_gap_mean_days": "repeat_purchase",
     "order_gap_std_days": "repeat_purchase",
     "overdue_ratio": "repeat_purchase",
+    "order_rate_per_30d": "repeat_purchase",
+    "recency_share_of_tenure": "repeat_purchase",
     "active_months_365d": "repeat_purchase",
     # seasonality: where the horizon falls in the shop's year
     "cutoff_month": "seasonality",
@@ -490,6 +492,13 @@ def build_features(
         t = t.mutate(signup_age_days=ibis.null("float64"))
     # Tenure: from signup if the shop knows it, else from the first order we see.
     t = t.mutate(tenure_days=ibis.greatest(t.first_order_age_days, t.signup_age_days.fill_null(0)))
+    # Purchase rate over the whole observed relationship, and how much of it has
+    # passed in silence: the two quantities a BG/NBD model is built from.
+    observed = ibis.greatest(t.first_order_age_days, 30.0)
+    t = t.mutate(
+        order_rate_per_30d=t.orders_total * 30.0 / observed,
+        recency_share_of_tenure=t.days_since_last_order / observed,
+    )
 
     issue_ages = []
     if "sessions" in tables and "sessions_90d" in fs.names:

@@ -57,6 +57,8 @@ def build_list(
     """
     f = features.set_index("customer_id").loc[scoring["customer_id"]]
     out = scoring.reset_index(drop=True).copy()
+    # Round first, so that the list's own columns multiply to its value at risk.
+    out["churn_probability"] = out["churn_probability"].round(4)
     out["value_365d"] = f["spend_365d"].fillna(0.0).to_numpy().round(2)
     out["expected_value_at_risk"] = (out["churn_probability"] * out["value_365d"]).round(2)
     lo, hi = band_thresholds
@@ -80,7 +82,6 @@ def build_list(
         ignore_index=True,
     )
     out["rank"] = np.arange(1, len(out) + 1)
-    out["churn_probability"] = out["churn_probability"].round(4)
     out["loyalty_type_probability"] = out["loyalty_type_probability"].round(3)
     for col in LIST_COLUMNS:
         if col not in out:

@@ -16,11 +16,12 @@ import pandas as pd
 
 from pipeline import curves, evaluate, io
 from pipeline.backtest import (
-    CALIBRATED,
     MODEL,
     backtest_origins,
     backtest_table,
+    choose_calibration,
     run_origin,
+    variant_name,
 )
 from pipeline.config import Params
 from pipeline.labels import Cutoffs
@@ -80,7 +81,9 @@ def run(params: Params) -> None:
     per_cutoff = backtest_table(results, params)
     summary = evaluate.summarise_backtest(per_cutoff)
     test_metrics = main.metrics(params)
-    grade = evaluate.grade(test_metrics[CALIBRATED], test_metrics["recency"])
+    calibration = choose_calibration(results, params.train.calibration)
+    selected = variant_name(calibration)
+    grade = evaluate.grade(test_metrics[selected], test_metrics["recency"])
     log.info(
         "test %s: %s",
         main.test.date(),
@@ -109,6 +112,8 @@ def run(params: Params) -> None:
             "test_cutoff": str(main.test.date()),
             "test_customers": len(main.y),
             "test_churn_rate": float(main.y.mean()),
+            "selected_model": selected,
+            "calibration": calibration,
             "grade": grade,
             "best_iteration": rounds,
             "test": test_metrics,
@@ -124,7 +129,10 @@ def run(params: Params) -> None:
         {"customer_id": main.customer_id, "cutoff": main.test, "churned": main.y}
         | {f"p_{k}": v for k, v in main.scores.items()}
     )
-    scores = {k: v for k, v in main.scores.items() if not np.isnan(v).any()}
+    # plot columns: the selected model as "model", then the baselines
+    scores = {"model": main.scores[selected]} | {
+        k: v for k, v in main.scores.items() if not k.startswith(MODEL) and not np.isnan(v).any()
+    }
 
     with (
         io.staged_dir(MODELS / "churn") as churn_dir,
@@ -133,7 +141,7 @@ def run(params: Params) -> None:
     ):
         scoring.save_model(churn_dir / "model.txt")
         main.booster.save_model(churn_dir / "model_test_cutoff.txt")
-        io.write_json(main.calibrator.to_dict(), churn_dir / "calibrator.json")
+        io.write_json(main.calibrators[calibration].to_dict(), churn_dir / "calibrator.json")
         io.write_json(
             {"features": list(design.features), "categories": design.categories},
             churn_dir / "design.json",
@@ -155,7 +163,9 @@ def run(params: Params) -> None:
         io.write_csv(curves.lift_table(main.y, scores), plots / "lift.csv")
         io.write_csv(
             curves.calibration_table(
-                main.y, {"before": main.scores[MODEL], "after": main.scores[CALIBRATED]}
+                main.y,
+                {"before": main.scores[MODEL]}
+                | {m: main.scores[variant_name(m)] for m in ("isotonic", "platt")},
             ),
             plots / "calibration.csv",
         )
