@@ -1,0 +1,174 @@
+"""Stages run in-process on small shops: a shop's own orders-only CSV, and a backtest.
+
+Faster than the DVC run of test_pipeline.py, these call each stage's ``run(params)``
+in a temporary working directory, exactly as ``dvc repro`` would.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.backtest import (
+    CALIBRATIONS,
+    backtest_origins,
+    backtest_table,
+    choose_calibration,
+    run_origin,
+)
+from pipeline.config import Params
+from pipeline.sources.synthetic import generate_shop
+from pipeline.stages import explain, features, ingest, score, source, train
+from pipeline.stages.train import load_cutoffs
+from pipeline.train import Design
+
+STAGES = (source, ingest, features, train, explain, score)
+
+
+def small_params(**sections) -> Params:
+    base = {
+        "synthetic": {"n_customers": 1500, "seed": 3},
+        "evaluate": {"backtest_origins": 2, "bgnbd": False},
+        "score": {"at_risk_size": 50},
+        "train": {"loyalty_max_rounds": 50},
+    }
+    for key, value in sections.items():
+        base[key] = {**base.get(key, {}), **value}
+    return Params.model_validate(base)
+
+
+@pytest.fixture(scope="module")
+def orders_only_shop(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+    """Another shop's export: orders only, its own column names, an order per line."""
+    root = tmp_path_factory.mktemp("csv_shop")
+    shop = generate_shop(n_customers=1500, start=dt.date(2022, 3, 1), days=700, seed=11)
+    o = shop.tables["orders"]
+    export = pd.DataFrame(
+        {
+            "Client": o["customer_id"].str.replace("C", "client-", regex=False),
+            "Invoice": o["order_id"],
+            "Placed": o["ordered_at"].dt.strftime("%Y-%m-%d %H:%M:%S"),
+            "Total": o["amount"].round(2),
+        }
+    )
+    (root / "exports").mkdir()
+    export.to_csv(root / "exports/orders.csv", index=False)
+    return root, export
+
+
+def test_orders_only_csv_runs_untouched_and_scores_every_active_customer(
+    orders_only_shop, monkeypatch, caplog
+):
+    root, export = orders_only_shop
+    monkeypatch.chdir(root)
+    params = small_params(
+        source={
+            "kind": "files",
+            "files": {"orders": "exports/orders.csv"},
+            "columns": {
+                "orders": {
+                    "customer_id": "Client",
+                    "order_id": "Invoice",
+                    "ordered_at": "Placed",
+                    "amount": "Total",
+                }
+            },
+        },
+    )
+    with caplog.at_level(logging.INFO):
+        for stage in STAGES:
+            stage.run(params)
+    assert "feature complaints_365d dropped: needs complaints.opened_at" in caplog.text
+    scored = pd.read_csv(root / "data/scored/customers.csv")
+    placed = pd.to_datetime(export["Placed"])
+    as_of = placed.max().normalize() + pd.Timedelta(days=1)
+    active = export.loc[placed >= as_of - pd.Timedelta(days=365), "Client"].unique()
+    assert sorted(scored["customer_id"]) == sorted(active)
+    assert set(scored["loyalty_type_source"]) == {"rules"}
+    assert scored["loyalty_type"].isin(["premium", "inertia", "latent", "convenience"]).all()
+    assert scored["reason_1"].notna().mean() > 0.9
+    metrics = pd.read_json(root / "reports/train.json", typ="series")
+    assert metrics["loyalty"]["source"] == "rules"
+
+
+def test_as_of_scores_the_past_with_only_data_before_it(orders_only_shop, monkeypatch):
+    root, export = orders_only_shop
+    monkeypatch.chdir(root)
+    as_of = dt.date(2023, 9, 1)
+    params = small_params(
+        source={
+            "kind": "files",
+            "files": {"orders": "exports/orders.csv"},
+            "columns": {
+                "orders": {"customer_id": "Client", "ordered_at": "Placed", "amount": "Total"}
+            },
+        },
+        score={"as_of": as_of},
+        snapshots={"min_history_days": 90},
+    )
+    for stage in STAGES:
+        stage.run(params)
+    snaps = pd.read_parquet(root / "data/features/snapshots.parquet")
+    assert snaps["cutoff"].max() == pd.Timestamp(as_of)
+    labelled = snaps[snaps["labelled"]]
+    assert (labelled["cutoff"] + pd.Timedelta(days=90) <= pd.Timestamp(as_of)).all()
+    placed = pd.to_datetime(export["Placed"])
+    window = (placed < pd.Timestamp(as_of)) & (
+        placed >= pd.Timestamp(as_of) - pd.Timedelta(365, "D")
+    )
+    scored = pd.read_csv(root / "data/scored/customers.csv")
+    assert sorted(scored["customer_id"]) == sorted(export.loc[window, "Client"].unique())
+
+
+@pytest.fixture(scope="module")
+def synthetic_snapshots(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("synthetic")
+    mp = pytest.MonkeyPatch()
+    mp.chdir(root)
+    try:
+        params = small_params()
+        for stage in (source, ingest, features):
+            stage.run(params)
+    finally:
+        mp.undo()
+    return root
+
+
+def test_backtest_on_a_small_shop_is_time_ordered_and_beats_recency(synthetic_snapshots):
+    root = synthetic_snapshots
+    params = small_params()
+    snaps = pd.read_parquet(root / "data/features/snapshots.parquet")
+    import json
+
+    meta = json.loads((root / "data/features/meta.json").read_text())
+    cuts = load_cutoffs(meta)
+    labelled = snaps[snaps["labelled"]].reset_index(drop=True)
+    orders = pd.read_parquet(root / "data/canonical/orders.parquet")
+    design = Design.fit(labelled, meta["features"], meta["categorical"])
+    origins = backtest_origins(cuts, n=2, validation_cutoffs=1)
+    assert origins == list(cuts.labelled[-2:])
+    for o in origins:
+        tr, va = cuts.split(o, validation_cutoffs=1)
+        # every training label window ends before validation, validation before test
+        assert max(tr) + pd.Timedelta(days=90) <= va[0]
+        assert va[-1] + pd.Timedelta(days=90) <= o
+    results = [run_origin(labelled, orders, cuts, o, design, params) for o in origins]
+    table = backtest_table(results, params)
+    assert set(table["model"]) == {
+        "lightgbm",
+        "lightgbm_isotonic",
+        "lightgbm_platt",
+        "recency",
+        "logistic",
+    }
+    assert len(table) == 2 * 5
+    mean = table.groupby("model")[["roc_auc", "brier", "emp"]].mean()
+    assert mean.loc["lightgbm", "roc_auc"] > mean.loc["recency", "roc_auc"]
+    assert choose_calibration(results, "auto") in CALIBRATIONS
+    assert choose_calibration(results, "platt") == "platt"
+    assert np.isfinite(table[["emp", "ece", "log_loss"]].to_numpy()).all()
