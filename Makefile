@@ -24,14 +24,14 @@ install: $(STAMP)
 
 run: install
 	$(VENV)/bin/dvc repro
-	$(VENV)/bin/dvc metrics show
+	$(PY) -m pipeline.summary
 
 # The UCI Online Retail figures of the README: the same pipeline, two params changed.
 # The population is the customers who bought in the 2010-2011 file before the cutoff
 # (2010-12-01 .. 2011-09-10: 283 days of lookback).
 online-retail: install
 	$(VENV)/bin/dvc exp run -S source.kind=online_retail -S churn.lookback_days=283
-	$(VENV)/bin/dvc metrics show
+	$(PY) -m pipeline.summary
 
 test: install
 	$(PY) -m pytest

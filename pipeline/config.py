@@ -112,7 +112,7 @@ class Train(_Model):
     bagging_freq: int = Field(1, ge=0)
     lambda_l2: float = Field(1.0, ge=0.0)
     max_rounds: int = Field(2000, gt=0)
-    early_stopping_rounds: int = Field(100, gt=0)
+    early_stopping_rounds: int = Field(50, gt=0)
     loyalty_max_rounds: int = Field(300, gt=0)
     # Calibration map fitted on the validation cutoff only; "auto" picks the one with
     # the lowest Brier score on the backtest origins before the test cutoff.

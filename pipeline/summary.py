@@ -1,0 +1,64 @@
+"""Print the headline numbers of the last run: ``python -m pipeline.summary``.
+
+``dvc metrics show`` lists every metric of every file in one very wide table; this is
+the short version a person reads after ``make run``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+COLUMNS = ("roc_auc", "pr_auc", "brier", "log_loss", "top_decile_lift", "emp", "ece")
+
+
+def render(train: dict, score: dict) -> str:
+    c = train["churn"]
+    lines = [
+        f"Churn at test cutoff {c['test_cutoff']}: {c['test_customers']} customers, "
+        f"{c['test_churn_rate']:.1%} churned within the horizon",
+        f"selected model: {c['selected_model']} (calibration: {c['calibration']}), "
+        f"grade {c['grade']} against the recency rule",
+        "",
+        f"{'model':<20}" + "".join(f"{k:>16}" for k in COLUMNS),
+    ]
+    for model, m in c["test"].items():
+        lines.append(f"{model:<20}" + "".join(f"{m[k]:>16.4f}" for k in COLUMNS))
+    bt = c["backtest"]
+    lines += [
+        "",
+        f"rolling-origin backtest, mean ± sd over {bt[c['selected_model']]['n_cutoffs']} cutoffs:",
+    ]
+    for model, m in bt.items():
+        lines.append(
+            f"  {model:<18} ROC-AUC {m['roc_auc_mean']:.4f} ± {m.get('roc_auc_std', 0):.4f}"
+            f"   Brier {m['brier_mean']:.4f} ± {m.get('brier_std', 0):.4f}"
+        )
+    lo = train["loyalty"]
+    if lo["source"] == "classifier":
+        lines.append(
+            f"\nloyalty types: classifier on {lo['n_labelled']} surveyed customers, out-of-fold "
+            f"macro-F1 {lo['macro_f1']:.3f}, accuracy {lo['accuracy']:.3f} "
+            f"(majority class {lo['chance_accuracy']:.3f})"
+        )
+    else:
+        lines.append("\nloyalty types: from the behavioural rule table (no survey labels)")
+    lines.append(
+        f"\nscored {score['customers_scored']} customers as of {score['as_of'][:10]}: "
+        f"{score['expected_churners']:.0f} expected to churn, value at risk "
+        f"{score['expected_value_at_risk_total']:,.0f} of {score['value_365d_total']:,.0f}; "
+        f"the top {score['at_risk_list_size']} hold "
+        f"{score['at_risk_list_value_at_risk_share']:.0%} of it"
+    )
+    lines.append("at-risk list: data/scored/at_risk.csv (everyone: data/scored/customers.csv)")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    train = json.loads(Path("reports/train.json").read_text())
+    score = json.loads(Path("reports/score.json").read_text())
+    print(render(train, score))  # noqa: T201 (a CLI's output)
+
+
+if __name__ == "__main__":
+    main()
