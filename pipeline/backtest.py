@@ -122,7 +122,14 @@ def run_origin(
 
 
 def backtest_origins(cuts: Cutoffs, *, n: int, validation_cutoffs: int) -> list[pd.Timestamp]:
-    """The last ``n`` labelled cutoffs that still leave a training cutoff, oldest first."""
+    """The last ``n`` labelled cutoffs that still leave a training cutoff, oldest first.
+
+    Raises
+    ------
+    ValueError
+        If not even the last labelled cutoff has a training cutoff far enough before
+        it; the message says how far ``snapshots.min_history_days`` must come down.
+    """
     origins = []
     for c in reversed(cuts.labelled):
         try:
@@ -132,6 +139,17 @@ def backtest_origins(cuts: Cutoffs, *, n: int, validation_cutoffs: int) -> list[
         origins.append(c)
         if len(origins) == n:
             break
+    if not origins:
+        step = pd.Timedelta(days=cuts.every_days)
+        gap = step * -(-cuts.horizon_days // cuts.every_days)
+        last_train = cuts.test - gap - step * (validation_cutoffs - 1) - gap
+        short = (cuts.labelled[0] - last_train).days
+        raise ValueError(
+            f"no test cutoff can be evaluated: the last labelled cutoff is "
+            f"{cuts.test:%Y-%m-%d}, so training snapshots must end by {last_train:%Y-%m-%d}, "
+            f"but the first snapshot is {cuts.labelled[0]:%Y-%m-%d}. Lower "
+            f"snapshots.min_history_days by at least {short} days, or churn.horizon_days."
+        )
     return origins[::-1]
 
 

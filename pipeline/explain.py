@@ -7,6 +7,7 @@ threads. They are in log-odds of churn; a positive value raises the risk.
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Mapping
 
 import lightgbm as lgb
@@ -22,6 +23,9 @@ PHRASES: dict[str, str] = {
     "orders_365d": "{v} orders in the last year",
     "orders_total": "{v} orders in all",
     "orders_same_window_last_year": "{v} orders in this season last year",
+    "spend_same_window_last_year": "spent {v} in this season last year",
+    "active_months_365d": "bought in {v} of the last 12 months",
+    "cutoff_month": "time of year: {v}",
     "days_since_last_order": "last order {v} days ago",
     "order_gap_mean_days": "usually orders every {v} days",
     "order_gap_std_days": "order rhythm varies by {v} days",
@@ -103,6 +107,8 @@ def _format(name: str, value: object) -> str:
         return MISSING.get(name, f"{name.replace('_', ' ')}: none")
     if isinstance(value, str):
         v = value
+    elif name == "cutoff_month":
+        v = calendar.month_name[int(value)]
     elif "share" in name or name in ("discount_depth_mean_365d",):
         v = f"{float(value):.0%}"
     elif name in ("overdue_ratio", "spend_trend_90d", "order_rate_per_30d"):

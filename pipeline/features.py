@@ -302,7 +302,10 @@ def _order_features(
 
     out = {
         "order_gap_std_days": a.order_gap_std_days,
-        "overdue_ratio": _ratio(a.days_since_last_order, a.order_gap_mean_days),
+        # Gaps under a day (two invoices in one visit) would make the ratio explode.
+        "overdue_ratio": _ratio(
+            a.days_since_last_order, ibis.greatest(a.order_gap_mean_days, 1.0)
+        ),
         "spend_trend_90d": ibis.ifelse(
             a.spend_90d.fill_null(0) + a.spend_prev_90d.fill_null(0) > 0,
             (a.spend_90d.fill_null(0) - a.spend_prev_90d.fill_null(0))

@@ -172,3 +172,22 @@ def test_backtest_on_a_small_shop_is_time_ordered_and_beats_recency(synthetic_sn
     assert choose_calibration(results, "auto") in CALIBRATIONS
     assert choose_calibration(results, "platt") == "platt"
     assert np.isfinite(table[["emp", "ece", "log_loss"]].to_numpy()).all()
+
+
+def test_too_short_history_says_how_to_fix_it(orders_only_shop, monkeypatch):
+    root, _ = orders_only_shop
+    monkeypatch.chdir(root)
+    params = small_params(
+        source={
+            "kind": "files",
+            "files": {"orders": "exports/orders.csv"},
+            "columns": {
+                "orders": {"customer_id": "Client", "ordered_at": "Placed", "amount": "Total"}
+            },
+        },
+        snapshots={"min_history_days": 500},
+    )
+    for stage in (source, ingest, features):
+        stage.run(params)
+    with pytest.raises(ValueError, match=r"Lower snapshots.min_history_days by at least \d+ days"):
+        train.run(params)
