@@ -23,8 +23,13 @@ def pr_table(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> pd.DataFrame:
     out = {"recall": GRID}
     for name, p in scores.items():
         precision, recall, _ = precision_recall_curve(y, p)
-        # recall is decreasing in sklearn's output; interpolate on the increasing order
-        out[name] = np.interp(GRID, recall[::-1], precision[::-1])
+        # Interpolated precision: the best precision at this recall or more (the
+        # standard PR envelope; raw PR points zig-zag and share recall values).
+        order = np.argsort(recall, kind="stable")
+        recall, precision = recall[order], precision[order]
+        best_after = np.maximum.accumulate(precision[::-1])[::-1]
+        idx = np.searchsorted(recall, GRID, side="left").clip(max=len(recall) - 1)
+        out[name] = best_after[idx]
     return pd.DataFrame(out)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import special
-from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 logger = logging.getLogger(__name__)
 
@@ -232,18 +232,6 @@ def expected_calibration_error(
     return float((gaps * table["count"]).sum() / table["count"].sum())
 
 
-def _downsample(frame: pd.DataFrame, max_points: int) -> pd.DataFrame:
-    """Keep at most ``max_points`` evenly spaced rows, always the first and the last."""
-    if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)):
-        raise ValueError(f"max_points must be an integer >= 2, got {max_points!r}")
-    if max_points < 2:
-        raise ValueError(f"max_points must be an integer >= 2, got {max_points!r}")
-    if len(frame) <= max_points:
-        return frame.reset_index(drop=True)
-    keep = np.unique(np.round(np.linspace(0, len(frame) - 1, max_points)).astype(np.int64))
-    return frame.iloc[keep].reset_index(drop=True)
-
-
 def _roc_steps(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cumulative (false positives, true positives) counts at every distinct score.
 
@@ -257,106 +245,6 @@ def _roc_steps(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     fp = np.cumsum(1 - y_sorted)
     last_of_tie = np.r_[s_sorted[1:] != s_sorted[:-1], True]
     return np.r_[0, fp[last_of_tie]], np.r_[0, tp[last_of_tie]]
-
-
-def roc_points(
-    y_true: ArrayLike, p: ArrayLike, *, max_points: int = DEFAULT_MAX_POINTS
-) -> pd.DataFrame:
-    """ROC curve as a small frame for ``dvc plots``.
-
-    Parameters
-    ----------
-    y_true : array-like of shape (n,)
-        1 for a churner, 0 otherwise.
-    p : array-like of shape (n,)
-        Churn score (any finite values; higher = more likely to churn).
-    max_points : int, default 200
-        At most this many rows are returned: evenly spaced along the curve, always
-        including (0, 0) and (1, 1).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``fpr`` and ``tpr``, one row per distinct score threshold, both
-        non-decreasing.
-
-    Raises
-    ------
-    ValueError
-        On invalid inputs, a single class in ``y_true`` or ``max_points < 2``.
-    """
-    y, s = _as_labels_and_scores(y_true, p, probabilities=False)
-    _require_both_classes(y)
-    fp, tp = _roc_steps(y, s)
-    frame = pd.DataFrame({"fpr": fp / fp[-1], "tpr": tp / tp[-1]})
-    return _downsample(frame, max_points)
-
-
-def pr_points(
-    y_true: ArrayLike, p: ArrayLike, *, max_points: int = DEFAULT_MAX_POINTS
-) -> pd.DataFrame:
-    """Precision-recall curve as a small frame for ``dvc plots``.
-
-    Parameters
-    ----------
-    y_true : array-like of shape (n,)
-        1 for a churner, 0 otherwise.
-    p : array-like of shape (n,)
-        Churn score (any finite values; higher = more likely to churn).
-    max_points : int, default 200
-        At most this many rows, evenly spaced, first and last kept.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``recall`` (non-decreasing, from 0 to 1) and ``precision``.
-
-    Raises
-    ------
-    ValueError
-        On invalid inputs, a single class in ``y_true`` or ``max_points < 2``.
-    """
-    y, s = _as_labels_and_scores(y_true, p, probabilities=False)
-    _require_both_classes(y)
-    precision, recall, _ = precision_recall_curve(y, s)
-    frame = pd.DataFrame({"recall": recall[::-1], "precision": precision[::-1]})
-    return _downsample(frame, max_points)
-
-
-def lift_points(
-    y_true: ArrayLike, p: ArrayLike, *, max_points: int = DEFAULT_MAX_POINTS
-) -> pd.DataFrame:
-    """Cumulative gains and lift by share of customers contacted, highest scores first.
-
-    Parameters
-    ----------
-    y_true : array-like of shape (n,)
-        1 for a churner, 0 otherwise.
-    p : array-like of shape (n,)
-        Churn score (any finite values; higher = more likely to churn).
-    max_points : int, default 200
-        At most this many rows, evenly spaced, first and last kept.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``share_contacted`` (k / n for k = 1..n), ``gain`` (share of all
-        churners among the first k) and ``lift`` (``gain / share_contacted``, 1 for a
-        random order). Ties in ``p`` are broken by input order.
-
-    Raises
-    ------
-    ValueError
-        On invalid inputs, no churner in ``y_true`` or ``max_points < 2``.
-    """
-    y, s = _as_labels_and_scores(y_true, p, probabilities=False)
-    if y.sum() == 0:
-        raise ValueError(f"y_true has no churners among {y.shape[0]} rows: gains are undefined")
-    n = y.shape[0]
-    share = np.arange(1, n + 1) / n
-    gain = np.cumsum(y[_order_by_score(s)]) / y.sum()
-    frame = pd.DataFrame({"share_contacted": share, "gain": gain, "lift": gain / share})
-    return _downsample(frame, max_points)
 
 
 def _upper_hull(fp: np.ndarray, tp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

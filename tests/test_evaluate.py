@@ -13,7 +13,6 @@ import pytest
 from scipy import stats
 from scipy.special import expit
 from sklearn.isotonic import IsotonicRegression
-from sklearn.metrics import roc_auc_score
 
 from pipeline.calibration import Calibrator, fit_calibrator
 from pipeline.evaluate import (
@@ -21,10 +20,7 @@ from pipeline.evaluate import (
     emp_churn,
     expected_calibration_error,
     grade,
-    lift_points,
-    pr_points,
     reliability_table,
-    roc_points,
     summarise_backtest,
 )
 
@@ -137,60 +133,6 @@ def test_ece_rejects_bad_options(kwargs: dict, match: str) -> None:
 
 
 # --- curves -------------------------------------------------------------------------------
-
-
-def test_roc_points_hand_computed_and_ties_move_together() -> None:
-    roc = roc_points([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1])
-    expected = pd.DataFrame({"fpr": [0.0, 0.0, 0.5, 0.5, 1.0], "tpr": [0.0, 0.5, 0.5, 1.0, 1.0]})
-    pd.testing.assert_frame_equal(roc, expected)
-    tied = roc_points([1, 0], [0.5, 0.5])
-    pd.testing.assert_frame_equal(tied, pd.DataFrame({"fpr": [0.0, 1.0], "tpr": [0.0, 1.0]}))
-
-
-def test_roc_points_downsampled_keeps_ends_and_area() -> None:
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 2, size=5000)
-    p = np.clip(0.3 * y + rng.normal(0.35, 0.2, size=5000), 0, 1)
-    full = roc_points(y, p, max_points=10**6)
-    assert np.trapezoid(full["tpr"], full["fpr"]) == pytest.approx(roc_auc_score(y, p))
-    small = roc_points(y, p)
-    assert len(small) == 200
-    assert small.iloc[0].tolist() == [0.0, 0.0]
-    assert small.iloc[-1].tolist() == [1.0, 1.0]
-    assert (small.diff().dropna() >= 0).all().all()
-    pd.testing.assert_frame_equal(small, roc_points(y, p))
-
-
-def test_pr_points_hand_computed() -> None:
-    pr = pr_points([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1])
-    # Thresholds 0.9, 0.8, 0.7, 0.1 -> (recall, precision) (0.5, 1), (0.5, 1/2),
-    # (1, 2/3), (1, 1/2); scikit-learn adds (0, 1) for "contact nobody".
-    assert pr["recall"].tolist() == pytest.approx([0.0, 0.5, 0.5, 1.0, 1.0])
-    assert pr["precision"].tolist() == pytest.approx([1.0, 1.0, 0.5, 2 / 3, 0.5])
-
-
-def test_lift_points_hand_computed() -> None:
-    lift = lift_points([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1])
-    expected = pd.DataFrame(
-        {
-            "share_contacted": [0.25, 0.5, 0.75, 1.0],
-            "gain": [0.5, 0.5, 1.0, 1.0],
-            "lift": [2.0, 1.0, 4 / 3, 1.0],
-        }
-    )
-    pd.testing.assert_frame_equal(lift, expected)
-
-
-def test_curves_reject_bad_max_points_and_no_churners() -> None:
-    with pytest.raises(ValueError, match="max_points"):
-        lift_points([1, 0, 1], [0.2, 0.3, 0.4], max_points=1)
-    with pytest.raises(ValueError, match="no churners"):
-        lift_points([0, 0], [0.2, 0.3])
-    with pytest.raises(ValueError, match="both churners"):
-        roc_points([0, 0], [0.2, 0.3])
-
-
-# --- EMP ------------------------------------------------------------------------------------
 
 
 def _emp_reference(
