@@ -60,7 +60,8 @@ def main() -> None:
             valid = pd.concat([by.get_group(c) for c in va])
             test = by.get_group(o)
             m = evaluate.binary_metrics(
-                test["churned"].to_numpy(), predict(fit_churn(train, valid, design, p), design, test)
+                test["churned"].to_numpy(),
+                predict(fit_churn(train, valid, design, p), design, test),
             )
             aucs.append(m["roc_auc"])
             briers.append(m["brier"])

@@ -102,6 +102,10 @@ MISSING: dict[str, str] = {
 }
 
 
+# Families whose presence among a customer's reasons calls for a fix first, in order.
+SITUATIONAL = ("voiced_complaints", "fulfilment", "silent_complaints", "quality_tolerance")
+
+
 def _format(name: str, value: object) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return MISSING.get(name, f"{name.replace('_', ' ')}: none")
@@ -177,8 +181,10 @@ def top_reasons(
     -------
     DataFrame
         Same index: ``reason_1..k`` (raising, as phrases with the value),
-        ``protective_1..k`` (lowering), and ``top_family`` (family of the strongest
-        raising reason, which picks the recommended play).
+        ``protective_1..k`` (lowering), ``top_family`` (family of the strongest
+        raising reason) and ``situational_family`` (the first of :data:`SITUATIONAL`
+        among the raising reasons, if any: an open complaint among the reasons calls
+        for service recovery even when recency is the strongest one).
     """
     v = values.drop(columns="_base")
     names = np.asarray(v.columns)
@@ -202,5 +208,9 @@ def top_reasons(
     out["top_family"] = [
         families[f] if arr[r, up[r, 0]] > 0 else None
         for r, f in zip(rows, top_feature, strict=True)
+    ]
+    raising = [{families[names[f]] for f in up[r] if arr[r, f] > 0} for r in rows]
+    out["situational_family"] = [
+        next((fam for fam in SITUATIONAL if fam in fams), None) for fams in raising
     ]
     return pd.DataFrame(out, index=v.index)

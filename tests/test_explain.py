@@ -76,6 +76,7 @@ def test_top_reasons_raise_and_protect_in_order(values, frame) -> None:
     assert x["protective_1"] == "2 orders in the last year"
     assert _none(x["protective_2"]) and _none(x["protective_3"])
     assert x["top_family"] == "recency"
+    assert _none(x["situational_family"])
     # y: equal contributions (orders, overdue: +0.25) keep column order
     assert [y["reason_1"], y["reason_2"], y["reason_3"]] == [
         "2 unresolved complaints",
@@ -88,6 +89,7 @@ def test_top_reasons_raise_and_protect_in_order(values, frame) -> None:
     ]
     assert _none(y["protective_3"])
     assert y["top_family"] == "voiced_complaints"
+    assert y["situational_family"] == "voiced_complaints"
     # z: nothing moves the risk, so there is no reason and no family
     assert all(_none(z[c]) for c in z)
 
@@ -95,7 +97,7 @@ def test_top_reasons_raise_and_protect_in_order(values, frame) -> None:
 def test_top_reasons_with_k_one(values, frame) -> None:
     out = top_reasons(values, frame, FAMILIES, k=1)
 
-    assert out.columns.tolist() == ["reason_1", "protective_1", "top_family"]
+    assert out.columns.tolist() == ["reason_1", "protective_1", "top_family", "situational_family"]
     assert out["reason_1"].tolist()[:2] == ["last order 120 days ago", "2 unresolved complaints"]
 
 
@@ -200,3 +202,21 @@ def test_shap_values_add_up_to_the_raw_score() -> None:
         out.sum(axis=1).to_numpy(), booster.predict(rows, raw_score=True), rtol=1e-9
     )
     assert (out["a"].abs() > 0).all()  # the informative feature moves every row
+
+
+def test_a_complaint_among_the_reasons_is_the_situation_even_when_not_first(frame) -> None:
+    values = pd.DataFrame(
+        {
+            "days_since_last_order": [1.0],
+            "orders_365d": [0.0],
+            "discounted_order_share_365d": [0.0],
+            "complaints_unresolved_now": [0.5],
+            "overdue_ratio": [0.0],
+            "_base": [-1.0],
+        },
+        index=[11],
+    )
+    out = top_reasons(values, frame, FAMILIES, k=3).loc[11]
+    assert out["top_family"] == "recency"
+    assert out["situational_family"] == "voiced_complaints"
+    assert out["reason_2"] == "2 unresolved complaints"
