@@ -36,6 +36,5 @@ for f in (
 ):
     row = drivers[drivers["feature"] == f]
     if len(row):
-        print(
-            f"  {f:<42} rank {int(row['rank'].iloc[0]):>3}  mean|SHAP| {row['mean_abs_shap'].iloc[0]:.4f}"
-        )
+        rank, shap = int(row["rank"].iloc[0]), row["mean_abs_shap"].iloc[0]
+        print(f"  {f:<42} rank {rank:>3}  mean|SHAP| {shap:.4f}")
