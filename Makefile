@@ -29,8 +29,13 @@ run: install
 # The UCI Online Retail figures of the README: the same pipeline, two params changed.
 # The population is the customers who bought in the 2010-2011 file before the cutoff
 # (2010-12-01 .. 2011-09-10: 283 days of lookback).
+# `dvc exp run -S` leaves its params in params.yaml; put the user's file back (edits
+# included) so a later `make run` is the embedded shop again. The experiment stays in
+# `dvc exp show`, its outputs in the workspace until the next run.
 online-retail: install
-	$(VENV)/bin/dvc exp run -S source.kind=online_retail -S churn.lookback_days=283
+	cp params.yaml $(VENV)/params.before-online-retail.yaml
+	$(VENV)/bin/dvc exp run -S source.kind=online_retail -S churn.lookback_days=283; \
+	  rc=$$?; cp $(VENV)/params.before-online-retail.yaml params.yaml; exit $$rc
 	$(PY) -m pipeline.summary
 
 test: install
