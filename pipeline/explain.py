@@ -102,10 +102,6 @@ MISSING: dict[str, str] = {
 }
 
 
-# Families whose presence among a customer's reasons calls for a fix first, in order.
-SITUATIONAL = ("voiced_complaints", "fulfilment", "silent_complaints", "quality_tolerance")
-
-
 def _format(name: str, value: object) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return MISSING.get(name, f"{name.replace('_', ' ')}: none")
@@ -181,10 +177,8 @@ def top_reasons(
     -------
     DataFrame
         Same index: ``reason_1..k`` (raising, as phrases with the value),
-        ``protective_1..k`` (lowering), ``top_family`` (family of the strongest
-        raising reason) and ``situational_family`` (the first of :data:`SITUATIONAL`
-        among the raising reasons, if any: an open complaint among the reasons calls
-        for service recovery even when recency is the strongest one).
+        ``protective_1..k`` (lowering) and ``reason_family_1..k`` (the feature family
+        of each raising reason, which picks the recommended play).
     """
     v = values.drop(columns="_base")
     names = np.asarray(v.columns)
@@ -204,13 +198,9 @@ def top_reasons(
                 else:
                     col.append(_format(names[f], raw[r, f]))
             out[f"{label}_{j + 1}"] = col
-    top_feature = names[up[:, 0]]
-    out["top_family"] = [
-        families[f] if arr[r, up[r, 0]] > 0 else None
-        for r, f in zip(rows, top_feature, strict=True)
-    ]
-    raising = [{families[names[f]] for f in up[r] if arr[r, f] > 0} for r in rows]
-    out["situational_family"] = [
-        next((fam for fam in SITUATIONAL if fam in fams), None) for fams in raising
-    ]
+    for j in range(k):
+        out[f"reason_family_{j + 1}"] = [
+            families[names[f]] if arr[r, f] > 0 else None
+            for r, f in zip(rows, up[:, j], strict=True)
+        ]
     return pd.DataFrame(out, index=v.index)

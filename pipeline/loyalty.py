@@ -232,28 +232,31 @@ _FAMILY_PLAY = {
 
 def recommend_play(
     loyalty_type: pd.Series,
-    top_family: pd.Series,
+    reason_families: pd.DataFrame,
     overdue_ratio: pd.Series,
     value_rank_share: pd.Series,
 ) -> pd.Series:
     """One recommended action per customer.
 
-    A complaint or fulfilment failure behind the risk is fixed first, whatever the
-    type; a valuable customer already well past their usual gap gets a win-back; else
-    the play follows the loyalty type.
+    A complaint or fulfilment failure among the reasons for the risk is fixed first,
+    whatever the type and even when another reason (say recency) is stronger; a
+    valuable customer already well past their usual gap gets a win-back; else the play
+    follows the loyalty type.
 
     Parameters
     ----------
     loyalty_type
         Predicted type per customer.
-    top_family
-        Family of the feature that raises this customer's risk most.
+    reason_families
+        Feature family of each reason raising this customer's risk, strongest first
+        (one column per reason, missing where there is none).
     overdue_ratio
         Days since last order / usual gap.
     value_rank_share
         Customer's value rank as a share (0 = most valuable).
     """
-    situational = top_family.map(_FAMILY_PLAY)
+    # the strongest reason that calls for a fix decides which fix
+    situational = reason_families.apply(lambda c: c.map(_FAMILY_PLAY)).bfill(axis=1).iloc[:, 0]
     lapsed_valuable = (overdue_ratio.fillna(0) >= 2.0) & (value_rank_share <= 0.2)
     key = situational.where(situational.notna(), np.where(lapsed_valuable, "winback", None))
     key = key.where(key.notna(), loyalty_type)

@@ -44,8 +44,7 @@ def build_list(
     ----------
     scoring
         One row per customer: ``churn_probability``, loyalty type columns, ``reason_1..``,
-        ``protective_1``, ``top_family`` and ``situational_family`` (from the
-        explain stage).
+        ``protective_1``, ``reason_family_1..`` (from the explain stage).
     features
         The same customers' features at the scoring cutoff.
     band_thresholds
@@ -70,12 +69,9 @@ def build_list(
     )
     out["relationship_stage"] = relationship_stage(f.reset_index()).to_numpy()
     value_rank_share = out["value_365d"].rank(ascending=False, method="first") / len(out)
-    play_family = out["top_family"]
-    if "situational_family" in out:
-        play_family = out["situational_family"].fillna(play_family)
     out["recommended_action"] = recommend_play(
         out["loyalty_type"],
-        play_family,
+        out.filter(regex=r"^reason_family_\d+$"),
         pd.Series(f["overdue_ratio"].to_numpy() if "overdue_ratio" in f else np.nan),
         value_rank_share,
     ).to_numpy()

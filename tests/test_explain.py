@@ -75,8 +75,7 @@ def test_top_reasons_raise_and_protect_in_order(values, frame) -> None:
     ]
     assert x["protective_1"] == "2 orders in the last year"
     assert _none(x["protective_2"]) and _none(x["protective_3"])
-    assert x["top_family"] == "recency"
-    assert _none(x["situational_family"])
+    assert [x[f"reason_family_{i}"] for i in (1, 2, 3)] == ["recency", "recency", "price"]
     # y: equal contributions (orders, overdue: +0.25) keep column order
     assert [y["reason_1"], y["reason_2"], y["reason_3"]] == [
         "2 unresolved complaints",
@@ -88,8 +87,7 @@ def test_top_reasons_raise_and_protect_in_order(values, frame) -> None:
         "last order 3 days ago",
     ]
     assert _none(y["protective_3"])
-    assert y["top_family"] == "voiced_complaints"
-    assert y["situational_family"] == "voiced_complaints"
+    assert y["reason_family_1"] == "voiced_complaints"
     # z: nothing moves the risk, so there is no reason and no family
     assert all(_none(z[c]) for c in z)
 
@@ -97,7 +95,7 @@ def test_top_reasons_raise_and_protect_in_order(values, frame) -> None:
 def test_top_reasons_with_k_one(values, frame) -> None:
     out = top_reasons(values, frame, FAMILIES, k=1)
 
-    assert out.columns.tolist() == ["reason_1", "protective_1", "top_family", "situational_family"]
+    assert out.columns.tolist() == ["reason_1", "protective_1", "reason_family_1"]
     assert out["reason_1"].tolist()[:2] == ["last order 120 days ago", "2 unresolved complaints"]
 
 
@@ -217,6 +215,6 @@ def test_a_complaint_among_the_reasons_is_the_situation_even_when_not_first(fram
         index=[11],
     )
     out = top_reasons(values, frame, FAMILIES, k=3).loc[11]
-    assert out["top_family"] == "recency"
-    assert out["situational_family"] == "voiced_complaints"
+    assert [out["reason_family_1"], out["reason_family_2"]] == ["recency", "voiced_complaints"]
     assert out["reason_2"] == "2 unresolved complaints"
+    assert _none(out["reason_family_3"])  # nothing else raises the risk

@@ -271,8 +271,16 @@ def test_relationship_stage_without_optional_columns() -> None:
 
 
 PLAY_CASES = {
-    # (type, top family, overdue ratio, value rank share) -> play
+    # (type, reason families strongest first, overdue ratio, value rank share) -> play
     "open complaint beats premium": (("premium", "voiced_complaints", 3.0, 0.1), "complaint"),
+    "complaint behind recency": (
+        ("price", ("recency", "voiced_complaints"), 2.0, 0.1),
+        "complaint",
+    ),
+    "strongest fix first": (
+        ("premium", ("fulfilment", "voiced_complaints"), NA, 0.5),
+        "fulfilment",
+    ),
     "late deliveries beat win-back": (("price", "fulfilment", 5.0, 0.1), "fulfilment"),
     "silent complaints -> quality": (("premium", "silent_complaints", NA, 0.1), "quality"),
     "quality tolerance -> quality": (("monopoly", "quality_tolerance", 1.0, 0.1), "quality"),
@@ -294,7 +302,11 @@ def test_recommend_play_by_situation_then_type() -> None:
         columns=["type", "family", "overdue", "value_share"],
     )
 
-    plays = recommend_play(rows["type"], rows["family"], rows["overdue"], rows["value_share"])
+    families = pd.DataFrame(
+        [f if isinstance(f, tuple) else (f, None) for f in rows["family"]], index=index
+    )
+
+    plays = recommend_play(rows["type"], families, rows["overdue"], rows["value_share"])
 
     assert plays.name == "recommended_action"
     assert plays.to_dict() == {k: PLAYS[play] for k, (_, play) in PLAY_CASES.items()}
@@ -302,7 +314,8 @@ def test_recommend_play_by_situation_then_type() -> None:
 
 def test_price_and_premium_customers_are_not_offered_discounts() -> None:
     t = pd.Series(["price", "premium"])
-    plays = recommend_play(t, pd.Series([None, None]), pd.Series([NA, NA]), pd.Series([0.5, 0.5]))
+    none = pd.DataFrame({"reason_family_1": [None, None]})
+    plays = recommend_play(t, none, pd.Series([NA, NA]), pd.Series([0.5, 0.5]))
 
     assert plays.tolist() == [
         "Do not buy back with discounts; let go unless the customer is valuable",

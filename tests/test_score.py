@@ -25,7 +25,8 @@ def scoring(ids: list[str], probabilities: list[float], **columns) -> pd.DataFra
             "reason_2": [None] * n,
             "reason_3": [None] * n,
             "protective_1": [f"keeps {c}" for c in ids],
-            "top_family": columns.pop("top_family", ["recency"] * n),
+            "reason_family_1": columns.pop("reason_family_1", ["recency"] * n),
+            "reason_family_2": [None] * n,
             **columns,
         }
     )
