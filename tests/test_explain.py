@@ -202,7 +202,7 @@ def test_shap_values_add_up_to_the_raw_score() -> None:
     assert (out["a"].abs() > 0).all()  # the informative feature moves every row
 
 
-def test_a_complaint_among_the_reasons_is_the_situation_even_when_not_first(frame) -> None:
+def test_each_raising_reason_carries_its_family_in_reason_order(frame) -> None:
     values = pd.DataFrame(
         {
             "days_since_last_order": [1.0],
