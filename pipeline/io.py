@@ -70,9 +70,14 @@ def write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write a CSV atomically, every float as Python writes it (shortest round trip).
+
+    Never a fixed number of significant digits: "%.6g" turns 280000.55 into 280001 and
+    1234567 into 1.23457e+06. Round values (money to cents) before writing instead.
+    """
     path, tmp = _atomic_path(path)
     try:
-        frame.to_csv(tmp, index=False, float_format="%.6g")
+        frame.to_csv(tmp, index=False)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -159,3 +159,12 @@ def test_written_files_have_the_usual_permissions(tmp_path, umask_022) -> None:
     io.write_json({"a": 1}, tmp_path / "r.json")
 
     assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o644  # as open() gives
+
+
+def test_csv_keeps_money_to_the_cent(tmp_path):
+    money = pd.DataFrame({"value": [280000.55, 1234567.0, 0.1 + 0.2, 12.3]}).round(2)
+    io.write_csv(money, tmp_path / "m.csv")
+    text = (tmp_path / "m.csv").read_text().split()
+    assert text == ["value", "280000.55", "1234567.0", "0.3", "12.3"]
+    back = pd.read_csv(tmp_path / "m.csv")
+    pd.testing.assert_frame_equal(back, money)
