@@ -6,14 +6,22 @@ invoice lines of a UK online gift retailer. Mapping them honestly means:
 - the two files overlap on 2010-12-01 .. 2010-12-09: those days are taken from the
   file that starts later (the 2010-2011 one), the other file's lines are set aside;
 - a purchase is a line of a non-``C`` invoice with quantity > 0 and price > 0; one
-  order per invoice, one order line per invoice line;
+  order per invoice, one order line per product line. Postage, carriage, manual
+  charges and bank charges billed on an invoice are part of what the customer paid:
+  they count in the order's amount but are not products (no order line), and an
+  invoice of nothing else is still a purchase (the data README's 3,370 buyers before
+  2011-09-10 include two such customers);
 - a ``C`` invoice is a cancellation, mapped to the ``returns`` table: returns are the
   "silent complaints" of customers who never wrote in. The data do not link a
   cancellation to the invoice it cancels, so ``returns.order_id`` stays null;
 - customers are known only through their lines: ``signup_at`` stays null, because a
-  first purchase in the data is not a signup (the shop existed before the extract);
-- everything else (no customer id, postage and fees, bad-debt adjustments, exact
-  duplicate lines, non-positive quantities or prices) is set aside with a reason, and
+  first purchase in the data is not a signup (the shop existed before the extract).
+  A customer's region is the country of their first invoice, observed then
+  (``attributes_observed_at``): the most common country over the whole file would
+  read invoices after every cutoff;
+- everything else (no customer id, test and adjustment codes, bad-debt adjustments,
+  exact duplicate lines, non-positive quantities or prices) is set aside with a
+  reason, and
   each file is accounted for: ``rows_read == rows_used + sum(set aside per reason)``.
 """
 
@@ -68,10 +76,11 @@ LAYOUTS: dict[str, dict[str, str]] = {
     },
 }
 
-# Stock codes that are not goods, read off both files (upper-cased): postage and
-# carriage (POST, DOT, C2, C3), manual entries (M), discounts (D), samples (S), fees
-# and commissions (BANK CHARGES, AMAZONFEE, CRUK), bad-debt adjustments (B), a
-# 0.001 filler (PADS) and gift vouchers (GIFT).
+# Stock codes that are not goods but are billed to the customer on the invoice, read
+# off both files (upper-cased): postage and carriage (POST, DOT, C2, C3), manual
+# entries (M), discounts (D), samples (S), fees and commissions (BANK CHARGES,
+# AMAZONFEE, CRUK), bad-debt adjustments (B), a 0.001 filler (PADS) and gift vouchers
+# (GIFT). They count in an order's (or a cancellation's) amount, never as products.
 NON_PRODUCT_CODES = frozenset(
     {
         "POST",
@@ -90,7 +99,8 @@ NON_PRODUCT_CODES = frozenset(
     }
 )
 # ADJUST/ADJUST2 manual adjustments, TEST001/TEST002 test products, DCGS... the
-# Dotcom/eBay channel's own codes (never with a customer id), gift_0001_<value> vouchers.
+# Dotcom/eBay channel's own codes (never with a customer id), gift_0001_<value> vouchers:
+# not a sale to the customer, set aside.
 NON_PRODUCT_PREFIXES = ("ADJUST", "TEST", "DCGS", "GIFT_")
 
 INVOICE_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -206,11 +216,7 @@ def _reasons(lines: pd.DataFrame, n_files: int) -> pd.Series:
     invoice = lines["invoice"]
     is_cancellation = invoice.str.startswith("C").fillna(False).to_numpy(dtype=bool)
     stock = lines["product_id"]
-    non_product = (
-        (stock.isin(NON_PRODUCT_CODES) | stock.str.startswith(NON_PRODUCT_PREFIXES))
-        .fillna(False)
-        .to_numpy(dtype=bool)
-    )
+    non_product = stock.str.startswith(NON_PRODUCT_PREFIXES).fillna(False).to_numpy(dtype=bool)
     cut = _overlap_starts(lines, n_files)[lines["file"].to_numpy()]
     at = lines["invoiced_at"].to_numpy()
     quantity, price = lines["quantity"].to_numpy(), lines["price"].to_numpy()
@@ -236,8 +242,17 @@ def _reasons(lines: pd.DataFrame, n_files: int) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(codes, categories=REASONS), index=lines.index)
 
 
+def _is_fee(lines: pd.DataFrame) -> pd.Series:
+    return lines["product_id"].isin(NON_PRODUCT_CODES).fillna(False)
+
+
 def _orders(purchases: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    purchases = purchases.assign(amount=purchases["quantity"] * purchases["price"])
+    fee = _is_fee(purchases)
+    purchases = purchases.assign(
+        amount=purchases["quantity"] * purchases["price"],
+        product_quantity=purchases["quantity"].where(~fee, 0.0),
+        product=purchases["product_id"].where(~fee),
+    )
     groups = purchases.groupby("invoice", sort=False)
     orders = (
         pd.DataFrame(
@@ -247,22 +262,23 @@ def _orders(purchases: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                 # when its first line is
                 "ordered_at": groups["invoiced_at"].min(),
                 "amount": groups["amount"].sum(),
-                "quantity": groups["quantity"].sum(),
-                "distinct_products": groups["product_id"].nunique().astype("float64"),
+                "quantity": groups["product_quantity"].sum(),
+                "distinct_products": groups["product"].nunique().astype("float64"),
             }
         )
         .rename_axis("order_id")
         .reset_index()
     )
+    products = purchases[~fee.to_numpy()]
     lines = pd.DataFrame(
         {
-            "order_id": purchases["invoice"],
-            "line_no": groups.cumcount(),
-            "customer_id": purchases["customer_id"],
-            "ordered_at": groups["invoiced_at"].transform("min"),
-            "product_id": purchases["product_id"],
-            "quantity": purchases["quantity"],
-            "unit_price": purchases["price"],
+            "order_id": products["invoice"],
+            "line_no": products.groupby("invoice", sort=False).cumcount(),
+            "customer_id": products["customer_id"],
+            "ordered_at": groups["invoiced_at"].transform("min")[~fee.to_numpy()],
+            "product_id": products["product_id"],
+            "quantity": products["quantity"],
+            "unit_price": products["price"],
         }
     )
     orders = orders.sort_values(["ordered_at", "order_id"], kind="stable")
@@ -293,17 +309,25 @@ def _returns(cancellations: pd.DataFrame) -> pd.DataFrame:
 
 
 def _customers(used: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """One row per customer; region = the country of most of their invoices (ties: A-Z)."""
-    invoices = used[["customer_id", "country", "invoice"]].drop_duplicates()
-    per_country = (
-        invoices.groupby(["customer_id", "country"], dropna=False).size().rename("n").reset_index()
+    """One row per customer; region = the country of their first invoice, known from then.
+
+    The first invoice's country is a fact from the moment of that invoice on; a country
+    chosen over the whole file (most invoices, say) would read every later invoice.
+    """
+    invoices = used[["customer_id", "country", "invoice", "invoiced_at"]].drop_duplicates(
+        ["customer_id", "invoice"]
     )
-    several = int(per_country.groupby("customer_id").size().gt(1).sum())
-    ranked = per_country.sort_values(
-        ["customer_id", "n", "country"], ascending=[True, False, True], kind="stable"
+    several = int(invoices.groupby("customer_id")["country"].nunique(dropna=False).gt(1).sum())
+    first = invoices.sort_values(
+        ["customer_id", "invoiced_at", "invoice"], kind="stable"
+    ).drop_duplicates("customer_id", keep="first")
+    customers = pd.DataFrame(
+        {
+            "customer_id": first["customer_id"],
+            "region": first["country"],
+            "attributes_observed_at": first["invoiced_at"],
+        }
     )
-    first = ranked.drop_duplicates("customer_id", keep="first")
-    customers = pd.DataFrame({"customer_id": first["customer_id"], "region": first["country"]})
     return conform_table(schema.CUSTOMERS, customers), several
 
 
