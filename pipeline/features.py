@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
+from pipeline.schema import MUTABLE_CUSTOMER_ATTRIBUTES
+
 log = logging.getLogger(__name__)
 
 DAY_SECONDS = 86_400.0
@@ -38,6 +40,7 @@ FAMILIES: dict[str, str] = {
     "orders_90d": "repeat_purchase",
     "orders_365d": "repeat_purchase",
     "orders_total": "repeat_purchase",
+    "purchase_days_total": "repeat_purchase",
     "days_since_last_order": "repeat_purchase",
     "order_gap_mean_days": "repeat_purchase",
     "order_gap_std_days": "repeat_purchase",
@@ -91,6 +94,7 @@ FAMILIES: dict[str, str] = {
     "spend_90d": "monetary",
     "spend_365d": "monetary",
     "spend_total": "monetary",
+    "net_spend_365d": "monetary",
     "spend_trend_90d": "monetary",
     "order_value_mean_365d": "monetary",
     "quantity_per_order_mean_365d": "monetary",
@@ -102,6 +106,7 @@ FAMILIES: dict[str, str] = {
     "channels_used_365d": "engagement",
     # relationship
     "tenure_days": "relationship",
+    "first_order_age_days": "relationship",
     "points_balance": "relationship",
     "membership_tier": "relationship",
     "acquisition_channel": "relationship",
@@ -122,6 +127,7 @@ _NEEDS: dict[str, tuple[tuple[str, str], ...]] = {
     "browse_only_session_share_90d": (("sessions", "started_at"),),
     "cart_abandonment_share_90d": (("sessions", "added_to_cart"),),
     "returned_amount_share_365d": (("returns", "amount"),),
+    "net_spend_365d": (("returns", "amount"),),
     "returns_90d": (("returns", "returned_at"),),
     "returns_365d": (("returns", "returned_at"),),
     "low_ratings_365d": (("orders", "rating"),),
@@ -174,6 +180,9 @@ class FeatureSet:
 
     names: tuple[str, ...]
     dropped: dict[str, str]
+    # The shop records delivery times: a rating without its own timestamp is then known
+    # only once the parcel arrived, never at order time.
+    has_delivery_times: bool = False
 
     @property
     def categorical(self) -> tuple[str, ...]:
@@ -205,7 +214,11 @@ def available_features(present: Mapping[str, set[str]]) -> FeatureSet:
             dropped[name] = ", ".join(missing)
         else:
             names.append(name)
-    return FeatureSet(names=tuple(names), dropped=dropped)
+    return FeatureSet(
+        names=tuple(names),
+        dropped=dropped,
+        has_delivery_times="delivered_at" in present.get("orders", ()),
+    )
 
 
 def _days(later: ir.Value, earlier: ir.Value) -> ir.FloatingValue:
@@ -248,6 +261,9 @@ def _order_features(
         "orders_90d": j.count(where=j.age_days < 90),
         "orders_365d": j.count(where=y),
         "orders_total": j.count(),
+        # Distinct purchase days: BG/NBD's frequency + 1 (several orders on a day are
+        # one purchase occasion).
+        "purchase_days_total": j.ordered_at.date().nunique(),
         # The same stretch of the calendar a year earlier: seasonal buyers (Christmas
         # shoppers, yearly restockers) look lapsed at a cutoff but are on schedule.
         "orders_same_window_last_year": j.count(where=same_window),
@@ -280,17 +296,17 @@ def _order_features(
         ).sum()
     if "late_delivery_share_365d" in fs.names:
         # Lateness is known at c only if the promised date has passed: either the
-        # parcel arrived late before c, or it is still on its way at c.
-        due = j.promised_delivery_at < j.cutoff
-        late = due & (j.delivered_at > j.promised_delivery_at)
-        delay = _days(ibis.least(j.delivered_at, j.cutoff), j.promised_delivery_at)
+        # parcel arrived late before c, or it had not arrived by c (on its way, or never
+        # delivered at all: a null delivered_at is a parcel that never came).
+        due = (j.promised_delivery_at < j.cutoff).fill_null(False)
+        arrived = ibis.coalesce(j.delivered_at, j.cutoff)
+        late = due & (arrived > j.promised_delivery_at)
+        delay = _days(ibis.least(arrived, j.cutoff), j.promised_delivery_at)
         silent = late & ~(j.first_complaint_at < j.cutoff).fill_null(False)
         m["late_deliveries_90d"] = j.count(where=late & (j.age_days < 90))
         m["late_deliveries_365d"] = j.count(where=late & y)
-        m["due_deliveries_365d"] = j.count(where=due & y & j.delivered_at.notnull())
-        m["delivery_delay_mean_days_365d"] = ibis.greatest(delay, 0.0).mean(
-            where=due & y & j.delivered_at.notnull()
-        )
+        m["due_deliveries_365d"] = j.count(where=due & y)
+        m["delivery_delay_mean_days_365d"] = ibis.greatest(delay, 0.0).mean(where=due & y)
         m["late_deliveries_without_complaint_365d"] = j.count(where=silent & y)
     if "rating_mean_365d" in fs.names:
         rated = (j.rated_known_at < j.cutoff) & j.rating.notnull() & y
@@ -303,8 +319,12 @@ def _order_features(
     out = {
         "order_gap_std_days": a.order_gap_std_days,
         # Gaps under a day (two invoices in one visit) would make the ratio explode.
-        "overdue_ratio": _ratio(
-            a.days_since_last_order, ibis.greatest(a.order_gap_mean_days, 1.0)
+        # One order has no gap, so no ratio: GREATEST(NULL, 1.0) is 1.0 in DuckDB, which
+        # would turn a one-time buyer's recency into a ratio.
+        "overdue_ratio": ibis.ifelse(
+            a.order_gap_mean_days.isnull(),
+            ibis.null("float64"),
+            a.days_since_last_order / ibis.greatest(a.order_gap_mean_days, 1.0),
         ),
         "spend_trend_90d": ibis.ifelse(
             a.spend_90d.fill_null(0) + a.spend_prev_90d.fill_null(0) > 0,
@@ -343,10 +363,13 @@ def _prepare_orders(tables: Mapping[str, ir.Table], fs: FeatureSet) -> ir.Table:
         else:
             orders = orders.mutate(first_complaint_at=ibis.null("timestamp"))
     if "rating_mean_365d" in fs.names:
-        # Without a rating timestamp, assume the rating came with the delivery (or the
-        # order): the earliest moment it could have been known.
+        # Without a rating timestamp, the rating came with the delivery at the earliest.
+        # A shop that records deliveries but not this one (never delivered, or after the
+        # export) has a rating whose time is unknown: never usable. Only a shop with no
+        # delivery data at all is taken to rate at order time.
+        fallback = ibis.null("timestamp") if fs.has_delivery_times else orders.ordered_at
         orders = orders.mutate(
-            rated_known_at=ibis.coalesce(orders.rated_at, orders.delivered_at, orders.ordered_at)
+            rated_known_at=ibis.coalesce(orders.rated_at, orders.delivered_at, fallback)
         )
     return orders
 
@@ -432,9 +455,13 @@ def _customer_features(customers: ir.Table, cutoffs: ir.Table, fs: FeatureSet) -
             j.signup_at < j.cutoff, _days(j.cutoff, j.signup_at), ibis.null()
         ),
     }
+    # A tier or region exported today is a fact as of its observation, not of every
+    # earlier cutoff: before it was observed the value is unknown.
+    observed = (j.attributes_observed_at < j.cutoff).fill_null(False)
     for name in CATEGORICAL:
         if name in fs.names:
-            cols[name] = j[name]
+            static = name not in MUTABLE_CUSTOMER_ATTRIBUTES
+            cols[name] = j[name] if static else ibis.ifelse(observed, j[name], ibis.null())
     out = j.select(**cols)
     if "referrals_made" in fs.names:
         r = customers.filter(customers.referred_by.notnull())
@@ -512,7 +539,9 @@ def build_features(
     if "returns" in tables and "returns_365d" in fs.names:
         t = _left(t, _return_features(tables["returns"], cutoffs))
         t = t.mutate(
-            returned_amount_share_365d=_ratio(t.returned_amount_365d, t.spend_365d.fill_null(0))
+            returned_amount_share_365d=_ratio(t.returned_amount_365d, t.spend_365d.fill_null(0)),
+            # What the customer really spent: cancellations and returns taken off.
+            net_spend_365d=t.spend_365d.fill_null(0) - t.returned_amount_365d.fill_null(0),
         )
         issue_ages.append(t.last_return_age_days)
     if "order_lines" in tables and "distinct_products_365d" in fs.names:

@@ -116,8 +116,14 @@ def cutoff_table(cutoffs: tuple[pd.Timestamp, ...] | list[pd.Timestamp]) -> pd.D
     return pd.DataFrame({"cutoff": pd.to_datetime(list(cutoffs)).astype("datetime64[us]")})
 
 
-def churn_labels(orders: ir.Table, population: ir.Table, *, horizon_days: int) -> ir.Table:
-    """``churned`` = 1 when a customer of the population orders nothing in ``[c, c+h)``.
+def churn_labels(
+    orders: ir.Table,
+    population: ir.Table,
+    *,
+    horizon_days: int,
+    returns: ir.Table | None = None,
+) -> ir.Table:
+    """What each customer of the population did in ``[c, c + horizon)``.
 
     Parameters
     ----------
@@ -127,21 +133,40 @@ def churn_labels(orders: ir.Table, population: ir.Table, *, horizon_days: int) -
         ``customer_id``, ``cutoff`` pairs to label.
     horizon_days
         Length of the churn window.
+    returns
+        Canonical returns, when the shop has them: their amounts come off the spend.
 
     Returns
     -------
     ibis.Table
-        ``customer_id``, ``cutoff``, ``churned`` (int8).
+        ``customer_id``, ``cutoff``, ``churned`` (int8: 1 when the customer placed no
+        order in the window) and ``future_spend`` (float64: what they spent in it, net of
+        returns made in it; the value model's target).
     """
-    o = orders.select(o_cid=orders.customer_id, o_at=orders.ordered_at)
     p = population.select("customer_id", "cutoff")
-    j = p.left_join(
-        o,
-        [
-            p.customer_id == o.o_cid,
-            o.o_at >= p.cutoff,
-            o.o_at < p.cutoff + ibis.interval(days=horizon_days),
-        ],
+    o = orders.select(o_cid=orders.customer_id, o_at=orders.ordered_at, o_amount=orders.amount)
+    j = p.left_join(o, [p.customer_id == o.o_cid, *_within(o.o_at, p.cutoff, horizon_days)])
+    a = j.group_by(["customer_id", "cutoff"]).aggregate(
+        future_orders=j.o_at.count(), future_spend=j.o_amount.sum()
     )
-    a = j.group_by(["customer_id", "cutoff"]).aggregate(future_orders=j.o_at.count())
-    return a.select("customer_id", "cutoff", churned=(a.future_orders == 0).cast("int8"))
+    a = a.mutate(future_spend=a.future_spend.fill_null(0.0).cast("float64"))
+    if returns is not None:
+        r = returns.select(
+            r_cid=returns.customer_id, r_at=returns.returned_at, r_amount=returns.amount
+        )
+        rj = p.left_join(r, [p.customer_id == r.r_cid, *_within(r.r_at, p.cutoff, horizon_days)])
+        back = rj.group_by(b_cid=rj.customer_id, b_cutoff=rj.cutoff).aggregate(
+            returned=rj.r_amount.sum()
+        )
+        a = a.left_join(back, [a.customer_id == back.b_cid, a.cutoff == back.b_cutoff])
+        a = a.mutate(future_spend=a.future_spend - a.returned.fill_null(0.0))
+    return a.select(
+        "customer_id",
+        "cutoff",
+        churned=(a.future_orders == 0).cast("int8"),
+        future_spend=a.future_spend,
+    )
+
+
+def _within(at: ir.TimestampValue, cutoff: ir.TimestampValue, days: int) -> list[ir.BooleanValue]:
+    return [at >= cutoff, at < cutoff + ibis.interval(days=days)]

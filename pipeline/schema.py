@@ -84,16 +84,24 @@ CUSTOMERS = Table(
     columns=(
         Column("customer_id", "string", required=True, nullable=False),
         Column("signup_at", "datetime"),
+        # Mutable attributes (region, membership_tier): as the export shows them today.
+        # They are usable at a cutoff only if they were observed before it
+        # (attributes_observed_at), or a tier exported today would leak into every past
+        # snapshot.
         Column("region", "string"),
         Column("acquisition_channel", "string"),
-        # The tier the customer holds by contract (a paid membership, say), not a
-        # balance that moves with later purchases: static attributes only, or they leak.
         Column("membership_tier", "string"),
         # Who referred this customer (a customer_id), when known: referrals made before
-        # a cutoff are the "advocate" stage of the relationship.
+        # a cutoff are the "advocate" stage of the relationship. Known from signup on.
         Column("referred_by", "string"),
+        # When membership_tier and region were observed (the export date for a plain
+        # snapshot, the signup for attributes fixed at signup). Null: never usable.
+        Column("attributes_observed_at", "datetime"),
     ),
 )
+
+# Customer columns whose value is a fact as of ``attributes_observed_at``, not of signup.
+MUTABLE_CUSTOMER_ATTRIBUTES = ("membership_tier", "region")
 
 ORDERS = Table(
     name="orders",

@@ -6,19 +6,21 @@ import ibis
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
-from pipeline.features import FAMILIES, available_features, build_features
+from pipeline.features import FAMILIES, FeatureSet, available_features, build_features
 from pipeline.ingest import present_columns
 from pipeline.labels import cutoff_table
 from tests.conftest import canonical, ts
 
 
-def compute(frames: dict[str, pd.DataFrame], cutoffs: list[str], **kw) -> pd.DataFrame:
+def compute(
+    frames: dict[str, pd.DataFrame], cutoffs: list[str], fs: FeatureSet | None = None, **kw
+) -> pd.DataFrame:
     con = ibis.duckdb.connect()
     tables = {n: con.create_table(n, df, overwrite=True) for n, df in frames.items()}
-    fs = available_features(present_columns(frames))
+    fs = fs or available_features(present_columns(frames))
     ct = con.create_table("cutoffs", cutoff_table([ts(c) for c in cutoffs]), overwrite=True)
     kw = {"lookback_days": 365, "horizon_days": 90, **kw}
     out = build_features(tables, ct, fs, **kw).to_pandas()
@@ -36,9 +38,24 @@ def shop() -> dict[str, pd.DataFrame]:
                 "region": "north",
                 "membership_tier": "gold",
                 "acquisition_channel": "organic",
+                "attributes_observed_at": ts("2023-12-01"),
             },
-            {"customer_id": "B", "signup_at": ts("2022-06-01"), "region": "south"},
-            {"customer_id": "C", "signup_at": ts("2023-06-01"), "referred_by": "A"},
+            # tier and region as the export shows them, observed after the cutoff
+            {
+                "customer_id": "B",
+                "signup_at": ts("2022-06-01"),
+                "region": "south",
+                "membership_tier": "gold",
+                "attributes_observed_at": ts("2024-06-30"),
+            },
+            # region known, but nobody knows since when: never usable
+            {
+                "customer_id": "C",
+                "signup_at": ts("2023-06-01"),
+                "referred_by": "A",
+                "region": "east",
+                "acquisition_channel": "referral",
+            },
         ],
     )
     orders = canonical(
@@ -93,6 +110,14 @@ def shop() -> dict[str, pd.DataFrame]:
                 "session_id": "s3",
             },
             {"order_id": "o5", "customer_id": "B", "ordered_at": ts("2023-01-01"), "amount": 10.0},
+            # promised before the cutoff and never delivered: late, still on its way
+            {
+                "order_id": "o7",
+                "customer_id": "B",
+                "ordered_at": ts("2024-02-20"),
+                "amount": 15.0,
+                "promised_delivery_at": ts("2024-02-25"),
+            },
             {"order_id": "o6", "customer_id": "C", "ordered_at": ts("2024-03-04"), "amount": 20.0},
         ],
     )
@@ -167,7 +192,10 @@ def shop() -> dict[str, pd.DataFrame]:
 
 def test_population_is_customers_with_an_order_in_the_lookback(shop):
     out = compute(shop, ["2024-03-05"])
-    assert out["customer_id"].tolist() == ["A", "C"]
+    assert out["customer_id"].tolist() == ["A", "B", "C"]
+    # B's only order in the lookback is o7; a year earlier o5 alone would not count
+    out = compute(shop, ["2024-02-01"])
+    assert out["customer_id"].tolist() == ["A"]
 
 
 def test_exact_values_for_one_customer(shop):
@@ -178,6 +206,9 @@ def test_exact_values_for_one_customer(shop):
         "orders_90d": 3,
         "orders_365d": 3,
         "orders_total": 3,
+        "purchase_days_total": 3,
+        "first_order_age_days": 64.0,
+        "net_spend_365d": 140.0,
         "days_since_last_order": 4.0,
         "order_gap_mean_days": 30.0,
         "order_gap_std_days": 1.0,
@@ -232,6 +263,37 @@ def test_tenure_from_signup_and_missing_values_stay_missing(shop):
     assert pd.isna(c["order_gap_mean_days"])  # one order: no gap, not zero
     assert pd.isna(c["discounted_order_share_365d"]) is False
     assert c["complaints_365d"] == 0
+
+
+def test_one_order_has_no_overdue_ratio(shop):
+    # DuckDB's GREATEST(NULL, 1.0) is 1.0: a one-time buyer's recency must not pass as
+    # "N times past the usual gap" when there is no usual gap
+    out = compute(shop, ["2024-03-05"]).set_index("customer_id")
+    assert pd.isna(out.loc["C", "overdue_ratio"])
+    assert out.loc["C", "days_since_last_order"] == pytest.approx(1.0)
+
+
+def test_a_parcel_never_delivered_is_late(shop):
+    b = compute(shop, ["2024-03-05"]).set_index("customer_id").loc["B"]
+    assert b["late_deliveries_90d"] == 1
+    assert b["late_delivery_share_365d"] == pytest.approx(1.0)
+    # promised 2024-02-25, still not there on 2024-03-05
+    assert b["delivery_delay_mean_days_365d"] == pytest.approx(9.0)
+    # before the promised date it is not late yet
+    early = compute(shop, ["2024-02-24"]).set_index("customer_id").loc["B"]
+    assert early["late_deliveries_90d"] == 0
+
+
+def test_attributes_count_only_once_observed(shop):
+    out = compute(shop, ["2024-03-05"]).set_index("customer_id")
+    assert out.loc["A", "membership_tier"] == "gold"
+    # B's gold tier was exported on 2024-06-30: unknown on 2024-03-05
+    assert pd.isna(out.loc["B", "membership_tier"]) and pd.isna(out.loc["B", "region"])
+    # C's region has no observation time; the acquisition channel is a fact of signup
+    assert pd.isna(out.loc["C", "region"])
+    assert out.loc["C", "acquisition_channel"] == "referral"
+    later = compute(shop, ["2024-07-01"]).set_index("customer_id")
+    assert later.loc["B", "membership_tier"] == "gold"
 
 
 def test_features_that_need_missing_tables_are_dropped(shop):
@@ -341,55 +403,124 @@ def _random_shop(seed: int) -> dict[str, pd.DataFrame]:
         canonical("customers", [{} for _ in range(n_cust)])
         .assign(
             customer_id=cust,
-            signup_at=start - pd.Timedelta(days=10),
+            signup_at=when(n_cust) - pd.Timedelta(days=200),
             region=rng.choice(["n", "s"], n_cust),
+            membership_tier=rng.choice(["none", "gold"], n_cust),
+            acquisition_channel=rng.choice(["organic", "referral"], n_cust),
             referred_by=[None] + list(rng.choice(cust, n_cust - 1)),
+            attributes_observed_at=when(n_cust),
         )
-        .astype({"customer_id": "string", "region": "string", "referred_by": "string"})
+        .astype(
+            {
+                "customer_id": "string",
+                "region": "string",
+                "membership_tier": "string",
+                "acquisition_channel": "string",
+                "referred_by": "string",
+            }
+        )
     )
+    lines = canonical("order_lines", [{} for _ in range(2 * n_ord)]).assign(
+        order_id=np.repeat(orders["order_id"].to_numpy(), 2),
+        line_no=np.tile([0, 1], n_ord),
+        customer_id=np.repeat(orders["customer_id"].to_numpy(), 2),
+        ordered_at=np.repeat(orders["ordered_at"].to_numpy(), 2),
+        product_id=rng.choice(["p1", "p2", "p3"], 2 * n_ord),
+        quantity=rng.integers(1, 4, 2 * n_ord).astype(float),
+        unit_price=rng.uniform(1, 20, 2 * n_ord),
+    )
+    lines = lines.astype({"order_id": "string", "customer_id": "string", "product_id": "string"})
     return {
         "customers": customers,
         "orders": orders,
+        "order_lines": lines,
         "sessions": sessions,
         "complaints": complaints,
         "returns": returns,
     }
 
 
+# Each table's event time; columns that are outcomes of the event, known only from the
+# moment in their own timestamp column (None: the outcome has no timestamp of its own and
+# is known only with the event's resolution, ``resolved_at``).
+EVENT_TIME = {
+    "orders": "ordered_at",
+    "order_lines": "ordered_at",
+    "sessions": "started_at",
+    "complaints": "opened_at",
+    "returns": "returned_at",
+}
+OUTCOMES = {
+    "orders": {"delivered_at": (), "rating": "rated_at"},
+    "complaints": {"resolved_at": ("escalated", "satisfaction_after")},
+}
+
+
 def _scramble_after(frames, cutoff: pd.Timestamp, seed: int) -> dict[str, pd.DataFrame]:
-    """Change everything the cutoff cannot see: later events and later outcomes."""
+    """Change everything the cutoff cannot see, in every table.
+
+    Later events move, change their values or vanish; earlier events get other
+    outcomes when the outcome came at or after the cutoff (a delivery, a rating, a
+    resolution with its escalation and satisfaction), including outcomes appearing or
+    disappearing (null <-> a later time); customers' mutable attributes change when they
+    were observed at or after the cutoff (or never); signups after it move.
+    """
     rng = np.random.default_rng(seed)
     out = {}
     for name, df in frames.items():
         df = df.copy()
-        for col in df.columns:
-            if pd.api.types.is_datetime64_any_dtype(df[col]):
-                late = (df[col] >= cutoff).fillna(False).to_numpy()
-                shift = pd.to_timedelta(rng.integers(0, 40, late.sum()), unit="D")
-                df.loc[late, col] = df.loc[late, col] + shift
-        time_col = {
-            "orders": "ordered_at",
-            "sessions": "started_at",
-            "complaints": "opened_at",
-            "returns": "returned_at",
-        }.get(name)
+        n = len(df)
+        time_col = EVENT_TIME.get(name)
         if time_col:
             late = (df[time_col] >= cutoff).to_numpy()
-            for col in ("amount", "rating", "satisfaction_after"):
-                if col in df:
+            for col in df.columns:
+                if col in (time_col, "customer_id") or col.endswith("_id") and col != "order_id":
+                    continue
+                if pd.api.types.is_datetime64_any_dtype(df[col]):
+                    shift = pd.to_timedelta(rng.integers(0, 40, late.sum()), unit="D")
+                    df.loc[late, col] = df.loc[late, col] + shift
+                elif pd.api.types.is_float_dtype(df[col]):
                     df.loc[late, col] = rng.uniform(1, 5, late.sum())
-            drop = late & (rng.random(len(df)) < 0.5)
+                elif pd.api.types.is_bool_dtype(df[col]):
+                    df.loc[late, col] = rng.random(late.sum()) < 0.5
+            shift = pd.to_timedelta(rng.integers(0, 40, late.sum()), unit="D")
+            df.loc[late, time_col] = df.loc[late, time_col] + shift
+        for stamp, dependants in OUTCOMES.get(name, {}).items():
+            if isinstance(dependants, str):  # a value column with its own timestamp
+                value, stamp = stamp, dependants
+                unknown = ~(df[stamp] < cutoff).fillna(False).to_numpy()
+                df.loc[unknown, value] = rng.choice([1.0, 5.0, np.nan], unknown.sum())
+                continue
+            unknown = ~(df[stamp] < cutoff).fillna(False).to_numpy()
+            later = cutoff + pd.to_timedelta(rng.integers(0, 60, n), unit="D")
+            vanish = rng.random(n) < 0.5
+            df[stamp] = df[stamp].where(~unknown, pd.Series(later, index=df.index).where(~vanish))
+            for col in dependants:
+                if pd.api.types.is_bool_dtype(df[col]):
+                    df.loc[unknown, col] = rng.random(unknown.sum()) < 0.5
+                else:
+                    df.loc[unknown, col] = rng.choice([1.0, 5.0, np.nan], unknown.sum())
+        if name == "customers":
+            hidden = ~(df["attributes_observed_at"] < cutoff).fillna(False).to_numpy()
+            df.loc[hidden, "membership_tier"] = rng.choice(["silver", None], hidden.sum())
+            df.loc[hidden, "region"] = rng.choice(["w", None], hidden.sum())
+            newer = (df["signup_at"] >= cutoff).fillna(False).to_numpy()
+            df.loc[newer, "signup_at"] = df.loc[newer, "signup_at"] + pd.Timedelta(days=3)
+        if time_col:
+            drop = late & (rng.random(n) < 0.5)
             df = df.loc[~drop].reset_index(drop=True)
         out[name] = df
     return out
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=8, deadline=None, phases=[Phase.explicit, Phase.generate])
 @given(seed=st.integers(0, 10_000), day=st.integers(120, 480))
 def test_data_after_the_cutoff_changes_no_feature(seed, day):
     frames = _random_shop(seed)
     cutoff = ts("2023-01-01") + pd.Timedelta(days=day)
-    before = compute(frames, [str(cutoff)])
-    after = compute(_scramble_after(frames, cutoff, seed + 1), [str(cutoff)])
+    # one feature design for both: which features a shop supports is decided once
+    fs = available_features(present_columns(frames))
+    before = compute(frames, [str(cutoff)], fs)
+    after = compute(_scramble_after(frames, cutoff, seed + 1), [str(cutoff)], fs)
     pd.testing.assert_frame_equal(before, after)
     assert len(before) > 0

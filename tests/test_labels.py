@@ -162,20 +162,41 @@ def test_churn_window_is_half_open(con) -> None:
         }
     ).astype({"cutoff": "datetime64[us]"})
 
+    returns = canonical(
+        "returns",
+        [
+            # D returns half of what it bought, inside the window: net spend 1.0
+            {
+                "return_id": "r1",
+                "customer_id": "D",
+                "returned_at": ts("2024-03-01"),
+                "amount": 1.0,
+            },
+            # A returns after the window: not part of it
+            {
+                "return_id": "r2",
+                "customer_id": "A",
+                "returned_at": ts("2024-04-01"),
+                "amount": 1.0,
+            },
+        ],
+    )
+
     labels = churn_labels(
         con.create_table("orders", orders),
         con.create_table("population", population),
         horizon_days=90,
+        returns=con.create_table("returns", returns),
     ).to_pandas()
 
     labels = labels.sort_values(["cutoff", "customer_id"], ignore_index=True)
-    assert labels.columns.tolist() == ["customer_id", "cutoff", "churned"]
+    assert labels.columns.tolist() == ["customer_id", "cutoff", "churned", "future_spend"]
     assert labels["churned"].dtype == "int8"
     assert list(labels.itertuples(index=False, name=None)) == [
-        ("A", ts("2024-01-01"), 0),
-        ("B", ts("2024-01-01"), 1),
-        ("C", ts("2024-01-01"), 1),
-        ("D", ts("2024-01-01"), 0),
-        ("E", ts("2024-01-01"), 1),  # no orders at all
-        ("A", ts("2024-01-02"), 1),  # a day later, A's order is in the past
+        ("A", ts("2024-01-01"), 0, 1.0),
+        ("B", ts("2024-01-01"), 1, 0.0),
+        ("C", ts("2024-01-01"), 1, 0.0),
+        ("D", ts("2024-01-01"), 0, 1.0),
+        ("E", ts("2024-01-01"), 1, 0.0),  # no orders at all
+        ("A", ts("2024-01-02"), 1, 0.0),  # a day later, A's order is in the past
     ]

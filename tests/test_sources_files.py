@@ -274,6 +274,7 @@ def test_customers_are_derived_when_no_customers_file() -> None:
             "acquisition_channel": strings(None, None, None),
             "membership_tier": strings(None, None, None),
             "referred_by": strings(None, None, None),
+            "attributes_observed_at": stamps(None, None, None),
         }
     )
     pd.testing.assert_frame_equal(result.tables["customers"], expected)

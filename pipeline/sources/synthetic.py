@@ -1127,6 +1127,8 @@ def _assemble(
         acquisition_channel=_labels(cust["acquisition"], _ACQUISITION_CHANNELS),
         membership_tier=_labels(cust["tier"], _TIERS),
         referred_by=_ids("C", referrer + 1, cw, missing=referrer < 0),
+        # The simulated tier and region are fixed at signup, so they are known from then.
+        attributes_observed_at=ts(cust["signup_sec"]),
     )
 
     op = order_perm

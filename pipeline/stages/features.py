@@ -93,7 +93,12 @@ def run(params: Params) -> None:
     )
     lab_ct = con.create_table("labelled", cutoff_table(cuts.labelled), overwrite=True)
     pop = feats.select("customer_id", "cutoff").semi_join(lab_ct, "cutoff")
-    labels = churn_labels(tables["orders"], pop, horizon_days=params.churn.horizon_days)
+    labels = churn_labels(
+        tables["orders"],
+        pop,
+        horizon_days=params.churn.horizon_days,
+        returns=tables.get("returns"),
+    )
     frame = feats.left_join(labels, ["customer_id", "cutoff"]).drop(
         "customer_id_right", "cutoff_right"
     )
