@@ -74,6 +74,19 @@ class Churn(_Model):
     lookback_days: int = Field(365, gt=0)
 
 
+class Features(_Model):
+    """Where the feature expressions run."""
+
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    # DuckDB's memory cap: joins, aggregates and sorts spill to disk beyond it.
+    memory_gb: float = Field(4.0, gt=0)
+
+
+class Spark(_Model):
+    # local[N] on this machine, or a cluster: spark://host:7077, yarn, k8s://...
+    master: str = "local[2]"
+
+
 class Snapshots(_Model):
     every_days: int = Field(30, gt=0)
     # First cutoff: this many days after the first order in the data, so that the
@@ -147,6 +160,8 @@ class Params(_Model):
     synthetic: Synthetic = Synthetic()
     ingest: Ingest = Ingest()
     churn: Churn = Churn()
+    features: Features = Features()
+    spark: Spark = Spark()
     snapshots: Snapshots = Snapshots()
     score: Score = Score()
     train: Train = Train()

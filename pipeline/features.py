@@ -3,12 +3,30 @@
 Every feature of a customer at a cutoff ``c`` is computed from events strictly before
 ``c``; what happened at or after ``c`` is invisible, including the *outcome* of events
 that started before it (a delivery still on its way, a complaint not yet resolved, a
-rating not yet given). All cutoffs are computed in one query: events are range-joined
-to the cutoff table, so one expression serves every snapshot and the scoring date.
+rating not yet given).
+
+The work grows with the events, not with events x cutoffs:
+
+- What does not depend on the cutoff is computed once per event (:func:`prepare_events`):
+  each order's place in its customer's history (running count, spend, points, distinct
+  purchase days, sums of gaps and of squared gaps), the time of the next event, how many
+  orders preceded a complaint or a return.
+- All-time features are read off the customer's last event before ``c``: a range join
+  ``at < c <= next_at`` yields exactly that row, no aggregation over the whole past.
+  The population at ``c`` needs an order in ``[c - lookback, c)``, so the last order
+  before ``c`` always lies inside the lookback, and the join is bounded by it.
+- Window features (30, 90, 365 days) aggregate bounded range joins: an event meets only
+  the cutoffs less than a window after it.
+
+Every aggregate is exact, so the result does not depend on how many threads run it or
+in which order they combine: counts, minima and maxima; money and points as int64
+units of 1/10,000; durations as int64 microseconds; squared gaps and float columns
+(ratings, quantities, discount depths) as DECIMAL; one division at the end.
 
 The expressions use only portable Ibis operations (joins, conditional aggregates,
-window lag, epoch arithmetic) so that the same code runs on DuckDB here and on Spark
-for a shop that outgrows one machine. Nothing here touches pandas.
+window lag/lead and running sums, timestamp deltas) so that the same code runs on
+DuckDB here and on Spark for a shop that outgrows one machine. Nothing here touches
+pandas.
 
 Feature names state their window and unit (``orders_90d``, ``delivery_delay_mean_days_365d``).
 Each feature belongs to a *family*, the loyalty theory's unit of explanation: the five
@@ -19,19 +37,31 @@ monetary value, engagement and the relationship itself.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
 
 import ibis
+import ibis.expr.datatypes as dtypes
 import ibis.expr.types as ir
 
 from pipeline.schema import MUTABLE_CUSTOMER_ATTRIBUTES
 
 log = logging.getLogger(__name__)
 
-DAY_SECONDS = 86_400.0
 KEY = ("customer_id", "cutoff")
+DAY_US = 86_400_000_000
+MINUTE_US = 60_000_000
+# Money and points are summed as exact int64 counts of 1/10,000 of a unit: exact for
+# every amount with up to four decimals (Online Retail has prices of 0.001).
+MONEY_UNITS = 10_000
+# Floats that are averaged (ratings, quantities, discount depths, unit prices) are
+# summed as decimals; squared microsecond gaps as 38-digit integers.
+EXACT = dtypes.Decimal(38, 18)
+EXACT_INT = dtypes.Decimal(38, 0)
+# Stands in for "no next event": later than any cutoff.
+_FAR_FUTURE = ibis.literal(dt.datetime(9000, 1, 1))
 
 # feature name -> family. The order here is the column order of the feature table.
 FAMILIES: dict[str, str] = {
@@ -221,8 +251,37 @@ def available_features(present: Mapping[str, set[str]]) -> FeatureSet:
     )
 
 
-def _days(later: ir.Value, earlier: ir.Value) -> ir.FloatingValue:
-    return (later.epoch_seconds() - earlier.epoch_seconds()) / DAY_SECONDS
+# --------------------------------------------------------------------------- arithmetic
+
+
+def _us(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.IntegerValue:
+    """Exact microseconds between two timestamps (int64)."""
+    return later.delta(earlier, unit="microsecond")
+
+
+def _days(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.FloatingValue:
+    # An exact integer divided once: the same double as the old epoch-seconds formula
+    # for whole-second timestamps, and exact to the microsecond otherwise.
+    return _us(later, earlier) / DAY_US
+
+
+def to_units(value: ir.NumericValue) -> ir.IntegerValue:
+    """Money (or points) as an exact int64 count of 1/10,000 of the currency unit."""
+    return (value * MONEY_UNITS).round().cast("int64")
+
+
+def _exact(value: ir.NumericValue) -> ir.DecimalValue:
+    # Floats are summed as DECIMAL(38, 18): a sum of doubles depends on the order in
+    # which threads combine their partial sums, a sum of decimals does not.
+    return value.cast(EXACT)
+
+
+def _mean(total: ir.NumericValue, count: ir.IntegerValue, scale: float = 1.0) -> ir.FloatingValue:
+    """``total / count / scale`` as float64; NULL, not NaN, when nothing was counted."""
+    mean = total.cast("float64") / count.cast("float64")
+    if scale != 1.0:
+        mean = mean / scale
+    return ibis.ifelse(count > 0, mean, ibis.null("float64"))
 
 
 def _ratio(num: ir.NumericValue, den: ir.NumericValue) -> ir.FloatingValue:
@@ -231,115 +290,48 @@ def _ratio(num: ir.NumericValue, den: ir.NumericValue) -> ir.FloatingValue:
     return ibis.ifelse(den > 0, num.cast("float64") / den.cast("float64"), ibis.null())
 
 
-def _join_cutoffs(
-    events: ir.Table, cutoffs: ir.Table, time_col: str, *, within_days: int | None = None
-) -> ir.Table:
-    """Pair each event with every cutoff it precedes (optionally only the recent ones)."""
-    preds = [events[time_col] < cutoffs.cutoff]
-    if within_days is not None:
-        preds.append(events[time_col] >= cutoffs.cutoff - ibis.interval(days=within_days))
-    j = events.join(cutoffs, preds)
+# -------------------------------------------------------------------- joins to cutoffs
+
+
+def _within(events: ir.Table, cutoffs: ir.Table, time_col: str, *, days: int) -> ir.Table:
+    """Each event paired with the cutoffs it precedes by at most ``days`` days.
+
+    A bounded range join: an event meets at most ``days / every_days + 1`` cutoffs, so
+    the cost grows with the events, never with events x all later cutoffs.
+    """
+    at = events[time_col]
+    j = events.join(
+        cutoffs, [at < cutoffs.cutoff, at >= cutoffs.cutoff - ibis.interval(days=days)]
+    )
     return j.mutate(age_days=_days(j.cutoff, j[time_col]))
 
 
-def population(orders: ir.Table, cutoffs: ir.Table, *, lookback_days: int) -> ir.Table:
-    """Customers with at least one order in ``[c - lookback_days, c)``, per cutoff."""
-    j = _join_cutoffs(orders, cutoffs, "ordered_at", within_days=lookback_days)
-    return j.select("customer_id", "cutoff").distinct()
-
-
-def _order_features(
-    orders: ir.Table, cutoffs: ir.Table, fs: FeatureSet, *, horizon_days: int
+def _latest(
+    events: ir.Table, cutoffs: ir.Table, time_col: str, *, within_days: int | None = None
 ) -> ir.Table:
-    j = _join_cutoffs(orders, cutoffs, "ordered_at")
-    w = ibis.window(group_by=[j.customer_id, j.cutoff], order_by=[j.ordered_at, j.order_id])
-    j = j.mutate(gap_days=_days(j.ordered_at, j.ordered_at.lag().over(w)))
-    y = j.age_days < 365
-    same_window = (j.age_days <= 365) & (j.age_days > 365 - horizon_days)
-    m: dict[str, ir.Value] = {
-        "orders_30d": j.count(where=j.age_days < 30),
-        "orders_90d": j.count(where=j.age_days < 90),
-        "orders_365d": j.count(where=y),
-        "orders_total": j.count(),
-        # Distinct purchase days: BG/NBD's frequency + 1 (several orders on a day are
-        # one purchase occasion).
-        "purchase_days_total": j.ordered_at.date().nunique(),
-        # The same stretch of the calendar a year earlier: seasonal buyers (Christmas
-        # shoppers, yearly restockers) look lapsed at a cutoff but are on schedule.
-        "orders_same_window_last_year": j.count(where=same_window),
-        "spend_same_window_last_year": j.amount.sum(where=same_window),
-        "active_months_365d": (j.age_days / 30.4375).floor().nunique(where=y),
-        "days_since_last_order": j.age_days.min(),
-        "order_gap_mean_days": j.gap_days.mean(),
-        "order_gap_std_days": j.gap_days.std(how="pop"),
-        "spend_30d": j.amount.sum(where=j.age_days < 30),
-        "spend_90d": j.amount.sum(where=j.age_days < 90),
-        "spend_365d": j.amount.sum(where=y),
-        "spend_total": j.amount.sum(),
-        "spend_prev_90d": j.amount.sum(where=(j.age_days >= 90) & (j.age_days < 180)),
-        "order_value_mean_365d": j.amount.mean(where=y),
-        "first_order_age_days": j.age_days.max(),
-    }
-    if "discounted_order_share_365d" in fs.names:
-        m["discounted_orders_365d"] = j.count(where=y & (j.discount_amount > 0))
-        depth = j.discount_amount / (j.amount + j.discount_amount)
-        m["discount_depth_mean_365d"] = depth.mean(where=y & (j.amount + j.discount_amount > 0))
-    if "promotion_day_order_share_365d" in fs.names:
-        m["promotion_day_orders_365d"] = j.count(where=y & j.promotion_day)
-    if "quantity_per_order_mean_365d" in fs.names:
-        m["quantity_per_order_mean_365d"] = j.quantity.mean(where=y)
-    if "channels_used_365d" in fs.names:
-        m["channels_used_365d"] = j.channel.nunique(where=y)
-    if "points_balance" in fs.names:
-        m["points_balance"] = (
-            j.points_earned.fill_null(0.0) - j.points_redeemed.fill_null(0.0)
-        ).sum()
-    if "late_delivery_share_365d" in fs.names:
-        # Lateness is known at c only if the promised date has passed: either the
-        # parcel arrived late before c, or it had not arrived by c (on its way, or never
-        # delivered at all: a null delivered_at is a parcel that never came).
-        due = (j.promised_delivery_at < j.cutoff).fill_null(False)
-        arrived = ibis.coalesce(j.delivered_at, j.cutoff)
-        late = due & (arrived > j.promised_delivery_at)
-        delay = _days(ibis.least(arrived, j.cutoff), j.promised_delivery_at)
-        silent = late & ~(j.first_complaint_at < j.cutoff).fill_null(False)
-        m["late_deliveries_90d"] = j.count(where=late & (j.age_days < 90))
-        m["late_deliveries_365d"] = j.count(where=late & y)
-        m["due_deliveries_365d"] = j.count(where=due & y)
-        m["delivery_delay_mean_days_365d"] = ibis.greatest(delay, 0.0).mean(where=due & y)
-        m["late_deliveries_without_complaint_365d"] = j.count(where=silent & y)
-    if "rating_mean_365d" in fs.names:
-        rated = (j.rated_known_at < j.cutoff) & j.rating.notnull() & y
-        m["low_ratings_365d"] = j.count(where=rated & (j.rating <= 2))
-        m["rating_mean_365d"] = j.rating.mean(where=rated)
-    if "choice_time_mean_minutes_365d" in fs.names:
-        m["choice_time_mean_minutes_365d"] = j.choice_minutes.mean(where=y)
-    a = j.group_by(list(KEY)).aggregate(**m)
+    """Each customer's last event before each cutoff (within ``within_days``), one row each.
 
-    out = {
-        "order_gap_std_days": a.order_gap_std_days,
-        # Gaps under a day (two invoices in one visit) would make the ratio explode.
-        # One order has no gap, so no ratio: GREATEST(NULL, 1.0) is 1.0 in DuckDB, which
-        # would turn a one-time buyer's recency into a ratio.
-        "overdue_ratio": ibis.ifelse(
-            a.order_gap_mean_days.isnull(),
-            ibis.null("float64"),
-            a.days_since_last_order / ibis.greatest(a.order_gap_mean_days, 1.0),
-        ),
-        "spend_trend_90d": ibis.ifelse(
-            a.spend_90d.fill_null(0) + a.spend_prev_90d.fill_null(0) > 0,
-            (a.spend_90d.fill_null(0) - a.spend_prev_90d.fill_null(0))
-            / (a.spend_90d.fill_null(0) + a.spend_prev_90d.fill_null(0)),
-            ibis.null(),
-        ),
-    }
-    if "discounted_order_share_365d" in fs.names:
-        out["discounted_order_share_365d"] = _ratio(a.discounted_orders_365d, a.orders_365d)
-    if "promotion_day_order_share_365d" in fs.names:
-        out["promotion_day_order_share_365d"] = _ratio(a.promotion_day_orders_365d, a.orders_365d)
-    if "late_delivery_share_365d" in fs.names:
-        out["late_delivery_share_365d"] = _ratio(a.late_deliveries_365d, a.due_deliveries_365d)
-    return a.mutate(**out)
+    ``events`` carries ``next_at``, the time of the customer's next event (NULL for the
+    last one; equal times are ordered by id, so only the last of them has a later
+    ``next_at``). The last event before ``c`` is the one with ``at < c <= next_at``:
+    a range join that yields exactly one row per customer and cutoff, without
+    aggregating (and without an as-of join, which not every backend has).
+    """
+    at = events[time_col]
+    until = ibis.coalesce(events.next_at, _FAR_FUTURE)
+    if within_days is not None:
+        limit = at + ibis.interval(days=within_days)
+        until = ibis.ifelse(until > limit, limit, until)
+    return events.join(cutoffs, [at < cutoffs.cutoff, cutoffs.cutoff <= until])
+
+
+def _history(table: ir.Table, time_col: str, id_col: str) -> ir.Table:
+    """Add ``next_at``: the time of the customer's next event (ties broken by id)."""
+    w = ibis.window(group_by=table.customer_id, order_by=[table[time_col], table[id_col]])
+    return table.mutate(next_at=table[time_col].lead().over(w))
+
+
+# ---------------------------------------------------------------------------- orders
 
 
 def _prepare_orders(tables: Mapping[str, ir.Table], fs: FeatureSet) -> ir.Table:
@@ -350,9 +342,12 @@ def _prepare_orders(tables: Mapping[str, ir.Table], fs: FeatureSet) -> ir.Table:
             s_id=tables["sessions"].session_id, s_started=tables["sessions"].started_at
         )
         orders = orders.left_join(s, orders.session_id == s.s_id)
-        minutes = (orders.ordered_at.epoch_seconds() - orders.s_started.epoch_seconds()) / 60.0
         orders = orders.mutate(
-            choice_minutes=ibis.ifelse(orders.s_started <= orders.ordered_at, minutes, None)
+            choice_us=ibis.ifelse(
+                orders.s_started <= orders.ordered_at,
+                _us(orders.ordered_at, orders.s_started),
+                ibis.null("int64"),
+            )
         ).drop("s_id", "s_started")
     if "late_delivery_share_365d" in fs.names:
         if "complaints" in tables:
@@ -374,78 +369,361 @@ def _prepare_orders(tables: Mapping[str, ir.Table], fs: FeatureSet) -> ir.Table:
     return orders
 
 
-def _session_features(sessions: ir.Table, orders: ir.Table, cutoffs: ir.Table) -> ir.Table:
+def order_history(orders: ir.Table, fs: FeatureSet) -> ir.Table:
+    """What each order adds to its customer's history, once per order.
+
+    Nothing here depends on a cutoff: the running count, spend, points, purchase days
+    and gap sums *after* each order are what a cutoff that falls between this order and
+    the next one sees. Sums are exact (int64 units of money, DECIMAL(38, 0) squared
+    microseconds), so they do not depend on how threads split the work.
+
+    Returns
+    -------
+    ibis.Table
+        The order's columns plus ``next_at``, ``order_no`` (1 for the first order),
+        ``first_at``, ``money`` and the running ``money_total``, ``points_total``,
+        ``purchase_days``, ``gap_sq_total``.
+    """
+    by_customer = ibis.window(group_by=orders.customer_id)
+    w = ibis.window(group_by=orders.customer_id, order_by=[orders.ordered_at, orders.order_id])
+    o = orders.mutate(
+        prev_at=orders.ordered_at.lag().over(w),
+        next_at=orders.ordered_at.lead().over(w),
+        order_no=ibis.row_number().over(w) + 1,
+        first_at=orders.ordered_at.min().over(by_customer),
+        money=to_units(orders.amount),
+    )
+    gap = _us(o.ordered_at, o.prev_at).cast(EXACT_INT)
+    # Several orders on one day are one purchase occasion (BG/NBD's frequency + 1).
+    new_day = (o.ordered_at.date() != o.prev_at.date()).fill_null(True).cast("int64")
+    running = ibis.cumulative_window(group_by=o.customer_id, order_by=[o.ordered_at, o.order_id])
+    cols = {
+        "money_total": o.money.sum().over(running).cast("int64"),
+        "purchase_days": new_day.sum().over(running).cast("int64"),
+        "gap_sq_total": (gap * gap).sum().over(running),
+    }
+    if "points_balance" in fs.names:
+        points = to_units(o.points_earned.fill_null(0.0)) - to_units(
+            o.points_redeemed.fill_null(0.0)
+        )
+        cols["points_total"] = points.sum().over(running).cast("int64")
+    return o.mutate(**cols)
+
+
+def population(orders: ir.Table, cutoffs: ir.Table, *, lookback_days: int) -> ir.Table:
+    """Customers with at least one order in ``[c - lookback_days, c)``, per cutoff.
+
+    ``orders`` must come from :func:`order_history`. One row per customer and cutoff:
+    the customer's last order before the cutoff, with its running totals.
+    """
+    return _latest(orders, cutoffs, "ordered_at", within_days=lookback_days)
+
+
+def _running_features(last: ir.Table, fs: FeatureSet) -> ir.Table:
+    """Features read off the last order before the cutoff and its running totals."""
+    n_gaps = (last.order_no - 1).cast(EXACT_INT)
+    span_us = _us(last.ordered_at, last.first_at)
+    # Population variance of the gaps from exact sums: n * sum(g^2) - (sum g)^2 is an
+    # exact integer (zero for a perfectly regular buyer), divided once at the end.
+    spread = n_gaps * last.gap_sq_total - span_us.cast(EXACT_INT) * span_us.cast(EXACT_INT)
+    cols: dict[str, ir.Value] = {
+        "customer_id": last.customer_id,
+        "cutoff": last.cutoff,
+        "orders_total": last.order_no,
+        "purchase_days_total": last.purchase_days,
+        "days_since_last_order": _days(last.cutoff, last.ordered_at),
+        "first_order_age_days": _days(last.cutoff, last.first_at),
+        "order_gap_mean_days": _mean(span_us, last.order_no - 1, DAY_US),
+        "order_gap_std_days": ibis.ifelse(
+            last.order_no > 1,
+            spread.cast("float64").sqrt() / (last.order_no - 1).cast("float64") / DAY_US,
+            ibis.null("float64"),
+        ),
+        "spend_total": last.money_total / MONEY_UNITS,
+    }
+    if "points_balance" in fs.names:
+        cols["points_balance"] = last.points_total / MONEY_UNITS
+    return last.select(**cols)
+
+
+# Window aggregates that count (0, not NULL, when the window holds no order).
+_ORDER_COUNTS = (
+    "orders_30d",
+    "orders_90d",
+    "orders_365d",
+    "orders_same_window_last_year",
+    "active_months_365d",
+    "discounted_orders_365d",
+    "promotion_day_orders_365d",
+    "channels_used_365d",
+    "late_deliveries_90d",
+    "late_deliveries_365d",
+    "due_deliveries_365d",
+    "late_deliveries_without_complaint_365d",
+    "low_ratings_365d",
+)
+
+
+def _order_windows(
+    orders: ir.Table, cutoffs: ir.Table, fs: FeatureSet, *, horizon_days: int
+) -> ir.Table:
+    """Features over the last 30, 90 and 365 days (and the same window a year earlier)."""
+    j = _within(orders, cutoffs, "ordered_at", days=365)
+    c, at = j.cutoff, j.ordered_at
+
+    def since(days: int) -> ir.BooleanValue:  # age < days
+        return at > c - ibis.interval(days=days)
+
+    y = since(365)
+    # age <= 365 and age > 365 - horizon: the same stretch of the calendar a year earlier
+    same_window = at < c - ibis.interval(days=365 - horizon_days)
+    prev_90 = (at <= c - ibis.interval(days=90)) & since(180)
+    m: dict[str, ir.Value] = {
+        "orders_30d": j.count(where=since(30)),
+        "orders_90d": j.count(where=since(90)),
+        "orders_365d": j.count(where=y),
+        # Seasonal buyers (Christmas shoppers, yearly restockers) look lapsed at a
+        # cutoff but are on schedule.
+        "orders_same_window_last_year": j.count(where=same_window),
+        "money_same_window_last_year": j.money.sum(where=same_window),
+        "money_30d": j.money.sum(where=since(30)),
+        "money_90d": j.money.sum(where=since(90)),
+        "money_365d": j.money.sum(where=y),
+        "money_prev_90d": j.money.sum(where=prev_90),
+    }
+    # Distinct months of the last 365 days with an order: twelve flags are far cheaper
+    # than a COUNT(DISTINCT) per customer and cutoff.
+    month = (j.age_days / 30.4375).floor()
+    m.update({f"month_{k}_365d": (month == k).any(where=y) for k in range(12)})
+    if "discounted_order_share_365d" in fs.names:
+        m["discounted_orders_365d"] = j.count(where=y & (j.discount_amount > 0))
+        gross = j.amount + j.discount_amount
+        depth = y & (gross > 0)
+        m["discount_depth_total_365d"] = _exact(j.discount_amount / gross).sum(where=depth)
+        m["discount_depth_n_365d"] = j.count(where=depth)
+    if "promotion_day_order_share_365d" in fs.names:
+        m["promotion_day_orders_365d"] = j.count(where=y & j.promotion_day)
+    if "quantity_per_order_mean_365d" in fs.names:
+        m["quantity_total_365d"] = _exact(j.quantity).sum(where=y)
+        m["quantity_n_365d"] = j.count(where=y & j.quantity.notnull())
+    if "channels_used_365d" in fs.names:
+        m["channels_used_365d"] = j.channel.nunique(where=y)
+    if "late_delivery_share_365d" in fs.names:
+        # Lateness is known at c only if the promised date has passed: either the
+        # parcel arrived late before c, or it had not arrived by c (on its way, or never
+        # delivered at all: a null delivered_at is a parcel that never came).
+        due = (j.promised_delivery_at < c).fill_null(False)
+        arrived = ibis.coalesce(j.delivered_at, c)
+        late = due & (arrived > j.promised_delivery_at)
+        delay_us = _us(ibis.least(arrived, c), j.promised_delivery_at)
+        silent = late & ~(j.first_complaint_at < c).fill_null(False)
+        m["late_deliveries_90d"] = j.count(where=late & since(90))
+        m["late_deliveries_365d"] = j.count(where=late & y)
+        m["due_deliveries_365d"] = j.count(where=due & y)
+        m["delay_us_365d"] = ibis.greatest(delay_us, 0).sum(where=due & y)
+        m["late_deliveries_without_complaint_365d"] = j.count(where=silent & y)
+    if "rating_mean_365d" in fs.names:
+        rated = (j.rated_known_at < c) & j.rating.notnull() & y
+        m["low_ratings_365d"] = j.count(where=rated & (j.rating <= 2))
+        m["rating_total_365d"] = _exact(j.rating).sum(where=rated)
+        m["ratings_365d"] = j.count(where=rated)
+    if "choice_time_mean_minutes_365d" in fs.names:
+        m["choice_us_365d"] = j.choice_us.sum(where=y)
+        m["choices_365d"] = j.count(where=y & j.choice_us.notnull())
+    a = j.group_by(list(KEY)).aggregate(**m)
+    months = [a[f"month_{k}_365d"].cast("int64") for k in range(12)]
+    return a.mutate(active_months_365d=sum(months[1:], months[0]))
+
+
+def _order_features(base: ir.Table, windows: ir.Table, fs: FeatureSet) -> ir.Table:
+    """Population rows with every order feature: running values and window aggregates."""
+    t = _left(base, windows)
+    t = t.mutate(**{n: t[n].fill_null(0) for n in _ORDER_COUNTS if n in t.columns})
+    money = {n: t[n].fill_null(0) for n in t.columns if n.startswith("money_")}
+    out: dict[str, ir.Value] = {
+        "spend_30d": money["money_30d"] / MONEY_UNITS,
+        "spend_90d": money["money_90d"] / MONEY_UNITS,
+        "spend_365d": money["money_365d"] / MONEY_UNITS,
+        "spend_same_window_last_year": money["money_same_window_last_year"] / MONEY_UNITS,
+        "order_value_mean_365d": _mean(money["money_365d"], t.orders_365d, MONEY_UNITS),
+        # Gaps under a day (two invoices in one visit) would make the ratio explode.
+        # One order has no gap, so no ratio: GREATEST(NULL, 1.0) is 1.0 in DuckDB, which
+        # would turn a one-time buyer's recency into a ratio.
+        "overdue_ratio": ibis.ifelse(
+            t.order_gap_mean_days.isnull(),
+            ibis.null("float64"),
+            t.days_since_last_order / ibis.greatest(t.order_gap_mean_days, 1.0),
+        ),
+        "spend_trend_90d": _ratio(
+            money["money_90d"] - money["money_prev_90d"],
+            money["money_90d"] + money["money_prev_90d"],
+        ),
+    }
+    if "discounted_order_share_365d" in fs.names:
+        out["discounted_order_share_365d"] = _ratio(t.discounted_orders_365d, t.orders_365d)
+        out["discount_depth_mean_365d"] = _mean(
+            t.discount_depth_total_365d, t.discount_depth_n_365d.fill_null(0)
+        )
+    if "promotion_day_order_share_365d" in fs.names:
+        out["promotion_day_order_share_365d"] = _ratio(t.promotion_day_orders_365d, t.orders_365d)
+    if "quantity_per_order_mean_365d" in fs.names:
+        out["quantity_per_order_mean_365d"] = _mean(
+            t.quantity_total_365d, t.quantity_n_365d.fill_null(0)
+        )
+    if "late_delivery_share_365d" in fs.names:
+        out["late_delivery_share_365d"] = _ratio(t.late_deliveries_365d, t.due_deliveries_365d)
+        out["delivery_delay_mean_days_365d"] = _mean(
+            t.delay_us_365d, t.due_deliveries_365d, DAY_US
+        )
+    if "rating_mean_365d" in fs.names:
+        out["rating_mean_365d"] = _mean(t.rating_total_365d, t.ratings_365d.fill_null(0))
+    if "choice_time_mean_minutes_365d" in fs.names:
+        out["choice_time_mean_minutes_365d"] = _mean(
+            t.choice_us_365d, t.choices_365d.fill_null(0), MINUTE_US
+        )
+    return t.mutate(**out)
+
+
+# ---------------------------------------------------------------- the other event tables
+
+
+def _session_history(sessions: ir.Table, orders: ir.Table) -> ir.Table:
+    """Each session with the time it converted into an order (if ever) and the next one."""
     converted = orders.filter(orders.session_id.notnull())
     converted = converted.group_by(cs_id=converted.session_id).aggregate(
         converted_at=converted.ordered_at.min()
     )
-    s = sessions.left_join(converted, sessions.session_id == converted.cs_id).drop("cs_id")
-    j = _join_cutoffs(s, cutoffs, "started_at", within_days=365)
+    keep = [
+        c
+        for c in ("customer_id", "session_id", "started_at", "added_to_cart")
+        if c in sessions.columns
+    ]
+    s = sessions.select(*keep)
+    s = s.left_join(converted, s.session_id == converted.cs_id).drop("cs_id")
+    return _history(s, "started_at", "session_id")
+
+
+def _session_features(sessions: ir.Table, cutoffs: ir.Table) -> list[ir.Table]:
+    j = _within(sessions, cutoffs, "started_at", days=90)
+    c, at = j.cutoff, j.started_at
     # A session turns into "browse only" only from the cutoff's point of view: one
     # that converted after c was still browsing at c.
-    bought = (j.converted_at < j.cutoff).fill_null(False)
-    recent = j.age_days < 90
+    bought = (j.converted_at < c).fill_null(False)
     m = {
-        "sessions_30d": j.count(where=j.age_days < 30),
-        "sessions_90d": j.count(where=recent),
-        "days_since_last_session": j.age_days.min(),
-        "browse_only_sessions_90d": j.count(where=recent & ~bought),
+        "sessions_30d": j.count(where=at > c - ibis.interval(days=30)),
+        "sessions_90d": j.count(),
+        "browse_only_sessions_90d": j.count(where=~bought),
     }
     if "added_to_cart" in sessions.columns:
-        m["carts_90d"] = j.count(where=recent & j.added_to_cart.fill_null(False))
-        m["carts_abandoned_90d"] = j.count(
-            where=recent & j.added_to_cart.fill_null(False) & ~bought
-        )
+        cart = j.added_to_cart.fill_null(False)
+        m["carts_90d"] = j.count(where=cart)
+        m["carts_abandoned_90d"] = j.count(where=cart & ~bought)
     a = j.group_by(list(KEY)).aggregate(**m)
     out = {"browse_only_session_share_90d": _ratio(a.browse_only_sessions_90d, a.sessions_90d)}
     if "added_to_cart" in sessions.columns:
         out["cart_abandonment_share_90d"] = _ratio(a.carts_abandoned_90d, a.carts_90d)
-    return a.mutate(**out)
+    last = _latest(sessions, cutoffs, "started_at", within_days=365)
+    last = last.select(*KEY, days_since_last_session=_days(last.cutoff, last.started_at))
+    return [a.mutate(**out), last]
 
 
-def _complaint_features(complaints: ir.Table, cutoffs: ir.Table) -> ir.Table:
-    j = _join_cutoffs(complaints, cutoffs, "opened_at")
-    y = j.age_days < 365
+def _orders_before(events: ir.Table, time_col: str, orders: ir.Table) -> ir.Table:
+    """Add ``orders_upto``: how many of the customer's orders came at or before the event.
+
+    ``orders`` from :func:`order_history`: the order with ``ordered_at <= at < next_at``
+    is the customer's last one by the event, and its ``order_no`` is the count.
+    """
+    o = orders.select(
+        u_cid=orders.customer_id,
+        u_at=orders.ordered_at,
+        u_next=orders.next_at,
+        u_no=orders.order_no,
+    )
+    at = events[time_col]
+    j = events.left_join(
+        o, [events.customer_id == o.u_cid, o.u_at <= at, o.u_next.isnull() | (o.u_next > at)]
+    )
+    return j.mutate(orders_upto=j.u_no.fill_null(0)).drop("u_cid", "u_at", "u_next", "u_no")
+
+
+def _complaint_features(complaints: ir.Table, cutoffs: ir.Table) -> list[ir.Table]:
+    j = _within(complaints, cutoffs, "opened_at", days=365)
+    c = j.cutoff
+    y = j.opened_at > c - ibis.interval(days=365)
     # Resolution, escalation and satisfaction are outcomes: known only once the
     # complaint was resolved before c (escalations carry no timestamp of their own).
-    resolved = (j.resolved_at < j.cutoff).fill_null(False)
+    resolved = (j.resolved_at < c).fill_null(False) & y
     m = {
-        "complaints_90d": j.count(where=j.age_days < 90),
+        "complaints_90d": j.count(where=j.opened_at > c - ibis.interval(days=90)),
         "complaints_365d": j.count(where=y),
-        "complaints_unresolved_now": j.count(where=~resolved),
-        "complaint_open_days_max_now": j.age_days.max(where=~resolved),
-        "complaint_resolve_days_mean_365d": _days(j.resolved_at, j.opened_at).mean(
-            where=resolved & y
-        ),
-        "complaints_escalated_365d": j.count(where=resolved & y & j.escalated.fill_null(False)),
-        "complaint_satisfaction_mean_365d": j.satisfaction_after.mean(where=resolved & y),
-        "last_complaint_age_days": j.age_days.min(),
+        "resolve_us_365d": _us(j.resolved_at, j.opened_at).sum(where=resolved),
+        "resolved_365d": j.count(where=resolved),
+        "complaints_escalated_365d": j.count(where=resolved & j.escalated.fill_null(False)),
+        "satisfaction_total_365d": _exact(j.satisfaction_after).sum(where=resolved),
+        "satisfaction_n_365d": j.count(where=resolved & j.satisfaction_after.notnull()),
     }
     for cat in ("delivery", "quality", "service", "billing"):
         m[f"complaints_{cat}_365d"] = j.count(where=y & (j.category == cat))
-    return j.group_by(list(KEY)).aggregate(**m)
+    recent = j.group_by(list(KEY)).aggregate(**m)
+    recent = recent.mutate(
+        complaint_resolve_days_mean_365d=_mean(
+            recent.resolve_us_365d, recent.resolved_365d, DAY_US
+        ),
+        complaint_satisfaction_mean_365d=_mean(
+            recent.satisfaction_total_365d, recent.satisfaction_n_365d
+        ),
+    )
+
+    # Open at c: opened before it and not resolved before it. The join is bounded by how
+    # long a complaint stays open (one never resolved is open at every later cutoff).
+    still = complaints.join(
+        cutoffs,
+        [
+            complaints.opened_at < cutoffs.cutoff,
+            ibis.coalesce(complaints.resolved_at, _FAR_FUTURE) >= cutoffs.cutoff,
+        ],
+    )
+    still = still.group_by(list(KEY)).aggregate(
+        complaints_unresolved_now=still.count(), oldest_open_at=still.opened_at.min()
+    )
+    still = still.mutate(complaint_open_days_max_now=_days(still.cutoff, still.oldest_open_at))
+
+    # The latest complaint ever, and how many orders the customer had placed by then.
+    last = _latest(complaints, cutoffs, "opened_at")
+    last = last.select(
+        *KEY,
+        last_complaint_age_days=_days(last.cutoff, last.opened_at),
+        orders_upto_complaint=last.orders_upto,
+    )
+    return [recent, still, last]
 
 
-def _return_features(returns: ir.Table, cutoffs: ir.Table) -> ir.Table:
-    j = _join_cutoffs(returns, cutoffs, "returned_at", within_days=365)
-    return j.group_by(list(KEY)).aggregate(
-        returns_90d=j.count(where=j.age_days < 90),
+def _return_features(returns: ir.Table, cutoffs: ir.Table) -> list[ir.Table]:
+    j = _within(returns, cutoffs, "returned_at", days=365)
+    a = j.group_by(list(KEY)).aggregate(
+        returns_90d=j.count(where=j.returned_at > j.cutoff - ibis.interval(days=90)),
         returns_365d=j.count(),
-        returned_amount_365d=j.amount.sum(),
-        last_return_age_days=j.age_days.min(),
+        returned_money_365d=j.money.sum(),
+        last_return_at=j.returned_at.max(),
+        # Orders only accumulate: the latest return has the most orders before it.
+        orders_upto_return=j.orders_upto.max(),
     )
+    return [a.mutate(last_return_age_days=_days(a.cutoff, a.last_return_at))]
 
 
-def _line_features(lines: ir.Table, cutoffs: ir.Table) -> ir.Table:
-    j = _join_cutoffs(lines, cutoffs, "ordered_at", within_days=365)
-    return j.group_by(list(KEY)).aggregate(
+def _line_features(lines: ir.Table, cutoffs: ir.Table) -> list[ir.Table]:
+    j = _within(lines, cutoffs, "ordered_at", days=365)
+    a = j.group_by(list(KEY)).aggregate(
         distinct_products_365d=j.product_id.nunique(),
-        unit_price_mean_365d=j.unit_price.mean(),
+        unit_price_total_365d=_exact(j.unit_price).sum(),
+        unit_prices_365d=j.count(where=j.unit_price.notnull()),
     )
+    return [a.mutate(unit_price_mean_365d=_mean(a.unit_price_total_365d, a.unit_prices_365d))]
 
 
-def _customer_features(customers: ir.Table, cutoffs: ir.Table, fs: FeatureSet) -> ir.Table:
-    j = customers.cross_join(cutoffs)
+def _customer_features(customers: ir.Table, base: ir.Table, fs: FeatureSet) -> ir.Table:
+    cu = customers.rename(c_customer_id="customer_id")
+    j = base.select(*KEY).join(cu, base.customer_id == cu.c_customer_id)
     cols: dict[str, ir.Value] = {
         "customer_id": j.customer_id,
         "cutoff": j.cutoff,
@@ -462,24 +740,85 @@ def _customer_features(customers: ir.Table, cutoffs: ir.Table, fs: FeatureSet) -
         if name in fs.names:
             static = name not in MUTABLE_CUSTOMER_ATTRIBUTES
             cols[name] = j[name] if static else ibis.ifelse(observed, j[name], ibis.null())
-    out = j.select(**cols)
-    if "referrals_made" in fs.names:
-        r = customers.filter(customers.referred_by.notnull())
-        rj = r.join(cutoffs, r.signup_at < cutoffs.cutoff)
-        refs = rj.group_by(ref_id=rj.referred_by, ref_cutoff=rj.cutoff).aggregate(
-            referrals_made=rj.count()
-        )
-        out = out.left_join(
-            refs, [out.customer_id == refs.ref_id, out.cutoff == refs.ref_cutoff]
-        ).drop("ref_id", "ref_cutoff")
-        out = out.mutate(referrals_made=out.referrals_made.fill_null(0))
-    return out
+    return j.select(**cols)
+
+
+def _referral_features(customers: ir.Table, cutoffs: ir.Table) -> ir.Table:
+    # A customer is referred once: few enough rows to pair each with every later cutoff.
+    r = customers.filter(customers.referred_by.notnull())
+    rj = r.join(cutoffs, r.signup_at < cutoffs.cutoff)
+    return rj.group_by(customer_id=rj.referred_by, cutoff=rj.cutoff).aggregate(
+        referrals_made=rj.count()
+    )
 
 
 def _left(base: ir.Table, other: ir.Table) -> ir.Table:
     o = other.rename(o_customer_id="customer_id", o_cutoff="cutoff")
     j = base.left_join(o, [base.customer_id == o.o_customer_id, base.cutoff == o.o_cutoff])
     return j.drop("o_customer_id", "o_cutoff")
+
+
+# ------------------------------------------------------------------------- the table
+
+
+@dataclass(frozen=True)
+class Events:
+    """The event tables with everything that does not depend on a cutoff, once per event.
+
+    ``orders`` comes from :func:`order_history`; ``sessions`` carries ``converted_at``
+    and ``next_at``; ``complaints`` carries ``next_at`` and ``orders_upto``; ``returns``
+    carries ``money`` and ``orders_upto``. A table the shop does not have (or whose
+    features are all dropped) is None.
+    """
+
+    orders: ir.Table
+    customers: ir.Table | None = None
+    sessions: ir.Table | None = None
+    complaints: ir.Table | None = None
+    returns: ir.Table | None = None
+    order_lines: ir.Table | None = None
+
+    def map(self, fn: Callable[[str, ir.Table], ir.Table]) -> Events:
+        """``fn(name, table)`` for every table (to compute each once and keep it, say)."""
+        return replace(
+            self,
+            **{
+                f.name: fn(f.name, getattr(self, f.name))
+                for f in fields(self)
+                if getattr(self, f.name) is not None
+            },
+        )
+
+
+def prepare_events(tables: Mapping[str, ir.Table], fs: FeatureSet) -> Events:
+    """The per-event half of the features: everything a cutoff does not change.
+
+    Parameters
+    ----------
+    tables
+        Canonical tables as Ibis tables (``orders`` required; others optional).
+    fs
+        The features to compute, from :func:`available_features`.
+
+    Returns
+    -------
+    Events
+    """
+    orders = order_history(_prepare_orders(tables, fs), fs)
+    events: dict[str, ir.Table] = {"orders": orders}
+    if "customers" in tables:
+        events["customers"] = tables["customers"]
+    if "sessions" in tables and "sessions_90d" in fs.names:
+        events["sessions"] = _session_history(tables["sessions"], orders)
+    if "complaints" in tables and "complaints_365d" in fs.names:
+        complaints = _history(tables["complaints"], "opened_at", "complaint_id")
+        events["complaints"] = _orders_before(complaints, "opened_at", orders)
+    if "returns" in tables and "returns_365d" in fs.names:
+        returns = tables["returns"].mutate(money=to_units(tables["returns"].amount))
+        events["returns"] = _orders_before(returns, "returned_at", orders)
+    if "order_lines" in tables and "distinct_products_365d" in fs.names:
+        events["order_lines"] = tables["order_lines"]
+    return Events(**events)
 
 
 def build_features(
@@ -508,16 +847,43 @@ def build_features(
     Returns
     -------
     ibis.Table
-        ``customer_id``, ``cutoff``, then ``fs.names`` in order.
+        ``customer_id``, ``cutoff``, then ``fs.names`` in order; one row per customer of
+        the population at each cutoff, in no particular order.
     """
-    orders = _prepare_orders(tables, fs)
-    base = population(orders, cutoffs, lookback_days=lookback_days)
+    return features_at(
+        prepare_events(tables, fs),
+        cutoffs,
+        fs,
+        lookback_days=lookback_days,
+        horizon_days=horizon_days,
+    )
+
+
+def features_at(
+    events: Events,
+    cutoffs: ir.Table,
+    fs: FeatureSet,
+    *,
+    lookback_days: int,
+    horizon_days: int,
+) -> ir.Table:
+    """The per-cutoff half of :func:`build_features`, from :func:`prepare_events`.
+
+    The features stage prepares the events once and calls this for one batch of
+    cutoffs at a time.
+    """
+    last = population(events.orders, cutoffs, lookback_days=lookback_days)
+    base = _running_features(last, fs)
     # The horizon's place in the calendar: churn in a window that covers the peak
     # season is rarer than in one that does not, whatever the customer did.
     base = base.mutate(cutoff_month=base.cutoff.month())
-    t = _left(base, _order_features(orders, cutoffs, fs, horizon_days=horizon_days))
-    if "customers" in tables:
-        t = _left(t, _customer_features(tables["customers"], cutoffs, fs))
+    windows = _order_windows(events.orders, cutoffs, fs, horizon_days=horizon_days)
+    t = _order_features(base, windows, fs)
+    if events.customers is not None:
+        t = _left(t, _customer_features(events.customers, base, fs))
+        if "referrals_made" in fs.names:
+            t = _left(t, _referral_features(events.customers, cutoffs))
+            t = t.mutate(referrals_made=t.referrals_made.fill_null(0))
     else:
         t = t.mutate(signup_age_days=ibis.null("float64"))
     # Tenure: from signup if the shop knows it, else from the first order we see.
@@ -530,44 +896,50 @@ def build_features(
         recency_share_of_tenure=t.days_since_last_order / observed,
     )
 
-    issue_ages = []
-    if "sessions" in tables and "sessions_90d" in fs.names:
-        t = _left(t, _session_features(tables["sessions"], orders, cutoffs))
-    if "complaints" in tables and "complaints_365d" in fs.names:
-        t = _left(t, _complaint_features(tables["complaints"], cutoffs))
+    issue_ages, issue_orders = [], []
+    if events.sessions is not None:
+        for part in _session_features(events.sessions, cutoffs):
+            t = _left(t, part)
+    if events.complaints is not None:
+        for part in _complaint_features(events.complaints, cutoffs):
+            t = _left(t, part)
         issue_ages.append(t.last_complaint_age_days)
-    if "returns" in tables and "returns_365d" in fs.names:
-        t = _left(t, _return_features(tables["returns"], cutoffs))
+        issue_orders.append(t.orders_upto_complaint)
+    if events.returns is not None:
+        for part in _return_features(events.returns, cutoffs):
+            t = _left(t, part)
+        spent = t.money_365d.fill_null(0)
         t = t.mutate(
-            returned_amount_share_365d=_ratio(t.returned_amount_365d, t.spend_365d.fill_null(0)),
+            returned_amount_share_365d=_ratio(t.returned_money_365d, spent),
             # What the customer really spent: cancellations and returns taken off.
-            net_spend_365d=t.spend_365d.fill_null(0) - t.returned_amount_365d.fill_null(0),
+            net_spend_365d=(spent - t.returned_money_365d.fill_null(0)) / MONEY_UNITS,
         )
         issue_ages.append(t.last_return_age_days)
-    if "order_lines" in tables and "distinct_products_365d" in fs.names:
-        t = _left(t, _line_features(tables["order_lines"], cutoffs))
+        issue_orders.append(t.orders_upto_return)
+    if events.order_lines is not None:
+        for part in _line_features(events.order_lines, cutoffs):
+            t = _left(t, part)
 
     if issue_ages:
-        last_issue = issue_ages[0] if len(issue_ages) == 1 else ibis.least(*issue_ages)
-        t = t.mutate(days_since_last_issue=last_issue)
-        t = _left(t, _orders_since_issue(orders, t.select(*KEY, "days_since_last_issue")))
+        if len(issue_ages) == 1:
+            last_issue, upto = issue_ages[0], issue_orders[0]
+        else:
+            # GREATEST/LEAST skip NULLs (DuckDB and Spark alike): the latest issue of either kind.
+            last_issue, upto = ibis.least(*issue_ages), ibis.greatest(*issue_orders)
+        # Quality tolerance: how many orders followed the latest return or complaint.
+        # A float, NULL when there was no issue yet (not 0: no issue is not "no orders since").
+        t = t.mutate(
+            days_since_last_issue=last_issue,
+            orders_since_last_issue=ibis.ifelse(
+                last_issue.isnull(), ibis.null("float64"), (t.orders_total - upto).cast("float64")
+            ),
+        )
     counts = [n for n in fs.names if _is_count(n)]
     t = t.mutate(**{n: t[n].fill_null(0) for n in counts if n in t.columns})
     missing = [n for n in fs.names if n not in t.columns]
     if missing:
         raise RuntimeError(f"features declared but not computed: {missing}")
     return t.select(*KEY, *fs.names)
-
-
-def _orders_since_issue(orders: ir.Table, issues: ir.Table) -> ir.Table:
-    """How many orders followed the latest return or complaint (quality tolerance)."""
-    i = issues.filter(issues.days_since_last_issue.notnull())
-    seconds = (i.days_since_last_issue * DAY_SECONDS).cast("int64")
-    i = i.mutate(issue_at=i.cutoff - seconds.as_interval("s"))
-    o = orders.select(o_cid=orders.customer_id, o_at=orders.ordered_at)
-    j = i.left_join(o, i.customer_id == o.o_cid)
-    after = (j.o_at > j.issue_at) & (j.o_at < j.cutoff)
-    return j.group_by(list(KEY)).aggregate(orders_since_last_issue=j.count(where=after))
 
 
 def _is_count(name: str) -> bool:

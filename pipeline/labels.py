@@ -14,6 +14,8 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from pipeline.features import MONEY_UNITS, to_units
+
 
 @dataclass(frozen=True)
 class Cutoffs:
@@ -125,6 +127,10 @@ def churn_labels(
 ) -> ir.Table:
     """What each customer of the population did in ``[c, c + horizon)``.
 
+    Orders are paired with the few cutoffs whose horizon holds them (a bounded range
+    join: each order meets at most ``horizon / every_days + 1`` cutoffs), summed per
+    customer and cutoff in exact money units, then matched to the population.
+
     Parameters
     ----------
     orders
@@ -144,29 +150,42 @@ def churn_labels(
         returns made in it; the value model's target).
     """
     p = population.select("customer_id", "cutoff")
-    o = orders.select(o_cid=orders.customer_id, o_at=orders.ordered_at, o_amount=orders.amount)
-    j = p.left_join(o, [p.customer_id == o.o_cid, *_within(o.o_at, p.cutoff, horizon_days)])
-    a = j.group_by(["customer_id", "cutoff"]).aggregate(
-        future_orders=j.o_at.count(), future_spend=j.o_amount.sum()
-    )
-    a = a.mutate(future_spend=a.future_spend.fill_null(0.0).cast("float64"))
+    cutoffs = p.select("cutoff").distinct()
+    bought = _in_horizon(orders, cutoffs, "ordered_at", horizon_days)
+    a = _left(p, _per_customer(bought, future_orders=bought.count(), money=bought.money.sum()))
+    money = a.money.fill_null(0)
     if returns is not None:
-        r = returns.select(
-            r_cid=returns.customer_id, r_at=returns.returned_at, r_amount=returns.amount
-        )
-        rj = p.left_join(r, [p.customer_id == r.r_cid, *_within(r.r_at, p.cutoff, horizon_days)])
-        back = rj.group_by(b_cid=rj.customer_id, b_cutoff=rj.cutoff).aggregate(
-            returned=rj.r_amount.sum()
-        )
-        a = a.left_join(back, [a.customer_id == back.b_cid, a.cutoff == back.b_cutoff])
-        a = a.mutate(future_spend=a.future_spend - a.returned.fill_null(0.0))
+        back = _in_horizon(returns, cutoffs, "returned_at", horizon_days)
+        a = _left(a, _per_customer(back, returned=back.money.sum()))
+        money = money - a.returned.fill_null(0)
     return a.select(
         "customer_id",
         "cutoff",
-        churned=(a.future_orders == 0).cast("int8"),
-        future_spend=a.future_spend,
+        churned=(a.future_orders.fill_null(0) == 0).cast("int8"),
+        future_spend=(money / MONEY_UNITS).cast("float64"),
     )
 
 
-def _within(at: ir.TimestampValue, cutoff: ir.TimestampValue, days: int) -> list[ir.BooleanValue]:
-    return [at >= cutoff, at < cutoff + ibis.interval(days=days)]
+def _in_horizon(events: ir.Table, cutoffs: ir.Table, time_col: str, days: int) -> ir.Table:
+    """Each event paired with the cutoffs whose horizon ``[c, c + days)`` holds it."""
+    e = events.select(
+        e_cid=events.customer_id, e_at=events[time_col], money=to_units(events.amount)
+    )
+    return e.join(
+        cutoffs, [e.e_at >= cutoffs.cutoff, e.e_at < cutoffs.cutoff + ibis.interval(days=days)]
+    )
+
+
+def _per_customer(joined: ir.Table, **metrics: ir.Scalar) -> ir.Table:
+    return joined.group_by(l_cid=joined.e_cid, l_cutoff=joined.cutoff).aggregate(**metrics)
+
+
+def _left(population: ir.Table, per_customer: ir.Table) -> ir.Table:
+    j = population.left_join(
+        per_customer,
+        [
+            population.customer_id == per_customer.l_cid,
+            population.cutoff == per_customer.l_cutoff,
+        ],
+    )
+    return j.drop("l_cid", "l_cutoff")

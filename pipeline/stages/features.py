@@ -1,21 +1,42 @@
 """Stage ``features``: loyalty features and churn labels at every cutoff.
 
 Writes ``data/features/snapshots.parquet`` (one row per customer and cutoff, with
-``churned`` for the labelled cutoffs) and ``meta.json`` (the
-cutoffs, the feature families, and the features the data could not support).
+``churned`` for the labelled cutoffs; one row group per cutoff, in cutoff order, so a
+reader can fetch a single cutoff with a Parquet filter) and ``meta.json`` (the cutoffs,
+the feature families, and the features the data could not support).
+
+The per-event half of the features is computed once; the per-cutoff half runs a batch
+of cutoffs at a time and streams each cutoff's rows to the file: nothing holds every
+snapshot in memory. ``features.engine`` picks DuckDB (default) or Spark.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import ibis
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from pipeline import io
 from pipeline.config import Params
-from pipeline.features import FAMILIES, available_features, build_features
-from pipeline.labels import churn_labels, cutoff_table, plan_cutoffs
+from pipeline.engine import connect, materialise, stream
+from pipeline.features import (
+    FAMILIES,
+    KEY,
+    available_features,
+    features_at,
+    population,
+    prepare_events,
+)
+from pipeline.labels import Cutoffs, churn_labels, cutoff_table, plan_cutoffs
 from pipeline.schema import TABLES
 from pipeline.stages._common import CANONICAL, FEATURES, stage_main
 
@@ -31,6 +52,10 @@ EVENT_TIME = {
     "complaints": "opened_at",
     "surveys": "surveyed_at",
 }
+BATCH_TABLE = "batch_cutoffs"
+# Customer-cutoff rows one batch may hold in the engine's hash tables (an upper bound:
+# every customer with an order counts once per cutoff of the batch).
+BATCH_ROWS = 2_500_000
 
 
 def connect_tables(con: ibis.BaseBackend, as_of: pd.Timestamp | None) -> dict[str, ibis.Table]:
@@ -53,13 +78,53 @@ def present_columns(tables: dict[str, ibis.Table]) -> dict[str, set[str]]:
     return out
 
 
+def batches(cutoffs: list[pd.Timestamp], customers: int) -> list[list[pd.Timestamp]]:
+    """Consecutive cutoffs, few enough per batch to keep the engine's memory bounded."""
+    size = max(1, BATCH_ROWS // max(customers, 1))
+    return [cutoffs[i : i + size] for i in range(0, len(cutoffs), size)]
+
+
+def finish_cutoff(frame: pd.DataFrame, cuts: Cutoffs) -> pd.DataFrame:
+    """One cutoff's rows, just before they are written: the last place to add columns."""
+    frame.insert(2, "labelled", frame["cutoff"] < cuts.score)
+    frame["churned"] = frame["churned"].astype("Int8")
+    return frame
+
+
+def per_cutoff(reader: pa.RecordBatchReader) -> Iterator[pa.Table]:
+    """Regroup a stream of record batches ordered by cutoff into one table per cutoff."""
+    pending: list[pa.RecordBatch] = []
+    for batch in reader:
+        stamps = batch.column("cutoff").cast(pa.int64()).to_numpy()
+        # row numbers where the cutoff changes within this batch
+        starts = [0, *(np.flatnonzero(np.diff(stamps)) + 1).tolist(), len(batch)]
+        for start, end in itertools.pairwise(starts):
+            piece = batch.slice(start, end - start)
+            if pending and pending[-1].column("cutoff")[0] != piece.column("cutoff")[0]:
+                yield pa.Table.from_batches(pending)
+                pending = []
+            if len(piece):
+                pending.append(piece)
+    if pending:
+        yield pa.Table.from_batches(pending)
+
+
 def run(params: Params) -> None:
     as_of = pd.Timestamp(params.score.as_of) if params.score.as_of else None
-    # One thread: DuckDB's parallel sums of doubles combine in whatever order the
-    # threads finish, which moved spend and gap features in the 13th digit between
-    # runs (and the logistic and BG/NBD baselines with them). One thread costs
-    # 10.3 -> 12.3 s on the 20k-customer shop and makes the stage bit-for-bit.
-    con = ibis.duckdb.connect(threads=1)
+    scratch = Path(tempfile.mkdtemp(prefix=".features-", dir=FEATURES.parent))
+    try:
+        con = connect(
+            params.features.engine,
+            scratch=scratch,
+            memory_gb=params.features.memory_gb,
+            spark_master=params.spark.master,
+        )
+        _run(con, params, as_of)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run(con: ibis.BaseBackend, params: Params, as_of: pd.Timestamp | None) -> None:
     tables = connect_tables(con, as_of)
     fs = available_features(present_columns(tables))
     for name, why in fs.dropped.items():
@@ -67,7 +132,10 @@ def run(params: Params) -> None:
     log.info("%d features from %d families", len(fs.names), len({FAMILIES[n] for n in fs.names}))
 
     o = tables["orders"]
-    span = o.aggregate(first=o.ordered_at.min(), last=o.ordered_at.max()).to_pandas().iloc[0]
+    span = o.aggregate(
+        first=o.ordered_at.min(), last=o.ordered_at.max(), customers=o.customer_id.nunique()
+    ).to_pandas()
+    span = span.iloc[0]
     cuts = plan_cutoffs(
         pd.Timestamp(span["first"]),
         pd.Timestamp(span["last"]),
@@ -83,35 +151,67 @@ def run(params: Params) -> None:
         cuts.test.date(),
         cuts.score.date(),
     )
-    ct = con.create_table("cutoffs", cutoff_table([*cuts.labelled, cuts.score]), overwrite=True)
-    feats = build_features(
-        tables,
+
+    # Once per event: everything the cutoff does not change.
+    events = prepare_events(tables, fs)
+    events = events.map(lambda name, table: materialise(con, table, f"events_{name}"))
+    log.info("per-event tables ready")
+
+    # Once per batch of cutoffs: the same query, compiled once, on other cutoffs.
+    ct = con.create_table(BATCH_TABLE, cutoff_table(cuts.labelled[:1]), overwrite=True)
+    feats = features_at(
+        events,
         ct,
         fs,
         lookback_days=params.churn.lookback_days,
         horizon_days=params.churn.horizon_days,
     )
-    lab_ct = con.create_table("labelled", cutoff_table(cuts.labelled), overwrite=True)
-    pop = feats.select("customer_id", "cutoff").semi_join(lab_ct, "cutoff")
+    pop = population(events.orders, ct, lookback_days=params.churn.lookback_days)
     labels = churn_labels(
         tables["orders"],
-        pop,
+        pop.filter(pop.cutoff < cuts.score).select(*KEY),
         horizon_days=params.churn.horizon_days,
         returns=tables.get("returns"),
     )
-    frame = feats.left_join(labels, ["customer_id", "cutoff"]).drop(
-        "customer_id_right", "cutoff_right"
-    )
-    frame = frame.order_by(["cutoff", "customer_id"]).to_pandas()
+    frame = feats.left_join(labels, list(KEY)).drop("customer_id_right", "cutoff_right")
+    frame = frame.order_by(["cutoff", "customer_id"])
+    sql, schema = con.compile(frame), frame.schema().to_pyarrow()
 
-    frame.insert(2, "labelled", frame["cutoff"] < cuts.score)
-    frame["churned"] = frame["churned"].astype("Int8")
-    summary = frame.groupby("cutoff").agg(
-        customers=("customer_id", "size"), churn=("churned", "mean")
-    )
-    log.info("snapshots:\n%s", summary.to_string())
+    summary = []
+    out_path = None
+    with io.staged_dir(FEATURES) as out:
+        out_path = out / "snapshots.parquet"
+        writer = None
+        try:
+            every = [*cuts.labelled, cuts.score]
+            for batch in batches(every, int(span["customers"])):
+                con.create_table(BATCH_TABLE, cutoff_table(batch), overwrite=True)
+                reader = stream(con, sql)
+                for part in per_cutoff(reader):
+                    # the types Ibis promises (the raw query may widen some, int32 -> int64)
+                    rows = finish_cutoff(part.cast(schema).to_pandas(), cuts)
+                    table = pa.Table.from_pandas(
+                        rows, schema=writer.schema if writer else None, preserve_index=False
+                    )
+                    if writer is None:
+                        writer = pq.ParquetWriter(out_path, table.schema)
+                    writer.write_table(table, row_group_size=max(len(table), 1))
+                    summary.append(
+                        (rows["cutoff"].iloc[0], len(rows), rows["churned"].astype(float).mean())
+                    )
+                log.info("cutoffs %s .. %s written", batch[0].date(), batch[-1].date())
+        finally:
+            if writer is not None:
+                writer.close()
+        log.info(
+            "snapshots:\n%s",
+            pd.DataFrame(summary, columns=["cutoff", "customers", "churn"]).to_string(index=False),
+        )
+        io.write_json(_meta(fs, cuts, params), out / "meta.json")
 
-    meta = {
+
+def _meta(fs, cuts: Cutoffs, params: Params) -> dict:
+    return {
         "features": list(fs.names),
         "categorical": list(fs.categorical),
         "families": {n: FAMILIES[n] for n in fs.names},
@@ -125,9 +225,6 @@ def run(params: Params) -> None:
         "horizon_days": params.churn.horizon_days,
         "lookback_days": params.churn.lookback_days,
     }
-    with io.staged_dir(FEATURES) as out:
-        io.write_parquet(frame, out / "snapshots.parquet")
-        io.write_json(meta, out / "meta.json")
 
 
 def main() -> None:
