@@ -63,6 +63,9 @@ def connect(
             "temp_directory": str(scratch / "spill"),
             # Results are ordered by an explicit ORDER BY where order matters.
             "preserve_insertion_order": False,
+            # Cutoff tables are small: pairing each event with every cutoff and
+            # filtering beats sorting both sides for a range join.
+            "nested_loop_join_threshold": 64,
         }
         if threads is not None:
             config["threads"] = threads

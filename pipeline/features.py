@@ -40,7 +40,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 
 import ibis
 import ibis.expr.datatypes as dtypes
@@ -380,17 +380,17 @@ def order_history(orders: ir.Table, fs: FeatureSet) -> ir.Table:
     Returns
     -------
     ibis.Table
-        The order's columns plus ``next_at``, ``order_no`` (1 for the first order),
-        ``first_at``, ``money`` and the running ``money_total``, ``points_total``,
-        ``purchase_days``, ``gap_sq_total``.
+        The order columns the features read, plus ``prev_at``, ``next_at``, ``order_no``
+        (1 for the first order), ``first_at``, ``money``, the running ``money_total``,
+        ``points_total``, ``purchase_days``, ``gap_sq_total`` and, for the channels,
+        ``prev_channel_at`` (the customer's previous order in the same channel).
     """
-    by_customer = ibis.window(group_by=orders.customer_id)
     w = ibis.window(group_by=orders.customer_id, order_by=[orders.ordered_at, orders.order_id])
     o = orders.mutate(
         prev_at=orders.ordered_at.lag().over(w),
         next_at=orders.ordered_at.lead().over(w),
         order_no=ibis.row_number().over(w) + 1,
-        first_at=orders.ordered_at.min().over(by_customer),
+        first_at=orders.ordered_at.min().over(w),
         money=to_units(orders.amount),
     )
     gap = _us(o.ordered_at, o.prev_at).cast(EXACT_INT)
@@ -407,7 +407,42 @@ def order_history(orders: ir.Table, fs: FeatureSet) -> ir.Table:
             o.points_redeemed.fill_null(0.0)
         )
         cols["points_total"] = points.sum().over(running).cast("int64")
-    return o.mutate(**cols)
+    if "channels_used_365d" in fs.names:
+        # Distinct channels in a window = orders whose previous order in the same
+        # channel lies outside it: a count, not a COUNT(DISTINCT) per customer and cutoff.
+        same = ibis.window(
+            group_by=[o.customer_id, o.channel], order_by=[o.ordered_at, o.order_id]
+        )
+        cols["prev_channel_at"] = o.ordered_at.lag().over(same)
+    o = o.mutate(**cols)
+    keep = [
+        "customer_id",
+        "ordered_at",
+        "amount",
+        "money",
+        *cols,
+        "prev_at",
+        "next_at",
+        "order_no",
+        "first_at",
+        *(c for c, feature in _ORDER_COLUMNS if feature in fs.names),
+    ]
+    return o.select(*dict.fromkeys(keep))
+
+
+# Order columns the window features read, by the feature that needs them.
+_ORDER_COLUMNS = (
+    ("discount_amount", "discounted_order_share_365d"),
+    ("promotion_day", "promotion_day_order_share_365d"),
+    ("quantity", "quantity_per_order_mean_365d"),
+    ("channel", "channels_used_365d"),
+    ("promised_delivery_at", "late_delivery_share_365d"),
+    ("delivered_at", "late_delivery_share_365d"),
+    ("first_complaint_at", "late_delivery_share_365d"),
+    ("rating", "rating_mean_365d"),
+    ("rated_known_at", "rating_mean_365d"),
+    ("choice_us", "choice_time_mean_minutes_365d"),
+)
 
 
 def population(orders: ir.Table, cutoffs: ir.Table, *, lookback_days: int) -> ir.Table:
@@ -491,10 +526,13 @@ def _order_windows(
         "money_365d": j.money.sum(where=y),
         "money_prev_90d": j.money.sum(where=prev_90),
     }
-    # Distinct months of the last 365 days with an order: twelve flags are far cheaper
-    # than a COUNT(DISTINCT) per customer and cutoff.
+    # Distinct months (of 30.4375 days back from c) with an order: the orders whose
+    # previous order lies in another month or outside the window. A count, exact, and
+    # far cheaper than a COUNT(DISTINCT) per customer and cutoff.
     month = (j.age_days / 30.4375).floor()
-    m.update({f"month_{k}_365d": (month == k).any(where=y) for k in range(12)})
+    prev_month = (_days(c, j.prev_at) / 30.4375).floor()
+    new_month = j.prev_at.isnull() | (j.prev_at <= c - ibis.interval(days=365))
+    m["active_months_365d"] = j.count(where=y & (new_month | (prev_month != month)))
     if "discounted_order_share_365d" in fs.names:
         m["discounted_orders_365d"] = j.count(where=y & (j.discount_amount > 0))
         gross = j.amount + j.discount_amount
@@ -507,7 +545,10 @@ def _order_windows(
         m["quantity_total_365d"] = _exact(j.quantity).sum(where=y)
         m["quantity_n_365d"] = j.count(where=y & j.quantity.notnull())
     if "channels_used_365d" in fs.names:
-        m["channels_used_365d"] = j.channel.nunique(where=y)
+        first_in_window = j.prev_channel_at.isnull() | (
+            j.prev_channel_at <= c - ibis.interval(days=365)
+        )
+        m["channels_used_365d"] = j.count(where=y & j.channel.notnull() & first_in_window)
     if "late_delivery_share_365d" in fs.names:
         # Lateness is known at c only if the promised date has passed: either the
         # parcel arrived late before c, or it had not arrived by c (on its way, or never
@@ -530,9 +571,7 @@ def _order_windows(
     if "choice_time_mean_minutes_365d" in fs.names:
         m["choice_us_365d"] = j.choice_us.sum(where=y)
         m["choices_365d"] = j.count(where=y & j.choice_us.notnull())
-    a = j.group_by(list(KEY)).aggregate(**m)
-    months = [a[f"month_{k}_365d"].cast("int64") for k in range(12)]
-    return a.mutate(active_months_365d=sum(months[1:], months[0]))
+    return j.group_by(list(KEY)).aggregate(**m)
 
 
 def _order_features(base: ir.Table, windows: ir.Table, fs: FeatureSet) -> ir.Table:
@@ -778,19 +817,17 @@ class Events:
     returns: ir.Table | None = None
     order_lines: ir.Table | None = None
 
-    def map(self, fn: Callable[[str, ir.Table], ir.Table]) -> Events:
-        """``fn(name, table)`` for every table (to compute each once and keep it, say)."""
-        return replace(
-            self,
-            **{
-                f.name: fn(f.name, getattr(self, f.name))
-                for f in fields(self)
-                if getattr(self, f.name) is not None
-            },
-        )
+
+def _as_is(name: str, table: ir.Table) -> ir.Table:
+    return table
 
 
-def prepare_events(tables: Mapping[str, ir.Table], fs: FeatureSet) -> Events:
+def prepare_events(
+    tables: Mapping[str, ir.Table],
+    fs: FeatureSet,
+    *,
+    keep: Callable[[str, ir.Table], ir.Table] = _as_is,
+) -> Events:
     """The per-event half of the features: everything a cutoff does not change.
 
     Parameters
@@ -799,23 +836,30 @@ def prepare_events(tables: Mapping[str, ir.Table], fs: FeatureSet) -> Events:
         Canonical tables as Ibis tables (``orders`` required; others optional).
     fs
         The features to compute, from :func:`available_features`.
+    keep
+        Called as ``keep(name, table)`` on each table as soon as it is defined; what it
+        returns is used from then on. The stage passes a function that computes the
+        table once and stores it, so that later tables (and every batch of cutoffs)
+        read the stored result instead of recomputing it.
 
     Returns
     -------
     Events
     """
-    orders = order_history(_prepare_orders(tables, fs), fs)
+    orders = keep("orders", order_history(_prepare_orders(tables, fs), fs))
     events: dict[str, ir.Table] = {"orders": orders}
     if "customers" in tables:
         events["customers"] = tables["customers"]
     if "sessions" in tables and "sessions_90d" in fs.names:
-        events["sessions"] = _session_history(tables["sessions"], orders)
+        events["sessions"] = keep(
+            "sessions", _session_history(tables["sessions"], tables["orders"])
+        )
     if "complaints" in tables and "complaints_365d" in fs.names:
         complaints = _history(tables["complaints"], "opened_at", "complaint_id")
-        events["complaints"] = _orders_before(complaints, "opened_at", orders)
+        events["complaints"] = keep("complaints", _orders_before(complaints, "opened_at", orders))
     if "returns" in tables and "returns_365d" in fs.names:
         returns = tables["returns"].mutate(money=to_units(tables["returns"].amount))
-        events["returns"] = _orders_before(returns, "returned_at", orders)
+        events["returns"] = keep("returns", _orders_before(returns, "returned_at", orders))
     if "order_lines" in tables and "distinct_products_365d" in fs.names:
         events["order_lines"] = tables["order_lines"]
     return Events(**events)

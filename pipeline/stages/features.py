@@ -55,7 +55,7 @@ EVENT_TIME = {
 BATCH_TABLE = "batch_cutoffs"
 # Customer-cutoff rows one batch may hold in the engine's hash tables (an upper bound:
 # every customer with an order counts once per cutoff of the batch).
-BATCH_ROWS = 2_500_000
+BATCH_ROWS = 1_000_000
 
 
 def connect_tables(con: ibis.BaseBackend, as_of: pd.Timestamp | None) -> dict[str, ibis.Table]:
@@ -153,8 +153,9 @@ def _run(con: ibis.BaseBackend, params: Params, as_of: pd.Timestamp | None) -> N
     )
 
     # Once per event: everything the cutoff does not change.
-    events = prepare_events(tables, fs)
-    events = events.map(lambda name, table: materialise(con, table, f"events_{name}"))
+    events = prepare_events(
+        tables, fs, keep=lambda name, table: materialise(con, table, f"events_{name}")
+    )
     log.info("per-event tables ready")
 
     # Once per batch of cutoffs: the same query, compiled once, on other cutoffs.
