@@ -84,13 +84,17 @@ def connect(
             .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
             .config("spark.local.dir", str(scratch / "local"))
             .config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", "8")
+            # A handful of partitions on one machine (the default 200 is for clusters).
+            .config(
+                "spark.sql.shuffle.partitions", "4" if spark_master.startswith("local") else "200"
+            )
             .getOrCreate()
         )
         log.info("spark %s on %s", session.version, spark_master)
+        con = ibis.pyspark.connect(session)
         # A float NaN from a pandas frame is a missing value, as it is in DuckDB.
         ibis.options.pyspark.treat_nan_as_null = True
-        return ibis.pyspark.connect(session)
+        return con
     raise ValueError(f"features.engine must be 'duckdb' or 'spark', got {engine!r}")
 
 
@@ -101,8 +105,12 @@ def materialise(con: ibis.BaseBackend, table: ir.Table, name: str) -> ir.Table:
     Spark caches it across the cluster.
     """
     if con.name == "duckdb":
-        return con.create_table(name, table, overwrite=True)
-    return table.cache()
+        stored = con.create_table(name, table, overwrite=True)
+    else:
+        stored = table.cache()
+    # The stored types are the backend's (Spark's ROW_NUMBER is a 32-bit int): cast back
+    # to the types the expression promised, so both engines give the same schema.
+    return stored.cast(table.schema())
 
 
 def stream(con: ibis.BaseBackend, sql: str, *, rows: int = 100_000) -> pa.RecordBatchReader:

@@ -389,7 +389,7 @@ def order_history(orders: ir.Table, fs: FeatureSet) -> ir.Table:
     o = orders.mutate(
         prev_at=orders.ordered_at.lag().over(w),
         next_at=orders.ordered_at.lead().over(w),
-        order_no=ibis.row_number().over(w) + 1,
+        order_no=(ibis.row_number().over(w) + 1).cast("int64"),
         first_at=orders.ordered_at.min().over(w),
         money=to_units(orders.amount),
     )
