@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 
 def _umask() -> int:
@@ -67,6 +69,57 @@ def write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+class ParquetAppender:
+    """A Parquet file written one table at a time, each its own row group(s).
+
+    Rows go to a hidden temporary file next to ``path``; it replaces ``path`` only when
+    the appender is closed without an error (use it as a context manager), so a failed
+    writer leaves nothing half-written. Every table must have the first one's schema
+    (or ``schema``, when given; tables are cast to it).
+    """
+
+    def __init__(self, path: str | Path, schema: pa.Schema | None = None) -> None:
+        self.path, self._tmp = _atomic_path(path)
+        self.schema = schema
+        self.rows = 0
+        self._writer: pq.ParquetWriter | None = None
+
+    def write(self, table: pa.Table | pa.RecordBatch) -> None:
+        if isinstance(table, pa.RecordBatch):
+            table = pa.Table.from_batches([table])
+        if self.schema is None:
+            self.schema = table.schema
+        elif table.schema != self.schema:
+            table = table.cast(self.schema)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._tmp, self.schema)
+        if len(table):
+            self._writer.write_table(table, row_group_size=len(table))
+        self.rows += len(table)
+
+    def close(self) -> None:
+        if self._writer is None:
+            if self.schema is None:
+                raise ValueError(f"{self.path}: nothing written and no schema to write")
+            self._writer = pq.ParquetWriter(self._tmp, self.schema)
+        self._writer.close()
+        self._tmp.replace(self.path)
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> ParquetAppender:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:

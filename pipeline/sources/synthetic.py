@@ -69,18 +69,21 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline import schema
+from pipeline import io, schema
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SyntheticShop", "generate_shop"]
+__all__ = ["SyntheticShop", "generate_shop", "write_shop"]
 
 _DAY = 86_400
 _WEEK = 7 * _DAY
@@ -276,7 +279,10 @@ def generate_shop(
     seed: int,
     survey_share: float = 0.10,
 ) -> SyntheticShop:
-    """Simulate an online shop whose customers follow the loyalty theory.
+    """Simulate an online shop whose customers follow the loyalty theory, in memory.
+
+    The frames are exactly what :func:`write_shop` writes (it runs underneath, into a
+    temporary directory): use :func:`write_shop` for shops too large to hold in memory.
 
     Parameters
     ----------
@@ -311,6 +317,57 @@ def generate_shop(
         If ``n_customers`` < 1, ``days`` is outside [14, 20000], ``seed`` < 0, or
         ``survey_share`` is outside [0, 1].
     """
+    with tempfile.TemporaryDirectory(prefix="synthetic-shop-") as tmp:
+        root = Path(tmp)
+        write_shop(
+            n_customers=n_customers,
+            start=start,
+            days=days,
+            seed=seed,
+            survey_share=survey_share,
+            directory=root / "tables",
+            truth_path=root / "truth.parquet",
+        )
+        tables = io.read_tables(root / "tables")
+        return SyntheticShop(tables=tables, truth=io.read_parquet(root / "truth.parquet"))
+
+
+def write_shop(
+    *,
+    n_customers: int,
+    start: dt.date,
+    days: int,
+    seed: int,
+    survey_share: float = 0.10,
+    directory: Path,
+    truth_path: Path,
+) -> dict[str, int]:
+    """Simulate the shop block by block and write it as it goes, in bounded memory.
+
+    Each block of ``_CHUNK_SIZE`` customers is simulated and appended to scratch
+    Parquet files; DuckDB then sorts every table by time (spilling to disk beyond
+    ``_SORT_MEMORY``), hands out the ids in time order and streams the tables to
+    ``directory``. Memory is bounded by one block and the sort, not by the shop.
+
+    Parameters
+    ----------
+    n_customers, start, days, seed, survey_share
+        As in :func:`generate_shop`.
+    directory
+        Where ``<table>.parquet`` go (created if needed), one per canonical table.
+    truth_path
+        Where the ground truth goes.
+
+    Returns
+    -------
+    dict
+        Rows written per table.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`generate_shop`.
+    """
     _check_args(n_customers=n_customers, start=start, days=days, seed=seed, share=survey_share)
     calendar_ss, customers_ss, region_ss, referral_ss, chunks_ss = np.random.SeedSequence(
         seed
@@ -321,25 +378,62 @@ def generate_shop(
     region = np.random.default_rng(region_ss).choice(
         len(_REGIONS), size=n_customers, p=_REGION_PROBS
     )
+    origin = np.datetime64(start, "us").astype(np.int64)
+    customer_width = _width(6, n_customers)
+    truth = {
+        "churn_sec": np.full(n_customers, -1, np.int64),
+        "cause": np.zeros(n_customers, np.int8),
+        "n_bad": np.zeros(n_customers, np.int64),
+        "n_complaints": np.zeros(n_customers, np.int64),
+    }
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".synthetic-", dir=directory))
+    try:
+        n_chunks = -(-n_customers // _CHUNK_SIZE)
+        chunk_seeds = chunks_ss.spawn(n_chunks)
+        blocks = {name: io.ParquetAppender(scratch / f"{name}.parquet") for name in _EVENTS}
+        seen = dict.fromkeys(_EVENTS, 0)
+        try:
+            for c in range(n_chunks):
+                lo, hi = c * _CHUNK_SIZE, min(n_customers, (c + 1) * _CHUNK_SIZE)
+                block = {name: values[lo:hi] for name, values in customers.items()}
+                part = _simulate_block(
+                    block, lo, calendar, survey_share, np.random.default_rng(chunk_seeds[c])
+                )
+                for name, values in part.pop("truth").items():
+                    truth[name][lo:hi] = values
+                rows = _block_rows(part, seen, origin, customer_width)
+                for name, table in rows.items():
+                    blocks[name].write(table)
+                    seen[name] += len(table)
+                logger.debug("simulated customers %d-%d of %d", lo, hi, n_customers)
+        except BaseException:
+            for appender in blocks.values():
+                appender.abort()
+            raise
+        for appender in blocks.values():
+            appender.close()
 
-    n_chunks = -(-n_customers // _CHUNK_SIZE)
-    chunk_seeds = chunks_ss.spawn(n_chunks)
-    parts = []
-    for c in range(n_chunks):
-        lo, hi = c * _CHUNK_SIZE, min(n_customers, (c + 1) * _CHUNK_SIZE)
-        block = {name: values[lo:hi] for name, values in customers.items()}
-        parts.append(
-            _simulate_block(
-                block, lo, calendar, survey_share, np.random.default_rng(chunk_seeds[c])
-            )
+        referrer = _draw_referrers(
+            customers, truth["churn_sec"], np.random.default_rng(referral_ss)
         )
-        logger.debug("simulated customers %d-%d of %d", lo, hi, n_customers)
-    merged = _merge(parts)
-    del parts
-    referrer = _draw_referrers(
-        customers, merged["truth"]["churn_sec"], np.random.default_rng(referral_ss)
+        people = _people(customers, region, referrer, truth, origin, customer_width)
+        io.write_parquet(people["customers"], directory / "customers.parquet")
+        io.write_parquet(people["truth"], truth_path)
+        counts = {"customers": n_customers}
+        counts.update(_sort_events(scratch, directory, seen))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    logger.info(
+        "synthetic shop: %d customers, %d orders, %d sessions, %d complaints over %d days",
+        n_customers,
+        counts["orders"],
+        counts["sessions"],
+        counts["complaints"],
+        days,
     )
-    return _assemble(merged, customers, region, referrer, start, days)
+    return counts
 
 
 def _check_args(*, n_customers: int, start: dt.date, days: int, seed: int, share: float) -> None:
@@ -997,26 +1091,6 @@ def _resolve_complaints(
     }
 
 
-def _merge(parts: list[dict[str, dict[str, np.ndarray]]]) -> dict[str, dict[str, np.ndarray]]:
-    """Concatenate blocks; order references become global order row numbers."""
-    order_offsets = np.cumsum([0] + [p["orders"]["cust"].size for p in parts])
-    ref_dtype = np.int32 if order_offsets[-1] < np.iinfo(np.int32).max else np.int64
-    merged: dict[str, dict[str, np.ndarray]] = {}
-    for table in ("orders", "sessions", "returns", "complaints", "surveys", "truth"):
-        columns = {}
-        for name in list(parts[0][table]):
-            pieces = []
-            for i, part in enumerate(parts):
-                values = part[table].pop(name)
-                if name == "order_ref":
-                    values = np.where(values >= 0, values + order_offsets[i], -1).astype(ref_dtype)
-                pieces.append(values)
-            columns[name] = np.concatenate(pieces)
-            del pieces
-        merged[table] = columns
-    return merged
-
-
 def _draw_referrers(
     cust: dict[str, np.ndarray], churn_sec: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
@@ -1071,168 +1145,255 @@ def _width(minimum: int, count: int) -> int:
     return max(minimum, len(str(count)))
 
 
-def _assemble(
-    merged: dict[str, dict[str, np.ndarray]],
+# Event tables, simulated per block and then sorted by time.
+_EVENTS = ("orders", "sessions", "returns", "complaints", "surveys")
+# Memory DuckDB may use to sort the event tables (it spills to disk beyond it).
+_SORT_MEMORY = "2GB"
+
+
+def _timestamps(origin: int, sec: np.ndarray, missing: np.ndarray | None = None) -> np.ndarray:
+    """Seconds from the window start as datetime64[us]; ``missing`` rows become NaT."""
+    us = origin + sec.astype(np.int64) * 1_000_000
+    if missing is not None:
+        us = np.where(missing, np.iinfo(np.int64).min, us)
+    return us.view("datetime64[us]")
+
+
+def _block_rows(
+    part: dict[str, dict[str, np.ndarray]],
+    seen: dict[str, int],
+    origin: int,
+    customer_width: int,
+) -> dict[str, pa.Table]:
+    """One block's events in canonical form, less the ids handed out in time order.
+
+    Every table gets ``seq`` (its row number across blocks: the tie-break of the time
+    sort) and its sort key in seconds; order references become ``seq`` of the order.
+    """
+
+    def ts(sec: np.ndarray, missing: np.ndarray | None = None) -> np.ndarray:
+        return _timestamps(origin, sec, missing)
+
+    def cid(rows: np.ndarray):
+        return _ids("C", rows + 1, customer_width)
+
+    def seq(name: str, n: int) -> np.ndarray:
+        return np.arange(seen[name], seen[name] + n, dtype=np.int64)
+
+    def ref(values: np.ndarray) -> np.ndarray:
+        return np.where(values >= 0, values.astype(np.int64) + seen["orders"], -1)
+
+    o, s, r, c, v = (part[name] for name in _EVENTS)
+    net = o["gross"] - o["discount"] - o["redeemed"]
+    frames = {
+        "orders": pd.DataFrame(
+            {
+                "seq": seq("orders", o["cust"].size),
+                "key": o["ordered"],
+                "customer_id": cid(o["cust"]),
+                "ordered_at": ts(o["ordered"]),
+                "amount": net / 100.0,
+                "discount_amount": o["discount"] / 100.0,
+                "promotion_day": o["promo"],
+                "channel": _labels(o["channel"], _SHOP_CHANNELS),
+                "quantity": o["quantity"].astype(float),
+                "distinct_products": o["distinct"].astype(float),
+                "promised_delivery_at": ts(o["promised"]),
+                "delivered_at": ts(o["delivered"], o["delivered"] < 0),
+                "rating": o["rating"].astype(float),
+                "rated_at": ts(o["rated_at"], o["rated_at"] < 0),
+                "points_earned": o["earned"].astype(float),
+                "points_redeemed": o["redeemed"].astype(float),
+            }
+        ),
+        "sessions": pd.DataFrame(
+            {
+                "seq": seq("sessions", s["cust"].size),
+                "key": s["started"],
+                "order_ref": ref(s["order_ref"]),
+                "customer_id": cid(s["cust"]),
+                "started_at": ts(s["started"]),
+                "ended_at": ts(s["ended"]),
+                "page_views": s["page_views"].astype(float),
+                "added_to_cart": s["cart"].astype(bool),
+                "channel": _labels(s["channel"], _SHOP_CHANNELS),
+            }
+        ),
+        "returns": pd.DataFrame(
+            {
+                "seq": seq("returns", r["cust"].size),
+                "key": r["returned"],
+                "order_ref": ref(r["order_ref"]),
+                "customer_id": cid(r["cust"]),
+                "returned_at": ts(r["returned"]),
+                "amount": r["amount"] / 100.0,
+                "quantity": r["quantity"].astype(float),
+            }
+        ),
+        "complaints": pd.DataFrame(
+            {
+                "seq": seq("complaints", c["cust"].size),
+                "key": c["opened"],
+                "order_ref": ref(c["order_ref"]),
+                "customer_id": cid(c["cust"]),
+                "opened_at": ts(c["opened"]),
+                "category": _labels(c["category"], _CATEGORIES),
+                "channel": _labels(c["channel"], _COMPLAINT_CHANNELS),
+                "resolved_at": ts(c["resolved"], c["resolved"] < 0),
+                "escalated": c["escalated"].astype(bool),
+                "satisfaction_after": c["satisfaction"].astype(float),
+                "text": pd.array(c["text"], dtype=pd.StringDtype()),
+            }
+        ),
+        "surveys": pd.DataFrame(
+            {
+                "seq": seq("surveys", v["cust"].size),
+                "key": v["surveyed"],
+                "customer_id": cid(v["cust"]),
+                "surveyed_at": ts(v["surveyed"]),
+                "attachment": v["attachment"].astype(float),
+                "recommend": v["recommend"].astype(float),
+                "main_reason": _labels(v["reason"], schema.SURVEY_REASONS),
+            }
+        ),
+    }
+    return {
+        name: pa.Table.from_pandas(frame, preserve_index=False) for name, frame in frames.items()
+    }
+
+
+def _people(
     cust: dict[str, np.ndarray],
     region: np.ndarray,
     referrer: np.ndarray,
-    start: dt.date,
-    days: int,
-) -> SyntheticShop:
-    origin = np.datetime64(start, "us").astype(np.int64)
-
-    def ts(sec: np.ndarray, missing: np.ndarray | None = None) -> np.ndarray:
-        us = origin + sec.astype(np.int64) * 1_000_000
-        if missing is not None:
-            us = np.where(missing, np.iinfo(np.int64).min, us)
-        return us.view("datetime64[us]")
-
-    n = cust["type"].size
-    cw = _width(6, n)
-    customer_id = _ids("C", np.arange(1, n + 1), cw)
-
-    def cid(rows: np.ndarray):
-        return _ids("C", rows + 1, cw)
-
-    # Source columns are popped as they are used, so the merged arrays and the
-    # finished frames are not both held in full.
-    def take(columns: dict[str, np.ndarray], name: str, perm: np.ndarray) -> np.ndarray:
-        return columns.pop(name)[perm]
-
-    o = merged.pop("orders")
-    n_o = o["cust"].size
-    order_perm = np.argsort(o["ordered"], kind="stable")
-    order_rank = np.empty(n_o, np.int64)
-    order_rank[order_perm] = np.arange(n_o)
-    ow = _width(7, n_o)
-
-    s = merged.pop("sessions")
-    n_s = s["cust"].size
-    session_perm = np.argsort(s["started"], kind="stable")
-    session_of_order = np.empty(n_o, np.int64)
-    order_ref = s.pop("order_ref")
-    is_order = order_ref >= 0
-    session_rank = np.empty(n_s, np.int64)
-    session_rank[session_perm] = np.arange(n_s)
-    session_of_order[order_ref[is_order]] = session_rank[is_order]
-    del session_rank, order_ref, is_order
-    sw = _width(8, n_s)
-
-    tables: dict[str, pd.DataFrame] = {}
-    tables["customers"] = _frame(
+    truth: dict[str, np.ndarray],
+    origin: int,
+    customer_width: int,
+) -> dict[str, pd.DataFrame]:
+    """The customers table and the ground truth: one row per customer."""
+    customer_id = _ids("C", np.arange(1, cust["type"].size + 1), customer_width)
+    signup_at = _timestamps(origin, cust["signup_sec"])
+    customers = _frame(
         schema.CUSTOMERS,
         customer_id=customer_id,
-        signup_at=ts(cust["signup_sec"]),
+        signup_at=signup_at,
         region=_labels(region, _REGIONS),
         acquisition_channel=_labels(cust["acquisition"], _ACQUISITION_CHANNELS),
         membership_tier=_labels(cust["tier"], _TIERS),
-        referred_by=_ids("C", referrer + 1, cw, missing=referrer < 0),
+        referred_by=_ids("C", referrer + 1, customer_width, missing=referrer < 0),
         # The simulated tier and region are fixed at signup, so they are known from then.
-        attributes_observed_at=ts(cust["signup_sec"]),
+        attributes_observed_at=signup_at,
     )
-
-    op = order_perm
-    net = (o.pop("gross") - o["discount"] - o["redeemed"])[op]
-    delivered = take(o, "delivered", op)
-    rated_at = take(o, "rated_at", op)
-    tables["orders"] = _frame(
-        schema.ORDERS,
-        order_id=_ids("O", np.arange(1, n_o + 1), ow),
-        customer_id=cid(take(o, "cust", op)),
-        ordered_at=ts(take(o, "ordered", op)),
-        amount=net / 100.0,
-        discount_amount=take(o, "discount", op) / 100.0,
-        promotion_day=take(o, "promo", op),
-        channel=_labels(take(o, "channel", op), _SHOP_CHANNELS),
-        quantity=o["quantity"][op].astype(float),
-        distinct_products=take(o, "distinct", op).astype(float),
-        promised_delivery_at=ts(take(o, "promised", op)),
-        delivered_at=ts(delivered, delivered < 0),
-        rating=take(o, "rating", op).astype(float),
-        rated_at=ts(rated_at, rated_at < 0),
-        session_id=_ids("S", session_of_order[op] + 1, sw),
-        points_earned=take(o, "earned", op).astype(float),
-        points_redeemed=take(o, "redeemed", op).astype(float),
-    )
-    del net, delivered, rated_at, session_of_order, order_perm, op
-
-    sp = session_perm
-    tables["sessions"] = _frame(
-        schema.SESSIONS,
-        session_id=_ids("S", np.arange(1, n_s + 1), sw),
-        customer_id=cid(take(s, "cust", sp)),
-        started_at=ts(take(s, "started", sp)),
-        ended_at=ts(take(s, "ended", sp)),
-        page_views=take(s, "page_views", sp).astype(float),
-        added_to_cart=take(s, "cart", sp).astype(bool),
-        channel=_labels(take(s, "channel", sp), _SHOP_CHANNELS),
-    )
-    del s, sp, session_perm
-
-    r = merged.pop("returns")
-    rp = np.argsort(r["returned"], kind="stable")
-    tables["returns"] = _frame(
-        schema.RETURNS,
-        return_id=_ids("R", np.arange(1, rp.size + 1), _width(6, rp.size)),
-        customer_id=cid(r["cust"][rp]),
-        returned_at=ts(r["returned"][rp]),
-        amount=r["amount"][rp] / 100.0,
-        order_id=_ids("O", order_rank[r["order_ref"][rp]] + 1, ow),
-        quantity=r["quantity"][rp].astype(float),
-    )
-
-    c = merged.pop("complaints")
-    cp = np.argsort(c["opened"], kind="stable")
-    c_ref = c["order_ref"][cp]
-    tables["complaints"] = _frame(
-        schema.COMPLAINTS,
-        complaint_id=_ids("CP", np.arange(1, cp.size + 1), _width(6, cp.size)),
-        customer_id=cid(c["cust"][cp]),
-        opened_at=ts(c["opened"][cp]),
-        category=_labels(c["category"][cp], _CATEGORIES),
-        order_id=_ids("O", order_rank[np.maximum(c_ref, 0)] + 1, ow, missing=c_ref < 0),
-        channel=_labels(c["channel"][cp], _COMPLAINT_CHANNELS),
-        resolved_at=ts(c["resolved"][cp], c["resolved"][cp] < 0),
-        escalated=c["escalated"][cp].astype(bool),
-        satisfaction_after=c["satisfaction"][cp].astype(float),
-        text=pd.array(c["text"][cp], dtype=pd.StringDtype()),
-    )
-
-    v = merged.pop("surveys")
-    vp = np.argsort(v["surveyed"], kind="stable")
-    tables["surveys"] = _frame(
-        schema.SURVEYS,
-        customer_id=cid(v["cust"][vp]),
-        surveyed_at=ts(v["surveyed"][vp]),
-        attachment=v["attachment"][vp].astype(float),
-        recommend=v["recommend"][vp].astype(float),
-        main_reason=_labels(v["reason"][vp], schema.SURVEY_REASONS),
-    )
-
-    tr = merged["truth"]
     cause_labels = tuple(label or "" for label in _CAUSES)
-    truth = pd.DataFrame(
+    churn = truth["churn_sec"]
+    frame = pd.DataFrame(
         {
             "customer_id": customer_id,
             "true_type": _labels(cust["type"], schema.LOYALTY_TYPES),
             "attachment": cust["attachment"].astype(float),
-            "signup_at": ts(cust["signup_sec"]),
-            "churned_at": ts(tr["churn_sec"], tr["churn_sec"] < 0),
-            "churn_cause": _labels(tr["cause"], cause_labels, missing=tr["cause"] == 0),
-            "n_bad_experiences": tr["n_bad"].astype(np.int64),
-            "n_complaints": tr["n_complaints"].astype(np.int64),
+            "signup_at": signup_at,
+            "churned_at": _timestamps(origin, churn, churn < 0),
+            "churn_cause": _labels(truth["cause"], cause_labels, missing=truth["cause"] == 0),
+            "n_bad_experiences": truth["n_bad"].astype(np.int64),
+            "n_complaints": truth["n_complaints"].astype(np.int64),
         },
         copy=False,
     )
-    logger.info(
-        "synthetic shop: %d customers, %d orders, %d sessions, %d complaints over %d days",
-        n,
-        n_o,
-        n_s,
-        cp.size,
-        days,
+    return {"customers": customers, "truth": frame}
+
+
+def _template(table: schema.Table) -> pa.Schema:
+    """The Arrow schema (with pandas metadata) of a canonical table written by pandas."""
+    dtypes = {
+        "string": pd.StringDtype(),
+        "datetime": "datetime64[us]",
+        "float": "float64",
+        "bool": "bool",
+        "int": "int64",
+    }
+    empty = pd.DataFrame({c.name: pd.Series([], dtype=dtypes[c.dtype]) for c in table.columns})
+    return pa.Schema.from_pandas(empty, preserve_index=False)
+
+
+def _sort_events(scratch: Path, directory: Path, counts: dict[str, int]) -> dict[str, int]:
+    """Sort each event table by time, hand out ids in that order, stream it to ``directory``.
+
+    Ties in time keep the simulation's order (``seq``), as a stable sort would. Order
+    references (a session's, a return's, a complaint's) become the order's id.
+    """
+    import duckdb
+
+    con = duckdb.connect(
+        config={"memory_limit": _SORT_MEMORY, "temp_directory": str(scratch / "spill")}
     )
-    return SyntheticShop(tables=tables, truth=truth)
+    try:
+
+        def src(name: str) -> str:
+            return f"read_parquet('{scratch / name}.parquet')"
+
+        def ident(prefix: str, rank: str, width: int) -> str:
+            return f"'{prefix}' || lpad(CAST({rank} AS VARCHAR), {width}, '0')"
+
+        ow, sw = _width(7, counts["orders"]), _width(8, counts["sessions"])
+        con.execute(
+            f"CREATE TEMP TABLE order_rank AS SELECT seq, "
+            f"row_number() OVER (ORDER BY key, seq) AS r FROM {src('orders')}"
+        )
+        con.execute(
+            f"CREATE TEMP TABLE session_rank AS SELECT seq, order_ref, "
+            f"row_number() OVER (ORDER BY key, seq) AS r FROM {src('sessions')}"
+        )
+
+        def columns(table: schema.Table, given: dict[str, str]) -> str:
+            """The table's columns in schema order: computed ones, else the block's."""
+            return ", ".join(f"{given.get(c, 'e.' + c)} AS {c}" for c in table.names)
+
+        def rank(name: str) -> str:  # ids in time order, ties in simulation order
+            return "row_number() OVER (ORDER BY e.key, e.seq)"
+
+        order_id = ident("O", "o.r", ow)
+        session_id = ident("S", "s.r", sw)
+        return_id = ident("R", rank("returns"), _width(6, counts["returns"]))
+        complaint_id = ident("CP", rank("complaints"), _width(6, counts["complaints"]))
+        complaint_order = f"CASE WHEN e.order_ref >= 0 THEN {order_id} END"
+        select = {
+            "orders": columns(schema.ORDERS, {"order_id": order_id, "session_id": session_id}),
+            "sessions": columns(schema.SESSIONS, {"session_id": session_id}),
+            "returns": columns(schema.RETURNS, {"return_id": return_id, "order_id": order_id}),
+            "complaints": columns(
+                schema.COMPLAINTS, {"complaint_id": complaint_id, "order_id": complaint_order}
+            ),
+            "surveys": columns(schema.SURVEYS, {}),
+        }
+        by_order = "LEFT JOIN order_rank o ON o.seq = e.order_ref"
+        sources = {
+            "orders": f"""{src("orders")} e JOIN order_rank o USING (seq)
+                LEFT JOIN session_rank s ON s.order_ref = e.seq ORDER BY o.r""",
+            "sessions": f"{src('sessions')} e JOIN session_rank s USING (seq) ORDER BY s.r",
+            "returns": f"{src('returns')} e {by_order} ORDER BY e.key, e.seq",
+            "complaints": f"{src('complaints')} e {by_order} ORDER BY e.key, e.seq",
+            "surveys": f"{src('surveys')} e ORDER BY e.key, e.seq",
+        }
+        queries = {name: f"SELECT {select[name]} FROM {sources[name]}" for name in _EVENTS}
+        written = {}
+        for name, sql in queries.items():
+            table = schema.TABLES[name]
+            template = _template(table)
+            with io.ParquetAppender(directory / f"{name}.parquet", template) as out:
+                for batch in con.sql(sql).to_arrow_reader(_SORT_BATCH_ROWS):
+                    if tuple(batch.schema.names) != table.names:
+                        raise AssertionError(
+                            f"table {name!r}: sorted columns {batch.schema.names} != schema "
+                            f"{table.names}"
+                        )
+                    out.write(batch)
+            written[name] = out.rows
+        return written
+    finally:
+        con.close()
+
+
+_SORT_BATCH_ROWS = 500_000
 
 
 def _frame(table: schema.Table, **columns) -> pd.DataFrame:
