@@ -168,3 +168,41 @@ def test_csv_keeps_money_to_the_cent(tmp_path):
     assert text == ["value", "280000.55", "1234567.0", "0.3", "12.3"]
     back = pd.read_csv(tmp_path / "m.csv")
     pd.testing.assert_frame_equal(back, money)
+
+
+def test_parquet_appender_writes_one_row_group_per_table_atomically(tmp_path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "snapshots.parquet"
+    with io.ParquetAppender(path) as out:
+        out.write(pa.table({"cutoff": [1, 1], "x": [0.5, 1.5]}))
+        assert not path.exists()  # nothing visible until closed
+        out.write(pa.table({"cutoff": [2], "x": [2.5]}))
+    assert out.rows == 3
+    f = pq.ParquetFile(path)
+    assert [f.metadata.row_group(i).num_rows for i in range(f.num_row_groups)] == [2, 1]
+    one = pq.read_table(path, filters=[("cutoff", "==", 2)]).to_pydict()
+    assert one == {"cutoff": [2], "x": [2.5]}
+    assert [p.name for p in tmp_path.iterdir()] == ["snapshots.parquet"]
+
+
+def test_parquet_appender_casts_to_its_schema(tmp_path) -> None:
+    import pyarrow as pa
+
+    schema = pa.schema([("n", pa.int64())])
+    with io.ParquetAppender(tmp_path / "t.parquet", schema) as out:
+        out.write(pa.table({"n": pa.array([1, 2], pa.int32())}))
+    assert pd.read_parquet(tmp_path / "t.parquet")["n"].dtype == "int64"
+
+
+def test_failed_parquet_appender_keeps_the_previous_file(tmp_path) -> None:
+    import pyarrow as pa
+
+    path = tmp_path / "t.parquet"
+    io.write_parquet(pd.DataFrame({"n": [7]}), path)
+    with pytest.raises(RuntimeError), io.ParquetAppender(path) as out:
+        out.write(pa.table({"n": [1]}))
+        raise RuntimeError("stage failed half-way")
+    assert pd.read_parquet(path)["n"].tolist() == [7]
+    assert [p.name for p in tmp_path.iterdir()] == ["t.parquet"]

@@ -494,3 +494,32 @@ def test_hundred_thousand_customers_complete() -> None:
     assert len(shop.truth) == 100_000
     assert 750_000 < len(shop.tables["orders"]) < 2_000_000
     assert seconds < 120, f"100k customers took {seconds:.1f} s"
+
+
+def test_write_shop_streams_blocks_to_files_in_time_order(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Four simulation blocks, each appended as it is simulated, then sorted by time.
+    monkeypatch.setattr(synthetic, "_CHUNK_SIZE", 400)
+    counts = synthetic.write_shop(
+        n_customers=1_600,
+        start=START,
+        days=DAYS,
+        seed=5,
+        directory=tmp_path / "raw",
+        truth_path=tmp_path / "truth.parquet",
+    )
+    files = sorted(p.name for p in (tmp_path / "raw").iterdir())
+    assert files == sorted(f"{name}.parquet" for name in TABLE_NAMES)  # no scratch left
+    tables = {name: pd.read_parquet(tmp_path / "raw" / f"{name}.parquet") for name in TABLE_NAMES}
+    assert counts == {name: len(frame) for name, frame in tables.items()}
+    assert len(pd.read_parquet(tmp_path / "truth.parquet")) == 1_600
+    orders, sessions = tables["orders"], tables["sessions"]
+    # ids are handed out in time order across blocks, and references follow them
+    assert orders["ordered_at"].is_monotonic_increasing
+    assert orders["order_id"].is_monotonic_increasing and orders["order_id"].is_unique
+    assert sessions["started_at"].is_monotonic_increasing
+    assert sessions["session_id"].is_monotonic_increasing
+    _check_invariants(
+        SyntheticShop(tables=tables, truth=pd.read_parquet(tmp_path / "truth.parquet"))
+    )
