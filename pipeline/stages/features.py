@@ -13,8 +13,15 @@ import ibis
 import pandas as pd
 
 from pipeline import io
+from pipeline.clv import bgnbd_features
 from pipeline.config import Params
-from pipeline.features import FAMILIES, available_features, build_features
+from pipeline.features import (
+    FAMILIES,
+    PER_CUTOFF,
+    FeatureSet,
+    available_features,
+    build_features,
+)
 from pipeline.labels import churn_labels, cutoff_table, plan_cutoffs
 from pipeline.schema import TABLES
 from pipeline.stages._common import CANONICAL, FEATURES, stage_main
@@ -51,6 +58,20 @@ def present_columns(tables: dict[str, ibis.Table]) -> dict[str, set[str]]:
         counts = t.aggregate(**{c: t[c].count() for c in t.columns}).to_pandas().iloc[0]
         out[name] = {c for c, n in counts.items() if n > 0}
     return out
+
+
+def add_per_cutoff_features(
+    frame: pd.DataFrame, fs: FeatureSet, *, horizon_days: int
+) -> pd.DataFrame:
+    """BG/NBD's posterior, fitted at each cutoff on that cutoff's rows, as features."""
+    wanted = [n for n in PER_CUTOFF if n in fs.names]
+    if not wanted:
+        return frame
+    parts = [
+        bgnbd_features(rows, horizon_days=horizon_days)[wanted]
+        for _, rows in frame.groupby("cutoff", sort=False)
+    ]
+    return pd.concat([frame, pd.concat(parts).loc[frame.index]], axis=1)
 
 
 def run(params: Params) -> None:
@@ -103,6 +124,7 @@ def run(params: Params) -> None:
         "customer_id_right", "cutoff_right"
     )
     frame = frame.order_by(["cutoff", "customer_id"]).to_pandas()
+    frame = add_per_cutoff_features(frame, fs, horizon_days=params.churn.horizon_days)
 
     frame.insert(2, "labelled", frame["cutoff"] < cuts.score)
     frame["churned"] = frame["churned"].astype("Int8")
