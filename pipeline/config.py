@@ -113,10 +113,16 @@ class Train(_Model):
     lambda_l2: float = Field(1.0, ge=0.0)
     max_rounds: int = Field(2000, gt=0)
     early_stopping_rounds: int = Field(50, gt=0)
+    # What early stopping watches on the validation cutoff. The calibrator sets the
+    # level afterwards, so ranking (auc) is enough; log loss also punishes a base rate
+    # that moved between training and validation (a season), and stops early for it.
+    early_stopping_metric: Literal["binary_logloss", "auc"] = "binary_logloss"
     loyalty_max_rounds: int = Field(300, gt=0)
-    # Calibration map fitted on the validation cutoff only; "auto" picks the one with
-    # the lowest Brier score on the backtest origins before the test cutoff.
+    # Calibration map fitted on the validation cutoff only, for the booster whose scores
+    # it maps; "auto" picks none, Platt or isotonic by cross-fitted Brier on that cutoff.
     calibration: Literal["auto", "none", "isotonic", "platt"] = "auto"
+    # Above this many training rows, train on a sample stratified by cutoff and label.
+    max_rows: int = Field(1_000_000, gt=0)
 
 
 class Evaluate(_Model):

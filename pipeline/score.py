@@ -1,7 +1,8 @@
 """The at-risk list: who, how likely, how much value, why, and what to do.
 
-Value is what the customer spent in the last 365 days; expected value at risk is
-churn probability x value. Retention effort goes to the value at risk first (the
+Value is what the customer is expected to spend over the next horizon if they stay
+(the value model of the train stage); expected value at risk is churn probability x
+that value. Retention effort goes to the value at risk first (the
 80/20 logic: a few customers carry most of the value, and some are not worth a
 discount), so the list is ranked by expected value at risk, not by probability alone.
 """
@@ -23,6 +24,7 @@ LIST_COLUMNS = (
     "loyalty_type_source",
     "relationship_stage",
     "value_365d",
+    "expected_value",
     "expected_value_at_risk",
     "reason_1",
     "reason_2",
@@ -59,8 +61,11 @@ def build_list(
     out = scoring.reset_index(drop=True).copy()
     # Round first, so that the list's own columns multiply to its value at risk.
     out["churn_probability"] = out["churn_probability"].round(4)
-    out["value_365d"] = f["spend_365d"].fillna(0.0).to_numpy().round(2)
-    out["expected_value_at_risk"] = (out["churn_probability"] * out["value_365d"]).round(2)
+    # what they really spent in the last year: cancellations and returns taken off
+    spent = f["net_spend_365d"] if "net_spend_365d" in f else f["spend_365d"]
+    out["value_365d"] = spent.fillna(0.0).to_numpy().round(2)
+    out["expected_value"] = out["expected_value"].to_numpy().round(2)
+    out["expected_value_at_risk"] = (out["churn_probability"] * out["expected_value"]).round(2)
     lo, hi = band_thresholds
     out["risk_band"] = np.select(
         [out["churn_probability"] >= hi, out["churn_probability"] >= lo],
@@ -68,7 +73,7 @@ def build_list(
         default="low",
     )
     out["relationship_stage"] = relationship_stage(f.reset_index()).to_numpy()
-    value_rank_share = out["value_365d"].rank(ascending=False, method="first") / len(out)
+    value_rank_share = out["expected_value"].rank(ascending=False, method="first") / len(out)
     out["recommended_action"] = recommend_play(
         out["loyalty_type"],
         out.filter(regex=r"^reason_family_\d+$"),

@@ -93,7 +93,7 @@ def fit_churn(
     lightgbm.Booster
         Trimmed to the best iteration on ``valid``.
     """
-    params = lgb_params(p, objective="binary", metric="binary_logloss")
+    params = lgb_params(p, objective="binary", metric=p.early_stopping_metric)
     dtrain = lgb.Dataset(
         design.matrix(train), label=train["churned"].to_numpy(), free_raw_data=False
     )
@@ -110,11 +110,84 @@ def fit_churn(
     return _trimmed(booster)
 
 
-def refit_churn(frame: pd.DataFrame, design: Design, p: Train, *, rounds: int) -> lgb.Booster:
-    """The same model refitted on all labelled snapshots, for scoring the present."""
-    params = lgb_params(p, objective="binary")
-    data = lgb.Dataset(design.matrix(frame), label=frame["churned"].to_numpy())
-    return lgb.train(params, data, num_boost_round=max(rounds, 1))
+def fit_value(
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    design: Design,
+    p: Train,
+) -> lgb.Booster:
+    """What a customer will spend over the next horizon if they stay.
+
+    Trained on the snapshots where the customer did not churn, with their spend in
+    the horizon (net of returns, floored at zero) as the target, early-stopped on the
+    validation cutoff's retained customers. Expected value at risk is then the churn
+    probability times this: the value a retention contact can keep, not last year's
+    gross spend.
+
+    Parameters
+    ----------
+    train, valid
+        Snapshots with the design's features, ``churned`` and ``future_spend``.
+    design
+        Feature columns and category levels.
+    p
+        Training parameters (shared with the churn model).
+
+    Returns
+    -------
+    lightgbm.Booster
+        Trimmed to the best iteration on ``valid``; predicts spend in money.
+
+    Raises
+    ------
+    ValueError
+        If no training or validation customer was retained.
+    """
+    train = train[train["churned"] == 0]
+    valid = valid[valid["churned"] == 0]
+    if train.empty or valid.empty:
+        raise ValueError(
+            f"value model: {len(train)} retained training and {len(valid)} retained "
+            "validation rows; every customer churned, so there is no spend to learn"
+        )
+    # Tweedie with a log link: spend is zero-heavy and right-skewed, and the model's
+    # mean stays the mean (what value at risk needs), unlike a regression on logs.
+    params = lgb_params(p, objective="tweedie", tweedie_variance_power=1.3, metric="tweedie")
+    dtrain = lgb.Dataset(design.matrix(train), label=_spend(train), free_raw_data=False)
+    dvalid = lgb.Dataset(design.matrix(valid), label=_spend(valid), reference=dtrain)
+    booster = lgb.train(
+        params,
+        dtrain,
+        num_boost_round=p.max_rounds,
+        valid_sets=[dvalid],
+        valid_names=["valid"],
+        callbacks=[lgb.early_stopping(p.early_stopping_rounds, verbose=False)],
+    )
+    log.info("value model: best iteration %d of %d", booster.best_iteration, p.max_rounds)
+    return _trimmed(booster)
+
+
+def _spend(frame: pd.DataFrame) -> np.ndarray:
+    return frame["future_spend"].to_numpy(dtype=float).clip(min=0.0)
+
+
+def sample_rows(frame: pd.DataFrame, *, max_rows: int, seed: int) -> pd.DataFrame:
+    """At most ``max_rows`` rows, stratified by cutoff and churn label (seeded).
+
+    Every (cutoff, label) cell keeps the same share of its rows, so the churn rate and
+    the mix of cutoffs the model learns from are those of the full table.
+    """
+    if len(frame) <= max_rows:
+        return frame
+    share = max_rows / len(frame)
+    rng = np.random.default_rng(seed)
+    keep = np.zeros(len(frame), dtype=bool)
+    cells = frame.groupby(["cutoff", "churned"], sort=True, observed=True).indices
+    for rows in cells.values():
+        n = int(round(len(rows) * share))
+        keep[rng.choice(rows, size=n, replace=False)] = True
+    log.info("training on a stratified sample of %d of %d rows", keep.sum(), len(frame))
+    return frame[keep]
 
 
 def _trimmed(booster: lgb.Booster) -> lgb.Booster:

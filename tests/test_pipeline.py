@@ -95,11 +95,11 @@ def test_outputs_are_where_the_readme_says(shop):
     assert len(at_risk) == 100
     pd.testing.assert_frame_equal(at_risk, scored.head(100))
     assert at_risk["expected_value_at_risk"].is_monotonic_decreasing
-    expected = (scored["churn_probability"] * scored["value_365d"]).round(2)
+    expected = (scored["churn_probability"] * scored["expected_value"]).round(2)
     assert (scored["expected_value_at_risk"] - expected).abs().max() < 0.02
     assert at_risk["reason_1"].notna().all() and at_risk["recommended_action"].notna().all()
     assert set(scored["loyalty_type_source"]) == {"classifier"}
-    for path in ("models/churn/model.txt", "models/loyalty/model.txt"):
+    for path in ("models/churn/model.txt", "models/value/model.txt", "models/loyalty/model.txt"):
         assert (shop / path).read_text().startswith("tree"), path  # LightGBM text format
     assert not list(shop.glob("models/**/*.pkl"))
     ingest = read_json(shop / "reports/ingest.json")
@@ -195,7 +195,7 @@ def test_forced_rerun_gives_identical_metrics(shop):
 def test_exp_run_reruns_only_stages_that_read_the_param(shop):
     out = sh(shop, "dvc", "exp", "run", "-S", "train.learning_rate=0.1").stdout
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"train", "explain", "score", "track"}, out
+    assert ran == {"train", "explain", "score", "forward", "track"}, out
     show = sh(shop, "dvc", "exp", "show", "--json").stdout
     assert "learning_rate" in show
 

@@ -18,6 +18,7 @@ def scoring(ids: list[str], probabilities: list[float], **columns) -> pd.DataFra
         {
             "customer_id": ids,
             "churn_probability": probabilities,
+            "expected_value": columns.pop("expected_value", [100.0] * n),
             "loyalty_type": columns.pop("loyalty_type", ["inertia"] * n),
             "loyalty_type_probability": [0.81234] * n,
             "loyalty_type_source": ["model"] * n,
@@ -38,6 +39,8 @@ def five() -> tuple[pd.DataFrame, pd.DataFrame]:
         ["a", "b", "c", "d", "e"],
         [0.5, 0.25, 0.6, 0.3, 0.1],
         loyalty_type=["premium", "price", "inertia", "latent", "incentive"],
+        # spend over the next horizon if they stay (the value model's)
+        expected_value=[200.004, 400.0, 0.0, 100.0, 1000.0],
     )
     # features in another order, with a customer who is not being scored
     f = pd.DataFrame(
@@ -60,7 +63,7 @@ def test_list_is_ranked_by_expected_value_at_risk(five) -> None:
             "rank",
             "customer_id",
             "churn_probability",
-            "value_365d",
+            "expected_value",
             "expected_value_at_risk",
             "risk_band",
         ]
@@ -72,7 +75,7 @@ def test_list_is_ranked_by_expected_value_at_risk(five) -> None:
             (2, "b", 0.25, 400.0, 100.0, "low"),
             (3, "e", 0.1, 1000.0, 100.0, "low"),
             (4, "d", 0.3, 100.0, 30.0, "medium"),
-            # the likeliest churner is last: no spend in the last year, nothing at risk
+            # the likeliest churner is last: nothing to spend if they stay, nothing at risk
             (5, "c", 0.6, 0.0, 0.0, "high"),
         ],
         columns=got.columns,
@@ -178,7 +181,7 @@ def test_summary_numbers_by_hand(five) -> None:
 
 
 def test_summary_list_size_is_capped_by_customers() -> None:
-    s = scoring(["a", "b"], [0.5, 0.5])
+    s = scoring(["a", "b"], [0.5, 0.5], expected_value=[0.0, 0.0])
     out = build_list(
         s,
         pd.DataFrame({"customer_id": ["a", "b"], "spend_365d": [0.0, 0.0]}),

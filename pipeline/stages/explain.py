@@ -15,10 +15,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline import explain, io
-from pipeline.calibration import Calibrator
 from pipeline.config import Params
 from pipeline.loyalty import BEHAVIOUR_RULES, assign_types
-from pipeline.stages._common import FEATURES, MODELS, REPORTS, stage_main
+from pipeline.stages._common import FEATURES, MODELS, PREDICTIONS, REPORTS, stage_main
 from pipeline.train import Design, LoyaltyModel, predict_types
 
 matplotlib.use("Agg")
@@ -78,9 +77,11 @@ def run(params: Params) -> None:
     meta = io.read_json(FEATURES / "meta.json")
     families = meta["families"]
     design = load_design()
-    test_model = lgb.Booster(model_file=str(MODELS / "churn" / "model_test_cutoff.txt"))
+    # The shipped booster explains both: the drivers at the test cutoff and each scored
+    # customer's reasons. Its probabilities come from the train stage's predictions.
     score_model = lgb.Booster(model_file=str(MODELS / "churn" / "model.txt"))
-    calibrator = Calibrator.from_dict(io.read_json(MODELS / "churn" / "calibrator.json"))
+    test_model = score_model
+    shipped = io.read_parquet(PREDICTIONS / "score.parquet")
 
     test_rows = snapshots[snapshots["cutoff"] == pd.Timestamp(meta["cutoffs"]["test"])]
     if len(test_rows) > params.explain.max_rows:
@@ -92,14 +93,18 @@ def run(params: Params) -> None:
     score_rows = snapshots[snapshots["cutoff"] == pd.Timestamp(meta["cutoffs"]["score"])]
     score_rows = score_rows.sort_values("customer_id", ignore_index=True)
     score_values = explain.shap_values(score_model, design, score_rows)
-    raw = score_model.predict(design.matrix(score_rows))
+    shipped = shipped.set_index("customer_id").loc[score_rows["customer_id"]]
     types = loyalty_types(score_rows, design)
     reasons = explain.top_reasons(score_values, score_rows, families, k=params.explain.top_reasons)
     scoring = pd.concat(
         [
             score_rows[["customer_id", "cutoff"]],
             pd.DataFrame(
-                {"churn_probability": calibrator.predict(raw), "churn_score_raw": raw},
+                {
+                    "churn_probability": shipped["p_lightgbm"].to_numpy(),
+                    "churn_score_raw": shipped["churn_score_raw"].to_numpy(),
+                    "expected_value": shipped["expected_value"].to_numpy(),
+                },
                 index=score_rows.index,
             ),
             types,
