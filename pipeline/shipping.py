@@ -206,6 +206,42 @@ def _calibrate(y: np.ndarray, p: np.ndarray, setting: str, seed: int) -> Calibra
     return Calibrated(fit_calibrator(y, p, method=method), brier)
 
 
+def training_rows(
+    snapshots: pd.DataFrame, split: Split, params: Params
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The training rows (sampled above ``train.max_rows``) and validation rows of a split.
+
+    Raises
+    ------
+    ValueError
+        If either holds a single class (the message says which parameters to check).
+    """
+    train = sample_rows(
+        _rows(snapshots, split.train), max_rows=params.train.max_rows, seed=params.train.seed
+    )
+    valid = _rows(snapshots, split.valid)
+    for name, rows in (("training", train), ("validation", valid)):
+        y = rows["churned"].to_numpy(int)
+        if y.min() == y.max():
+            raise ValueError(
+                f"the {name} snapshots for {split.at:%Y-%m-%d} hold only "
+                f"{'churners' if y.min() else 'customers who stayed'} ({len(y)} rows): "
+                "the churn horizon or the population is degenerate; check "
+                "churn.horizon_days, churn.lookback_days and score.as_of"
+            )
+    return train, valid
+
+
+def fit_shipped_churn(
+    train: pd.DataFrame, valid: pd.DataFrame, design: Design, params: Params
+) -> tuple[lgb.Booster, Calibrated]:
+    """The churn booster and the calibrator chosen and fitted on ITS validation scores."""
+    booster = fit_churn(train, valid, design, params.train)
+    scores = predict(booster, design, valid)
+    y = valid["churned"].to_numpy(int)
+    return booster, _calibrate(y, scores, params.train.calibration, params.train.seed)
+
+
 def ship(
     snapshots: pd.DataFrame,
     orders: pd.DataFrame,
@@ -237,19 +273,10 @@ def ship(
     """
     split = split_for(cuts, at, validation_cutoffs=params.snapshots.validation_cutoffs)
     seed = params.train.seed
-    train = sample_rows(_rows(snapshots, split.train), max_rows=params.train.max_rows, seed=seed)
-    valid = _rows(snapshots, split.valid)
-    y_train, y_valid = train["churned"].to_numpy(int), valid["churned"].to_numpy(int)
-    for name, y in (("training", y_train), ("validation", y_valid)):
-        if y.min() == y.max():
-            raise ValueError(
-                f"the {name} snapshots for {at:%Y-%m-%d} hold only "
-                f"{'churners' if y.min() else 'customers who stayed'} ({len(y)} rows): "
-                "the churn horizon or the population is degenerate; check "
-                "churn.horizon_days, churn.lookback_days and score.as_of"
-            )
+    train, valid = training_rows(snapshots, split, params)
+    y_train = train["churned"].to_numpy(int)
 
-    booster = fit_churn(train, valid, design, params.train)
+    booster, churn_calibrated = fit_shipped_churn(train, valid, design, params)
     value_booster = fit_value(train, valid, design, params.train)
     recency = baselines.fit_recency_rule(train["days_since_last_order"].to_numpy(), y_train)
     logistic = baselines.fit_logistic_baseline(design.matrix(train), y_train, seed=seed)
@@ -270,21 +297,18 @@ def ship(
         bgnbd_raw=bgnbd_raw,
         horizon_days=cuts.horizon_days,
     )
-    # Each model's own validation scores decide and fit its own calibrator.
+    # Each baseline's own validation scores decide and fit its own calibrator.
     valid_scores: dict[str, list[np.ndarray]] = {}
     for cutoff in split.valid:
         rows = valid[valid["cutoff"] == cutoff]
         history = orders[orders["ordered_at"] < cutoff]
         for name, p in partial.raw_scores(rows, history).items():
             valid_scores.setdefault(name, []).append(p)
-    calibrated = {
-        name: _calibrate(
-            np.concatenate([valid.loc[valid["cutoff"] == c, "churned"] for c in split.valid]),
-            np.concatenate(parts),
-            params.train.calibration,
-            seed,
-        )
+    y_valid = np.concatenate([valid.loc[valid["cutoff"] == c, "churned"] for c in split.valid])
+    calibrated = {MODEL: churn_calibrated} | {
+        name: _calibrate(y_valid, np.concatenate(parts), params.train.calibration, seed)
         for name, parts in valid_scores.items()
+        if name != MODEL
     }
     log.info(
         "shipped for %s: trained on %d cutoffs (%d rows), validated on %s, calibration %s, "
