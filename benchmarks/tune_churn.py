@@ -4,9 +4,10 @@ Run after `dvc repro` (it reads data/features and data/canonical of the workspac
 
     python benchmarks/tune_churn.py --before 2011-09-10 --origins 4
 
-For each candidate it fits the shipped churn model (pipeline.shipping.fit_shipped_churn,
-exactly what the list gets: early stopping and calibration on the validation cutoff, on
-the cutoffs pipeline.shipping.split_for gives) at each of the
+For each candidate it fits the shipped churn model (pipeline.shipping.fit_shipped_churn
+and its seasonal shift, exactly what the list gets: early stopping, the BG/NBD blend and
+calibration on the validation cutoff, on the cutoffs pipeline.shipping.split_for gives)
+at each of the
 last ``--origins`` labelled cutoffs whose horizon ends by ``--before``, and prints the
 shipped model's mean ROC-AUC and Brier across them. Those origins' outcomes were all
 known on ``--before``, so the choice is one a data scientist could have made that day.
@@ -20,15 +21,16 @@ import argparse
 import itertools
 import logging
 import time
+from dataclasses import replace
 
 import pandas as pd
 
 from pipeline import evaluate, io
 from pipeline.config import load_params
-from pipeline.shipping import fit_shipped_churn, split_for, training_rows
-from pipeline.stages._common import FEATURES
+from pipeline.shipping import fit_shipped_churn, seasonal_shift, split_for, training_rows
+from pipeline.stages._common import CANONICAL, FEATURES
 from pipeline.stages.train import load_cutoffs
-from pipeline.train import Design, predict
+from pipeline.train import Design
 
 GRID = {
     "early_stopping_metric": ["binary_logloss", "auc"],
@@ -53,6 +55,7 @@ def main() -> None:
     labelled = snapshots[snapshots["labelled"]].reset_index(drop=True)
     design = Design.fit(labelled, meta["features"], meta["categorical"])
     vc = params.snapshots.validation_cutoffs
+    orders = pd.read_parquet(CANONICAL / "orders.parquet", columns=["customer_id", "ordered_at"])
     known = [c for c in cuts.labelled if c + horizon <= before]
     origins = known[-args.origins :]
     names = [str(o.date()) for o in origins]
@@ -65,9 +68,19 @@ def main() -> None:
         aucs, briers = [], []
         for o in origins:
             train, valid = training_rows(labelled, split_for(cuts, o, validation_cutoffs=vc), p)
-            booster, calibrated = fit_shipped_churn(train, valid, design, p)
+            split = split_for(cuts, o, validation_cutoffs=vc)
+            score, calibrated = fit_shipped_churn(train, valid, design, p)
+            season = seasonal_shift(
+                orders[orders["ordered_at"] < o],
+                at=o,
+                valid=split.valid,
+                lookback_days=p.churn.lookback_days,
+                horizon_days=cuts.horizon_days,
+                min_history_days=p.snapshots.min_history_days,
+            )
+            calibrator = replace(calibrated.calibrator, shift=season["shift"])
             rows_o = labelled[labelled["cutoff"] == o]
-            shipped_p = calibrated.calibrator.predict(predict(booster, design, rows_o))
+            shipped_p = calibrator.predict(score.predict(rows_o))
             m = evaluate.binary_metrics(rows_o["churned"].to_numpy(int), shipped_p)
             aucs.append(m["roc_auc"])
             briers.append(m["brier"])

@@ -121,6 +121,13 @@ class Train(_Model):
     # Calibration map fitted on the validation cutoff only, for the booster whose scores
     # it maps; "auto" picks none, Platt or isotonic by cross-fitted Brier on that cutoff.
     calibration: Literal["auto", "none", "isotonic", "platt"] = "auto"
+    # Blend LightGBM with BG/NBD's own churn probability in log-odds, by the weight
+    # (0, 0.1, ... 1) with the best AUC on the validation cutoff; 0 keeps LightGBM alone.
+    bgnbd_blend: bool = True
+    # Move every calibrated probability by the change in the churn base rate between the
+    # validation window and the scoring window, measured on the same windows a year
+    # earlier (pipeline.shipping.seasonal_shift); off: the validation window's rate.
+    seasonal_shift: bool = True
     # Above this many training rows, train on a sample stratified by cutoff and label.
     max_rows: int = Field(1_000_000, gt=0)
 
