@@ -1,31 +1,268 @@
-"""Stage ``score``: ``data/scored/customers.csv`` and the ``at_risk.csv`` slice."""
+"""Stage ``score``: the call list, the win-back list, everyone; CSV, XLSX and the report.
+
+Outputs: ``data/scored/`` (``at_risk.csv``, the call list; ``winback.csv``;
+``customers.csv``, everyone; ``at_risk.xlsx``, all three with a "how to read this"
+sheet), ``reports/retention_report.html`` and ``reports/score.json`` (headline numbers
+only: no customer ids, no pass-through columns).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import logging
 
+import ibis
+import lightgbm as lgb
 import pandas as pd
 
-from pipeline import io
+import pipeline
+from pipeline import explain, io
 from pipeline.config import Params
-from pipeline.score import build_list, summarise_list
-from pipeline.stages._common import FEATURES, REPORTS, SCORED, stage_main
+from pipeline.funnel import relationship_funnel
+from pipeline.progress import Progress, timed
+from pipeline.report import render_report
+from pipeline.schema import TABLES
+from pipeline.score import (
+    CALL,
+    MONEY_COLUMNS,
+    PROBABILITY_COLUMNS,
+    WINBACK,
+    Economics,
+    build_lists,
+    column_docs,
+    format_for_csv,
+    list_columns,
+    score_customers,
+    summarise_lists,
+)
+from pipeline.sources.files import parse_ids, read_table_file
+from pipeline.stages._common import CANONICAL, FEATURES, MODELS, REPORTS, SCORED, stage_main
+from pipeline.train import Design
+from pipeline.workbook import workbook_bytes
 
 log = logging.getLogger(__name__)
+EXPLAIN_DATA = FEATURES.parent / "explain"
+FORWARD = REPORTS / "forward.json"
+TEST_CALIBRATION = REPORTS / "plots" / "calibration.csv"
+SHAP_BATCH = 5_000
+CARDS = 12
+
+
+def calibration_bins() -> tuple[dict[str, list[tuple[float, float | None, int]]], str]:
+    """Reliability bins per model for the report, and where they come from.
+
+    The forward test (``reports/forward.json``: per model a ``calibration`` list of
+    ``{"predicted", "observed", "n"}`` bins) when it has been run; until then the test
+    cutoff's reliability table of the train stage. The ONE place that reads them.
+    """
+    if FORWARD.exists():
+        forward = io.read_json(FORWARD)
+        models = forward.get("models", forward)
+        series = {
+            name: [(b["predicted"], b["observed"], int(b["n"])) for b in m["calibration"]]
+            for name, m in models.items()
+            if isinstance(m, dict) and m.get("calibration")
+        }
+        return series, "Forward test: the shipped probabilities against what then happened"
+    table = pd.read_csv(TEST_CALIBRATION)
+    train = io.read_json(REPORTS / "train.json")["churn"]
+    shipped = {"none": "before", "isotonic": "isotonic", "platt": "platt"}.get(
+        train.get("calibration", "none"), "before"
+    )
+    names = {"before": "uncalibrated", "isotonic": "isotonic", "platt": "Platt"}
+    series = {}
+    for column, label in names.items():
+        if column not in table:
+            continue
+        label = f"{label} (shipped)" if column == shipped else label
+        series[label] = [
+            (float(x), None if pd.isna(y) else float(y), 1)
+            for x, y in zip(table["predicted"], table[column], strict=True)
+        ]
+    return series, (
+        f"Reliability at the test cutoff {train['test_cutoff']} (the backtest's model, "
+        "before the list shipped; the forward test will replace it)"
+    )
+
+
+def pass_through_columns(params: Params, ids: pd.Series) -> pd.DataFrame:
+    """The chosen customer columns (name, e-mail, ...) for ``ids``, from the customers file.
+
+    Read here and written only into the lists: never logged, never sent to MLflow.
+    """
+    columns = list(params.score.pass_through)
+    if not columns:
+        return pd.DataFrame(index=ids.index)
+    path = params.source.files.customers
+    raw = read_table_file(path)
+    id_column = params.source.columns.get("customers", {}).get("customer_id", "customer_id")
+    missing = [c for c in [id_column, *columns] if c not in raw.columns]
+    if missing:
+        raise ValueError(
+            f"score.pass_through: customers file {path!r} ({len(raw)} rows) has no column(s) "
+            f"{missing}; its columns are {list(raw.columns)}"
+        )
+    table = raw[columns].astype("string").set_axis(parse_ids(raw[id_column]).to_numpy())
+    table = table[~table.index.duplicated(keep="first")]
+    return table.reindex(ids.to_numpy()).set_axis(ids.index)
+
+
+def connect_canonical() -> dict[str, ibis.Table]:
+    con = ibis.duckdb.connect(threads=1)
+    return {
+        p.stem: con.read_parquet(p, table_name=p.stem)
+        for p in sorted(CANONICAL.glob("*.parquet"))
+        if p.stem in TABLES
+    }
+
+
+def currency(params: Params) -> str:
+    if params.score.currency:
+        return params.score.currency
+    return "GBP" if params.source.kind == "online_retail" else "the shop's currency"
 
 
 def run(params: Params) -> None:
-    scoring = io.read_parquet(FEATURES.parent / "explain" / "scoring.parquet")
     meta = io.read_json(FEATURES / "meta.json")
+    as_of = pd.Timestamp(meta["cutoffs"]["score"])
+    scoring = io.read_parquet(EXPLAIN_DATA / "scoring.parquet")
     snapshots = io.read_parquet(FEATURES / "snapshots.parquet")
-    features = snapshots[snapshots["cutoff"] == pd.Timestamp(meta["cutoffs"]["score"])]
-    scored = build_list(scoring, features, band_thresholds=params.score.band_thresholds)
-    summary = summarise_list(scored, at_risk_size=params.score.at_risk_size)
-    summary["as_of"] = meta["cutoffs"]["score"]
-    log.info("scored %d customers; at-risk list of %d", len(scored), summary["at_risk_list_size"])
+    features = snapshots[snapshots["cutoff"] == as_of].reset_index(drop=True)
+    del snapshots
+    r = params.retention
+    economics = Economics.with_defaults(
+        margin=r.margin,
+        contact_cost=params.evaluate.contact_cost,
+        success=r.success.model_dump(),
+        overrides={k: v.model_dump() for k, v in r.plays.items()},
+    )
+    with timed("segments, plays and lists", log):
+        customers = score_customers(
+            scoring,
+            features,
+            horizon_days=params.churn.horizon_days,
+            band_thresholds=params.score.band_thresholds,
+            rising_by=r.rising_by,
+            economics=economics,
+        )
+        scored = build_lists(
+            customers,
+            call_budget=(r.budget.contacts, r.budget.money),
+            winback_budget=(r.winback_budget.contacts, r.winback_budget.money),
+        )
+
+    # SHAP only for the rows whose reasons someone reads, unless everyone is affordable
+    everyone = len(scored) <= params.explain.reasons_for_all_up_to
+    to_explain = scored if everyone else scored[scored["list"].notna()]
+    rows = features.set_index("customer_id").loc[to_explain["customer_id"]].reset_index()
+    rows.index = to_explain.index
+    booster = lgb.Booster(model_file=str(MODELS / "churn" / "model.txt"))
+    d = io.read_json(MODELS / "churn" / "design.json")
+    design = Design(features=tuple(d["features"]), categories=d["categories"])
+    batches = -(-len(rows) // SHAP_BATCH)
+    with Progress("SHAP for the reasons", batches, unit="batches", logger=log) as progress:
+        values = explain.shap_values(
+            booster, design, rows, batch_size=SHAP_BATCH, progress=progress
+        )
+    with timed(f"reasons for {len(rows):,} customers", log):
+        reasons = explain.reasons(values, rows, k=params.explain.top_reasons)
+    scored = scored.join(reasons)
+    scored["as_of"] = as_of.date()
+    extra = pass_through_columns(params, scored["customer_id"])
+    scored = pd.concat([scored, extra], axis=1)
+    columns = list_columns(params.explain.top_reasons, tuple(extra.columns))
+
+    summary = summarise_lists(scored)
+    concepts = scored.filter(like="reason_concept_").notna().sum(axis=1)
+    explained = scored["reason_1"].notna() | (concepts > 0)
+    summary["reasons_explained"] = "everyone" if everyone else "lists"
+    summary["reasons_two_or_more_concepts_share"] = round(
+        float((concepts[explained] >= 2).mean()) if explained.any() else 0.0, 4
+    )
+    model_version = hashlib.sha256((MODELS / "churn" / "model.txt").read_bytes()).hexdigest()[:12]
+    about = {
+        "as_of": str(as_of.date()),
+        "horizon_days": params.churn.horizon_days,
+        "currency": currency(params),
+        "model_version": model_version,
+        "value_source": str(scoring["value_source"].iloc[0]) if len(scoring) else "-",
+        "previous_cutoff": (
+            str(pd.Timestamp(scoring["previous_cutoff"].iloc[0]).date())
+            if len(scoring) and pd.notna(scoring["previous_cutoff"].iloc[0])
+            else None
+        ),
+        "shop": params.source.kind,
+    }
+    summary |= {k: about[k] for k in ("as_of", "horizon_days", "model_version")}
+    log.info(
+        "scored %d customers: %s; call list %d, win-back list %d",
+        len(scored),
+        summary["segments"],
+        summary[f"{CALL}_list"]["customers"],
+        summary[f"{WINBACK}_list"]["customers"],
+    )
+
+    with timed("funnel", log):
+        funnel = relationship_funnel(
+            connect_canonical(),
+            as_of=as_of,
+            lookback_days=params.churn.lookback_days,
+            scored_stages=scored["relationship_stage"],
+        )
+    bins, source = calibration_bins()
+    html = render_report(
+        scored,
+        summary,
+        pd.read_csv(REPORTS / "explain" / "drivers_by_concept.csv"),
+        bins,
+        funnel,
+        about | {"calibration_source": source},
+        pass_through=tuple(extra.columns),
+        cards=CARDS,
+    )
+    call = scored[scored["list"] == CALL][columns]
+    winback = scored[scored["list"] == WINBACK][columns]
+    everyone_rows = scored[columns]
+    with timed("workbook", log):
+        xlsx = workbook_bytes(
+            [
+                ("Call list", "early-warning and lapsing customers to contact, best first", call),
+                ("Win-back", "lapsed customers worth a win-back, best first", winback),
+                ("Everyone", "every scored customer, the lists first", everyone_rows),
+            ],
+            about=[
+                ("As of", about["as_of"] + " (only data before this date was used)"),
+                ("Horizon", f"{about['horizon_days']} days: churned = no order within it"),
+                ("Currency", about["currency"]),
+                ("Model version", f"{model_version} (sha-256 of models/churn/model.txt)"),
+                ("Expected value", about["value_source"]),
+                ("Previous snapshot", str(about["previous_cutoff"])),
+                (
+                    "Call list budget",
+                    f"contacts {r.budget.contacts or 'no limit'}, money "
+                    f"{r.budget.money or 'no limit'}",
+                ),
+                (
+                    "Win-back budget",
+                    f"contacts {r.winback_budget.contacts or 'no limit'}, money "
+                    f"{r.winback_budget.money or 'no limit'}",
+                ),
+                ("Pipeline version", pipeline.__version__),
+            ],
+            columns=column_docs(params.explain.top_reasons, tuple(extra.columns)),
+            money=MONEY_COLUMNS,
+            percent=PROBABILITY_COLUMNS,
+            dates=("as_of",),
+            as_of=dt.datetime.combine(as_of.date(), dt.time()),
+        )
+
     with io.staged_dir(SCORED) as out:
-        io.write_csv(scored, out / "customers.csv")
-        io.write_csv(scored.head(params.score.at_risk_size), out / "at_risk.csv")
+        io.write_csv(format_for_csv(call), out / "at_risk.csv")
+        io.write_csv(format_for_csv(winback), out / "winback.csv")
+        io.write_csv(format_for_csv(everyone_rows), out / "customers.csv")
+        io.write_bytes(xlsx, out / "at_risk.xlsx")
+    io.write_text(html, REPORTS / "retention_report.html")
     io.write_json(summary, REPORTS / "score.json")
 
 
