@@ -29,7 +29,9 @@ norms, :data:`NORMS`) in braces, with a format after ``|``:
 ``{x|duration}``
     days as "45 days", "7 months" or "3 years";
 ``{x|%}``, ``{x|money}``, ``{x|1}``
-    a percentage, a whole amount of money, one decimal (dropped when zero).
+    a percentage, a whole amount of money, one decimal (dropped when zero);
+``{x|1 order}``
+    one decimal with its noun: "1 order", "0.8 orders", "2.5 orders".
 
 A phrase applies to the rows where every value it names is known and its ``when``
 holds; the first that applies wins.
@@ -277,7 +279,7 @@ CATALOGUE: tuple[Feature, ...] = (
         "repeat_purchase",
         "order_rhythm",
         "usual days between orders",
-        "orders rarely: usually every {usual_gap|days}",
+        "usually orders every {usual_gap|days}",
         absent="one order so far",
     ),
     _f(
@@ -285,7 +287,8 @@ CATALOGUE: tuple[Feature, ...] = (
         "repeat_purchase",
         "order_rhythm",
         "spread of the days between orders",
-        "irregular orders: every {usual_gap|days}, give or take {order_gap_std_days|days}",
+        Phrase("two orders so far, {usual_gap|days} apart", _le("orders_total", 2)),
+        "orders every {usual_gap|days}, give or take {order_gap_std_days|days}",
         absent="one order so far",
     ),
     _f(
@@ -302,7 +305,7 @@ CATALOGUE: tuple[Feature, ...] = (
         "repeat_purchase",
         "order_rhythm",
         "orders a month over the relationship",
-        "buys rarely: {order_rate_per_30d|1} orders a month on average",
+        "{order_rate_per_30d|1 order} a month on average",
     ),
     _f(
         "recency_share_of_tenure",
@@ -609,7 +612,7 @@ CATALOGUE: tuple[Feature, ...] = (
         "fulfilment",
         "deliveries",
         "average days late per delivery",
-        "deliveries {delivery_delay_mean_days_365d|1} days late on average",
+        "deliveries {delivery_delay_mean_days_365d|1 day} late on average",
         absent="no delivery due in the last year",
         absent_is_risk=False,
     ),
@@ -672,7 +675,7 @@ CATALOGUE: tuple[Feature, ...] = (
         "monetary",
         "spend",
         "items per order",
-        "{quantity_per_order_mean_365d|1} items per order",
+        "{quantity_per_order_mean_365d|1 item} per order",
     ),
     _f(
         "distinct_products_365d",
@@ -702,6 +705,11 @@ CATALOGUE: tuple[Feature, ...] = (
         "engagement",
         "recency_visits",
         "days since the last visit",
+        # one concept, one reason: the visit and the order rhythm said together
+        "last visit {days_since_last_session|days} ago; last order "
+        "{days_since_last_order|days} ago, usually every {usual_gap|days}",
+        "last visit {days_since_last_session|days} ago; one order so far, "
+        "{days_since_last_order|days} ago",
         "last visit {days_since_last_session|days} ago",
         absent="no visits in the last year",
     ),
@@ -801,6 +809,15 @@ def _count(values: pd.Series, nouns: str) -> pd.Series:
     return (numbers + " " + words).where(n != 0, "no " + many)
 
 
+def _decimal_count(values: pd.Series, nouns: str) -> pd.Series:
+    one, _, many = nouns.partition("/")
+    many = many or _plural(one)
+    rounded = values.round(1)
+    numbers = rounded.map("{:,.1f}".format).str.removesuffix(".0")
+    words = pd.Series(np.where(rounded == 1.0, one, many), index=values.index)
+    return numbers + " " + words
+
+
 def _days(values: pd.Series) -> pd.Series:
     n = values.round().astype("int64")
     text = n.map("{:,}".format) + pd.Series(np.where(n == 1, " day", " days"), index=n.index)
@@ -829,6 +846,8 @@ def _format(values: pd.Series, spec: str | None) -> pd.Series:
     if spec == "1":
         # one decimal, none when it is zero: "2.8 a month", "3 a month"
         return values.round(1).map("{:,.1f}".format).str.removesuffix(".0")
+    if spec.startswith("1 "):
+        return _decimal_count(values, spec[2:])
     if spec == "days":
         return _days(values)
     if spec == "duration":

@@ -172,3 +172,43 @@ def test_no_phrase_ever_prints_nan(feature: str) -> None:
     frame = catalogue.with_norms(pd.DataFrame(columns))
     said = catalogue.phrase_reason(BY_NAME[feature], frame).dropna()
     assert not said.str.contains("nan|None|<NA>").any(), said.tolist()
+
+
+def test_decimal_counts_agree_with_their_noun() -> None:
+    assert say("order_rate_per_30d", order_rate_per_30d=[1.02, 0.84, 2.0]) == [
+        "1 order a month on average",
+        "0.8 orders a month on average",
+        "2 orders a month on average",
+    ]
+    assert say("delivery_delay_mean_days_365d", delivery_delay_mean_days_365d=[1.0, 2.54]) == [
+        "deliveries 1 day late on average",
+        "deliveries 2.5 days late on average",
+    ]
+
+
+def test_a_visit_reason_carries_the_order_rhythm_of_the_same_concept() -> None:
+    out = say(
+        "days_since_last_session",
+        days_since_last_session=[84.0, 30.0, 5.0, np.nan],
+        days_since_last_order=[90.0, 60.0, np.nan, 20.0],
+        order_gap_mean_days=[21.0, np.nan, np.nan, 10.0],
+    )
+    assert out == [
+        "last visit 84 days ago; last order 90 days ago, usually every 21 days",
+        "last visit 30 days ago; one order so far, 60 days ago",
+        "last visit 5 days ago",
+        "no visits in the last year",
+    ]
+
+
+def test_two_orders_are_not_called_irregular() -> None:
+    out = say(
+        "order_gap_std_days",
+        order_gap_std_days=[0.0, 12.0],
+        order_gap_mean_days=[30.0, 20.0],
+        orders_total=[2.0, 9.0],
+    )
+    assert out == [
+        "two orders so far, 30 days apart",
+        "orders every 20 days, give or take 12 days",
+    ]
