@@ -180,7 +180,8 @@ def reasons(values: pd.DataFrame, frame: pd.DataFrame, *, k: int = 3) -> pd.Data
     names = [c for c in values.columns if c != "_base"]
     shap = values[names].to_numpy(dtype=float)
     n_rows, n_features = shap.shape
-    rows = catalogue.with_norms(frame.loc[values.index])
+    known = [c for c in frame.columns if c in catalogue.BY_NAME]
+    rows = catalogue.with_norms(frame.loc[values.index, known])
     features = [catalogue.BY_NAME.get(n) for n in names]
     concept_of = np.array(
         [f.concept if f is not None else catalogue.CONTEXT for f in features], dtype=object
@@ -209,21 +210,33 @@ def reasons(values: pd.DataFrame, frame: pd.DataFrame, *, k: int = 3) -> pd.Data
     key = np.where((summed > 0) & (lead >= 0), summed, -np.inf)
     # stable: equal sums keep catalogue order, so reasons are reproducible
     order = np.argsort(-key, axis=1, kind="stable")[:, :k]
-    out: dict[str, object] = {}
     row_idx = np.arange(n_rows)
+    slots = []
     for slot in range(k):
-        text = pd.Series(None, index=values.index, dtype=object)
-        concept_col = pd.Series(None, index=values.index, dtype=object)
         if slot < order.shape[1]:
             c = order[:, slot]
             valid = np.isfinite(key[row_idx, c])
-            feature_idx = np.where(valid, lead[row_idx, c], -1)
-            for j in np.unique(feature_idx[feature_idx >= 0]):
-                hit = feature_idx == j
-                text[hit] = catalogue.phrase_reason(features[j], rows[hit]).to_numpy()
-            concept_col[valid] = np.asarray(concept_keys, dtype=object)[c[valid]]
-        out[f"reason_{slot + 1}"] = text
-        out[f"reason_concept_{slot + 1}"] = concept_col
+            slots.append((np.where(valid, lead[row_idx, c], -1), np.where(valid, c, -1)))
+        else:
+            slots.append((np.full(n_rows, -1), np.full(n_rows, -1)))
+    # each lead feature is phrased once, for every row it leads in any slot
+    texts = [np.full(n_rows, None, dtype=object) for _ in range(k)]
+    leads = np.unique(np.concatenate([f for f, _ in slots]))
+    for j in leads[leads >= 0]:
+        hit_any = np.zeros(n_rows, dtype=bool)
+        for f, _ in slots:
+            hit_any |= f == j
+        said = np.full(n_rows, None, dtype=object)
+        said[hit_any] = catalogue.phrase_reason(features[j], rows[hit_any]).to_numpy()
+        for text, (f, _) in zip(texts, slots, strict=True):
+            text[f == j] = said[f == j]
+    names_of = np.asarray([*concept_keys, None], dtype=object)
+    out: dict[str, object] = {}
+    for slot, (text, (_, c)) in enumerate(zip(texts, slots, strict=True)):
+        out[f"reason_{slot + 1}"] = pd.Series(text, index=values.index, dtype=object)
+        out[f"reason_concept_{slot + 1}"] = pd.Series(
+            names_of[np.where(c >= 0, c, len(concept_keys))], index=values.index, dtype=object
+        )
 
     keeps = pd.Series(None, index=values.index, dtype=object)
     protective = np.where(strength & (shap < 0), shap, np.inf)

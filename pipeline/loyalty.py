@@ -359,36 +359,45 @@ def situations(frame: pd.DataFrame) -> pd.DataFrame:
     )
     late = col("late_deliveries_90d").fillna(0)
     returns = col("returns_90d").fillna(0)
-    poor = (col("low_ratings_365d").fillna(0) >= 1) & (col("rating_mean_365d") <= 3)
-    rules = [
+    rating = col("rating_mean_365d")
+    poor = (col("low_ratings_365d").fillna(0) >= 1) & (rating <= 3)
+    # (situation, rows, what was seen): the text is built for the matching rows only
+    rules: list[tuple[str, pd.Series, Callable[[pd.Series], pd.Series]]] = [
         (
             "complaint",
             open_now >= 1,
-            _count(open_now, "complaint")
-            + " open for "
-            + _days(col("complaint_open_days_max_now")),
+            lambda m: (
+                _count(open_now[m], "complaint")
+                + " open for "
+                + _days(col("complaint_open_days_max_now")[m])
+            ),
         ),
         (
             "complaint",
             slow,
-            "a complaint took " + _days(col("complaint_resolve_days_mean_365d")) + " to resolve",
+            lambda m: (
+                "a complaint took "
+                + _days(col("complaint_resolve_days_mean_365d")[m])
+                + " to resolve"
+            ),
         ),
         (
             "fulfilment",
             late >= 1,
-            _count(late, "late delivery", "late deliveries") + " in the last 90 days",
+            lambda m: _count(late[m], "late delivery", "late deliveries") + " in the last 90 days",
         ),
-        ("quality", returns >= 1, _count(returns, "return") + " in the last 90 days"),
-        ("quality", poor, "rates orders " + col("rating_mean_365d").round(1).astype(str) + "/5"),
+        ("quality", returns >= 1, lambda m: _count(returns[m], "return") + " in the last 90 days"),
+        ("quality", poor, lambda m: "rates orders " + rating[m].round(1).astype(str) + "/5"),
     ]
-    situation = pd.Series(None, index=frame.index, dtype=object)
-    fact = pd.Series(None, index=frame.index, dtype=object)
+    situation = np.full(n, None, dtype=object)
+    fact = np.full(n, None, dtype=object)
     todo = np.ones(n, dtype=bool)
-    for name, mask, text in rules:
+    for name, mask, say in rules:
         hit = todo & mask.to_numpy(dtype=bool)
-        situation[hit] = name
-        fact[hit] = text[hit]
-        todo &= ~hit
+        if hit.any():
+            situation[hit] = name
+            fact[hit] = say(hit).to_numpy(dtype=object)
+            todo &= ~hit
     return pd.DataFrame({"situation": situation, "situation_fact": fact}, index=frame.index)
 
 

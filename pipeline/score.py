@@ -178,13 +178,15 @@ def score_customers(
     """
     _check_scoring(scoring)
     ids = scoring["customer_id"]
-    known = ids.isin(features["customer_id"])
-    if not known.all():
+    # hash lookup: Series.isin on Arrow strings walks the values in Python
+    position = pd.Index(features["customer_id"]).get_indexer_for(ids)
+    unknown = position < 0
+    if unknown.any():
         raise KeyError(
-            f"scoring: {int((~known).sum())} of {len(ids)} customers have no features at the "
-            f"scoring cutoff, e.g. {ids[~known].head(5).tolist()}"
+            f"scoring: {int(unknown.sum())} of {len(ids)} customers have no features at the "
+            f"scoring cutoff, e.g. {ids[unknown].head(5).tolist()}"
         )
-    f = features.drop_duplicates("customer_id").set_index("customer_id").loc[ids]
+    f = features.iloc[position]
     f.index = scoring.index
     out = scoring.copy()
     out = out.join(rhythm(f))
@@ -255,10 +257,9 @@ def _because(out: pd.DataFrame, facts: pd.DataFrame) -> pd.Series:
     gone = "no order for " + days + " days"
     text = by_type.where(facts["situation"].isna(), facts["situation_fact"])
     text = text.where(seg != "lapsed", gone)
-    text = text.where(
-        ~out["play"].isin(["winback_recovery"]), gone + "; " + facts["situation_fact"].fillna("")
-    )
-    text = text.where(~out["play"].isin(["let_go"]), gone + "; price loyalty, low value")
+    play = out["play"].to_numpy(dtype=object)
+    text = text.where(play != "winback_recovery", gone + "; " + facts["situation_fact"].fillna(""))
+    text = text.where(play != "let_go", gone + "; price loyalty, low value")
     return text.where(seg != "steady", "within their rhythm, risk not high or rising")
 
 
@@ -297,19 +298,33 @@ def format_for_csv(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for c in out.columns:
         if c in MONEY_COLUMNS:
-            out[c] = _text(out[c], "{:.2f}")
+            out[c] = _fixed(out[c], 2)
         elif c in PROBABILITY_COLUMNS:
-            out[c] = _text(out[c], "{:.4f}")
+            out[c] = _fixed(out[c], 4)
         elif c == "days_since_last_order":
-            out[c] = _text(out[c], "{:.0f}")
+            out[c] = _fixed(out[c], 0)
         elif c == "usual_gap_days":
-            out[c] = _text(out[c], "{:.1f}")
+            out[c] = _fixed(out[c], 1)
     return out
 
 
-def _text(values: pd.Series, fmt: str) -> pd.Series:
-    numbers = pd.to_numeric(values, errors="coerce").astype(float)
-    return numbers.map(lambda v: "" if v != v else fmt.format(v)).astype(object)
+def _fixed(values: pd.Series, decimals: int) -> pd.Series:
+    """Numbers as text with exactly ``decimals`` decimals, vectorised ("" if missing).
+
+    Integer arithmetic on the scaled value, so a million rows take a moment and no
+    float is ever printed with ``%g``.
+    """
+    x = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
+    missing = ~np.isfinite(x)
+    scale = 10**decimals
+    scaled = np.rint(np.abs(np.where(missing, 0.0, x)) * scale).astype(np.int64)
+    whole = pd.Series(scaled // scale, index=values.index).astype(str)
+    if decimals:
+        frac = pd.Series(scaled % scale, index=values.index).astype(str).str.zfill(decimals)
+        whole = whole + "." + frac
+    sign = np.where((x < 0) & (scaled > 0), "-", "")
+    text = pd.Series(sign, index=values.index) + whole
+    return text.where(~missing, "").astype(object)
 
 
 def list_length(
@@ -385,14 +400,16 @@ def build_lists(
         ascending=[False, False, True],
         kind="stable",
     )
-    contactable = ranked["contact_success"] > 0
+    contactable = ranked["contact_success"].to_numpy() > 0
+    segment = ranked["segment"].to_numpy(dtype=object)
+    play = ranked["play"].to_numpy(dtype=object)
     pools = {
-        CALL: contactable & ranked["segment"].isin(["early_warning", "lapsing"]),
-        WINBACK: contactable & ranked["play"].isin(WINBACK_PLAYS),
+        CALL: contactable & ((segment == "early_warning") | (segment == "lapsing")),
+        WINBACK: contactable & np.isin(play, WINBACK_PLAYS),
     }
     budgets = {CALL: call_budget, WINBACK: winback_budget}
     for name, pool in pools.items():
-        candidates = ranked[pool.to_numpy()]
+        candidates = ranked[pool]
         n = list_length(
             candidates["expected_profit"].to_numpy(),
             candidates["contact_cost"].to_numpy(),

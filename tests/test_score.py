@@ -234,6 +234,7 @@ def test_csv_money_keeps_its_cents_and_probabilities_four_decimals() -> None:
     frame = pd.DataFrame(
         {
             "expected_value": [280000.55, 1234567.0, NA],
+            "expected_profit": [-3.456, -0.001, 0.107],
             "churn_probability": [0.123456, 1.0, 0.0],
             "days_since_last_order": [3.4, 101.6, 0.2],
             "customer_id": ["a", "b", "c"],
@@ -243,6 +244,7 @@ def test_csv_money_keeps_its_cents_and_probabilities_four_decimals() -> None:
     out = format_for_csv(frame)
 
     assert out["expected_value"].tolist() == ["280000.55", "1234567.00", ""]
+    assert out["expected_profit"].tolist() == ["-3.46", "0.00", "0.11"]
     assert out["churn_probability"].tolist() == ["0.1235", "1.0000", "0.0000"]
     assert out["days_since_last_order"].tolist() == ["3", "102", "0"]
     assert out["customer_id"].tolist() == ["a", "b", "c"]
