@@ -31,6 +31,12 @@ def _seconds(s: float) -> str:
     return f"{minutes} min {seconds:02d} s"
 
 
+def _singular(unit: str) -> str:
+    if unit.endswith(("ches", "shes", "xes", "sses")):
+        return unit[:-2]
+    return unit[:-1] if unit.endswith("s") else unit
+
+
 class Progress:
     """Count steps of a long task; draw on a terminal, log once at the end.
 
@@ -111,8 +117,9 @@ class Progress:
             self.stream.write("\n")
             self.stream.flush()
         if not failed:
+            unit = _singular(self.unit) if self.done == 1 else self.unit
             self.logger.info(
-                "%s: %s %s in %s", self.label, f"{self.done:,}", self.unit, _seconds(self.elapsed_)
+                "%s: %s %s in %s", self.label, f"{self.done:,}", unit, _seconds(self.elapsed_)
             )
 
 

@@ -58,13 +58,14 @@ def _data_sheet(
     money: set[str],
     percent: set[str],
     dates: set[str],
+    max_rows: int,
 ) -> int:
     ws = wb.create_sheet(title)
     columns = list(frame.columns)
     for i, c in enumerate(columns, start=1):
         ws.column_dimensions[get_column_letter(i)].width = _width(frame, c)
     ws.freeze_panes = "A2"
-    rows = frame.head(MAX_ROWS - 1)
+    rows = frame.head(max_rows)
     last = get_column_letter(max(len(columns), 1))
     ws.auto_filter.ref = f"A1:{last}{len(rows) + 1}"
     bold = Font(bold=True)
@@ -81,9 +82,6 @@ def _data_sheet(
         for i, c in enumerate(columns)
         if c in money or c in percent or c in dates
     }
-    template = {i: WriteOnlyCell(ws) for i in formats}
-    for i, cell in template.items():
-        cell.number_format = formats[i]
     for values in rows.itertuples(index=False, name=None):
         out = []
         for i, v in enumerate(values):
@@ -140,6 +138,7 @@ def workbook_bytes(
     percent: Sequence[str] = (),
     dates: Sequence[str] = (),
     as_of: dt.datetime,
+    max_rows: int | None = None,
 ) -> bytes:
     """Build the workbook: a "how to read this" sheet, then one sheet per list.
 
@@ -156,23 +155,35 @@ def workbook_bytes(
         Columns to format as money (two decimals), percentages or dates.
     as_of
         The document's creation and modification time (keeps the bytes reproducible).
+    max_rows
+        Rows per sheet at most (Excel's limit if None or larger). A spreadsheet program
+        and openpyxl both slow down long before Excel's limit; the CSVs hold every row.
 
     Returns
     -------
     bytes
-        The XLSX file. A sheet longer than Excel's limit keeps its first rows and says
-        so on the first sheet.
+        The XLSX file. A longer sheet keeps its first rows and says so on the first
+        sheet.
     """
+    limit = min(max_rows or MAX_ROWS - 1, MAX_ROWS - 1)
     wb = Workbook(write_only=True)
     notes = [
         (title, text)
-        if len(frame) < MAX_ROWS
-        else (title, f"{text} (first {MAX_ROWS - 1:,} of {len(frame):,} rows: Excel's limit)")
+        if len(frame) <= limit
+        else (title, f"{text} (first {limit:,} of {len(frame):,} rows; every row is in the CSV)")
         for title, text, frame in sheets
     ]
     _how_to_read(wb, about, columns, notes)
     for title, _, frame in sheets:
-        _data_sheet(wb, title, frame, money=set(money), percent=set(percent), dates=set(dates))
+        _data_sheet(
+            wb,
+            title,
+            frame,
+            money=set(money),
+            percent=set(percent),
+            dates=set(dates),
+            max_rows=limit,
+        )
     wb.properties.creator = "churn-loyalty pipeline"
     wb.properties.created = as_of
     buffer = io.BytesIO()

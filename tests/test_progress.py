@@ -28,6 +28,12 @@ def test_quiet_when_not_a_terminal_but_logs_the_total(caplog) -> None:
     assert stream.getvalue() == ""
     assert len(caplog.records) == 1
     assert caplog.records[0].getMessage().startswith("SHAP: 4 batches in ")
+    with (
+        caplog.at_level(logging.INFO, logger="pipeline.progress"),
+        Progress("one", 1, unit="batches", stream=stream) as progress,
+    ):
+        progress.update()
+    assert caplog.records[-1].getMessage().startswith("one: 1 batch in ")
 
 
 def test_draws_one_updating_line_on_a_terminal() -> None:

@@ -98,15 +98,27 @@ def test_bytes_are_reproducible(lists) -> None:
     assert props.created == AS_OF and props.modified == AS_OF
 
 
-def test_a_sheet_longer_than_excel_keeps_its_first_rows(lists, monkeypatch) -> None:
-    monkeypatch.setattr(workbook, "MAX_ROWS", 3)
+def test_a_long_sheet_keeps_its_first_rows_and_says_so(lists, monkeypatch) -> None:
+    monkeypatch.setattr(workbook, "MAX_ROWS", 3)  # Excel's limit, header included
     call = pd.concat([lists[0]] * 3, ignore_index=True)
 
     wb = read(build(call, lists[1]))
 
     assert wb["Call list"].max_row == 3
     notes = dict(wb[HOW_TO_READ].iter_rows(values_only=True, min_col=1, max_col=2))
-    assert notes["Call list"] == "who to call (first 2 of 6 rows: Excel's limit)"
+    assert notes["Call list"] == "who to call (first 2 of 6 rows; every row is in the CSV)"
+
+
+def test_max_rows_caps_every_sheet(lists) -> None:
+    call = pd.concat([lists[0]] * 5, ignore_index=True)
+    data = workbook_bytes(
+        [("Call list", "who to call", call)], about=[], columns={}, as_of=AS_OF, max_rows=4
+    )
+
+    wb = read(data)
+
+    assert wb["Call list"].max_row == 5  # header and four rows
+    assert wb["Call list"].auto_filter.ref == "A1:F5"
 
 
 def test_missing_and_numpy_values_are_written_as_cells() -> None:

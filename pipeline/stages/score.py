@@ -123,40 +123,22 @@ def currency(params: Params) -> str:
     return "GBP" if params.source.kind == "online_retail" else "the shop's currency"
 
 
-def run(params: Params) -> None:
-    meta = io.read_json(FEATURES / "meta.json")
-    as_of = pd.Timestamp(meta["cutoffs"]["score"])
-    scoring = io.read_parquet(EXPLAIN_DATA / "scoring.parquet")
-    snapshots = io.read_parquet(FEATURES / "snapshots.parquet")
-    features = snapshots[snapshots["cutoff"] == as_of].reset_index(drop=True)
-    del snapshots
+def economics(params: Params) -> Economics:
     r = params.retention
-    economics = Economics.with_defaults(
+    return Economics.with_defaults(
         margin=r.margin,
         contact_cost=params.evaluate.contact_cost,
         success=r.success.model_dump(),
         overrides={k: v.model_dump() for k, v in r.plays.items()},
     )
-    with timed("segments, plays and lists", log):
-        customers = score_customers(
-            scoring,
-            features,
-            horizon_days=params.churn.horizon_days,
-            band_thresholds=params.score.band_thresholds,
-            rising_by=r.rising_by,
-            economics=economics,
-        )
-        scored = build_lists(
-            customers,
-            call_budget=(r.budget.contacts, r.budget.money),
-            winback_budget=(r.winback_budget.contacts, r.winback_budget.money),
-        )
 
-    # SHAP only for the rows whose reasons someone reads, unless everyone is affordable
+
+def explain_rows(scored: pd.DataFrame, features: pd.DataFrame, params: Params) -> pd.DataFrame:
+    """Reasons for the rows someone reads: everyone if affordable, else the two lists."""
     everyone = len(scored) <= params.explain.reasons_for_all_up_to
-    to_explain = scored if everyone else scored[scored["list"].notna()]
-    rows = features.set_index("customer_id").loc[to_explain["customer_id"]].reset_index()
-    rows.index = to_explain.index
+    chosen = scored if everyone else scored[scored["list"].notna()]
+    position = pd.Index(features["customer_id"]).get_indexer_for(chosen["customer_id"])
+    rows = features.iloc[position].set_axis(chosen.index)
     booster = lgb.Booster(model_file=str(MODELS / "churn" / "model.txt"))
     d = io.read_json(MODELS / "churn" / "design.json")
     design = Design(features=tuple(d["features"]), categories=d["categories"])
@@ -166,35 +148,119 @@ def run(params: Params) -> None:
             booster, design, rows, batch_size=SHAP_BATCH, progress=progress
         )
     with timed(f"reasons for {len(rows):,} customers", log):
-        reasons = explain.reasons(values, rows, k=params.explain.top_reasons)
-    scored = scored.join(reasons)
+        return explain.reasons(values, rows, k=params.explain.top_reasons)
+
+
+def reason_coverage(scored: pd.DataFrame) -> dict[str, float]:
+    """Share of explained customers whose reasons come from two or more concepts."""
+    concepts = scored.filter(like="reason_concept_").notna().sum(axis=1)
+    out = {}
+    for key, rows in (
+        ("all", concepts > 0),
+        ("call_list", (concepts > 0) & (scored["list"] == CALL)),
+    ):
+        out[key] = round(float((concepts[rows] >= 2).mean()) if rows.any() else 0.0, 4)
+    return out
+
+
+def describe_run(params: Params, scoring: pd.DataFrame, as_of: pd.Timestamp) -> dict:
+    """As-of date, horizon, currency, model version: what every file says about itself."""
+    previous = scoring["previous_cutoff"].dropna()
+    return {
+        "as_of": str(as_of.date()),
+        "horizon_days": params.churn.horizon_days,
+        "currency": currency(params),
+        "model_version": hashlib.sha256((MODELS / "churn" / "model.txt").read_bytes()).hexdigest()[
+            :12
+        ],
+        "value_source": str(scoring["value_source"].iloc[0]) if len(scoring) else "-",
+        "previous_cutoff": str(pd.Timestamp(previous.iloc[0]).date()) if len(previous) else None,
+        "shop": params.source.kind,
+    }
+
+
+def _limit(value: object) -> str:
+    return "no limit" if value is None else f"{value:,}"
+
+
+def workbook(
+    lists: dict[str, pd.DataFrame], about: dict, params: Params, pass_through: tuple[str, ...]
+) -> bytes:
+    r = params.retention
+    return workbook_bytes(
+        [
+            (
+                "Call list",
+                "early-warning and lapsing customers to contact, best first",
+                lists[CALL],
+            ),
+            ("Win-back", "lapsed customers worth a win-back, best first", lists[WINBACK]),
+            ("Everyone", "every scored customer, the lists first", lists["everyone"]),
+        ],
+        about=[
+            ("As of", about["as_of"] + " (only data before this date was used)"),
+            ("Horizon", f"{about['horizon_days']} days: churned = no order within it"),
+            ("Currency", about["currency"]),
+            ("Model version", f"{about['model_version']} (sha-256 of models/churn/model.txt)"),
+            ("Expected value", about["value_source"]),
+            ("Previous snapshot", str(about["previous_cutoff"])),
+            (
+                "Call list budget",
+                f"contacts {_limit(r.budget.contacts)}, money {_limit(r.budget.money)}",
+            ),
+            (
+                "Win-back budget",
+                f"contacts {_limit(r.winback_budget.contacts)}, money "
+                f"{_limit(r.winback_budget.money)}",
+            ),
+            ("Pipeline version", pipeline.__version__),
+        ],
+        columns=column_docs(params.explain.top_reasons, pass_through),
+        money=MONEY_COLUMNS,
+        percent=PROBABILITY_COLUMNS,
+        dates=("as_of",),
+        as_of=dt.datetime.fromisoformat(about["as_of"]),
+        max_rows=params.score.workbook_rows,
+    )
+
+
+def run(params: Params) -> None:
+    meta = io.read_json(FEATURES / "meta.json")
+    as_of = pd.Timestamp(meta["cutoffs"]["score"])
+    scoring = io.read_parquet(EXPLAIN_DATA / "scoring.parquet")
+    snapshots = io.read_parquet(FEATURES / "snapshots.parquet")
+    features = snapshots[snapshots["cutoff"] == as_of].reset_index(drop=True)
+    del snapshots
+    r = params.retention
+    with timed("segments, plays and lists", log):
+        customers = score_customers(
+            scoring,
+            features,
+            horizon_days=params.churn.horizon_days,
+            band_thresholds=params.score.band_thresholds,
+            rising_by=r.rising_by,
+            economics=economics(params),
+        )
+        scored = build_lists(
+            customers,
+            call_budget=(r.budget.contacts, r.budget.money),
+            winback_budget=(r.winback_budget.contacts, r.winback_budget.money),
+        )
+    scored = scored.join(explain_rows(scored, features, params))
     scored["as_of"] = as_of.date()
     extra = pass_through_columns(params, scored["customer_id"])
     scored = pd.concat([scored, extra], axis=1)
     columns = list_columns(params.explain.top_reasons, tuple(extra.columns))
 
-    summary = summarise_lists(scored)
-    concepts = scored.filter(like="reason_concept_").notna().sum(axis=1)
-    explained = scored["reason_1"].notna() | (concepts > 0)
-    summary["reasons_explained"] = "everyone" if everyone else "lists"
-    summary["reasons_two_or_more_concepts_share"] = round(
-        float((concepts[explained] >= 2).mean()) if explained.any() else 0.0, 4
+    about = describe_run(params, scoring, as_of)
+    coverage = reason_coverage(scored)
+    summary = summarise_lists(scored) | {k: about[k] for k in ("as_of", "horizon_days")}
+    summary["model_version"] = about["model_version"]
+    summary["reasons_explained"] = (
+        "everyone" if len(scored) <= params.explain.reasons_for_all_up_to else "lists"
     )
-    model_version = hashlib.sha256((MODELS / "churn" / "model.txt").read_bytes()).hexdigest()[:12]
-    about = {
-        "as_of": str(as_of.date()),
-        "horizon_days": params.churn.horizon_days,
-        "currency": currency(params),
-        "model_version": model_version,
-        "value_source": str(scoring["value_source"].iloc[0]) if len(scoring) else "-",
-        "previous_cutoff": (
-            str(pd.Timestamp(scoring["previous_cutoff"].iloc[0]).date())
-            if len(scoring) and pd.notna(scoring["previous_cutoff"].iloc[0])
-            else None
-        ),
-        "shop": params.source.kind,
-    }
-    summary |= {k: about[k] for k in ("as_of", "horizon_days", "model_version")}
+    summary["reasons_two_or_more_concepts_share"] = coverage["all"]
+    summary[f"{CALL}_list"]["reasons_two_or_more_concepts_share"] = coverage["call_list"]
     log.info(
         "scored %d customers: %s; call list %d, win-back list %d",
         len(scored),
@@ -221,46 +287,18 @@ def run(params: Params) -> None:
         pass_through=tuple(extra.columns),
         cards=CARDS,
     )
-    call = scored[scored["list"] == CALL][columns]
-    winback = scored[scored["list"] == WINBACK][columns]
-    everyone_rows = scored[columns]
+    lists = {
+        CALL: scored[scored["list"] == CALL][columns],
+        WINBACK: scored[scored["list"] == WINBACK][columns],
+        "everyone": scored[columns],
+    }
     with timed("workbook", log):
-        xlsx = workbook_bytes(
-            [
-                ("Call list", "early-warning and lapsing customers to contact, best first", call),
-                ("Win-back", "lapsed customers worth a win-back, best first", winback),
-                ("Everyone", "every scored customer, the lists first", everyone_rows),
-            ],
-            about=[
-                ("As of", about["as_of"] + " (only data before this date was used)"),
-                ("Horizon", f"{about['horizon_days']} days: churned = no order within it"),
-                ("Currency", about["currency"]),
-                ("Model version", f"{model_version} (sha-256 of models/churn/model.txt)"),
-                ("Expected value", about["value_source"]),
-                ("Previous snapshot", str(about["previous_cutoff"])),
-                (
-                    "Call list budget",
-                    f"contacts {r.budget.contacts or 'no limit'}, money "
-                    f"{r.budget.money or 'no limit'}",
-                ),
-                (
-                    "Win-back budget",
-                    f"contacts {r.winback_budget.contacts or 'no limit'}, money "
-                    f"{r.winback_budget.money or 'no limit'}",
-                ),
-                ("Pipeline version", pipeline.__version__),
-            ],
-            columns=column_docs(params.explain.top_reasons, tuple(extra.columns)),
-            money=MONEY_COLUMNS,
-            percent=PROBABILITY_COLUMNS,
-            dates=("as_of",),
-            as_of=dt.datetime.combine(as_of.date(), dt.time()),
-        )
+        xlsx = workbook(lists, about, params, tuple(extra.columns))
 
     with io.staged_dir(SCORED) as out:
-        io.write_csv(format_for_csv(call), out / "at_risk.csv")
-        io.write_csv(format_for_csv(winback), out / "winback.csv")
-        io.write_csv(format_for_csv(everyone_rows), out / "customers.csv")
+        io.write_csv(format_for_csv(lists[CALL]), out / "at_risk.csv")
+        io.write_csv(format_for_csv(lists[WINBACK]), out / "winback.csv")
+        io.write_csv(format_for_csv(lists["everyone"]), out / "customers.csv")
         io.write_bytes(xlsx, out / "at_risk.xlsx")
     io.write_text(html, REPORTS / "retention_report.html")
     io.write_json(summary, REPORTS / "score.json")
