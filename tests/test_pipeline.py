@@ -95,14 +95,17 @@ def test_outputs_are_where_the_readme_says(shop):
     assert sorted(scored["customer_id"]) == sorted(population)
     assert 0 < len(call) <= 100
     on_call = scored[scored["list"] == "call"].reset_index(drop=True)
-    pd.testing.assert_frame_equal(call, on_call)
+    # rank is whole in the call list, and empty off the lists in customers.csv
+    pd.testing.assert_frame_equal(call, on_call, check_dtype=False)
     assert call["rank"].tolist() == list(range(1, len(call) + 1))
     assert call["saveable_value"].is_monotonic_decreasing
     assert set(call["segment"]) <= {"early_warning", "lapsing"}
     assert set(winback["segment"]) <= {"lapsed"}
     assert scored["as_of"].nunique() == 1
+    # the files' columns are rounded (cents, four decimals): they multiply to within that
     expected = scored["churn_probability"] * scored["expected_value"]
-    assert ((scored["value_at_risk"] - expected).abs() <= 0.01 + 1e-4 * expected).all()
+    tolerance = 0.0101 + 0.00005 * scored["expected_value"]
+    assert ((scored["value_at_risk"] - expected).abs() <= tolerance).all()
     assert call["reason_1"].notna().all() and call["recommended_action"].notna().all()
     assert (shop / "data/scored/at_risk.xlsx").stat().st_size > 10_000
     assert "<svg" in (shop / "reports/retention_report.html").read_text()
