@@ -39,6 +39,7 @@ from pipeline.labels import Cutoffs
 from pipeline.train import (
     ChurnScore,
     Design,
+    bgnbd_reference,
     choose_bgnbd_weight,
     fit_churn,
     fit_value,
@@ -332,7 +333,7 @@ def fit_shipped_churn(
     """
     booster = fit_churn(train, valid, design, params.train)
     weight = choose_bgnbd_weight(booster, design, valid) if params.train.bgnbd_blend else 0.0
-    score = ChurnScore(booster, design, weight)
+    score = ChurnScore(booster, design, weight, bgnbd_reference(valid) if weight else 0.0)
     y = valid["churned"].to_numpy(int)
     calibrated = _calibrate(y, score.predict(valid), params.train.calibration, params.train.seed)
     return score, calibrated
