@@ -151,8 +151,9 @@ def seasonal_shift(
     then_at = at - YEAR
     out: dict[str, object] = {"shift": 0.0, "year_before": str(then_at.date())}
     if pd.isna(first) or min(then_valid) < first + pd.Timedelta(days=min_history_days):
+        starts = "no orders" if pd.isna(first) else f"the data starts {first:%Y-%m-%d}"
         out["reason"] = (
-            f"the data starts {first:%Y-%m-%d}: less than {min_history_days} days of history "
+            f"{starts}: less than {min_history_days} days of history "
             f"a year before the validation cutoff"
         )
         return out
