@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.ingest import IngestError, ingest_tables, present_columns, validate_table
+from pipeline.ingest import (
+    IngestError,
+    Rules,
+    check_rows,
+    ingest_tables,
+    present_columns,
+    validate_table,
+)
 from pipeline.schema import TABLES
 from tests.conftest import canonical, ts
 
@@ -179,6 +186,8 @@ class Case:
     bad: list[int]  # positions of the offending rows
     shown: list[str]  # offending values the message must show
     known_customers: list[str] | None = None
+    # a bad optional value: nulled and counted in quarantine mode, the row kept
+    nulled: bool = False
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -274,6 +283,7 @@ CASES = {
         "not ",
         [0],
         ["7.0"],
+        nulled=True,
     ),
     "complaint category not allowed": Case(
         "complaints",
@@ -293,6 +303,7 @@ CASES = {
         "not ",
         [1],
         ["'love'"],
+        nulled=True,
     ),
 }
 
@@ -320,7 +331,11 @@ def test_bad_rows_fail_with_table_column_count_and_values(case: Case) -> None:
     assert "ingest.on_bad_rows: quarantine" in message
 
 
-@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+QUARANTINED = {k: c for k, c in CASES.items() if not c.nulled}
+NULLED = {k: c for k, c in CASES.items() if c.nulled}
+
+
+@pytest.mark.parametrize("case", QUARANTINED.values(), ids=QUARANTINED.keys())
 def test_bad_rows_are_quarantined_with_their_reason(case: Case) -> None:
     accepted, quarantined, report = _validate(case, "quarantine")
 
@@ -344,6 +359,40 @@ def test_bad_rows_are_quarantined_with_their_reason(case: Case) -> None:
         "rows_quarantined": len(case.bad),
     }
     assert report["rows_read"] == report["rows_accepted"] + report["rows_quarantined"]
+
+
+@pytest.mark.parametrize("case", NULLED.values(), ids=NULLED.keys())
+def test_a_bad_optional_value_is_nulled_and_counted_and_the_row_kept(case: Case) -> None:
+    accepted, quarantined, report = _validate(case, "quarantine")
+
+    assert (
+        accepted[case.key].astype("object").tolist()
+        == case.raw[case.key].astype("object").tolist()
+    )
+    assert len(quarantined) == 0
+    assert accepted[case.column].isna().tolist() == [
+        i in case.bad or pd.isna(v) for i, v in enumerate(case.raw[case.column])
+    ]
+    assert report == {
+        "rows_read": len(case.raw),
+        "rows_accepted": len(case.raw),
+        "rows_quarantined": 0,
+    }
+
+
+def test_nulled_values_are_counted_per_column_and_reason() -> None:
+    raw = orders(
+        order("o1", rating=0.0),  # 0 on a 1-5 scale
+        order("o2", delivered_at=ts("1900-01-01")),  # a placeholder, before the order too
+        order("o3", rating=4.0, delivered_at=ts("2024-01-03")),
+    )
+    tally = check_rows(raw, TABLES["orders"], Rules(**DATES)).tally
+
+    assert tally.nulled == {
+        "rating": {"not >= 1": 1},
+        "delivered_at": {"before ordered_at": 1},
+    }
+    assert tally.reasons == {}
 
 
 def test_a_row_breaking_two_rules_is_set_aside_once() -> None:
@@ -400,13 +449,13 @@ def test_orphans_of_every_table_are_checked_against_accepted_customers() -> None
 
     result = ingest_tables(raw, on_bad_rows="quarantine", **DATES)
 
-    # B signed up before min_date, so B is set aside, and so are B's orders
-    assert result.tables["customers"]["customer_id"].tolist() == ["A"]
-    assert result.tables["orders"]["order_id"].tolist() == ["o1"]
-    assert (
-        result.quarantine["orders"]["quarantine_reason"].tolist()
-        == ["customer_id: unknown customer (not in customers)"] * 2
-    )
+    # B's signup before min_date is an optional value: nulled, B and B's orders kept
+    assert result.tables["customers"]["customer_id"].tolist() == ["A", "B"]
+    assert result.tables["customers"]["signup_at"].isna().all()
+    assert result.tables["orders"]["order_id"].tolist() == ["o1", "o2"]
+    assert result.quarantine["orders"]["quarantine_reason"].tolist() == [
+        "customer_id: unknown customer (not in customers)"
+    ]
     assert result.tables["complaints"]["complaint_id"].tolist() == ["k1"]
     for name, rep in result.report.items():
         assert rep["rows_read"] == rep["rows_accepted"] + rep["rows_quarantined"], name
