@@ -1317,7 +1317,8 @@ def check_run(
         source, then the first table with a row quarantined or a value nulled.
     """
     for name, a in ledger["inputs"].items():
-        bad = a["set_aside"] + a["quarantined"]
+        by_rule = int(a.get("set_aside_by_rule", 0))
+        bad = a["set_aside"] - by_rule + a["quarantined"]
         if a["rows_read"] and bad / a["rows_read"] > max_bad_share:
             reasons = {**a["set_aside_reasons"], **a["quarantine_reasons"]}
             where = f"file {a['file']!r}" if a.get("file") else f"input {name!r}"
@@ -1335,7 +1336,7 @@ def check_run(
     if on_bad_rows != "fail":
         return
     for name, a in ledger["inputs"].items():
-        if a["set_aside"]:
+        if a["set_aside"] > int(a.get("set_aside_by_rule", 0)):
             where = f"file {a['file']!r}" if a.get("file") else f"input {name!r}"
             raise IngestError(
                 f"{where} (table {', '.join(a['tables'])}): {a['set_aside']:,} of "

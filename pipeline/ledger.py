@@ -64,10 +64,11 @@ def headline(inputs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     for a in inputs.values():
         for k in ("rows_read", *OUTCOMES):
             totals[k] += int(a[k])
+    totals["set_aside_by_rule"] = sum(int(a.get("set_aside_by_rule", 0)) for a in inputs.values())
     bad = totals["set_aside"] + totals["quarantined"]
-    totals["not_accepted_share"] = (
-        round(bad / totals["rows_read"], 6) if totals["rows_read"] else 0.0
-    )
+    read = totals["rows_read"]
+    totals["not_accepted_share"] = round(bad / read, 6) if read else 0.0
+    totals["bad_share"] = round((bad - totals["set_aside_by_rule"]) / read, 6) if read else 0.0
     totals["reconciles"] = totals["rows_read"] == sum(totals[k] for k in OUTCOMES)
     return totals
 
@@ -80,6 +81,11 @@ def render_headline(ledger: Mapping[str, Any]) -> str:
         f"{h['merged']:,} merged + {h['set_aside']:,} set aside + "
         f"{h['quarantined']:,} quarantined" + ("" if h["reconciles"] else "  (DOES NOT RECONCILE)")
     ]
+    if h.get("set_aside_by_rule"):
+        lines.append(
+            f"  ({h['set_aside_by_rule']:,} of the rows set aside by the source's own rules, "
+            "e.g. lines without a customer)"
+        )
     for name, a in ledger["inputs"].items():
         reasons = {**a.get("set_aside_reasons", {}), **a.get("quarantine_reasons", {})}
         top = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
@@ -155,6 +161,7 @@ def build_ledger(
         }
         account = empty_account(int(report.get("rows_read", 0)))
         account["set_aside"] = sum(reasons.values())
+        by_rule = {r: n for r, n in reasons.items() if r in info.get("set_aside_by_rule", [])}
         quarantine_reasons: dict[str, int] = {}
         for table in info.get("tables", []):
             per_input = tables.get(table, {}).get("inputs", {}).get(name)
@@ -170,6 +177,8 @@ def build_ledger(
             "tables": list(info.get("tables", [])),
             **account,
             "set_aside_reasons": reasons,
+            # set aside by a documented rule of the source, not because the row is bad
+            "set_aside_by_rule": sum(by_rule.values()),
             "quarantine_reasons": quarantine_reasons,
             "merge_rule": info.get("merge_rule"),
             "read": info.get("read", {}),
@@ -201,6 +210,7 @@ def metrics(ledger: Mapping[str, Any], reports: Mapping[str, Mapping[str, int]])
     totals = {k: h[k] for k in ("accepted", "merged", "set_aside", "quarantined")}
     totals["read"] = h["rows_read"]
     totals["not_accepted_share"] = h["not_accepted_share"]
+    totals["bad_share"] = h["bad_share"]
     return {**{name: dict(r) for name, r in reports.items()}, "ledger": totals}
 
 

@@ -105,6 +105,12 @@ NON_PRODUCT_CODES = frozenset(
 # not a sale to the customer, set aside.
 NON_PRODUCT_PREFIXES = ("ADJUST", "TEST", "DCGS", "GIFT_")
 
+# Reasons that are this adapter's documented rules, not damage to the data: guest
+# lines without a customer, fees and adjustments, the days one file repeats. They are
+# set aside and accounted for like any other, but do not count as bad rows
+# (ingest.max_bad_share, on_bad_rows: fail).
+BY_RULE = ("overlap_duplicate_period", "adjustment", "non_product_code", "no_customer_id")
+
 INVOICE_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 # Set-aside reasons, in the order they are tested: a line gets the first that applies.
@@ -434,6 +440,7 @@ def map_online_retail(
             "tables": ["orders", "returns"],
             "read": {"format": "Parquet (UCI Online Retail layout)"},
             "merge_rule": "invoice lines summed into one order (or return) per invoice",
+            "set_aside_by_rule": list(BY_RULE),
             "notes": [],
         }
         for i, name in enumerate(names)
