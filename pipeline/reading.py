@@ -458,7 +458,7 @@ def date_evidence(values: Mapping[str, pd.Series] | Iterable[pd.Series]) -> Date
     ambiguous: list[str] = []
     for label, series in _labelled(values):
         text = series.dropna().astype(STRING).str.strip().drop_duplicates()
-        parts = text.str.extract(_DAY_MONTH.pattern + "$")
+        parts = text.str.extract("^" + _DAY_MONTH.pattern + "$")
         a = pd.to_numeric(parts[0], errors="coerce")
         b = pd.to_numeric(parts[1], errors="coerce")
         ok = a.between(1, 31) & b.between(1, 31)

@@ -10,6 +10,7 @@ from pipeline import config, schema
 from pipeline.sources.files import (
     SourceResult,
     check_accounting,
+    duplicate_rows,
     load_files,
     map_tables,
     parse_datetimes,
@@ -470,3 +471,122 @@ def test_flags_and_zoned_timestamps_are_parsed() -> None:
     assert orders["promotion_day"].tolist() == [True, False, pd.NA]
     assert result.report["orders:unparseable_values_nulled"] == {"promotion_day": 1}
     assert_canonical(result)
+
+
+# ------------------------------------------------------------ exports as written
+
+
+def test_exact_copies_are_set_aside_with_the_line_they_copy() -> None:
+    raw = pd.DataFrame(
+        {
+            "order_id": ["1", "2", "1", "1", "3"],
+            "customer_id": ["a", "b", "a", "a", None],
+            "ordered_at": ["2024-01-01"] * 5,
+            "amount": ["5", "6", "5", "5.0", None],
+        }
+    )
+    reasons, details = duplicate_rows(raw, np.array([2, 3, 4, 5, 6]))
+    assert reasons.where(reasons.notna(), None).tolist() == [
+        None,
+        None,
+        "duplicate_row",
+        None,
+        None,
+    ]
+    assert details.where(details.notna(), None).tolist() == [
+        None,
+        None,
+        "copy of line 2",
+        None,
+        None,
+    ]
+
+    result = map_tables({"orders": raw.iloc[:4]}, {})
+    # "5.0" differs as written: a real second line of order 1, summed
+    assert result.tables["orders"]["amount"].tolist() == [10.0, 6.0]
+    assert result.report["orders"]["duplicate_row"] == 1
+    assert result.provenance["orders"][["_line", "_rows"]].to_dict("list") == {
+        "_line": [1, 2],
+        "_rows": [2, 1],
+    }
+
+
+def test_an_order_id_whose_lines_span_weeks_is_not_an_order_id() -> None:
+    raw = pd.DataFrame(
+        {
+            "account": ["A", "A", "B", "B"],
+            "customer_id": ["a", "a", "b", "b"],
+            "ordered_at": ["2024-01-01", "2024-03-01", "2024-01-05", "2024-02-05"],
+            "amount": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    with pytest.raises(ValueError, match=r"2 of 2 orders .* more than 7 days apart.*'account'"):
+        map_tables({"orders": raw}, {"orders": {"order_id": "account"}})
+
+
+def test_a_few_orders_spanning_weeks_are_set_aside() -> None:
+    ids = [f"o{i}" for i in range(30) for _ in range(2)]
+    at = ["2024-01-01 10:00", "2024-01-01 10:01"] * 30
+    at[-1] = "2024-03-01"  # the last order's second line, two months later
+    raw = pd.DataFrame(
+        {"order_id": ids, "customer_id": ["a"] * 60, "ordered_at": at, "amount": [1.0] * 60}
+    )
+    result = map_tables({"orders": raw}, {})
+    assert result.report["orders"]["order_lines_weeks_apart"] == 2
+    assert len(result.tables["orders"]) == 29
+
+
+def test_attributes_are_observed_at_the_export_or_the_latest_event() -> None:
+    orders = pd.DataFrame(
+        {"customer_id": ["a"], "ordered_at": ["2024-05-01 10:00"], "amount": [1.0]}
+    )
+    customers = pd.DataFrame({"customer_id": ["a"], "membership_tier": ["gold"]})
+    latest = map_tables({"orders": orders, "customers": customers}, {})
+    assert latest.tables["customers"]["attributes_observed_at"].tolist() == [
+        pd.Timestamp("2024-05-01 10:00")
+    ]
+    assert "the latest event time" in latest.details["customers"]["notes"][0]
+
+    exported = map_tables(
+        {"orders": orders, "customers": customers},
+        {},
+        export_date=pd.Timestamp("2024-06-01"),
+    )
+    assert exported.tables["customers"]["attributes_observed_at"].tolist() == [
+        pd.Timestamp("2024-06-01")
+    ]
+    mapped = map_tables(
+        {"orders": orders, "customers": customers.assign(seen=["2024-02-01"])},
+        {"customers": {"attributes_observed_at": "seen"}},
+    )
+    assert mapped.tables["customers"]["attributes_observed_at"].tolist() == [
+        pd.Timestamp("2024-02-01")
+    ]
+
+
+def test_numbers_and_markers_are_read_as_the_file_writes_them() -> None:
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d"],
+            "ordered_at": ["2024-01-01"] * 4,
+            "amount": ["1.250,50", "87,20", "3", "NULL"],
+            "channel": ["NA", "", "web", "N/A"],
+        }
+    )
+    result = map_tables({"orders": raw}, {}, missing_values=("", "NULL", "N/A"))
+
+    orders = result.tables["orders"]
+    assert orders["amount"].tolist() == [1250.5, 87.2, 3.0]
+    assert orders["channel"].tolist() == ["NA", pd.NA, "web"]
+    assert result.report["orders"]["missing_amount"] == 1
+    assert result.details["orders"]["missing_values"] == {
+        "amount": {"NULL": 1},
+        "channel": {"(empty)": 1, "N/A": 1},
+    }
+    assert result.details["orders"]["read"]["decimal"] == ", (detected)"
+
+
+def test_an_orders_file_with_no_rows_is_named() -> None:
+    empty = pd.DataFrame({"customer_id": [], "ordered_at": [], "amount": []}, dtype=str)
+    with pytest.raises(ValueError, match="'x.csv' .* has a header but no rows"):
+        map_tables({"orders": empty}, {}, paths={"orders": "x.csv"})
