@@ -1007,41 +1007,44 @@ def _to_quarantine(rows: pd.DataFrame, reasons: Sequence[str], table: Table) -> 
     return out.reset_index(drop=True)
 
 
-def _with_provenance(chunk: pd.DataFrame, name: str, start: int) -> pd.DataFrame:
-    """Tables without provenance are their own input, one row per row."""
+def _with_provenance(chunk: pd.DataFrame, name: str, positions: np.ndarray) -> pd.DataFrame:
+    """Rows with their provenance; a table without any is its own input, a row each."""
     if INPUT not in chunk.columns:
         chunk = chunk.assign(**{INPUT: pd.array([name] * len(chunk), dtype=pd.StringDtype())})
     if LINE not in chunk.columns:
-        chunk = chunk.assign(**{LINE: np.arange(start + 1, start + len(chunk) + 1, dtype="int64")})
+        chunk = chunk.assign(**{LINE: np.asarray(positions, dtype="int64") + 1})
     if ROWS not in chunk.columns:
         chunk = chunk.assign(**{ROWS: np.ones(len(chunk), dtype="int64")})
     return chunk
 
 
-def _count_inputs(
-    outcome: TableOutcome, rows: pd.DataFrame, kind: str, reasons: Sequence[str] | None = None
-) -> None:
-    if rows.empty:
-        return
+def _account(outcome: TableOutcome, name: str) -> dict[str, Any]:
+    return outcome.inputs.setdefault(
+        name, {"accepted": 0, "merged": 0, "quarantined": 0, "reasons": {}}
+    )
+
+
+def _count_quarantined(outcome: TableOutcome, rows: pd.DataFrame, reasons: Sequence[str]) -> None:
     frame = pd.DataFrame(
         {
             "input": rows[INPUT].astype(object).to_numpy(),
             "rows": rows[ROWS].to_numpy(dtype="int64"),
+            "reason": list(reasons),
         }
     )
-    if reasons is not None:
-        frame["reason"] = list(reasons)
-    for name, grp in frame.groupby("input", sort=False):
-        account = outcome.inputs.setdefault(
-            str(name), {"accepted": 0, "merged": 0, "quarantined": 0, "reasons": {}}
-        )
-        if kind == "accepted":
-            account["accepted"] += len(grp)
-            account["merged"] += int(grp["rows"].sum()) - len(grp)
-        else:
-            account["quarantined"] += int(grp["rows"].sum())
-            for reason, n in grp.groupby("reason")["rows"].sum().items():
-                account["reasons"][str(reason)] = account["reasons"].get(str(reason), 0) + int(n)
+    for (name, reason), n in frame.groupby(["input", "reason"], sort=False)["rows"].sum().items():
+        account = _account(outcome, str(name))
+        account["quarantined"] += int(n)
+        account["reasons"][str(reason)] = account["reasons"].get(str(reason), 0) + int(n)
+
+
+def _key_columns(table: Table) -> list[str]:
+    """What the rules needing other rows read: the key, the customer, the order."""
+    names = list(table.key)
+    for column in ("customer_id", "order_id"):
+        if column in table.names and column not in names:
+            names.append(column)
+    return names
 
 
 def _ingest_table(
@@ -1058,39 +1061,57 @@ def _ingest_table(
     orders: str | None,
     batch_rows: int,
 ) -> TableOutcome:
+    """One table: row checks chunk by chunk, then the rules needing other rows.
+
+    The accepted rows go straight to the canonical file, and their keys (with the
+    position and provenance) to a narrow file in ``staging``. The rules needing other
+    rows run on the narrow file; only when they drop rows is the canonical file
+    written again without them.
+    """
     rows = streaming.row_count(path)
-    _require_columns(streaming.column_names(path), table, rows)
+    names = streaming.column_names(path)
+    _require_columns(names, table, rows)
+    provenance = [c for c in PROVENANCE if c in names]
     outcome = TableOutcome(Tally())
-    staged = staging / f"{table.name}.parquet"
-    template = _canonical_template(table).assign(
+    target = canonical / f"{table.name}.parquet"
+    keys_path = staging / f"{table.name}.keys.parquet"
+    key_template = _canonical_template(table)[_key_columns(table)].assign(
+        _pos=pd.Series([], dtype="int64"),
         **{
-            INPUT: pd.Series([], dtype=pd.StringDtype()),
-            LINE: pd.Series([], dtype="int64"),
-            ROWS: pd.Series([], dtype="int64"),
-            "_pos": pd.Series([], dtype="int64"),
-        }
+            c: pd.Series([], dtype=pd.StringDtype() if c == INPUT else "int64") for c in provenance
+        },
     )
     start = 0
-    with streaming.ParquetSink(staged, template) as sink:
+    with (
+        streaming.ParquetSink(target, _canonical_template(table)) as out,
+        streaming.ParquetSink(keys_path, key_template, compression="none") as keys,
+    ):
         for chunk in streaming.iter_frames(path, batch_rows):
-            chunk = _with_provenance(chunk, table.name, start)
             checked = check_rows(chunk, table, rules)
             outcome.tally.add(checked.tally)
-            sink.write(checked.accepted.assign(_pos=start + np.flatnonzero(checked.passed)))
+            accepted = checked.accepted
+            out.write(accepted[list(table.names)])
+            keys.write(
+                accepted[_key_columns(table) + provenance].assign(
+                    _pos=start + np.flatnonzero(checked.passed)
+                )
+            )
             if len(checked.quarantined):
-                reasons = checked.quarantined[QUARANTINE_REASON].astype(object).tolist()
-                quarantine.write(_to_quarantine(checked.quarantined, reasons, table))
-                _count_inputs(outcome, checked.quarantined, "quarantined", reasons)
+                gone = _with_provenance(
+                    checked.quarantined, table.name, start + np.flatnonzero(~checked.passed)
+                )
+                reasons = gone[QUARANTINE_REASON].astype(object).tolist()
+                quarantine.write(_to_quarantine(gone, reasons, table))
+                _count_quarantined(outcome, gone, reasons)
             start += len(chunk)
     problems = cross_row_problems(
         con,
-        _parquet(staged),
+        _parquet(keys_path),
         table,
         customers=customers,
         customers_derived=customers_derived,
         orders=orders,
     )
-    # positions dropped by the rules needing other rows, with their first reason
     labels = [f"{c}: {w}" for c, w, _ in problems]
     if problems:
         stacked = np.concatenate([p for _, _, p in problems])
@@ -1103,33 +1124,89 @@ def _ingest_table(
         n = int((drop_code == i).sum())
         if n:
             outcome.tally.reasons[label] = outcome.tally.reasons.get(label, 0) + n
-    with streaming.ParquetSink(
-        canonical / f"{table.name}.parquet", _canonical_template(table)
-    ) as out:
-        for chunk in streaming.iter_frames(staged, batch_rows):
-            pos = chunk["_pos"].to_numpy()
-            where = np.searchsorted(drop, pos)
-            hit = (
-                (where < len(drop)) & (drop[np.minimum(where, max(len(drop) - 1, 0))] == pos)
-                if len(drop)
-                else np.zeros(len(pos), dtype=bool)
-            )
-            kept = chunk.loc[~hit]
-            out.write(kept[list(table.names)])
-            outcome.accepted += len(kept)
-            _count_inputs(outcome, kept, "accepted")
-            if hit.any():
-                gone = chunk.loc[hit]
-                reasons = [labels[c] for c in drop_code[where[hit]]]
-                quarantine.write(_to_quarantine(gone, reasons, table))
-                _count_inputs(outcome, gone, "quarantined", reasons)
-                for (column, why, _), label in zip(problems, labels, strict=True):
-                    mine = gone.loc[np.asarray(reasons) == label]
-                    if len(mine):
-                        key = column.split(",")[0]
-                        outcome.tally.note("quarantined", column, why, mine[key], mine[LINE])
-    staged.unlink()
+    _count_accepted(con, outcome, keys_path, table.name, drop, provenance)
+    if len(drop):
+        _drop_rows(
+            table,
+            target,
+            keys_path,
+            drop,
+            drop_code,
+            labels,
+            problems,
+            outcome,
+            quarantine,
+            batch_rows=batch_rows,
+        )
+    outcome.accepted = streaming.row_count(target)
+    keys_path.unlink()
     return outcome
+
+
+def _count_accepted(
+    con: duckdb.DuckDBPyConnection,
+    outcome: TableOutcome,
+    keys_path: Path,
+    name: str,
+    drop: np.ndarray,
+    provenance: Sequence[str],
+) -> None:
+    """Accepted and merged input rows per input, from the keys of the rows kept."""
+    con.register("dropped", pd.DataFrame({"_pos": drop}))
+    input_sql = _q(INPUT) if INPUT in provenance else f"'{name}'"
+    rows_sql = _q(ROWS) if ROWS in provenance else "1"
+    counts = con.execute(
+        f"""SELECT {input_sql} AS input, count(*) AS n, sum({rows_sql}) AS r
+            FROM {_parquet(keys_path)} ANTI JOIN dropped USING (_pos)
+            GROUP BY 1 ORDER BY 1"""
+    ).fetchall()
+    con.unregister("dropped")
+    for input_name, n, r in counts:
+        account = _account(outcome, str(input_name))
+        account["accepted"] += int(n)
+        account["merged"] += int(r) - int(n)
+
+
+def _drop_rows(
+    table: Table,
+    target: Path,
+    keys_path: Path,
+    drop: np.ndarray,
+    drop_code: np.ndarray,
+    labels: Sequence[str],
+    problems: Sequence[tuple[str, str, np.ndarray]],
+    outcome: TableOutcome,
+    quarantine: streaming.ParquetSink,
+    *,
+    batch_rows: int,
+) -> None:
+    """Write the canonical file again without the dropped rows; quarantine those."""
+    keys = pd.read_parquet(keys_path)  # narrow: a few columns per accepted row
+    hit = np.isin(keys["_pos"].to_numpy(), drop, assume_unique=True)
+    gone_keys = _with_provenance(
+        keys.loc[hit].reset_index(drop=True), table.name, keys.loc[hit, "_pos"].to_numpy()
+    )
+    reasons = [labels[c] for c in drop_code[np.searchsorted(drop, gone_keys["_pos"].to_numpy())]]
+    rewritten = target.with_name(f".{target.name}.rewrite")
+    offset = 0
+    with streaming.ParquetSink(rewritten, _canonical_template(table)) as out:
+        for chunk in streaming.iter_frames(target, batch_rows):
+            mask = hit[offset : offset + len(chunk)]
+            offset += len(chunk)
+            out.write(chunk.loc[~mask])
+            if mask.any():
+                gone = chunk.loc[mask].reset_index(drop=True)
+                start = int(np.count_nonzero(hit[: offset - len(chunk)]))
+                prov = gone_keys.iloc[start : start + len(gone)].reset_index(drop=True)
+                gone = pd.concat([gone, prov[[INPUT, LINE, ROWS]]], axis=1)
+                quarantine.write(_to_quarantine(gone, reasons[start : start + len(gone)], table))
+    rewritten.replace(target)
+    _count_quarantined(outcome, gone_keys, reasons)
+    for (column, why, _), label in zip(problems, labels, strict=True):
+        mine = gone_keys.loc[np.asarray(reasons) == label]
+        if len(mine):
+            key = column.split(",")[0]
+            outcome.tally.note("quarantined", column, why, mine[key], mine[LINE])
 
 
 def ingest_directory(
@@ -1293,6 +1370,30 @@ def table_account(outcome: TableOutcome, rows_in: int) -> dict[str, Any]:
     }
 
 
+# What to look at when a reason dominates an input's rows not accepted.
+_ADVICE = {
+    "duplicate_row": (
+        "rows that repeat every column as written are copies; if they are distinct "
+        "lines of one order with the same total, export a column that tells them apart "
+        "(a product or line id; map it as source.columns.orders.product_id)"
+    ),
+    "unparseable_": "check source.read (encoding, decimal, thousands, date_format)",
+    "missing_": "check source.columns and source.read.missing_values",
+    "after the export": "check source.export_date and the file's dates",
+    "unknown customer": "check that the customers file and the ids match (source.columns)",
+}
+
+
+def _advice(reasons: Mapping[str, int]) -> str:
+    if not reasons:
+        return ""
+    top = max(reasons.items(), key=lambda kv: (kv[1], kv[0]))[0]
+    for key, advice in _ADVICE.items():
+        if key in top:
+            return f" For {top}: {advice}."
+    return ""
+
+
 def _top(reasons: Mapping[str, int], k: int = 3) -> str:
     top = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
     return ", ".join(f"{r} ({n:,})" for r, n in top)
@@ -1326,7 +1427,8 @@ def check_run(
             raise IngestError(
                 f"{where} (table {', '.join(a['tables'])}): {bad:,} of {a['rows_read']:,} rows "
                 f"({bad / a['rows_read']:.1%}) not accepted, above ingest.max_bad_share "
-                f"{max_bad_share:g}. Top reasons: {_top(reasons)}{set_aside_examples(name)}. "
+                f"{max_bad_share:g}. Top reasons: {_top(reasons)}{set_aside_examples(name)}."
+                f"{_advice(reasons)} "
                 "So many bad rows usually mean the file is read or mapped wrongly: check "
                 f"source.read{f' (read as: {read})' if read else ''} and "
                 f"source.columns.{a['tables'][0] if a['tables'] else name}; see "

@@ -46,8 +46,15 @@ class ParquetSink:
     table with the template's schema (or no file when there is no template).
     """
 
-    def __init__(self, path: str | Path, template: pd.DataFrame | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        template: pd.DataFrame | None = None,
+        *,
+        compression: str = "snappy",
+    ) -> None:
         self.path = Path(path)
+        self.compression = compression
         self.schema = (
             pa.Schema.from_pandas(template, preserve_index=False) if template is not None else None
         )
@@ -60,14 +67,14 @@ class ParquetSink:
         table = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = pq.ParquetWriter(self.path, self.schema)
+            self._writer = pq.ParquetWriter(self.path, self.schema, compression=self.compression)
         self._writer.write_table(table)
         self.rows += len(frame)
 
     def close(self) -> None:
         if self._writer is None and self.schema is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(self.schema.empty_table(), self.path)
+            pq.write_table(self.schema.empty_table(), self.path, compression=self.compression)
         elif self._writer is not None:
             self._writer.close()
             self._writer = None
