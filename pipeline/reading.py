@@ -283,7 +283,7 @@ def read_csv_text(
         if len(lines) != len(frame):  # pandas and csv disagree: fall back to positions
             lines = np.arange(2, len(frame) + 2, dtype="int64")
     chosen = replace(choices, encoding=encoding, delimiter=delimiter, detected=tuple(detected))
-    log.info("read %s: %d rows; %s", path, len(frame), chosen.describe())
+    log.info("read %s: %d rows", path, len(frame))
     return frame, lines, chosen
 
 

@@ -777,6 +777,7 @@ def _map_generic(
         decimal=decimal,
         thousands=thousands,
     )
+    log.info("%s: read as %s", _where(src), chosen.describe())
     must_have = [c for c in mapped.values.columns if not table.column(c).nullable]
     reasons, details = _start(src)
     reasons = _first_reasons(mapped, must_have, reasons)
@@ -910,6 +911,7 @@ def _map_orders(
         decimal=decimal,
         thousands=thousands,
     )
+    log.info("%s: read as %s", _where(src), chosen.describe())
     values = mapped.values
     reasons, details = _start(src)
 
