@@ -16,11 +16,11 @@ from pipeline.ingest import (
     amount_bound,
     check_rows,
     detect_export_date,
-    ingest_directory,
     ingest_tables,
     present_columns,
     validate_table,
 )
+from pipeline.ingest_parquet import ingest_directory
 from pipeline.schema import TABLES
 from tests.conftest import canonical, ts
 

@@ -19,13 +19,8 @@ import duckdb
 
 from pipeline import io, ledger
 from pipeline.config import Params
-from pipeline.ingest import (
-    check_orders_left,
-    check_run,
-    ingest_directory,
-    plan_rules,
-    table_account,
-)
+from pipeline.ingest import check_orders_left, check_run, table_account
+from pipeline.ingest_parquet import ingest_directory, plan_rules
 from pipeline.stages._common import CANONICAL, LEDGER, RAW, REPORTS, SOURCE_LEDGER, stage_main
 
 log = logging.getLogger(__name__)
