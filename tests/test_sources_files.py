@@ -547,6 +547,20 @@ def test_attributes_are_observed_at_the_export_or_the_latest_event() -> None:
     ]
     assert "the latest event time" in latest.details["customers"]["notes"][0]
 
+    # a lone row dated next year is not when the attributes were observed
+    days = pd.date_range("2024-01-01", "2024-05-01", freq="D")
+    busy = pd.DataFrame(
+        {
+            "customer_id": ["a"] * (len(days) + 1),
+            "ordered_at": [*days.strftime("%Y-%m-%d 12:00"), "2025-06-01 10:00"],
+            "amount": [1.0] * (len(days) + 1),
+        }
+    )
+    lone = map_tables({"orders": busy, "customers": customers}, {})
+    assert lone.tables["customers"]["attributes_observed_at"].tolist() == [
+        pd.Timestamp("2024-05-01 12:00")
+    ]
+
     exported = map_tables(
         {"orders": orders, "customers": customers},
         {},

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import config, reading, schema
+from pipeline.ingest import detect_export_date
 from pipeline.ledger import INPUT, LINE, ROWS
 
 log = logging.getLogger(__name__)
@@ -995,13 +996,22 @@ def _map_orders(
 
 
 def _latest_event(tables: Mapping[str, pd.DataFrame]) -> pd.Timestamp | None:
-    latest = [
-        tables[name][column].max()
-        for name, column in EVENT_TIME.items()
-        if name in tables and len(tables[name])
-    ]
-    latest = [t for t in latest if pd.notna(t)]
-    return max(latest) if latest else None
+    """The latest event time, lone far-future rows left out (ingest quarantines those)."""
+    stamps = pd.concat(
+        [
+            tables[name][column].dropna()
+            for name, column in EVENT_TIME.items()
+            if name in tables and len(tables[name])
+        ]
+        or [pd.Series([], dtype="datetime64[us]")]
+    )
+    if stamps.empty:
+        return None
+    days = stamps.dt.normalize().value_counts().rename_axis("day").reset_index(name="n")
+    bound = detect_export_date(days).bound
+    if bound is not None:
+        stamps = stamps[stamps < bound]
+    return stamps.max()
 
 
 def _observe_attributes(
