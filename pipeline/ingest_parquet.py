@@ -16,7 +16,7 @@ import datetime as dt
 import functools
 import logging
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ from pipeline.ingest import (
     require_columns,
     sql_name,
 )
-from pipeline.ledger import INPUT, LINE, PROVENANCE, ROWS
+from pipeline.ledger import INPUT, LINE, PROVENANCE, ROWS, set_aside_file
 from pipeline.schema import REQUIRED_TABLES, TABLES, Table
 
 log = logging.getLogger(__name__)
@@ -557,3 +557,30 @@ def ingest_directory(
         for column, per in outcome.tally.nulled.items():
             log.warning("%s.%s: values nulled, the rows kept: %s", name, column, per)
     return outcomes
+
+
+def set_aside_examples(aside: Path) -> Callable[[str], str]:
+    """A function giving a few set-aside lines of an input (for error messages)."""
+
+    def examples(name: str) -> str:
+        path = aside / set_aside_file(name)
+        if not path.exists():
+            return ""
+        con = duckdb.connect()
+        try:
+            columns = {
+                r[0]
+                for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()
+            }
+            detail = "detail" if "detail" in columns else "NULL"
+            rows = con.execute(
+                f"""SELECT reason, line, {detail} FROM read_parquet('{path}')
+                    QUALIFY row_number() OVER (PARTITION BY reason ORDER BY line) <= 2
+                    ORDER BY line LIMIT 4"""
+            ).fetchall()
+        finally:
+            con.close()
+        shown = [f"line {line} {reason}{f' ({d})' if d else ''}" for reason, line, d in rows]
+        return f"; e.g. {', '.join(shown)}" if shown else ""
+
+    return examples

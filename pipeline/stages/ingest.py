@@ -12,45 +12,15 @@ from __future__ import annotations
 
 import logging
 import shutil
-from pathlib import Path
 from typing import Any
-
-import duckdb
 
 from pipeline import io, ledger
 from pipeline.config import Params
 from pipeline.ingest import check_orders_left, check_run, table_account
-from pipeline.ingest_parquet import ingest_directory, plan_rules
+from pipeline.ingest_parquet import ingest_directory, plan_rules, set_aside_examples
 from pipeline.stages._common import CANONICAL, LEDGER, RAW, REPORTS, SOURCE_LEDGER, stage_main
 
 log = logging.getLogger(__name__)
-
-
-def _examples(aside: Path):
-    """A function giving a few set-aside lines of an input, for error messages."""
-
-    def examples(name: str) -> str:
-        path = aside / ledger.set_aside_file(name)
-        if not path.exists():
-            return ""
-        con = duckdb.connect()
-        try:
-            columns = {
-                r[0]
-                for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()
-            }
-            detail = "detail" if "detail" in columns else "NULL"
-            rows = con.execute(
-                f"""SELECT reason, line, {detail} FROM read_parquet('{path}')
-                    QUALIFY row_number() OVER (PARTITION BY reason ORDER BY line) <= 2
-                    ORDER BY line LIMIT 4"""
-            ).fetchall()
-        finally:
-            con.close()
-        shown = [f"line {line} {reason}{f' ({d})' if d else ''}" for reason, line, d in rows]
-        return f"; e.g. {', '.join(shown)}" if shown else ""
-
-    return examples
 
 
 def run(params: Params) -> None:
@@ -81,17 +51,17 @@ def run(params: Params) -> None:
                 outcomes,
                 on_bad_rows=p.on_bad_rows,
                 max_bad_share=p.max_bad_share,
-                set_aside_examples=_examples(kept / "set_aside"),
+                set_aside_examples=set_aside_examples(kept / "set_aside"),
             )
             check_orders_left(book, outcomes)
         except Exception as err:
             io.write_json({**book, "status": f"failed: {err}"}, REPORTS / "ledger.json")
             raise
         io.write_json({**book, "status": "ok"}, REPORTS / "ledger.json")
-        reports = {name: o.report() for name, o in outcomes.items() if o.derived is None}
-        for name, o in outcomes.items():
-            if o.derived is not None:
-                reports[name] = {"derived": o.accepted}
+        reports = {
+            name: o.report() if o.derived is None else {"derived": o.accepted}
+            for name, o in outcomes.items()
+        }
         io.write_json(ledger.metrics(book, reports), REPORTS / "ingest.json")
     log.info("\n%s", ledger.render_headline(book))
 
