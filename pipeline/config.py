@@ -148,9 +148,17 @@ class Snapshots(_Model):
 
 class Score(_Model):
     as_of: dt.date | None = None
-    at_risk_size: int = Field(500, gt=0)
     # risk bands by churn probability: [low, high) thresholds
     band_thresholds: tuple[float, float] = (0.3, 0.6)
+    # Columns of the customers file (source.files.customers, named as in the file)
+    # copied into the lists, e.g. [name, email, phone]. Never logged, never in MLflow.
+    pass_through: tuple[str, ...] = ()
+    # What money is counted in, for the people reading the lists (null: from the
+    # source when it knows, else "the shop's currency").
+    currency: str | None = None
+    # Rows per sheet of at_risk.xlsx (the CSVs hold everyone): openpyxl writes some
+    # tens of thousands of cells a second; spreadsheets slow down long before 1M rows.
+    workbook_rows: int = Field(100_000, gt=0)
 
     @model_validator(mode="after")
     def _bands_increase(self) -> Score:
@@ -175,10 +183,23 @@ class Train(_Model):
     lambda_l2: float = Field(1.0, ge=0.0)
     max_rounds: int = Field(2000, gt=0)
     early_stopping_rounds: int = Field(50, gt=0)
+    # What early stopping watches on the validation cutoff. The calibrator sets the
+    # level afterwards, so ranking (auc) is enough; log loss also punishes a base rate
+    # that moved between training and validation (a season), and stops early for it.
+    early_stopping_metric: Literal["binary_logloss", "auc"] = "binary_logloss"
     loyalty_max_rounds: int = Field(300, gt=0)
-    # Calibration map fitted on the validation cutoff only; "auto" picks the one with
-    # the lowest Brier score on the backtest origins before the test cutoff.
+    # Calibration map fitted on the validation cutoff only, for the booster whose scores
+    # it maps; "auto" picks none, Platt or isotonic by cross-fitted Brier on that cutoff.
     calibration: Literal["auto", "none", "isotonic", "platt"] = "auto"
+    # Blend LightGBM with BG/NBD's own churn probability in log-odds, by the weight
+    # (0, 0.1, ... 1) with the best AUC on the validation cutoff; 0 keeps LightGBM alone.
+    bgnbd_blend: bool = True
+    # Move every calibrated probability by the change in the churn base rate between the
+    # validation window and the scoring window, measured on the same windows a year
+    # earlier (pipeline.shipping.seasonal_shift); off: the validation window's rate.
+    seasonal_shift: bool = True
+    # Above this many training rows, train on a sample stratified by cutoff and label.
+    max_rows: int = Field(1_000_000, gt=0)
 
 
 class Evaluate(_Model):
@@ -195,9 +216,57 @@ class Evaluate(_Model):
 
 
 class Explain(_Model):
-    # rows of the test cutoff explained for global drivers (a seeded sample)
+    # customers explained for the global drivers (a seeded sample)
     max_rows: int = Field(5000, gt=0)
     top_reasons: int = Field(3, gt=0)
+    # Reasons for every scored customer up to this many (about 1 ms each); above it,
+    # only the customers on the call and win-back lists are explained.
+    reasons_for_all_up_to: int = Field(100_000, ge=0)
+
+
+class Budget(_Model):
+    """A list's limits: contacts, money (contacts plus offers), or both; null = none."""
+
+    contacts: int | None = Field(None, ge=0)
+    money: float | None = Field(None, ge=0)
+
+
+class PlayEconomics(_Model):
+    offer_cost: float | None = Field(None, ge=0)
+    success_factor: float | None = Field(None, ge=0)
+
+
+class SegmentSuccess(_Model):
+    """Chance that a contact keeps a customer who would otherwise leave, by segment."""
+
+    early_warning: float = Field(0.30, ge=0, le=1)
+    lapsing: float = Field(0.20, ge=0, le=1)
+    lapsed: float = Field(0.10, ge=0, le=1)
+
+
+class Retention(_Model):
+    """Economics of the call list and the win-back list."""
+
+    budget: Budget = Budget(contacts=500)
+    winback_budget: Budget = Budget(money=1000.0)
+    # share of spend that is profit: what keeping a customer's spend is worth
+    margin: float = Field(0.3, gt=0, le=1)
+    success: SegmentSuccess = SegmentSuccess()
+    # early warning: the probability rose this much since the previous snapshot ...
+    rising_by: float = Field(0.15, gt=0, le=1)
+    # per play (pipeline.loyalty.PLAYS): override its offer cost or success factor
+    plays: dict[str, PlayEconomics] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_plays(self) -> Retention:
+        from pipeline.loyalty import PLAYS
+
+        unknown = sorted(set(self.plays) - set(PLAYS))
+        if unknown:
+            raise ValueError(
+                f"retention.plays: unknown play(s) {unknown}; known plays: {sorted(PLAYS)}"
+            )
+        return self
 
 
 class Tracking(_Model):
@@ -214,12 +283,21 @@ class Params(_Model):
     train: Train = Train()
     evaluate: Evaluate = Evaluate()
     explain: Explain = Explain()
+    retention: Retention = Retention()
     tracking: Tracking = Tracking()
 
     @model_validator(mode="after")
     def _files_need_orders(self) -> Params:
         if self.source.kind == "files" and not self.source.files.orders:
             raise ValueError("source.kind is 'files' but source.files.orders is not set")
+        if self.score.pass_through and not (
+            self.source.kind == "files" and self.source.files.customers
+        ):
+            raise ValueError(
+                f"score.pass_through {list(self.score.pass_through)} copies columns of the "
+                "customers file, but source.files.customers is not set (source.kind: "
+                f"{self.source.kind})"
+            )
         return self
 
 

@@ -48,6 +48,10 @@ FAMILIES: dict[str, str] = {
     "order_rate_per_30d": "repeat_purchase",
     "recency_share_of_tenure": "repeat_purchase",
     "active_months_365d": "repeat_purchase",
+    # BG/NBD's posterior at the cutoff (pipeline.clv): fitted per cutoff, not in Ibis
+    "bgnbd_p_alive": "repeat_purchase",
+    "bgnbd_p_no_purchase": "repeat_purchase",
+    "bgnbd_orders_per_30d_if_alive": "repeat_purchase",
     # seasonality: where the horizon falls in the shop's year
     "cutoff_month": "seasonality",
     "orders_same_window_last_year": "seasonality",
@@ -115,6 +119,8 @@ FAMILIES: dict[str, str] = {
 }
 
 CATEGORICAL = ("membership_tier", "acquisition_channel", "region")
+# Features computed per cutoff after the Ibis query, from its columns (pipeline.clv).
+PER_CUTOFF = ("bgnbd_p_alive", "bgnbd_p_no_purchase", "bgnbd_orders_per_30d_if_alive")
 
 # What each feature needs: (table, column) pairs that must exist and hold data.
 _NEEDS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -508,7 +514,8 @@ def build_features(
     Returns
     -------
     ibis.Table
-        ``customer_id``, ``cutoff``, then ``fs.names`` in order.
+        ``customer_id``, ``cutoff``, then ``fs.names`` in order, except the
+        :data:`PER_CUTOFF` features, which ``pipeline.clv`` adds per cutoff.
     """
     orders = _prepare_orders(tables, fs)
     base = population(orders, cutoffs, lookback_days=lookback_days)
@@ -553,10 +560,11 @@ def build_features(
         t = _left(t, _orders_since_issue(orders, t.select(*KEY, "days_since_last_issue")))
     counts = [n for n in fs.names if _is_count(n)]
     t = t.mutate(**{n: t[n].fill_null(0) for n in counts if n in t.columns})
-    missing = [n for n in fs.names if n not in t.columns]
+    names = [n for n in fs.names if n not in PER_CUTOFF]
+    missing = [n for n in names if n not in t.columns]
     if missing:
         raise RuntimeError(f"features declared but not computed: {missing}")
-    return t.select(*KEY, *fs.names)
+    return t.select(*KEY, *names)
 
 
 def _orders_since_issue(orders: ir.Table, issues: ir.Table) -> ir.Table:

@@ -106,10 +106,10 @@ def test_params_are_frozen(write) -> None:
 
 
 def test_load_params_reads_params_yaml_of_the_working_directory(write, monkeypatch) -> None:
-    path = write("score:\n  at_risk_size: 7\n")
+    path = write("retention:\n  budget:\n    contacts: 7\n")
     monkeypatch.chdir(path.parent)
 
-    assert load_params().score.at_risk_size == 7
+    assert load_params().retention.budget.contacts == 7
 
 
 def test_the_repo_params_yaml_loads_with_the_documented_defaults() -> None:
@@ -122,7 +122,21 @@ def test_the_repo_params_yaml_loads_with_the_documented_defaults() -> None:
     assert params.ingest == defaults.ingest
     assert params.score == defaults.score
     assert params.explain == defaults.explain
+    assert params.retention == defaults.retention
     assert params.source.kind == "synthetic"
+
+
+def test_retention_plays_must_be_known_plays(write) -> None:
+    message = error_of(write("retention:\n  plays:\n    coupons: {offer_cost: 2}\n"))
+
+    assert "unknown play(s) ['coupons']" in message and "winback" in message
+
+
+def test_pass_through_needs_a_customers_file(write) -> None:
+    message = error_of(write("score:\n  pass_through: [email]\n"))
+
+    assert "score.pass_through ['email']" in message
+    assert "source.files.customers is not set" in message
 
 
 @pytest.mark.parametrize("bands", ["[0.7, 0.2]", "[-1, 2]"])

@@ -13,8 +13,15 @@ import ibis
 import pandas as pd
 
 from pipeline import io
+from pipeline.clv import MAX_FIT_ROWS, bgnbd_features, fit_at_cutoffs, sample_customers
 from pipeline.config import Params
-from pipeline.features import FAMILIES, available_features, build_features
+from pipeline.features import (
+    FAMILIES,
+    PER_CUTOFF,
+    FeatureSet,
+    available_features,
+    build_features,
+)
 from pipeline.labels import churn_labels, cutoff_table, plan_cutoffs
 from pipeline.schema import TABLES
 from pipeline.stages._common import CANONICAL, FEATURES, stage_main
@@ -51,6 +58,32 @@ def present_columns(tables: dict[str, ibis.Table]) -> dict[str, set[str]]:
         counts = t.aggregate(**{c: t[c].count() for c in t.columns}).to_pandas().iloc[0]
         out[name] = {c for c, n in counts.items() if n > 0}
     return out
+
+
+def add_per_cutoff_features(
+    frame: pd.DataFrame,
+    fs: FeatureSet,
+    orders: ibis.Table,
+    *,
+    horizon_days: int,
+    seed: int,
+) -> pd.DataFrame:
+    """BG/NBD's posterior as features, fitted at each cutoff on the history before it."""
+    wanted = [n for n in PER_CUTOFF if n in fs.names]
+    if not wanted:
+        return frame
+    ids = orders.select("customer_id").distinct().to_pandas()["customer_id"]
+    sample = sample_customers(ids, max_customers=MAX_FIT_ROWS, seed=seed)
+    chosen = ibis.memtable(pd.DataFrame({"s_id": sample.astype("string")}))
+    history = orders.join(chosen, orders.customer_id == chosen.s_id)
+    history = history.select("customer_id", "ordered_at").to_pandas()
+    cutoffs = sorted(pd.Timestamp(c) for c in frame["cutoff"].unique())
+    models = fit_at_cutoffs(history, cutoffs, seed=seed)
+    parts = [
+        bgnbd_features(rows, models[pd.Timestamp(cutoff)], horizon_days=horizon_days)[wanted]
+        for cutoff, rows in frame.groupby("cutoff", sort=False)
+    ]
+    return pd.concat([frame, pd.concat(parts).loc[frame.index]], axis=1)
 
 
 def run(params: Params) -> None:
@@ -103,6 +136,9 @@ def run(params: Params) -> None:
         "customer_id_right", "cutoff_right"
     )
     frame = frame.order_by(["cutoff", "customer_id"]).to_pandas()
+    frame = add_per_cutoff_features(
+        frame, fs, tables["orders"], horizon_days=params.churn.horizon_days, seed=0
+    )
 
     frame.insert(2, "labelled", frame["cutoff"] < cuts.score)
     frame["churned"] = frame["churned"].astype("Int8")
