@@ -70,8 +70,17 @@ def _plays(plays: dict[str, int]) -> str:
 
 
 def main() -> None:
+    stale = Path("data/scored/STALE.txt")
+    if stale.exists():
+        print(f"NO CURRENT LIST: {stale.read_text()}")  # noqa: T201 (a CLI's output)
+        raise SystemExit(1)
     train = json.loads(Path("reports/train.json").read_text())
     score = json.loads(Path("reports/score.json").read_text())
+    ledger = Path("reports/ledger.json")
+    if ledger.exists():
+        from pipeline.ledger import render_headline
+
+        print(render_headline(json.loads(ledger.read_text())) + "\n")  # noqa: T201
     print(render(train, score))  # noqa: T201 (a CLI's output)
 
 

@@ -150,3 +150,28 @@ def test_ingest_date_range_must_not_be_empty(write) -> None:
     message = error_of(write("ingest:\n  min_date: 2030-01-01\n  max_date: 2020-01-01\n"))
 
     assert "min_date" in message
+
+
+def test_the_params_check_names_unquoted_dates_that_dvc_cannot_read(write) -> None:
+    from pipeline.config import check_params_file
+
+    path = write('score:\n  as_of: 2024-06-01\nsource:\n  export_date: "2024-12-31"\n')
+    with pytest.raises(ValueError, match=r'quote the date\(s\) \(score.as_of: "2024-06-01"\)'):
+        check_params_file(path)
+    assert check_params_file(write('score:\n  as_of: "2024-06-01"\n')).score.as_of == dt.date(
+        2024, 6, 1
+    )
+
+
+def test_export_date_alone_means_the_end_of_that_day(write) -> None:
+    day = load_params(write('source:\n  export_date: "2024-12-31"\n')).source
+    assert day.export_moment == dt.datetime(2025, 1, 1)
+    moment = load_params(write('source:\n  export_date: "2024-12-31T18:30:00"\n')).source
+    assert moment.export_moment == dt.datetime(2024, 12, 31, 18, 30)
+
+
+def test_read_options_and_timezone_are_checked(write) -> None:
+    assert "not an IANA time zone" in error_of(write("source:\n  timezone: Mars/Base\n"))
+    assert "both ','" in error_of(write("source:\n  read: {decimal: ',', thousands: ','}\n"))
+    read = load_params(write("")).source.read
+    assert "NA" not in read.missing_values and "" in read.missing_values
