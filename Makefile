@@ -12,7 +12,7 @@ export DVC_NO_ANALYTICS := 1
 export DO_NOT_TRACK := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test lint plots ui clean online-retail
+.PHONY: install run test lint plots ui clean online-retail forward forward-online-retail
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -23,6 +23,7 @@ $(STAMP): pyproject.toml requirements.lock
 install: $(STAMP)
 
 run: install
+	$(PY) -m pipeline.config params.yaml
 	$(VENV)/bin/dvc repro
 	$(PY) -m pipeline.summary
 
@@ -37,6 +38,24 @@ online-retail: install
 	$(VENV)/bin/dvc exp run -S source.kind=online_retail -S churn.lookback_days=283; \
 	  rc=$$?; cp $(VENV)/params.before-online-retail.yaml params.yaml; exit $$rc
 	$(PY) -m pipeline.summary
+
+# The forward test: ship the list as of a past date with only the data before it, then
+# judge it against what happened next (reports/forward.json). Run as a dvc experiment;
+# your params.yaml is put back afterwards.
+FORWARD_AS_OF ?= 2024-10-01
+forward: install
+	cp params.yaml $(VENV)/params.before-forward.yaml
+	$(VENV)/bin/dvc exp run -S score.as_of=$(FORWARD_AS_OF); \
+	  rc=$$?; cp $(VENV)/params.before-forward.yaml params.yaml; exit $$rc
+	$(PY) -m pipeline.forward
+
+# The same on UCI Online Retail, at 2011-09-10.
+forward-online-retail: install
+	cp params.yaml $(VENV)/params.before-forward.yaml
+	$(VENV)/bin/dvc exp run -S source.kind=online_retail -S churn.lookback_days=283 \
+	  -S score.as_of=2011-09-10; \
+	  rc=$$?; cp $(VENV)/params.before-forward.yaml params.yaml; exit $$rc
+	$(PY) -m pipeline.forward
 
 test: install
 	$(PY) -m pytest

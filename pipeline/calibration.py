@@ -3,7 +3,12 @@
 A calibrator is a monotone map from a model's score to a probability. It is fitted on
 validation predictions (never on the rows the model was trained on: those scores are
 over-confident) and stored as a handful of numbers, so that saving and loading it needs
-neither pickle nor scikit-learn.
+neither pickle nor scikit-learn. A calibrator belongs to the model whose validation
+scores it was fitted on, and is only ever applied to that model's scores.
+
+Which map to use (none, Platt or isotonic) is chosen on the same validation rows by
+cross-fitting (:func:`choose_calibration`): nothing outside the validation cutoff, and
+so nothing after the date the model is shipped for, decides it.
 """
 
 from __future__ import annotations
@@ -17,10 +22,13 @@ from numpy.typing import ArrayLike
 from scipy.special import expit, logit
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
 
 logger = logging.getLogger(__name__)
 
-CalibrationMethod = Literal["isotonic", "platt"]
+CalibrationMethod = Literal["none", "isotonic", "platt"]
+# Simplest first: on a tie the simpler map wins.
+METHODS: tuple[CalibrationMethod, ...] = ("none", "platt", "isotonic")
 
 # Calibrated probabilities stay this far from 0 and 1: the churn list ranks by them and
 # a log loss of a hard 0 or 1 is infinite.
@@ -48,8 +56,9 @@ class Calibrator:
 
     Attributes
     ----------
-    method : {"isotonic", "platt"}
-        Which map this is.
+    method : {"none", "isotonic", "platt"}
+        Which map this is; ``"none"`` keeps the model's probabilities (clipped to
+        ``[eps, 1 - eps]``).
     eps : float
         Predictions are kept in ``[eps, 1 - eps]``; for Platt scaling the input is
         clipped to that range before taking its logit.
@@ -58,6 +67,10 @@ class Calibrator:
     x_thresholds, y_thresholds : tuple of float
         Isotonic regression: the knots of the non-decreasing, piecewise-linear map;
         inputs beyond the first or last knot get the end value.
+    shift : float
+        Added to the log-odds after the map: the change in the base rate between the
+        validation window and the window the model is shipped for (a season), 0 for
+        none. See ``pipeline.shipping.seasonal_shift``.
     """
 
     method: CalibrationMethod
@@ -66,12 +79,17 @@ class Calibrator:
     intercept: float | None = None
     x_thresholds: tuple[float, ...] = ()
     y_thresholds: tuple[float, ...] = ()
+    shift: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.method not in ("isotonic", "platt"):
-            raise ValueError(f"method must be 'isotonic' or 'platt', got {self.method!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         if not (0.0 < self.eps < 0.5):
             raise ValueError(f"eps must be in (0, 0.5), got {self.eps!r}")
+        if not np.isfinite(self.shift):
+            raise ValueError(f"shift must be finite, got {self.shift!r}")
+        if self.method == "none":
+            return
         if self.method == "platt":
             if self.coef is None or self.intercept is None:
                 raise ValueError("a platt Calibrator needs coef and intercept")
@@ -111,11 +129,15 @@ class Calibrator:
             If ``p`` is not a 1-D array of probabilities.
         """
         s = _as_probabilities(p, name="p")
-        if self.method == "platt":
+        if self.method == "none":
+            out = s
+        elif self.method == "platt":
             z = logit(np.clip(s, self.eps, 1.0 - self.eps))
             out = expit(self.coef * z + self.intercept)
         else:
             out = np.interp(s, self.x_thresholds, self.y_thresholds)
+        if self.shift:
+            out = expit(logit(np.clip(out, self.eps, 1.0 - self.eps)) + self.shift)
         return np.clip(out, self.eps, 1.0 - self.eps)
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,11 +146,12 @@ class Calibrator:
             "format_version": FORMAT_VERSION,
             "method": self.method,
             "eps": float(self.eps),
+            "shift": float(self.shift),
         }
         if self.method == "platt":
             out["coef"] = float(self.coef)  # type: ignore[arg-type]
             out["intercept"] = float(self.intercept)  # type: ignore[arg-type]
-        else:
+        elif self.method == "isotonic":
             out["x_thresholds"] = [float(v) for v in self.x_thresholds]
             out["y_thresholds"] = [float(v) for v in self.y_thresholds]
         return out
@@ -158,24 +181,33 @@ class Calibrator:
         if version != FORMAT_VERSION:
             raise ValueError(f"data['format_version'] must be {FORMAT_VERSION}, got {version!r}")
         method = data.get("method")
-        needed = {"platt": ("coef", "intercept"), "isotonic": ("x_thresholds", "y_thresholds")}
+        needed = {
+            "none": (),
+            "platt": ("coef", "intercept"),
+            "isotonic": ("x_thresholds", "y_thresholds"),
+        }
         if method not in needed:
-            raise ValueError(f"data['method'] must be 'isotonic' or 'platt', got {method!r}")
+            raise ValueError(f"data['method'] must be one of {METHODS}, got {method!r}")
         missing = [k for k in (*needed[method], "eps") if k not in data]
         if missing:
             raise ValueError(f"data for a {method} calibrator lacks keys {missing}")
+        shift = float(data.get("shift", 0.0))
+        if method == "none":
+            return cls(method="none", eps=float(data["eps"]), shift=shift)
         if method == "platt":
             return cls(
                 method="platt",
                 eps=float(data["eps"]),
                 coef=float(data["coef"]),
                 intercept=float(data["intercept"]),
+                shift=shift,
             )
         return cls(
             method="isotonic",
             eps=float(data["eps"]),
             x_thresholds=tuple(float(v) for v in data["x_thresholds"]),
             y_thresholds=tuple(float(v) for v in data["y_thresholds"]),
+            shift=shift,
         )
 
 
@@ -194,8 +226,9 @@ def fit_calibrator(
         1 for a churner, 0 otherwise.
     p_val : array-like of shape (n,)
         The model's uncalibrated churn probabilities for the same customers.
-    method : {"isotonic", "platt"}, default "isotonic"
-        ``"isotonic"``: non-decreasing step-and-ramp map (scikit-learn
+    method : {"none", "isotonic", "platt"}, default "isotonic"
+        ``"none"``: the identity (the model's own probabilities). ``"isotonic"``:
+        non-decreasing step-and-ramp map (scikit-learn
         ``IsotonicRegression(out_of_bounds="clip", y_min=eps, y_max=1 - eps)``), flexible
         but needs a few thousand validation rows. ``"platt"``: unpenalised logistic
         regression of ``y_val`` on ``logit(p_val)``, two parameters, fine for small sets.
@@ -212,8 +245,8 @@ def fit_calibrator(
         If the arrays differ in length or are not 1-D, ``y_val`` is not 0/1 with both
         classes present, ``p_val`` is not probabilities, or ``method``/``eps`` is invalid.
     """
-    if method not in ("isotonic", "platt"):
-        raise ValueError(f"method must be 'isotonic' or 'platt', got {method!r}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if not (0.0 < eps < 0.5):
         raise ValueError(f"eps must be in (0, 0.5), got {eps!r}")
     p = _as_probabilities(p_val, name="p_val")
@@ -233,6 +266,8 @@ def fit_calibrator(
             f"y_val must contain both classes; got {n_pos} churners out of {y.shape[0]} rows"
         )
 
+    if method == "none":
+        return Calibrator(method="none", eps=eps)
     if method == "platt":
         z = logit(np.clip(p, eps, 1.0 - eps)).reshape(-1, 1)
         # C=inf: no penalty, so the fit is the plain maximum-likelihood Platt map.
@@ -253,5 +288,64 @@ def fit_calibrator(
             x_thresholds=tuple(float(v) for v in iso.X_thresholds_),
             y_thresholds=tuple(float(v) for v in iso.y_thresholds_),
         )
-    logger.info("fitted %s calibrator on %d rows (%d churners)", method, y.shape[0], n_pos)
+    logger.debug("fitted %s calibrator on %d rows (%d churners)", method, y.shape[0], n_pos)
     return calibrator
+
+
+def choose_calibration(
+    y_val: ArrayLike,
+    p_val: ArrayLike,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    tolerance: float = 1e-5,
+) -> tuple[CalibrationMethod, dict[str, float]]:
+    """The calibration map with the lowest cross-fitted Brier score on validation rows.
+
+    Each map is fitted on ``folds - 1`` folds of the validation rows and scored on the
+    held-out fold, so the choice never sees a row its map was fitted on, and sees
+    nothing but the validation cutoff.
+
+    Parameters
+    ----------
+    y_val, p_val
+        Validation labels (0/1) and the model's uncalibrated probabilities.
+    folds
+        Stratified folds (seeded).
+    seed
+        Seeds the fold assignment.
+    tolerance
+        A more flexible map must beat a simpler one by more than this to be chosen.
+
+    Returns
+    -------
+    method, brier
+        The chosen method and the cross-fitted Brier score of every method.
+
+    Raises
+    ------
+    ValueError
+        If the validation rows do not hold both classes with at least ``folds`` rows each
+        (the message says to widen ``snapshots.validation_cutoffs`` or pick a method).
+    """
+    y = np.asarray(y_val).astype(np.int64)
+    p = _as_probabilities(p_val, name="p_val")
+    n_pos = int(y.sum())
+    if min(n_pos, len(y) - n_pos) < folds:
+        raise ValueError(
+            f"cannot choose a calibration on {len(y)} validation rows with {n_pos} churners: "
+            f"need at least {folds} of each; raise snapshots.validation_cutoffs or set "
+            "train.calibration to none, platt or isotonic"
+        )
+    held_out: dict[str, np.ndarray] = {m: np.empty(len(y)) for m in METHODS}
+    for fit_idx, test_idx in StratifiedKFold(folds, shuffle=True, random_state=seed).split(p, y):
+        for m in METHODS:
+            cal = fit_calibrator(y[fit_idx], p[fit_idx], method=m)
+            held_out[m][test_idx] = cal.predict(p[test_idx])
+    brier = {m: float(np.mean((held_out[m] - y) ** 2)) for m in METHODS}
+    chosen = METHODS[0]
+    for m in METHODS[1:]:
+        if brier[m] < brier[chosen] - tolerance:
+            chosen = m
+    logger.info("calibration: cross-fitted Brier %s -> %s", brier, chosen)
+    return chosen, brier

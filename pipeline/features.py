@@ -78,6 +78,10 @@ FAMILIES: dict[str, str] = {
     "order_rate_per_30d": "repeat_purchase",
     "recency_share_of_tenure": "repeat_purchase",
     "active_months_365d": "repeat_purchase",
+    # BG/NBD's posterior at the cutoff (pipeline.clv): fitted per cutoff, not in Ibis
+    "bgnbd_p_alive": "repeat_purchase",
+    "bgnbd_p_no_purchase": "repeat_purchase",
+    "bgnbd_orders_per_30d_if_alive": "repeat_purchase",
     # seasonality: where the horizon falls in the shop's year
     "cutoff_month": "seasonality",
     "orders_same_window_last_year": "seasonality",
@@ -145,6 +149,8 @@ FAMILIES: dict[str, str] = {
 }
 
 CATEGORICAL = ("membership_tier", "acquisition_channel", "region")
+# Features computed per cutoff after the Ibis query, from its columns (pipeline.clv).
+PER_CUTOFF = ("bgnbd_p_alive", "bgnbd_p_no_purchase", "bgnbd_orders_per_30d_if_alive")
 
 # What each feature needs: (table, column) pairs that must exist and hold data.
 _NEEDS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -891,8 +897,9 @@ def build_features(
     Returns
     -------
     ibis.Table
-        ``customer_id``, ``cutoff``, then ``fs.names`` in order; one row per customer of
-        the population at each cutoff, in no particular order.
+        ``customer_id``, ``cutoff``, then ``fs.names`` in order, except the
+        :data:`PER_CUTOFF` features, which ``pipeline.clv`` adds per cutoff; one row per
+        customer of the population at each cutoff, in no particular order.
     """
     return features_at(
         prepare_events(tables, fs),
@@ -980,10 +987,11 @@ def features_at(
         )
     counts = [n for n in fs.names if _is_count(n)]
     t = t.mutate(**{n: t[n].fill_null(0) for n in counts if n in t.columns})
-    missing = [n for n in fs.names if n not in t.columns]
+    names = [n for n in fs.names if n not in PER_CUTOFF]
+    missing = [n for n in names if n not in t.columns]
     if missing:
         raise RuntimeError(f"features declared but not computed: {missing}")
-    return t.select(*KEY, *fs.names)
+    return t.select(*KEY, *names)
 
 
 def _is_count(name: str) -> bool:

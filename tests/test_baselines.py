@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.special import expit
-from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from pipeline.baselines import (
-    BgNbdModel,
     RecencyRule,
-    bgnbd_prob_no_purchase,
     bgnbd_summary,
-    fit_bgnbd,
     fit_logistic_baseline,
     fit_recency_rule,
     recency_rule_scores,
@@ -246,165 +241,3 @@ def test_bgnbd_summary_rejects_bad_input() -> None:
 
 
 # --- BG/NBD probability of no purchase ----------------------------------------------------
-
-
-def _summary(rows: list[tuple[float, float, float]]) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "customer_id": [f"c{i}" for i in range(len(rows))],
-            "frequency": [r[0] for r in rows],
-            "recency": [r[1] for r in rows],
-            "T": [r[2] for r in rows],
-        }
-    )
-
-
-def test_bgnbd_prob_no_purchase_hand_computed() -> None:
-    model = BgNbdModel(r=1.0, alpha=10.0, a=1.0, b=2.0)
-    summary = _summary([(0.0, 0.0, 10.0), (1.0, 10.0, 20.0)])
-    # x = 0, T = 10, t = 20: alive for sure; ((alpha + T) / (alpha + T + t))^r = 20/40.
-    # x = 1, t_x = 10, T = 20, t = 20:
-    #   odds(dead) = a / (b + x - 1) * ((alpha + T) / (alpha + t_x))^(r + x) = 1/2 * 1.5^2 = 1.125
-    #   P(alive) = 1 / 2.125; P(quiet | alive) = (30 / 50)^2 = 0.36
-    #   P = 1.125 / 2.125 + 0.36 / 2.125 = 1.485 / 2.125
-    got = bgnbd_prob_no_purchase(model, summary, horizon_days=20.0)
-    np.testing.assert_allclose(got, [0.5, 1.485 / 2.125], rtol=1e-12)
-    # In weeks: the horizon is converted, the summary is already in weeks.
-    weekly = BgNbdModel(r=1.0, alpha=10.0, a=1.0, b=2.0, time_unit_days=7.0)
-    np.testing.assert_allclose(
-        bgnbd_prob_no_purchase(weekly, summary, horizon_days=140.0), got, rtol=1e-12
-    )
-
-
-def test_bgnbd_prob_no_purchase_orders_customers_sensibly() -> None:
-    model = BgNbdModel(r=0.5, alpha=20.0, a=0.8, b=3.0)
-    summary = _summary(
-        [
-            (10.0, 355.0, 365.0),  # frequent, bought 10 days ago
-            (10.0, 100.0, 365.0),  # frequent, silent for 265 days
-            (1.0, 5.0, 365.0),  # one repeat long ago
-            (0.0, 0.0, 365.0),  # never came back
-            (np.nan, np.nan, np.nan),  # no order before the cutoff
-        ]
-    )
-    prob = bgnbd_prob_no_purchase(model, summary, horizon_days=90.0)
-    assert np.all((prob[:4] >= 0) & (prob[:4] <= 1))
-    assert math.isnan(prob[4])
-    assert prob[0] < prob[1]
-    assert prob[0] < prob[2]
-    # A longer horizon can only make "no purchase" less likely.
-    assert np.all(bgnbd_prob_no_purchase(model, summary.head(4), horizon_days=180.0) <= prob[:4])
-
-
-def test_bgnbd_prob_no_purchase_rejects_bad_input() -> None:
-    model = BgNbdModel(r=1.0, alpha=10.0, a=1.0, b=2.0)
-    with pytest.raises(ValueError, match="horizon_days"):
-        bgnbd_prob_no_purchase(model, _summary([(0.0, 0.0, 1.0)]), horizon_days=0.0)
-    with pytest.raises(ValueError, match="recency <= T"):
-        bgnbd_prob_no_purchase(model, _summary([(1.0, 5.0, 1.0)]), horizon_days=30.0)
-    with pytest.raises(ValueError, match="summary lacks columns"):
-        no_t = _summary([(0.0, 0.0, 1.0)]).drop(columns="T")
-        bgnbd_prob_no_purchase(model, no_t, horizon_days=30.0)
-
-
-def test_bgnbd_model_json_round_trip_and_validation() -> None:
-    model = BgNbdModel(r=0.5, alpha=20.0, a=0.8, b=3.0, time_unit_days=7.0, n_customers=12)
-    assert BgNbdModel.from_dict(json.loads(json.dumps(model.to_dict()))) == model
-    with pytest.raises(ValueError, match="alpha must be a positive"):
-        BgNbdModel(r=0.5, alpha=-1.0, a=0.8, b=3.0)
-    with pytest.raises(ValueError, match="lacks keys"):
-        BgNbdModel.from_dict({"format_version": 1, "r": 1.0})
-
-
-def test_fit_bgnbd_needs_repeat_buyers() -> None:
-    with pytest.raises(ValueError, match="no customer with a repeat purchase"):
-        fit_bgnbd(_summary([(0.0, 0.0, 10.0), (0.0, 0.0, 20.0)]))
-
-
-# --- BG/NBD fit on simulated data ---------------------------------------------------------
-
-
-def _simulate_bgnbd(
-    n: int, *, r: float, alpha: float, a: float, b: float, horizon: float, seed: int
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Customers from the BG/NBD story, first purchase at 0, observed to T, then horizon."""
-    rng = np.random.default_rng(seed)
-    rate = rng.gamma(r, 1.0 / alpha, size=n)
-    dropout = rng.beta(a, b, size=n)
-    T = rng.uniform(30.0, 365.0, size=n)
-    frequency = np.zeros(n)
-    recency = np.zeros(n)
-    quiet = np.zeros(n, dtype=bool)
-    for i in range(n):
-        t, x, last, future = 0.0, 0, 0.0, 0
-        while True:
-            t += rng.exponential(1.0 / rate[i])
-            if t > T[i] + horizon:
-                break
-            if t <= T[i]:
-                x, last = x + 1, t
-            else:
-                future += 1
-            if rng.uniform() < dropout[i]:  # drops out right after a repeat purchase
-                break
-        frequency[i], recency[i], quiet[i] = x, last, future == 0
-    summary = pd.DataFrame(
-        {
-            "customer_id": np.arange(n).astype(str),
-            "frequency": frequency,
-            "recency": recency,
-            "T": T,
-        }
-    )
-    return summary, quiet
-
-
-@pytest.fixture(scope="module")
-def simulated() -> tuple[pd.DataFrame, np.ndarray]:
-    return _simulate_bgnbd(4_000, r=0.8, alpha=100.0, a=0.5, b=4.0, horizon=90.0, seed=1)
-
-
-def test_fit_bgnbd_recovers_simulated_parameters(
-    simulated: tuple[pd.DataFrame, np.ndarray],
-) -> None:
-    pytest.importorskip("pymc_marketing")
-    summary, quiet = simulated
-    model = fit_bgnbd(summary)
-    assert model.n_customers == 4_000
-    assert model.r == pytest.approx(0.8, rel=0.15)
-    assert model.alpha == pytest.approx(100.0, rel=0.15)
-    # a and b are weakly identified one by one; the mean dropout probability is not.
-    assert model.a / (model.a + model.b) == pytest.approx(0.5 / 4.5, rel=0.3)
-
-    prob = bgnbd_prob_no_purchase(model, summary, horizon_days=90.0)
-    assert roc_auc_score(quiet, prob) > 0.68
-    assert spearmanr(prob, quiet).statistic > 0.3
-    assert prob.mean() == pytest.approx(quiet.mean(), abs=0.03)
-    one_timers = summary["frequency"].to_numpy() == 0
-    assert prob[one_timers].mean() == pytest.approx(quiet[one_timers].mean(), abs=0.04)
-
-
-def test_prob_no_purchase_agrees_with_pymc_marketing_where_it_is_right(
-    simulated: tuple[pd.DataFrame, np.ndarray],
-) -> None:
-    pytest.importorskip("pymc_marketing")
-    from pymc_extras.prior import Prior
-    from pymc_marketing.clv import BetaGeoModel
-
-    summary, _ = simulated
-    reference = BetaGeoModel(model_config={k: Prior("HalfFlat") for k in ("r", "alpha", "a", "b")})
-    reference.fit(data=summary, method="map", progressbar=False)
-    fitted = reference.fit_result
-    params = {k: float(np.asarray(fitted[k]).reshape(-1)[0]) for k in ("r", "alpha", "a", "b")}
-    model = BgNbdModel(**params)
-    ours = bgnbd_prob_no_purchase(model, summary, horizon_days=90.0)
-    alive = np.asarray(reference.expected_probability_alive(data=summary)).reshape(-1)
-    theirs = np.asarray(reference.expected_probability_no_purchase(90, data=summary)).reshape(-1)
-    repeat = summary["frequency"].to_numpy() > 0
-    np.testing.assert_allclose(ours[repeat], theirs[repeat], rtol=1e-6)
-    # One-time buyers are alive for sure, so P(no purchase) is the Gamma-Poisson term;
-    # pymc-marketing 0.19 adds a spurious "dead" term for them.
-    np.testing.assert_allclose(alive[~repeat], 1.0)
-    x0 = summary.loc[~repeat]
-    expected = ((params["alpha"] + x0["T"]) / (params["alpha"] + x0["T"] + 90.0)) ** params["r"]
-    np.testing.assert_allclose(ours[~repeat], expected, rtol=1e-12)

@@ -7,6 +7,7 @@ in a temporary working directory, exactly as ``dvc repro`` would.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from pathlib import Path
 
@@ -14,16 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.backtest import (
-    CALIBRATIONS,
-    backtest_origins,
-    backtest_table,
-    choose_calibration,
-    run_origin,
-)
+from pipeline.backtest import backtest_origins, backtest_table, run_origin
+from pipeline.calibration import METHODS
 from pipeline.config import Params
+from pipeline.shipping import split_for
 from pipeline.sources.synthetic import generate_shop
-from pipeline.stages import explain, features, ingest, score, source, train
+from pipeline.stages import explain, features, forward, ingest, score, source, train
 from pipeline.stages.train import load_cutoffs
 from pipeline.train import Design
 
@@ -34,7 +31,7 @@ def small_params(**sections) -> Params:
     base = {
         "synthetic": {"n_customers": 1500, "seed": 3},
         "evaluate": {"backtest_origins": 2, "bgnbd": False},
-        "score": {"at_risk_size": 50},
+        "retention": {"budget": {"contacts": 50}},
         "train": {"loyalty_max_rounds": 50},
     }
     for key, value in sections.items():
@@ -94,6 +91,57 @@ def test_orders_only_csv_runs_untouched_and_scores_every_active_customer(
     assert scored["reason_1"].notna().mean() > 0.9
     metrics = pd.read_json(root / "reports/train.json", typ="series")
     assert metrics["loyalty"]["source"] == "rules"
+    call = pd.read_csv(root / "data/scored/at_risk.csv")
+    assert 0 < len(call) <= 50
+    assert set(call["segment"]) <= {"early_warning", "lapsing"}
+    assert (root / "data/scored/at_risk.xlsx").stat().st_size > 5_000
+    assert "<svg" in (root / "reports/retention_report.html").read_text()
+
+
+def test_pass_through_columns_reach_the_lists_and_nothing_else(
+    orders_only_shop, monkeypatch, caplog
+):
+    root, export = orders_only_shop
+    monkeypatch.chdir(root)
+    clients = export["Client"].drop_duplicates().sort_values()
+    pd.DataFrame(
+        {
+            "Client": clients,
+            "Name": "Name of " + clients,
+            "Mail": clients + "@example.invalid",
+        }
+    ).to_csv(root / "exports/customers.csv", index=False)
+    params = small_params(
+        source={
+            "kind": "files",
+            "files": {"orders": "exports/orders.csv", "customers": "exports/customers.csv"},
+            "columns": {
+                "orders": {
+                    "customer_id": "Client",
+                    "order_id": "Invoice",
+                    "ordered_at": "Placed",
+                    "amount": "Total",
+                },
+                "customers": {"customer_id": "Client"},
+            },
+        },
+        score={"pass_through": ["Name", "Mail"]},
+    )
+    with caplog.at_level(logging.DEBUG):
+        for stage in STAGES:
+            stage.run(params)
+    everyone = pd.read_csv(root / "data/scored/customers.csv")
+    assert everyone.columns[3:6].tolist() == ["customer_id", "Name", "Mail"]
+    assert (everyone["Name"] == "Name of " + everyone["customer_id"]).all()
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(root / "data/scored/at_risk.xlsx")["Everyone"]
+    header = [c.value for c in sheet[1]]
+    assert header[3:6] == ["customer_id", "Name", "Mail"]
+    # never in the metrics (which go to MLflow) or the logs
+    mails = everyone["Mail"].head(50).tolist()
+    score_json = (root / "reports/score.json").read_text()
+    assert not [m for m in mails if m in score_json or m in caplog.text]
 
 
 def test_as_of_scores_the_past_with_only_data_before_it(orders_only_shop, monkeypatch):
@@ -143,8 +191,6 @@ def test_backtest_on_a_small_shop_is_time_ordered_and_beats_recency(synthetic_sn
     root = synthetic_snapshots
     params = small_params()
     snaps = pd.read_parquet(root / "data/features/snapshots.parquet")
-    import json
-
     meta = json.loads((root / "data/features/meta.json").read_text())
     cuts = load_cutoffs(meta)
     labelled = snaps[snaps["labelled"]].reset_index(drop=True)
@@ -153,25 +199,70 @@ def test_backtest_on_a_small_shop_is_time_ordered_and_beats_recency(synthetic_sn
     origins = backtest_origins(cuts, n=2, validation_cutoffs=1)
     assert origins == list(cuts.labelled[-2:])
     for o in origins:
-        tr, va = cuts.split(o, validation_cutoffs=1)
+        split = split_for(cuts, o, validation_cutoffs=1)
         # every training label window ends before validation, validation before test
-        assert max(tr) + pd.Timedelta(days=90) <= va[0]
-        assert va[-1] + pd.Timedelta(days=90) <= o
+        assert max(split.train) + pd.Timedelta(days=90) <= split.valid[0]
+        assert split.valid[-1] + pd.Timedelta(days=90) <= o
     results = [run_origin(labelled, orders, cuts, o, design, params) for o in origins]
     table = backtest_table(results, params)
-    assert set(table["model"]) == {
-        "lightgbm",
-        "lightgbm_isotonic",
-        "lightgbm_platt",
-        "recency",
-        "logistic",
-    }
-    assert len(table) == 2 * 5
+    assert set(table["model"]) == {"lightgbm", "recency", "logistic"}
+    assert len(table) == 2 * 3
     mean = table.groupby("model")[["roc_auc", "brier", "emp"]].mean()
     assert mean.loc["lightgbm", "roc_auc"] > mean.loc["recency", "roc_auc"]
-    assert choose_calibration(results, "auto") in CALIBRATIONS
-    assert choose_calibration(results, "platt") == "platt"
+    assert mean.loc["lightgbm", "brier"] < mean.loc["recency", "brier"]
     assert np.isfinite(table[["emp", "ece", "log_loss"]].to_numpy()).all()
+    for r in results:
+        assert r.shipped.calibration in METHODS
+        # the shipped model saw no label of the origin's own window
+        assert max(r.shipped.split.valid) + pd.Timedelta(days=90) <= r.test
+
+
+def test_the_list_at_the_test_cutoff_is_the_reported_model(synthetic_snapshots, tmp_path):
+    """What ships is what was measured: score the test cutoff as of itself, compare.
+
+    The full run reports the test cutoff's figures from the backtest's last origin; a
+    run with score.as_of at that date ships a list. Its probabilities, its value and
+    every baseline's must be the reported ones, bit for bit (the list rounds to 4
+    decimals), or the README reports a model nobody receives.
+    """
+    import shutil
+
+    root = tmp_path / "shop"
+    shutil.copytree(synthetic_snapshots, root)
+    mp = pytest.MonkeyPatch()
+    mp.chdir(root)
+    try:
+        full = small_params(evaluate={"bgnbd": True})
+        for stage in (train, explain, score):
+            stage.run(full)
+        report = json.loads(Path("reports/train.json").read_text())
+        test_cutoff = pd.Timestamp(report["churn"]["test_cutoff"])
+        backtest = pd.read_parquet("data/predictions/backtest.parquet")
+        measured = backtest[backtest["cutoff"] == test_cutoff].set_index("customer_id")
+
+        past = small_params(evaluate={"bgnbd": True}, score={"as_of": test_cutoff.date()})
+        for stage in (features, train, explain, score, forward):
+            stage.run(past)
+        shipped = pd.read_parquet("data/predictions/score.parquet").set_index("customer_id")
+        listed = pd.read_csv("data/scored/customers.csv", dtype={"customer_id": "string"})
+        forward_report = json.loads(Path("reports/forward.json").read_text())
+    finally:
+        mp.undo()
+    assert sorted(shipped.index) == sorted(measured.index)
+    for column in ("p_lightgbm", "p_recency", "p_logistic", "p_bgnbd", "expected_value"):
+        np.testing.assert_array_equal(shipped[column], measured.loc[shipped.index, column])
+    listed = listed.set_index("customer_id")
+    np.testing.assert_allclose(
+        listed["churn_probability"], measured.loc[listed.index, "p_lightgbm"], atol=5e-5
+    )
+    reported = report["churn"]["test"]["lightgbm"]
+    judged = forward_report["metrics"]["shipped"]
+    assert forward_report["evaluable"] and forward_report["customers"] == len(measured)
+    assert judged["roc_auc"] == pytest.approx(reported["roc_auc"], abs=5e-4)
+    assert judged["brier"] == pytest.approx(reported["brier"], abs=5e-4)
+    assert forward_report["metrics"]["bgnbd"]["brier"] == pytest.approx(
+        report["churn"]["test"]["bgnbd"]["brier"], abs=1e-12
+    )
 
 
 def test_too_short_history_says_how_to_fix_it(orders_only_shop, monkeypatch):

@@ -26,11 +26,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline import io
+from pipeline.clv import MAX_FIT_ROWS, bgnbd_features, fit_at_cutoffs, sample_customers
 from pipeline.config import Params
 from pipeline.engine import connect, materialise, stream
 from pipeline.features import (
     FAMILIES,
     KEY,
+    PER_CUTOFF,
+    FeatureSet,
     available_features,
     features_at,
     population,
@@ -109,6 +112,37 @@ def per_cutoff(reader: pa.RecordBatchReader) -> Iterator[pa.Table]:
         yield pa.Table.from_batches(pending)
 
 
+def fit_per_cutoff(
+    fs: FeatureSet, orders: ibis.Table, cutoffs: list[pd.Timestamp], *, seed: int
+) -> dict[pd.Timestamp, object]:
+    """BG/NBD fitted at each cutoff on the history before it (for the PER_CUTOFF features).
+
+    The fit reads a seeded sample of at most ``clv.MAX_FIT_ROWS`` customers' order
+    times, so its memory does not grow with the shop; the features are then computed for
+    every customer of each cutoff as its rows are written.
+    """
+    if not any(n in fs.names for n in PER_CUTOFF):
+        return {}
+    ids = orders.select("customer_id").distinct().to_pandas()["customer_id"]
+    sample = sample_customers(ids, max_customers=MAX_FIT_ROWS, seed=seed)
+    chosen = ibis.memtable(pd.DataFrame({"s_id": sample.astype("string")}))
+    history = orders.join(chosen, orders.customer_id == chosen.s_id)
+    history = history.select("customer_id", "ordered_at").to_pandas()
+    return fit_at_cutoffs(history, sorted(cutoffs), seed=seed)
+
+
+def add_per_cutoff_features(
+    rows: pd.DataFrame, fs: FeatureSet, models: dict, *, horizon_days: int
+) -> pd.DataFrame:
+    """One cutoff's rows with BG/NBD's posterior as features (fitted before that cutoff)."""
+    wanted = [n for n in PER_CUTOFF if n in fs.names]
+    if not wanted:
+        return rows
+    model = models[pd.Timestamp(rows["cutoff"].iloc[0])]
+    extra = bgnbd_features(rows, model, horizon_days=horizon_days)[wanted]
+    return pd.concat([rows, extra.set_axis(rows.index)], axis=1)
+
+
 def run(params: Params) -> None:
     as_of = pd.Timestamp(params.score.as_of) if params.score.as_of else None
     scratch = Path(tempfile.mkdtemp(prefix=".features-", dir=FEATURES.parent))
@@ -177,6 +211,7 @@ def _run(con: ibis.BaseBackend, params: Params, as_of: pd.Timestamp | None) -> N
     frame = feats.left_join(labels, list(KEY)).drop("customer_id_right", "cutoff_right")
     frame = frame.order_by(["cutoff", "customer_id"])
     sql, schema = con.compile(frame), frame.schema().to_pyarrow()
+    models = fit_per_cutoff(fs, tables["orders"], [*cuts.labelled, cuts.score], seed=0)
 
     summary = []
     out_path = None
@@ -191,6 +226,9 @@ def _run(con: ibis.BaseBackend, params: Params, as_of: pd.Timestamp | None) -> N
                 for part in per_cutoff(reader):
                     # the types Ibis promises (the raw query may widen some, int32 -> int64)
                     rows = finish_cutoff(part.cast(schema).to_pandas(), cuts)
+                    rows = add_per_cutoff_features(
+                        rows, fs, models, horizon_days=params.churn.horizon_days
+                    )
                     table = pa.Table.from_pandas(
                         rows, schema=writer.schema if writer else None, preserve_index=False
                     )

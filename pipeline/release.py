@@ -1,0 +1,261 @@
+"""Everything the train stage produces, as one pure function of the snapshots.
+
+A release is: the rolling-origin backtest of the ship procedure (each origin a forward
+test at a past date), the models shipped for the scoring date with their predictions
+for its population, the loyalty-type classifier, and the metrics, curves and tables
+that report them. :func:`build_release` computes it; the stage only reads and writes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline import curves, evaluate
+from pipeline.backtest import (
+    OriginResult,
+    backtest_origins,
+    backtest_table,
+    predict_origin,
+    run_origin,
+)
+from pipeline.config import Params
+from pipeline.labels import Cutoffs
+from pipeline.loyalty import SURVEY_RULES, assign_types
+from pipeline.shipping import MODEL, RAW_BGNBD, Shipped, ship
+from pipeline.train import Design, LoyaltyModel, fit_loyalty
+
+log = logging.getLogger(__name__)
+
+MIN_SURVEY_LABELS = 50
+BACKTEST_METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "top_decile_lift", "emp", "ece")
+# The paired bootstrap compares the shipped model with these, at the test cutoff.
+COMPARED_WITH = ("bgnbd", RAW_BGNBD, "logistic", "recency")
+
+
+@dataclass(frozen=True)
+class Release:
+    origins: list[OriginResult]
+    shipped: Shipped
+    score_predictions: pd.DataFrame
+    loyalty: LoyaltyModel | None
+    metrics: dict
+    backtest: pd.DataFrame
+    plots: dict[str, pd.DataFrame]
+
+    @property
+    def test(self) -> OriginResult:
+        return self.origins[-1]
+
+    def test_predictions(self) -> pd.DataFrame:
+        """Every origin's predictions, with their outcomes (the backtest's raw material)."""
+        return pd.concat([r.predictions for r in self.origins], ignore_index=True)
+
+
+def survey_labels(snapshots: pd.DataFrame, surveys: pd.DataFrame | None) -> pd.DataFrame:
+    """Features (latest snapshot) of surveyed customers with their rule-table type.
+
+    ``surveys`` must already hold only answers given before the scoring date.
+    """
+    if surveys is None or surveys.empty:
+        return pd.DataFrame()
+    latest_survey = surveys.sort_values(["customer_id", "surveyed_at"]).drop_duplicates(
+        "customer_id", keep="last"
+    )
+    latest_row = snapshots.sort_values(["customer_id", "cutoff"]).drop_duplicates(
+        "customer_id", keep="last"
+    )
+    frame = latest_row.merge(
+        latest_survey[["customer_id", "attachment", "recommend", "main_reason"]],
+        on="customer_id",
+        how="inner",
+    ).sort_values("customer_id", ignore_index=True)
+    return pd.concat([frame, assign_types(frame, SURVEY_RULES)], axis=1)
+
+
+def fit_loyalty_types(
+    snapshots: pd.DataFrame, surveys: pd.DataFrame | None, design: Design, params: Params
+) -> tuple[LoyaltyModel | None, int]:
+    """The loyalty-type classifier when enough customers answered a survey, else None."""
+    surveyed = survey_labels(snapshots, surveys)
+    if len(surveyed) < MIN_SURVEY_LABELS:
+        log.info(
+            "%d surveyed customers (< %d): loyalty types will come from behaviour rules",
+            len(surveyed),
+            MIN_SURVEY_LABELS,
+        )
+        return None, len(surveyed)
+    try:
+        return fit_loyalty(surveyed, surveyed["loyalty_type"], design, params.train), len(surveyed)
+    except ValueError as err:
+        log.warning("loyalty classifier not trained (%s); types will come from rules", err)
+        return None, len(surveyed)
+
+
+def _summary_dict(summary: pd.DataFrame) -> dict:
+    out: dict[str, dict[str, float]] = {}
+    for _, row in summary.iterrows():
+        out[row["model"]] = {"n_cutoffs": int(row["n_cutoffs"])} | {
+            f"{m}_{stat}": float(row[f"{m}_{stat}"])
+            for m in BACKTEST_METRICS
+            for stat in ("mean", "std")
+            if pd.notna(row.get(f"{m}_{stat}"))
+        }
+    return out
+
+
+def _shipped_dict(shipped: Shipped) -> dict:
+    cal = shipped.calibrated[MODEL]
+    return {
+        **shipped.split.to_dict(),
+        "model": MODEL,
+        "calibration": cal.method,
+        "calibration_cross_fitted_brier": cal.cross_fitted_brier,
+        "baseline_calibration": {k: v.method for k, v in shipped.calibrated.items() if k != MODEL},
+        "trees": int(shipped.booster.num_trees()),
+        "bgnbd_weight": shipped.churn.bgnbd_weight,
+        "value_trees": int(shipped.value_booster.num_trees()),
+        **shipped.notes,
+    }
+
+
+def _value_summary(origins: list[OriginResult]) -> dict:
+    per_origin = [r.value_metrics() for r in origins]
+    out: dict[str, dict] = {"test": per_origin[-1], "backtest": {}}
+    for name in per_origin[-1]:
+        for metric in ("mae", "spearman", "total_ratio"):
+            values = [m[name][metric] for m in per_origin if name in m]
+            out["backtest"].setdefault(name, {})[f"{metric}_mean"] = float(np.mean(values))
+    return out
+
+
+def report_metrics(
+    origins: list[OriginResult],
+    shipped: Shipped,
+    loyalty: LoyaltyModel | None,
+    n_surveyed: int,
+    per_cutoff: pd.DataFrame,
+    params: Params,
+) -> dict:
+    """``reports/train.json``: the test cutoff, the backtest, what shipped, the types."""
+    test = origins[-1]
+    test_metrics = test.metrics(params)
+    y = test.y
+    scores = test.scores
+    comparisons = {
+        other: evaluate.paired_bootstrap(y, scores[MODEL], scores[other], seed=params.train.seed)
+        for other in COMPARED_WITH
+        if other in scores
+    }
+    return {
+        "churn": {
+            "test_cutoff": str(test.test.date()),
+            "test_customers": len(y),
+            "test_churn_rate": float(y.mean()),
+            "selected_model": MODEL,
+            "calibration": test.shipped.calibration,
+            "grade": evaluate.grade(test_metrics[MODEL], test_metrics["recency"]),
+            "best_iteration": int(test.shipped.booster.num_trees()),
+            "test": test_metrics,
+            "test_difference": comparisons,
+            "backtest": _summary_dict(evaluate.summarise_backtest(per_cutoff)),
+            "origins": [
+                {
+                    **r.shipped.split.to_dict(),
+                    "calibration": r.shipped.calibration,
+                    "bgnbd_weight": r.shipped.churn.bgnbd_weight,
+                }
+                for r in origins
+            ],
+        },
+        "value": _value_summary(origins),
+        "shipped": _shipped_dict(shipped),
+        "loyalty": (
+            {"source": "classifier", **loyalty.metrics}
+            if loyalty is not None
+            else {"source": "rules", "n_labelled": n_surveyed}
+        ),
+    }
+
+
+def curve_tables(test: OriginResult, loyalty: LoyaltyModel | None) -> dict[str, pd.DataFrame]:
+    """The test cutoff's curves for ``dvc plots``: every shipped model, one column each."""
+    y, scores = test.y, test.scores
+    ranked = {"shipped": scores[MODEL]} | {k: v for k, v in scores.items() if k != MODEL}
+    calibration = {"shipped_before_calibration": test.predictions["churn_score_raw"]} | ranked
+    return {
+        "roc": curves.roc_table(y, ranked),
+        "precision_recall": curves.pr_table(y, ranked),
+        "lift": curves.lift_table(y, ranked),
+        "calibration": curves.calibration_table(y, calibration),
+        "loyalty_confusion": (
+            loyalty.out_of_fold
+            if loyalty is not None
+            else pd.DataFrame(columns=["actual", "predicted"])
+        ),
+    }
+
+
+def build_release(
+    snapshots: pd.DataFrame,
+    orders: pd.DataFrame,
+    surveys: pd.DataFrame | None,
+    cuts: Cutoffs,
+    design: Design,
+    params: Params,
+) -> Release:
+    """Backtest the ship procedure, ship for the scoring date, type the customers.
+
+    Parameters
+    ----------
+    snapshots
+        Every snapshot: the labelled cutoffs and the scoring cutoff.
+    orders
+        ``customer_id``, ``ordered_at`` of the orders before the scoring date.
+    surveys
+        Survey answers given before the scoring date, or None.
+    cuts
+        The snapshot grid.
+    design
+        Feature columns and category levels.
+    params
+        Pipeline parameters.
+    """
+    late = orders["ordered_at"] >= cuts.score
+    if late.any():
+        raise ValueError(
+            f"build_release got {int(late.sum())} orders on or after the scoring date "
+            f"{cuts.score:%Y-%m-%d}: nothing from then on may be read"
+        )
+    labelled = snapshots[snapshots["cutoff"] < cuts.score].reset_index(drop=True)
+    origins = [
+        run_origin(labelled, orders, cuts, origin, design, params)
+        for origin in backtest_origins(
+            cuts,
+            n=params.evaluate.backtest_origins,
+            validation_cutoffs=params.snapshots.validation_cutoffs,
+        )
+    ]
+    shipped = ship(labelled, orders, cuts, cuts.score, design, params)
+    score_rows = snapshots[snapshots["cutoff"] == cuts.score].reset_index(drop=True)
+    score_predictions = predict_origin(shipped, score_rows, orders, cuts.horizon_days)
+    loyalty, n_surveyed = fit_loyalty_types(snapshots, surveys, design, params)
+    per_cutoff = backtest_table(origins, params)
+    metrics = report_metrics(origins, shipped, loyalty, n_surveyed, per_cutoff, params)
+    log.info(
+        "test %s: %s",
+        origins[-1].test.date(),
+        {k: round(v["roc_auc"], 4) for k, v in metrics["churn"]["test"].items()},
+    )
+    return Release(
+        origins=origins,
+        shipped=shipped,
+        score_predictions=score_predictions,
+        loyalty=loyalty,
+        metrics=metrics,
+        backtest=per_cutoff,
+        plots=curve_tables(origins[-1], loyalty),
+    )
