@@ -161,7 +161,7 @@ def driver_shifts(a: Mapping[str, float], b: Mapping[str, float], prefix: str) -
         return frame
 
     ra, rb = ranked(a), ranked(b)
-    both = ra.join(rb, how="outer", lsuffix="_a", rsuffix="_b")
+    both = ra.add_suffix("_a").join(rb.add_suffix("_b"), how="outer")
     both["shift"] = both["rank_a"] - both["rank_b"]  # positive: climbed in B
     both = both.sort_values(["rank_b", "rank_a"], na_position="last")
     return both.reset_index(names="driver")
@@ -271,9 +271,9 @@ def to_markdown(a: Run, b: Run, tables: Sequence[Table]) -> str:
             lines.append("| " + " | ".join(t.columns) + " |")
             lines.append("|" + "|".join("---" for _ in t.columns) + "|")
             lines += ["| " + " | ".join(r) + " |" for r in t.rows]
+            lines.append("")
         if t.note:
-            lines += ["", t.note]
-        lines.append("")
+            lines += [t.note, ""]
     return "\n".join(lines)
 
 
@@ -283,7 +283,7 @@ def _bars(shifts: pd.DataFrame) -> str:
     width, label_w, row_h = 640, 260, 22
     top = max(float(rows[["share_a", "share_b"]].max().max()), 1e-9)
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
+        f'<svg width="{width}" '
         f'height="{row_h * len(rows) + 30}" font-family="sans-serif" font-size="11">',
         '<rect x="270" y="4" width="10" height="10" fill="#999"/>'
         '<text x="284" y="13">A</text>'

@@ -86,9 +86,16 @@ def project_root(start: Path | None = None) -> Path:
     return here
 
 
+# mlflow.set_tracking_uri also sets MLFLOW_TRACKING_URI: what we set is not the user's.
+_set_by_us: set[str] = set()
+
+
 def tracking_uri(root: Path) -> str:
-    """``MLFLOW_TRACKING_URI`` when set, else the project's own sqlite store."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root / DB_FILE).as_posix()}"
+    """``MLFLOW_TRACKING_URI`` when the user set it, else the project's own sqlite store."""
+    user = os.environ.get("MLFLOW_TRACKING_URI")
+    if user and user not in _set_by_us:
+        return user
+    return f"sqlite:///{(root / DB_FILE).as_posix()}"
 
 
 def is_project_store(uri: str, root: Path) -> bool:
@@ -154,6 +161,8 @@ def client(root: Path):
     uri = tracking_uri(root)
     if is_project_store(uri, root):
         relocate(root)
+    if os.environ.get("MLFLOW_TRACKING_URI") in (None, "", *_set_by_us):
+        _set_by_us.add(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
