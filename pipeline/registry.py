@@ -290,12 +290,12 @@ def render_state(versions: Sequence[dict]) -> str:
     """The registry as a table: version, aliases, run name, decision, headline numbers."""
     if not versions:
         return "registry: no registered versions yet (run the pipeline: `make run`)"
-    lines = [f"{'version':>7}  {'alias':<11} {'AUC':>7} {'Brier':>7}  {'run':<36} decision"]
+    lines = [f"{'version':>7}  {'alias':<11} {'AUC':>7} {'Brier':>7}  {'decision':<10}  run"]
     for v in versions:
         lines.append(
             f"{v['version']:>7}  {','.join(v['aliases']) or '-':<11} "
             f"{v.get('roc_auc', float('nan')):>7.4f} {v.get('brier', float('nan')):>7.4f}  "
-            f"{v['run_name'][:36]:<36} {v.get('decision', '')}"
+            f"{v.get('decision', ''):<10}  {v['run_name']}"
         )
     return "\n".join(lines)
 
