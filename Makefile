@@ -13,7 +13,7 @@ export DO_NOT_TRACK := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install run test lint plots ui clean online-retail forward forward-online-retail \
-	baseline exp compare registry
+	baseline exp compare registry pinned-list
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -78,6 +78,12 @@ compare: install
 # The registered versions, their aliases and the gate's decisions.
 registry: install
 	$(PY) -m pipeline.registry
+
+# The list pinned to a registered model (default: the champion), whatever the latest run:
+# today's customers scored by it, ranked by value at risk, in data/pinned/customers.csv.
+MODEL ?= champion
+pinned-list: install
+	$(PY) -m pipeline.registry score $(MODEL)
 
 test: install
 	$(PY) -m pytest

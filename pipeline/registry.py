@@ -300,17 +300,89 @@ def render_state(versions: Sequence[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``python -m pipeline.registry``: print the registered versions and their aliases."""
-    from pipeline import tracking
-    from pipeline.config import load_params
+def pinned_list(customer_ids: pd.Series, scores: pd.DataFrame, *, version: str) -> pd.DataFrame:
+    """A registered model's list: its scores for the customers, ranked like the list.
 
+    Parameters
+    ----------
+    customer_ids
+        The scoring population, aligned with ``scores``.
+    scores
+        The model's output (:meth:`pipeline.serving.ListModel.predict`).
+    version
+        The registered version that scored them.
+
+    Returns
+    -------
+    DataFrame
+        ``rank``, ``customer_id``, ``churn_probability`` (4 decimals, as on the list),
+        ``expected_value``, ``expected_value_at_risk`` (their product), the loyalty type
+        and its source, and ``model_version``; ranked by value at risk, then probability.
+    """
+    out = pd.DataFrame(
+        {
+            "customer_id": customer_ids.to_numpy(),
+            "churn_probability": scores["churn_probability"].to_numpy().round(4),
+            "expected_value": scores["expected_value"].to_numpy().round(2),
+            "loyalty_type": scores["loyalty_type"].to_numpy(),
+            "loyalty_type_source": scores["loyalty_type_source"].to_numpy(),
+        }
+    )
+    out["expected_value_at_risk"] = (out["churn_probability"] * out["expected_value"]).round(2)
+    out = out.sort_values(
+        ["expected_value_at_risk", "churn_probability", "customer_id"],
+        ascending=[False, False, True],
+        ignore_index=True,
+    )
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    out["model_version"] = version
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m pipeline.registry``: the registry's state; ``... score REF``: its list.
+
+    ``score`` scores today's scoring population (``data/features``) with a registered
+    version (``champion`` by default, ``challenger``, ``v<N>``) and writes its ranked
+    list to ``data/pinned/customers.csv``: the list pinned to that model, whatever the
+    latest run was.
+    """
+    import argparse
+
+    from pipeline import io, tracking
+    from pipeline.config import load_params
+    from pipeline.stages._common import FEATURES
+
+    parser = argparse.ArgumentParser(prog="python -m pipeline.registry")
+    sub = parser.add_subparsers(dest="command")
+    score = sub.add_parser("score", help="write the list a registered version makes today")
+    score.add_argument("model", nargs="?", default=CHAMPION)
+    score.add_argument("--out", default="data/pinned/customers.csv")
+    args = parser.parse_args(argv)
     logging.basicConfig(level="WARNING")
     root = tracking.project_root()
     params = load_params(root / "params.yaml")
-    versions = tracking.registry_state(root, params.registry.model_name)
-    print(render_state(versions))  # noqa: T201 (a CLI's output)
-    del argv
+    name = params.registry.model_name
+    if args.command != "score":
+        print(render_state(tracking.registry_state(root, name)))  # noqa: T201 (a CLI's output)
+        return
+    ref = args.model[1:] if args.model.startswith("v") and args.model[1:].isdigit() else args.model
+    try:
+        model = tracking.load_model(root, name, ref)
+    except Exception as err:  # noqa: BLE001 (MLflow raises its own kinds; say what exists)
+        raise SystemExit(f"registry: no version {args.model!r} of {name!r}: {err}") from err
+    meta = io.read_json(root / FEATURES / "meta.json")
+    snapshots = io.read_parquet(root / FEATURES / "snapshots.parquet")
+    rows = snapshots[snapshots["cutoff"] == pd.Timestamp(meta["cutoffs"]["score"])]
+    rows = rows.sort_values("customer_id", ignore_index=True)
+    version = tracking.resolve_run(root, params.tracking.experiment, name, args.model)["version"]
+    features = rows[model.metadata.get_input_schema().input_names()]
+    out = pinned_list(rows["customer_id"], model.predict(features), version=version)
+    io.write_csv(out, root / args.out)
+    print(  # noqa: T201
+        f"{len(out):,} customers scored as of {meta['cutoffs']['score'][:10]} by {name} "
+        f"version {version} ({args.model}): {args.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -267,6 +267,17 @@ def test_registry_gates_an_experiment_and_names_its_run(shop):
     assert aliases(db) == {"champion": champion, "challenger": "3"}
     state = run_in_shell(shop, "make registry").stdout
     assert "challenger" in state and "champion" in state and "registry.auc_margin" in state
+    # the list pinned to a registered model: version 3's is exactly today's list
+    run_in_shell(shop, "make pinned-list MODEL=v3")
+    pinned = pd.read_csv(shop / "data/pinned/customers.csv")
+    listed = pd.read_csv(shop / "data/scored/customers.csv")
+    both = pinned.merge(listed, on="customer_id", validate="1:1")
+    assert len(both) == len(listed)
+    assert (both["churn_probability_x"] == both["churn_probability_y"]).all()
+    run_in_shell(shop, "make pinned-list")  # the champion's list of today's customers
+    pinned = pd.read_csv(shop / "data/pinned/customers.csv")
+    assert set(pinned["model_version"].astype(str)) == {champion}
+    assert sorted(pinned["customer_id"]) == sorted(listed["customer_id"])
 
 
 def test_make_compare_shows_params_metrics_drivers_and_list_overlap(shop):

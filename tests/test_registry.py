@@ -15,6 +15,7 @@ from pipeline.registry import (
     first_version,
     keyed_predictions,
     pair,
+    pinned_list,
 )
 
 KEY = bytes(range(32))
@@ -137,3 +138,20 @@ def test_the_first_version_becomes_champion():
     d = first_version()
     assert d.promoted and "first registered version" in d.reasons[0]
     assert d.render(1, None).startswith("registry: version 1 is the new champion")
+
+
+def test_pinned_list_ranks_a_models_scores_like_the_list():
+    scores = pd.DataFrame(
+        {
+            "churn_probability": [0.123456, 0.9, 0.5],
+            "expected_value": [100.0, 10.0, 100.0],
+            "loyalty_type": ["premium", "price", "inertia"],
+            "loyalty_type_source": "classifier",
+        }
+    )
+    out = pinned_list(pd.Series(["C1", "C2", "C3"]), scores, version="4")
+    assert out["customer_id"].tolist() == ["C3", "C1", "C2"]  # by value at risk
+    assert out["rank"].tolist() == [1, 2, 3]
+    assert out["churn_probability"].tolist() == [0.5, 0.1235, 0.9]
+    assert out["expected_value_at_risk"].tolist() == [50.0, 12.35, 9.0]
+    assert (out["model_version"] == "4").all()

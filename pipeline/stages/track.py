@@ -19,6 +19,7 @@ import yaml
 
 from pipeline import io, registry, serving, tracking
 from pipeline.config import Params
+from pipeline.headline import headline
 from pipeline.shipping import MODEL
 from pipeline.stages._common import (
     CANONICAL,
@@ -31,7 +32,6 @@ from pipeline.stages._common import (
 )
 
 log = logging.getLogger(__name__)
-HEADLINE = Path("metrics.json")
 PREDICTIONS_TABLE = "review/predictions.parquet"
 CALL_LIST_TABLE = "review/call_list.parquet"
 DRIVERS = REPORTS / "explain" / "drivers_by_feature.csv"
@@ -64,8 +64,11 @@ def run_metrics(params: Params) -> dict[str, float]:
     train = io.read_json(REPORTS / "train.json")
     score = io.read_json(REPORTS / "score.json")
     ingest = io.read_json(REPORTS / "ingest.json")
+    forward = REPORTS / "forward.json"
+    report = io.read_json(forward) if forward.exists() else None
     metrics = {
-        **tracking.numeric_metrics(io.read_json(HEADLINE)),
+        # the same function and inputs as metrics.json (the headline stage)
+        **tracking.numeric_metrics(headline(train, score, report)),
         **tracking.numeric_metrics({"churn": train["churn"], "loyalty": train["loyalty"]}),
         **tracking.numeric_metrics({"value": train.get("value", {})}),
         **tracking.numeric_metrics({"score": score}),
@@ -73,11 +76,8 @@ def run_metrics(params: Params) -> dict[str, float]:
         **driver_shares(pd.read_csv(DRIVERS), "feature", "driver"),
         **driver_shares(pd.read_csv(FAMILY_DRIVERS), "family", "driver_family"),
     }
-    forward = REPORTS / "forward.json"
-    if forward.exists():
-        report = io.read_json(forward)
-        if report.get("evaluable"):
-            metrics |= tracking.numeric_metrics({"forward": report["metrics"]})
+    if report and report.get("evaluable"):
+        metrics |= tracking.numeric_metrics({"forward": report["metrics"]})
     del params
     return metrics
 
@@ -210,7 +210,7 @@ def run(params: Params) -> None:
         artifacts={
             "explain": sorted(explain_dir.glob("*.csv")) + sorted(explain_dir.glob("*.png")),
             "plots": sorted((REPORTS / "plots").glob("*.csv")),
-            "evaluation": [REPORTS / "train.json", REPORTS / "backtest.csv", HEADLINE],
+            "evaluation": [REPORTS / "train.json", REPORTS / "backtest.csv"],
             "reports": [p for p in reports if p.exists()],
         },
         tables={PREDICTIONS_TABLE: predictions, CALL_LIST_TABLE: call_list(key)},
