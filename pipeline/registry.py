@@ -342,6 +342,10 @@ def pinned_list(customer_ids: pd.Series, scores: pd.DataFrame, *, version: str) 
 def main(argv: list[str] | None = None) -> None:
     """``python -m pipeline.registry``: the registry's state; ``... score REF``: its list.
 
+    ``promote v<N> --reason "..."`` makes a version champion by hand (when the gate cannot
+    compare, e.g. after new data: the champion forecast other customers), tagged with the
+    reason on its run.
+
     ``score`` scores today's scoring population (``data/features``) with a registered
     version (``champion`` by default, ``challenger``, ``v<N>``) and writes its ranked
     list to ``data/pinned/customers.csv``: the list pinned to that model, whatever the
@@ -358,11 +362,19 @@ def main(argv: list[str] | None = None) -> None:
     score = sub.add_parser("score", help="write the list a registered version makes today")
     score.add_argument("model", nargs="?", default=CHAMPION)
     score.add_argument("--out", default="data/pinned/customers.csv")
+    promote = sub.add_parser("promote", help="make a version champion by hand, with a reason")
+    promote.add_argument("version", help="v<N> or N")
+    promote.add_argument("--reason", required=True, help="why, for the run's tags")
     args = parser.parse_args(argv)
     logging.basicConfig(level="WARNING")
     root = tracking.project_root()
     params = load_params(root / "params.yaml")
     name = params.registry.model_name
+    if args.command == "promote":
+        version = args.version.removeprefix("v")
+        tracking.promote(root, name, version, args.reason)
+        print(render_state(tracking.registry_state(root, name)))  # noqa: T201 (a CLI's output)
+        return
     if args.command != "score":
         print(render_state(tracking.registry_state(root, name)))  # noqa: T201 (a CLI's output)
         return

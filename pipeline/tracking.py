@@ -389,6 +389,26 @@ def set_alias(mlflow_client, name: str, alias: str, version: str) -> None:
     mlflow_client.set_registered_model_alias(name, alias, version)
 
 
+def promote(root: Path, name: str, version: str, reason: str) -> None:
+    """Make ``version`` champion by hand; its run is tagged with who decided and why."""
+    c = client(root)
+    before = alias_version(c, name, "champion")
+    mv = c.get_model_version(name, version)
+    set_alias(c, name, "champion", version)
+    challenger = alias_version(c, name, "challenger")
+    if challenger is not None and str(challenger.version) == str(version):
+        c.delete_registered_model_alias(name, "challenger")
+    set_tags(
+        c,
+        mv.run_id,
+        {
+            "registry.decision": "champion",
+            "registry.promoted_by_hand": reason,
+            "registry.champion_before": "none" if before is None else str(before.version),
+        },
+    )
+
+
 def set_tags(mlflow_client, run_id: str, tags: Mapping[str, str]) -> None:
     for k, v in tags.items():
         mlflow_client.set_tag(run_id, k, v)

@@ -290,6 +290,15 @@ def test_make_compare_shows_params_metrics_drivers_and_list_overlap(shop):
     assert "<table>" in page and "http" not in page
     default = run_in_shell(shop, "make compare").stdout
     assert "(champion" in default and "(challenger" in default
+    # a reviewer overrules the gate, with a reason on the record
+    why = "reviewed: the margin was a test"
+    state = sh(
+        shop, ".venv/bin/python", "-m", "pipeline.registry", "promote", "v3", "--reason", why
+    )
+    assert aliases(mlflow_db(shop)) == {"champion": "3"}
+    run3 = read_json(shop / "reports/mlflow_run.json")["run_id"]
+    assert run_record(mlflow_db(shop), run3)[2]["registry.promoted_by_hand"] == why
+    assert "champion" in state.stdout
 
 
 def test_failed_stage_leaves_previous_outputs_and_names_the_bad_rows(shop):
