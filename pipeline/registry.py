@@ -4,7 +4,8 @@ Every run registers its model. The ``champion`` alias (the model the list can be
 to) moves to the new version only when it beats the current champion
 
 * on the **forward test**: the test cutoff, the last backtest origin, where both ship
-  procedures forecast customers whose outcome neither had seen; and
+  procedures forecast customers whose outcome neither had seen (after new data moved
+  the test cutoff past the champion's origins: the latest cutoff both forecast); and
 * on the **backtest**: every origin both runs forecast, pooled (a row per customer and
   origin),
 
@@ -258,8 +259,18 @@ def decide(
         ``champion`` when every check passed, else ``challenger`` with the reasons.
     """
     shared = sorted(set(challenger["cutoff"]) & set(champion["cutoff"]))
+    notes = []
+    forward_cutoff = test_cutoff
+    if test_cutoff not in shared and shared:
+        # New data moved the test cutoff past the champion's origins: the latest origin
+        # both ship procedures forecast is the fair forward test left.
+        forward_cutoff = shared[-1]
+        notes.append(
+            f"the champion did not forecast the test cutoff {test_cutoff} (new data?): the "
+            f"forward test is the latest cutoff both forecast, {forward_cutoff}"
+        )
     try:
-        forward = pair(challenger, champion, [test_cutoff])
+        forward = pair(challenger, champion, [forward_cutoff])
         backtest = pair(challenger, champion, shared)
     except ValueError as err:
         return Decision(CHALLENGER, (f"not comparable with the champion: {err}",))
@@ -270,7 +281,7 @@ def decide(
             (
                 f"not comparable with the champion: they share {len(forward)} customers "
                 f"with both outcomes at the test cutoff {test_cutoff} (the champion was "
-                "judged on other customers or another cutoff: changed data or population?)",
+                "judged on other customers or cutoffs: changed data or population?)",
             ),
             customers=counts,
         )
@@ -278,10 +289,10 @@ def decide(
         backtest, "backtest", config, seed=seed
     )
     scope = (
-        f"forward test: {len(forward)} customers at {test_cutoff}; backtest: {len(backtest)} "
+        f"forward test: {len(forward)} customers at {forward_cutoff}; backtest: {len(backtest)} "
         f"customer-cutoffs at {len(shared)} origins ({', '.join(shared)}), pooled"
     )
-    reasons = (scope, *(c.describe() for c in checks))
+    reasons = (scope, *notes, *(c.describe() for c in checks))
     alias = CHAMPION if all(c.passed for c in checks) else CHALLENGER
     return Decision(alias, reasons, tuple(checks), counts)
 

@@ -112,6 +112,9 @@ def fresh_clone(tmp: Path, params: dict) -> Path:
     clone = tmp / "clone"
     _git(tmp, "clone", "-q", str(source), str(clone))
     (clone / ".venv").symlink_to(VENV)
+    # .gitignore's ".venv/" matches the directory make install builds, not a symlink
+    with (clone / ".git/info/exclude").open("a") as exclude:
+        exclude.write("/.venv\n")
     stamp = VENV / ".install-stamp"
     if stamp.exists():
         old = stamp.stat().st_mtime - 60

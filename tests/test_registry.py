@@ -155,3 +155,17 @@ def test_pinned_list_ranks_a_models_scores_like_the_list():
     assert out["churn_probability"].tolist() == [0.5, 0.1235, 0.9]
     assert out["expected_value_at_risk"].tolist() == [50.0, 12.35, 9.0]
     assert (out["model_version"] == "4").all()
+
+
+def test_after_new_data_the_latest_cutoff_both_forecast_is_the_forward_test():
+    truth = outcomes()
+    good, bad = predictions(truth, 0.3, 1), predictions(truth, 1.5, 2)
+    # the champion's run ended a month earlier: it never forecast the last cutoff
+    older = bad[bad["cutoff"] != CUTOFFS[-1]]
+    d = decide(good, older, test_cutoff=CUTOFFS[-1], config=Registry(n_boot=50), seed=0)
+    assert d.promoted and d.customers == {"forward": 400, "backtest": 800}
+    assert d.reasons[0].startswith(f"forward test: 400 customers at {CUTOFFS[1]}")
+    assert "did not forecast the test cutoff" in d.reasons[1]
+    nothing = bad[bad["cutoff"] == "1999-01-01"]
+    d = decide(good, nothing, test_cutoff=CUTOFFS[-1], config=Registry(n_boot=50), seed=0)
+    assert d.alias == CHALLENGER and "not comparable" in d.reasons[0]
