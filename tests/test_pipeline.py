@@ -263,12 +263,13 @@ def test_registry_gates_an_experiment_and_names_its_run(shop):
     assert "is a challenger; the champion stays version" in out.stderr
     assert "does not beat the margin +0.0500" in out.stderr
     latest = read_json(shop / "reports/mlflow_run.json")
-    assert latest["version"] == "3" and latest["alias"] == "challenger"
-    assert aliases(db) == {"champion": champion, "challenger": "3"}
+    assert int(latest["version"]) == int(info["version"]) + 1
+    assert latest["alias"] == "challenger"
+    assert aliases(db) == {"champion": champion, "challenger": latest["version"]}
     state = run_in_shell(shop, "make registry").stdout
     assert "challenger" in state and "champion" in state and "registry.auc_margin" in state
-    # the list pinned to a registered model: version 3's is exactly today's list
-    run_in_shell(shop, "make pinned-list MODEL=v3")
+    # the list pinned to a registered model: the latest version's is exactly today's list
+    run_in_shell(shop, f"make pinned-list MODEL=v{latest['version']}")
     pinned = pd.read_csv(shop / "data/pinned/customers.csv")
     listed = pd.read_csv(shop / "data/scored/customers.csv")
     both = pinned.merge(listed, on="customer_id", validate="1:1")
@@ -281,7 +282,13 @@ def test_registry_gates_an_experiment_and_names_its_run(shop):
 
 
 def test_make_compare_shows_params_metrics_drivers_and_list_overlap(shop):
-    out = run_in_shell(shop, "make compare A=v1 B=v2").stdout
+    versions = dict(
+        mlflow_db(shop).execute(
+            "select r.name, v.version from model_versions v join runs r on r.run_uuid = v.run_id"
+        )
+    )
+    lr = next(v for name, v in versions.items() if name.startswith("train.learning_rate=0.1 ("))
+    out = run_in_shell(shop, f"make compare A=v1 B=v{lr}").stdout
     assert "| train.learning_rate | 0.05 | 0.1 |" in out
     assert "| shipped.roc_auc |" in out and "n=" in out  # paired interval
     assert "## Drivers: share of mean |SHAP|" in out
