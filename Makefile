@@ -24,6 +24,7 @@ $(STAMP): pyproject.toml requirements.lock
 install: $(STAMP)
 
 run: install
+	$(PY) -m pipeline.config params.yaml
 	$(VENV)/bin/dvc repro
 	$(PY) -m pipeline.summary
 

@@ -67,6 +67,10 @@ class Calibrator:
     x_thresholds, y_thresholds : tuple of float
         Isotonic regression: the knots of the non-decreasing, piecewise-linear map;
         inputs beyond the first or last knot get the end value.
+    shift : float
+        Added to the log-odds after the map: the change in the base rate between the
+        validation window and the window the model is shipped for (a season), 0 for
+        none. See ``pipeline.shipping.seasonal_shift``.
     """
 
     method: CalibrationMethod
@@ -75,12 +79,15 @@ class Calibrator:
     intercept: float | None = None
     x_thresholds: tuple[float, ...] = ()
     y_thresholds: tuple[float, ...] = ()
+    shift: float = 0.0
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         if not (0.0 < self.eps < 0.5):
             raise ValueError(f"eps must be in (0, 0.5), got {self.eps!r}")
+        if not np.isfinite(self.shift):
+            raise ValueError(f"shift must be finite, got {self.shift!r}")
         if self.method == "none":
             return
         if self.method == "platt":
@@ -129,6 +136,8 @@ class Calibrator:
             out = expit(self.coef * z + self.intercept)
         else:
             out = np.interp(s, self.x_thresholds, self.y_thresholds)
+        if self.shift:
+            out = expit(logit(np.clip(out, self.eps, 1.0 - self.eps)) + self.shift)
         return np.clip(out, self.eps, 1.0 - self.eps)
 
     def to_dict(self) -> dict[str, Any]:
@@ -137,6 +146,7 @@ class Calibrator:
             "format_version": FORMAT_VERSION,
             "method": self.method,
             "eps": float(self.eps),
+            "shift": float(self.shift),
         }
         if self.method == "platt":
             out["coef"] = float(self.coef)  # type: ignore[arg-type]
@@ -181,20 +191,23 @@ class Calibrator:
         missing = [k for k in (*needed[method], "eps") if k not in data]
         if missing:
             raise ValueError(f"data for a {method} calibrator lacks keys {missing}")
+        shift = float(data.get("shift", 0.0))
         if method == "none":
-            return cls(method="none", eps=float(data["eps"]))
+            return cls(method="none", eps=float(data["eps"]), shift=shift)
         if method == "platt":
             return cls(
                 method="platt",
                 eps=float(data["eps"]),
                 coef=float(data["coef"]),
                 intercept=float(data["intercept"]),
+                shift=shift,
             )
         return cls(
             method="isotonic",
             eps=float(data["eps"]),
             x_thresholds=tuple(float(v) for v in data["x_thresholds"]),
             y_thresholds=tuple(float(v) for v in data["y_thresholds"]),
+            shift=shift,
         )
 
 

@@ -4,10 +4,9 @@ The buy-till-you-die model (Fader, Hardie & Lee 2005) needs only three numbers p
 customer: repeat purchase occasions ``x``, the time of the last one ``t_x`` and the age
 ``T``, all measured from the first purchase. Its posterior P(alive) and probability
 of no purchase in the horizon are strong churn signals on orders-only data, so the
-churn model gets them as features: at each cutoff the model is fitted on that
-cutoff's population (customers with an order in the lookback, their history before
-the cutoff only) and evaluated for the same rows. No label and nothing after the
-cutoff enters.
+churn model gets them as features: at each cutoff the model is fitted on every customer
+with an order before that cutoff (a seeded sample of them in a large shop) and
+evaluated for the cutoff's population. No label and nothing after the cutoff enters.
 
 pymc-marketing's ``BetaGeoModel`` (used for the BG/NBD baseline, see
 ``pipeline.baselines``) gives the same estimates (tested), but takes seconds per fit
@@ -237,33 +236,78 @@ def inputs_from_features(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, n
     return x, t_x, T
 
 
-def bgnbd_features(frame: pd.DataFrame, *, horizon_days: int, seed: int = 0) -> pd.DataFrame:
+def sample_customers(customer_ids: pd.Series, *, max_customers: int, seed: int) -> pd.Series:
+    """At most ``max_customers`` distinct ids, a seeded sample of the sorted ids."""
+    ids = pd.Series(np.sort(customer_ids.dropna().unique()))
+    if len(ids) <= max_customers:
+        return ids
+    return ids.sample(n=max_customers, random_state=seed).sort_values(ignore_index=True)
+
+
+def fit_at_cutoffs(
+    orders: pd.DataFrame,
+    cutoffs: list[pd.Timestamp],
+    *,
+    seed: int = 0,
+) -> dict[pd.Timestamp, BgNbd | None]:
+    """BG/NBD fitted at each cutoff on every customer with an order before it.
+
+    The whole customer base with any history, not only the customers active in the
+    lookback: the dead are what dropout is estimated from (fitting on the recently
+    active alone gave Online Retail's cutoffs 0.005 less AUC). Pass the orders of a
+    sample of customers (:func:`sample_customers`) when there are many.
+
+    Parameters
+    ----------
+    orders
+        ``customer_id``, ``ordered_at``.
+    cutoffs
+        The cutoffs to fit at; each fit reads only the orders before its cutoff.
+    seed
+        Seeds the fit's own sample above :data:`MAX_FIT_ROWS` customers.
+
+    Returns
+    -------
+    dict
+        Cutoff -> the fitted model, or None when no customer had a repeat purchase
+        before it.
+    """
+    from pipeline.baselines import bgnbd_summary
+
+    models: dict[pd.Timestamp, BgNbd | None] = {}
+    for cutoff in cutoffs:
+        summary = bgnbd_summary(orders[orders["ordered_at"] < cutoff], cutoff=cutoff)
+        x, t_x, T = (summary[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+        try:
+            models[cutoff] = fit_bgnbd(x, t_x, T, seed=seed)
+        except ValueError as err:
+            log.warning("no BG/NBD features at %s: %s", cutoff.date(), err)
+            models[cutoff] = None
+    return models
+
+
+def bgnbd_features(frame: pd.DataFrame, model: BgNbd | None, *, horizon_days: int) -> pd.DataFrame:
     """BG/NBD's view of each customer at one cutoff, as three features.
 
     Parameters
     ----------
     frame
         The rows of ONE cutoff, with :data:`INPUTS`.
+    model
+        BG/NBD fitted at that cutoff (:func:`fit_at_cutoffs`); None leaves the features
+        empty (LightGBM's missing).
     horizon_days
         The churn horizon.
-    seed
-        Seeds the fit's sample on very large cutoffs.
 
     Returns
     -------
     DataFrame
-        Same index: :data:`FEATURES` (NaN for every row when the cutoff has no repeat
-        buyer to fit on).
+        Same index: :data:`FEATURES`.
     """
     out = pd.DataFrame(index=frame.index, columns=list(FEATURES), dtype="float64")
-    if frame.empty:
+    if frame.empty or model is None:
         return out
     x, t_x, T = inputs_from_features(frame)
-    try:
-        model = fit_bgnbd(x, t_x, T, seed=seed)
-    except ValueError as err:
-        log.warning("BG/NBD features left empty at this cutoff: %s", err)
-        return out
     out["bgnbd_p_alive"] = model.p_alive(x, t_x, T)
     out["bgnbd_p_no_purchase"] = model.p_no_purchase(x, t_x, T, horizon_days=horizon_days)
     out["bgnbd_orders_per_30d_if_alive"] = 30.0 * model.rate_if_alive(x, T)

@@ -36,12 +36,68 @@ class OnlineRetail(_Model):
     dir: str = "data/online_retail"
 
 
+# What a shop's files write for "no value". "NA" is not among them: it is North
+# America, or Namibia's country code. Every value read as missing is counted.
+MISSING_VALUES = ("", "NULL", "null", "None", "NaN", "nan", "NaT", "N/A", "n/a", "#N/A")
+
+
+class SourceRead(_Model):
+    """How a shop's CSV files were written; ``null`` means: detect it, and log the choice."""
+
+    # utf-8, utf-8-sig (with BOM), gb18030 (also reads GBK), cp1252, latin-1, ...
+    encoding: str | None = None
+    delimiter: str | None = Field(None, min_length=1, max_length=1)
+    decimal: Literal[".", ","] | None = None
+    # "" means none; null: "," with a decimal point, "." with a decimal comma
+    thousands: Literal["", ",", ".", " ", "'"] | None = None
+    # a strptime format for every date of the files (e.g. "%d/%m/%Y %H:%M"); null: ISO
+    # 8601, or a day/month order proven by the data (ambiguous dates stop the run)
+    date_format: str | None = None
+    missing_values: tuple[str, ...] = MISSING_VALUES
+
+    @model_validator(mode="after")
+    def _separators_differ(self) -> SourceRead:
+        if self.decimal is not None and self.decimal == self.thousands:
+            raise ValueError(
+                f"source.read.decimal and source.read.thousands are both {self.decimal!r}"
+            )
+        return self
+
+
 class Source(_Model):
     kind: Literal["synthetic", "files", "online_retail"] = "synthetic"
     files: SourceFiles = SourceFiles()
     # canonical column name -> the file's column name, per table
     columns: dict[str, dict[str, str]] = Field(default_factory=dict)
+    read: SourceRead = SourceRead()
+    # IANA zone of timestamps written without an offset (e.g. "Asia/Shanghai"); they
+    # are converted to UTC. Unset, a column mixing offsets and naive times is an error.
+    timezone: str | None = None
+    # When the data were exported: later rows are quarantined. Null: detected from the
+    # data (the end of its dense period; lone far-future rows are quarantined).
+    export_date: dt.date | dt.datetime | None = None
     online_retail: OnlineRetail = OnlineRetail()
+
+    @property
+    def export_moment(self) -> dt.datetime | None:
+        """When the export was taken: a date alone means the end of that day."""
+        if self.export_date is None or isinstance(self.export_date, dt.datetime):
+            return self.export_date
+        return dt.datetime.combine(self.export_date + dt.timedelta(days=1), dt.time())
+
+    @model_validator(mode="after")
+    def _known_timezone(self) -> Source:
+        if self.timezone is not None:
+            import zoneinfo
+
+            try:
+                zoneinfo.ZoneInfo(self.timezone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
+                raise ValueError(
+                    f"source.timezone {self.timezone!r} is not an IANA time zone "
+                    "(e.g. 'Europe/Berlin', 'Asia/Shanghai', 'UTC')"
+                ) from err
+        return self
 
 
 class Synthetic(_Model):
@@ -55,9 +111,15 @@ class Synthetic(_Model):
 
 
 class Ingest(_Model):
+    # quarantine: set bad rows aside with a reason; fail: stop on any row not accepted
+    # as it is (set aside, quarantined, a duplicate, or an optional value nulled)
     on_bad_rows: Literal["quarantine", "fail"] = "quarantine"
     min_date: dt.date = dt.date(1990, 1, 1)
     max_date: dt.date = dt.date(2100, 1, 1)
+    # in either mode, stop when more than this share of an input's rows is not accepted
+    max_bad_share: float = Field(0.05, ge=0.0, le=1.0)
+    # amounts above this many times the 99th percentile are quarantined as implausible
+    outlier_factor: float = Field(100.0, gt=1.0)
 
     @model_validator(mode="after")
     def _range_not_empty(self) -> Ingest:
@@ -86,9 +148,17 @@ class Snapshots(_Model):
 
 class Score(_Model):
     as_of: dt.date | None = None
-    at_risk_size: int = Field(500, gt=0)
     # risk bands by churn probability: [low, high) thresholds
     band_thresholds: tuple[float, float] = (0.3, 0.6)
+    # Columns of the customers file (source.files.customers, named as in the file)
+    # copied into the lists, e.g. [name, email, phone]. Never logged, never in MLflow.
+    pass_through: tuple[str, ...] = ()
+    # What money is counted in, for the people reading the lists (null: from the
+    # source when it knows, else "the shop's currency").
+    currency: str | None = None
+    # Rows per sheet of at_risk.xlsx (the CSVs hold everyone): openpyxl writes some
+    # tens of thousands of cells a second; spreadsheets slow down long before 1M rows.
+    workbook_rows: int = Field(100_000, gt=0)
 
     @model_validator(mode="after")
     def _bands_increase(self) -> Score:
@@ -121,6 +191,13 @@ class Train(_Model):
     # Calibration map fitted on the validation cutoff only, for the booster whose scores
     # it maps; "auto" picks none, Platt or isotonic by cross-fitted Brier on that cutoff.
     calibration: Literal["auto", "none", "isotonic", "platt"] = "auto"
+    # Blend LightGBM with BG/NBD's own churn probability in log-odds, by the weight
+    # (0, 0.1, ... 1) with the best AUC on the validation cutoff; 0 keeps LightGBM alone.
+    bgnbd_blend: bool = True
+    # Move every calibrated probability by the change in the churn base rate between the
+    # validation window and the scoring window, measured on the same windows a year
+    # earlier (pipeline.shipping.seasonal_shift); off: the validation window's rate.
+    seasonal_shift: bool = True
     # Above this many training rows, train on a sample stratified by cutoff and label.
     max_rows: int = Field(1_000_000, gt=0)
 
@@ -139,9 +216,57 @@ class Evaluate(_Model):
 
 
 class Explain(_Model):
-    # rows of the test cutoff explained for global drivers (a seeded sample)
+    # customers explained for the global drivers (a seeded sample)
     max_rows: int = Field(5000, gt=0)
     top_reasons: int = Field(3, gt=0)
+    # Reasons for every scored customer up to this many (about 1 ms each); above it,
+    # only the customers on the call and win-back lists are explained.
+    reasons_for_all_up_to: int = Field(100_000, ge=0)
+
+
+class Budget(_Model):
+    """A list's limits: contacts, money (contacts plus offers), or both; null = none."""
+
+    contacts: int | None = Field(None, ge=0)
+    money: float | None = Field(None, ge=0)
+
+
+class PlayEconomics(_Model):
+    offer_cost: float | None = Field(None, ge=0)
+    success_factor: float | None = Field(None, ge=0)
+
+
+class SegmentSuccess(_Model):
+    """Chance that a contact keeps a customer who would otherwise leave, by segment."""
+
+    early_warning: float = Field(0.30, ge=0, le=1)
+    lapsing: float = Field(0.20, ge=0, le=1)
+    lapsed: float = Field(0.10, ge=0, le=1)
+
+
+class Retention(_Model):
+    """Economics of the call list and the win-back list."""
+
+    budget: Budget = Budget(contacts=500)
+    winback_budget: Budget = Budget(money=1000.0)
+    # share of spend that is profit: what keeping a customer's spend is worth
+    margin: float = Field(0.3, gt=0, le=1)
+    success: SegmentSuccess = SegmentSuccess()
+    # early warning: the probability rose this much since the previous snapshot ...
+    rising_by: float = Field(0.15, gt=0, le=1)
+    # per play (pipeline.loyalty.PLAYS): override its offer cost or success factor
+    plays: dict[str, PlayEconomics] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_plays(self) -> Retention:
+        from pipeline.loyalty import PLAYS
+
+        unknown = sorted(set(self.plays) - set(PLAYS))
+        if unknown:
+            raise ValueError(
+                f"retention.plays: unknown play(s) {unknown}; known plays: {sorted(PLAYS)}"
+            )
+        return self
 
 
 class Tracking(_Model):
@@ -173,6 +298,7 @@ class Params(_Model):
     train: Train = Train()
     evaluate: Evaluate = Evaluate()
     explain: Explain = Explain()
+    retention: Retention = Retention()
     tracking: Tracking = Tracking()
     registry: Registry = Registry()
 
@@ -180,7 +306,63 @@ class Params(_Model):
     def _files_need_orders(self) -> Params:
         if self.source.kind == "files" and not self.source.files.orders:
             raise ValueError("source.kind is 'files' but source.files.orders is not set")
+        if self.score.pass_through and not (
+            self.source.kind == "files" and self.source.files.customers
+        ):
+            raise ValueError(
+                f"score.pass_through {list(self.score.pass_through)} copies columns of the "
+                "customers file, but source.files.customers is not set (source.kind: "
+                f"{self.source.kind})"
+            )
         return self
+
+
+def unquoted_dates(raw: object, prefix: str = "") -> list[tuple[str, object]]:
+    """(key, value) of every date YAML read unquoted: DVC cannot read those."""
+    if isinstance(raw, dict):
+        return [
+            found
+            for key, value in raw.items()
+            for found in unquoted_dates(value, f"{prefix}{key}.")
+        ]
+    if isinstance(raw, list):
+        return [found for i, v in enumerate(raw) for found in unquoted_dates(v, f"{prefix}{i}.")]
+    if isinstance(raw, dt.date):
+        return [(prefix.rstrip("."), raw)]
+    return []
+
+
+def check_params_file(path: str | Path = "params.yaml") -> Params:
+    """:func:`load_params`, and refuse unquoted dates, which stop ``dvc repro``.
+
+    DVC reads ``params.yaml`` itself and fails on a YAML date with "Unsupported value
+    of type 'date'", before any stage runs; this says which key and what to write.
+
+    Raises
+    ------
+    ValueError
+        Naming each unquoted date and how to quote it.
+    """
+    raw = yaml.safe_load(Path(path).read_text()) or {}
+    found = unquoted_dates(raw)
+    if found:
+        keys = ", ".join(f'{key}: "{value}"' for key, value in found)
+        raise ValueError(
+            f"{path}: quote the date(s) ({keys}): DVC cannot read an unquoted date "
+            "and stops with \"Unsupported value of type 'date'\""
+        )
+    return Params.model_validate(raw)
+
+
+def main() -> None:
+    """``python -m pipeline.config [params.yaml]``: check the params before ``dvc repro``."""
+    import sys
+
+    path = sys.argv[1] if len(sys.argv) > 1 else "params.yaml"
+    try:
+        check_params_file(path)
+    except ValueError as err:  # pydantic's ValidationError is a ValueError
+        sys.exit(f"params check failed: {err}")
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
@@ -203,3 +385,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     """
     raw = yaml.safe_load(Path(path).read_text()) or {}
     return Params.model_validate(raw)
+
+
+if __name__ == "__main__":
+    main()

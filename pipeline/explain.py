@@ -1,145 +1,75 @@
-"""Why a customer is at risk: TreeSHAP values, global drivers, per-customer reasons.
+"""Why a customer is at risk: TreeSHAP values, drivers, and reasons a person would write.
 
 SHAP values come from LightGBM's own TreeSHAP (``pred_contrib=True``), which is what
 ``shap.TreeExplainer`` calls for LightGBM models: exact, and about 1 ms per row on two
-threads. They are in log-odds of churn; a positive value raises the risk.
+threads. They are in log-odds of churn; a positive value raises the risk. Explaining a
+million customers costs minutes, so the stages explain the rows someone will read.
+
+Reasons are built per *concept* (``pipeline.catalogue``): SHAP values are summed within
+each concept, the concepts that raise the risk most give one reason each, and each
+reason is said by the concept's strongest feature, with the customer's own value
+against their own norm. Context features (calendar, region, acquisition channel) never
+become reasons. Everything is vectorised: reasons for a million rows take seconds.
 """
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Mapping
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from pipeline.train import Design
-
-# Short, plain phrases for the retention team; "{v}" is the customer's value.
-PHRASES: dict[str, str] = {
-    "orders_30d": "{v} orders in the last 30 days",
-    "orders_90d": "{v} orders in the last 90 days",
-    "orders_365d": "{v} orders in the last year",
-    "orders_total": "{v} orders in all",
-    "orders_same_window_last_year": "{v} orders in this season last year",
-    "spend_same_window_last_year": "spent {v} in this season last year",
-    "active_months_365d": "bought in {v} of the last 12 months",
-    "cutoff_month": "time of year: {v}",
-    "days_since_last_order": "last order {v} days ago",
-    "order_gap_mean_days": "usually orders every {v} days",
-    "order_gap_std_days": "order rhythm varies by {v} days",
-    "overdue_ratio": "{v}x past the usual gap between orders",
-    "order_rate_per_30d": "{v} orders a month on average",
-    "recency_share_of_tenure": "silent for {v} of the relationship",
-    "choice_time_mean_minutes_365d": "takes {v} min to choose",
-    "discounted_order_share_365d": "{v} of orders discounted",
-    "discount_depth_mean_365d": "average discount {v}",
-    "promotion_day_order_share_365d": "{v} of orders on promotion days",
-    "unit_price_mean_365d": "average unit price {v}",
-    "browse_only_sessions_90d": "{v} visits without buying (90 d)",
-    "browse_only_session_share_90d": "{v} of visits without buying (90 d)",
-    "cart_abandonment_share_90d": "{v} of carts abandoned (90 d)",
-    "orders_since_last_issue": "{v} orders since the last problem",
-    "days_since_last_issue": "last problem {v} days ago",
-    "complaints_90d": "{v} complaints (90 d)",
-    "complaints_365d": "{v} complaints (year)",
-    "complaints_delivery_365d": "{v} delivery complaints (year)",
-    "complaints_quality_365d": "{v} quality complaints (year)",
-    "complaints_service_365d": "{v} service complaints (year)",
-    "complaints_billing_365d": "{v} billing complaints (year)",
-    "complaints_unresolved_now": "{v} unresolved complaints",
-    "complaint_open_days_max_now": "complaint open for {v} days",
-    "complaint_resolve_days_mean_365d": "complaints took {v} days to resolve",
-    "complaints_escalated_365d": "{v} escalated complaints",
-    "complaint_satisfaction_mean_365d": "satisfaction after complaint {v}/5",
-    "returns_90d": "{v} returns (90 d)",
-    "returns_365d": "{v} returns (year)",
-    "returned_amount_share_365d": "{v} of spend returned",
-    "low_ratings_365d": "{v} low ratings (year)",
-    "rating_mean_365d": "average rating {v}/5",
-    "late_deliveries_without_complaint_365d": "{v} late deliveries, never complained",
-    "late_deliveries_90d": "{v} late deliveries (90 d)",
-    "late_delivery_share_365d": "{v} of deliveries late",
-    "delivery_delay_mean_days_365d": "deliveries {v} days late on average",
-    "spend_30d": "spent {v} in 30 days",
-    "spend_90d": "spent {v} in 90 days",
-    "spend_365d": "spent {v} in the last year",
-    "spend_total": "spent {v} in all",
-    "spend_trend_90d": "spend trend {v} (90 d vs the 90 d before)",
-    "order_value_mean_365d": "average order {v}",
-    "quantity_per_order_mean_365d": "{v} items per order",
-    "distinct_products_365d": "{v} different products (year)",
-    "sessions_30d": "{v} visits (30 d)",
-    "sessions_90d": "{v} visits (90 d)",
-    "days_since_last_session": "last visit {v} days ago",
-    "channels_used_365d": "uses {v} channels",
-    "tenure_days": "customer for {v} days",
-    "points_balance": "{v} loyalty points",
-    "membership_tier": "tier: {v}",
-    "acquisition_channel": "acquired via {v}",
-    "region": "region: {v}",
-    "referrals_made": "referred {v} customers",
-}
+from pipeline import catalogue
+from pipeline.progress import Progress
+from pipeline.train import ChurnScore
 
 
-# What a missing value means for the customer (a ratio with nothing to divide by).
-MISSING: dict[str, str] = {
-    "browse_only_session_share_90d": "no visits in 90 days",
-    "cart_abandonment_share_90d": "no carts in 90 days",
-    "days_since_last_session": "no visits in the last year",
-    "order_gap_mean_days": "only one order so far",
-    "order_gap_std_days": "fewer than three orders so far",
-    "overdue_ratio": "only one order so far",
-    "rating_mean_365d": "no ratings given",
-    "complaint_satisfaction_mean_365d": "no resolved complaint",
-    "complaint_resolve_days_mean_365d": "no resolved complaint",
-    "complaint_open_days_max_now": "no open complaint",
-    "days_since_last_issue": "no returns or complaints",
-    "orders_since_last_issue": "no returns or complaints",
-    "spend_trend_90d": "no spend in the last 180 days",
-    "choice_time_mean_minutes_365d": "no tracked visit before buying",
-}
+def shap_values(
+    score: ChurnScore,
+    frame: pd.DataFrame,
+    *,
+    batch_size: int = 20_000,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """Contributions to the shipped score's log-odds per row and feature, plus ``_base``.
 
-
-def _format(name: str, value: object) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return MISSING.get(name, f"{name.replace('_', ' ')}: none")
-    if isinstance(value, str):
-        v = value
-    elif name == "cutoff_month":
-        v = calendar.month_name[int(value)]
-    elif "share" in name or name in ("discount_depth_mean_365d",):
-        v = f"{float(value):.0%}"
-    elif name in ("overdue_ratio", "spend_trend_90d", "order_rate_per_30d"):
-        v = f"{float(value):.1f}"
-    else:
-        v = f"{float(value):,.0f}"
-    return PHRASES.get(name, name.replace("_", " ") + " {v}").format(v=v)
-
-
-def shap_values(booster: lgb.Booster, design: Design, frame: pd.DataFrame) -> pd.DataFrame:
-    """TreeSHAP contributions per row and feature (log-odds), plus ``_base``."""
-    contrib = booster.predict(design.matrix(frame), pred_contrib=True)
-    out = pd.DataFrame(contrib[:, :-1], columns=list(design.features), index=frame.index)
+    TreeSHAP of the booster (LightGBM's own ``pred_contrib``), and BG/NBD's part when
+    the score blends it in (:meth:`pipeline.train.ChurnScore.contributions`). Rows are
+    explained in batches of ``batch_size`` (bounded memory); ``progress``, if given,
+    counts batches.
+    """
+    parts = []
+    for start in range(0, len(frame), batch_size):
+        parts.append(score.contributions(frame.iloc[start : start + batch_size]))
+        if progress is not None:
+            progress.update()
+    features = list(score.design.features)
+    contrib = np.vstack(parts) if parts else np.empty((0, len(features) + 1))
+    out = pd.DataFrame(contrib[:, :-1], columns=features, index=frame.index)
     out["_base"] = contrib[:, -1]
     return out
 
 
 def global_drivers(values: pd.DataFrame, families: Mapping[str, str]) -> pd.DataFrame:
-    """Mean |SHAP| per feature, with its family, largest first."""
+    """Mean |SHAP| per feature, with its family and concept, largest first."""
     v = values.drop(columns="_base")
     out = pd.DataFrame({"feature": v.columns, "mean_abs_shap": v.abs().mean().to_numpy()})
     out["family"] = out["feature"].map(families)
+    out["concept"] = out["feature"].map(catalogue.concepts(list(v.columns)))
     return out.sort_values(
         ["mean_abs_shap", "feature"], ascending=[False, True], ignore_index=True
     )
 
 
+def group_contributions(values: pd.DataFrame, groups: Mapping[str, str]) -> pd.DataFrame:
+    """Per row, the summed SHAP of each group of features (family or concept)."""
+    v = values.drop(columns="_base")
+    return v.T.groupby(v.columns.map(groups)).sum().T
+
+
 def family_contributions(values: pd.DataFrame, families: Mapping[str, str]) -> pd.DataFrame:
     """Per row, the summed SHAP of each feature family."""
-    v = values.drop(columns="_base")
-    return v.T.groupby(v.columns.map(families)).sum().T
+    return group_contributions(values, families)
 
 
 def family_drivers(values: pd.DataFrame, families: Mapping[str, str]) -> pd.DataFrame:
@@ -168,39 +98,151 @@ def drivers_by_type(
     )
 
 
-def top_reasons(
-    values: pd.DataFrame, frame: pd.DataFrame, families: Mapping[str, str], *, k: int = 3
-) -> pd.DataFrame:
-    """The ``k`` features that raise and the ``k`` that lower each customer's risk.
+def concept_drivers(values: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """How much each concept moves the risk, and in which direction its lead feature does.
+
+    Parameters
+    ----------
+    values
+        SHAP values (with ``_base``) of a sample of customers.
+    frame
+        The same customers' features (same index).
 
     Returns
     -------
     DataFrame
-        Same index: ``reason_1..k`` (raising, as phrases with the value),
-        ``protective_1..k`` (lowering) and ``reason_family_1..k`` (the feature family
-        of each raising reason, which picks the recommended play).
+        One row per concept (context excluded), largest first: ``concept``, ``label``,
+        ``mean_abs_shap``, ``share`` (of all concepts' total), ``raises_risk_share``
+        (share of customers whose risk the concept raises), ``top_feature`` (its
+        feature with the largest mean |SHAP|), ``top_label`` and ``direction``
+        (``"higher"`` if higher values of the top feature go with higher risk,
+        ``"lower"`` if lower ones do, ``"mixed"`` otherwise).
     """
-    v = values.drop(columns="_base")
-    names = np.asarray(v.columns)
-    arr = v.to_numpy()
-    # stable sorts: equal contributions keep column order, so reasons are reproducible
-    up = np.argsort(-arr, axis=1, kind="stable")[:, :k]
-    down = np.argsort(arr, axis=1, kind="stable")[:, :k]
-    out: dict[str, list[object]] = {}
-    rows = np.arange(len(v))
-    raw = frame.loc[v.index, list(names)].astype("object").to_numpy()
-    for j in range(k):
-        for label, idx, sign in (("reason", up, 1), ("protective", down, -1)):
-            col = []
-            for r, f in zip(rows, idx[:, j], strict=True):
-                if sign * arr[r, f] <= 0:
-                    col.append(None)
-                else:
-                    col.append(_format(names[f], raw[r, f]))
-            out[f"{label}_{j + 1}"] = col
-    for j in range(k):
-        out[f"reason_family_{j + 1}"] = [
-            families[names[f]] if arr[r, f] > 0 else None
-            for r, f in zip(rows, up[:, j], strict=True)
-        ]
-    return pd.DataFrame(out, index=v.index)
+    names = [c for c in values.columns if c != "_base"]
+    concepts = catalogue.concepts(names)
+    summed = group_contributions(values, concepts).drop(columns=catalogue.CONTEXT, errors="ignore")
+    mean_abs = summed.abs().mean()
+    total = float(mean_abs.sum()) or 1.0
+    per_feature = values[names].abs().mean()
+    rows = []
+    for concept in summed.columns:
+        members = [n for n in names if concepts[n] == concept]
+        top = max(members, key=lambda n: (per_feature[n], n))
+        x = pd.to_numeric(frame[top], errors="coerce") if top in frame else None
+        direction = "mixed"
+        if x is not None and x.notna().sum() > 2 and x.nunique() > 1:
+            known = x.notna()
+            rho = x[known].rank().corr(values.loc[known, top].rank())
+            direction = "higher" if rho > 0.3 else "lower" if rho < -0.3 else "mixed"
+        rows.append(
+            {
+                "concept": concept,
+                "label": catalogue.CONCEPTS[concept][0],
+                "mean_abs_shap": float(mean_abs[concept]),
+                "share": float(mean_abs[concept]) / total,
+                "raises_risk_share": float((summed[concept] > 0).mean()),
+                "top_feature": top,
+                "top_label": catalogue.BY_NAME[top].label,
+                "direction": direction,
+            }
+        )
+    out = pd.DataFrame(rows)
+    return out.sort_values(
+        ["mean_abs_shap", "concept"], ascending=[False, True], ignore_index=True
+    )
+
+
+def reasons(values: pd.DataFrame, frame: pd.DataFrame, *, k: int = 3) -> pd.DataFrame:
+    """Up to ``k`` reasons per customer, one per concept, and what keeps them.
+
+    A concept gives a reason when its summed SHAP raises the risk; the reason is said
+    by the concept's feature that raises the risk most, among those whose value is not
+    a strength and that can be said for this customer. ``keeps_them`` is the strength
+    (advocacy, points, an on-schedule rhythm, a resolved complaint, ...) whose feature
+    lowers the risk most; it is empty when no strength lowers it.
+
+    Parameters
+    ----------
+    values
+        SHAP values per row and feature, plus ``_base`` (see :func:`shap_values`).
+    frame
+        The customers' feature values; rows are matched on the index.
+    k
+        Reasons per customer.
+
+    Returns
+    -------
+    DataFrame
+        Same index as ``values``: ``reason_1..k`` (strongest first; missing when fewer
+        concepts raise the risk), ``reason_concept_1..k`` and ``keeps_them``.
+    """
+    names = [c for c in values.columns if c != "_base"]
+    shap = values[names].to_numpy(dtype=float)
+    n_rows, n_features = shap.shape
+    known = [c for c in frame.columns if c in catalogue.BY_NAME]
+    rows = catalogue.with_norms(frame.loc[values.index, known])
+    features = [catalogue.BY_NAME.get(n) for n in names]
+    concept_of = np.array(
+        [f.concept if f is not None else catalogue.CONTEXT for f in features], dtype=object
+    )
+    concept_keys = [c for c in catalogue.CONCEPTS if c in set(concept_of)]
+
+    strength = np.zeros((n_rows, n_features), dtype=bool)
+    can_say = np.zeros((n_rows, n_features), dtype=bool)
+    for j, feature in enumerate(features):
+        if feature is None or feature.concept == catalogue.CONTEXT:
+            continue
+        strength[:, j] = catalogue.is_strength(feature, rows)
+        can_say[:, j] = catalogue.sayable(feature, rows)
+
+    eligible = (shap > 0) & ~strength & can_say
+    summed = np.zeros((n_rows, len(concept_keys)))
+    lead = np.full((n_rows, len(concept_keys)), -1)
+    for c, concept in enumerate(concept_keys):
+        members = np.flatnonzero(concept_of == concept)
+        summed[:, c] = shap[:, members].sum(axis=1)
+        score = np.where(eligible[:, members], shap[:, members], -np.inf)
+        best = score.argmax(axis=1)
+        has = np.isfinite(score[np.arange(n_rows), best])
+        lead[:, c] = np.where(has, members[best], -1)
+
+    key = np.where((summed > 0) & (lead >= 0), summed, -np.inf)
+    # stable: equal sums keep catalogue order, so reasons are reproducible
+    order = np.argsort(-key, axis=1, kind="stable")[:, :k]
+    row_idx = np.arange(n_rows)
+    slots = []
+    for slot in range(k):
+        if slot < order.shape[1]:
+            c = order[:, slot]
+            valid = np.isfinite(key[row_idx, c])
+            slots.append((np.where(valid, lead[row_idx, c], -1), np.where(valid, c, -1)))
+        else:
+            slots.append((np.full(n_rows, -1), np.full(n_rows, -1)))
+    # each lead feature is phrased once, for every row it leads in any slot
+    texts = [np.full(n_rows, None, dtype=object) for _ in range(k)]
+    leads = np.unique(np.concatenate([f for f, _ in slots]))
+    for j in leads[leads >= 0]:
+        hit_any = np.zeros(n_rows, dtype=bool)
+        for f, _ in slots:
+            hit_any |= f == j
+        said = np.full(n_rows, None, dtype=object)
+        said[hit_any] = catalogue.phrase_reason(features[j], rows[hit_any]).to_numpy()
+        for text, (f, _) in zip(texts, slots, strict=True):
+            text[f == j] = said[f == j]
+    names_of = np.asarray([*concept_keys, None], dtype=object)
+    out: dict[str, object] = {}
+    for slot, (text, (_, c)) in enumerate(zip(texts, slots, strict=True)):
+        out[f"reason_{slot + 1}"] = pd.Series(text, index=values.index, dtype=object)
+        out[f"reason_concept_{slot + 1}"] = pd.Series(
+            names_of[np.where(c >= 0, c, len(concept_keys))], index=values.index, dtype=object
+        )
+
+    keeps = pd.Series(None, index=values.index, dtype=object)
+    protective = np.where(strength & (shap < 0), shap, np.inf)
+    best = protective.argmin(axis=1)
+    has = np.isfinite(protective[row_idx, best])
+    for j in np.unique(best[has]):
+        hit = has & (best == j)
+        keeps[hit] = catalogue.phrase_strength(features[j], rows[hit]).to_numpy()
+    out["keeps_them"] = keeps
+    return pd.DataFrame(out, index=values.index)

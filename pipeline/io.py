@@ -119,3 +119,12 @@ def write_tables(tables: Mapping[str, pd.DataFrame], directory: str | Path) -> N
     directory.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
         write_parquet(frame, directory / f"{name}.parquet")
+
+
+def write_bytes(data: bytes, path: str | Path) -> None:
+    path, tmp = _atomic_path(path)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)

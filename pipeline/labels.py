@@ -91,8 +91,19 @@ def plan_cutoffs(
     Raises
     ------
     ValueError
-        If not even one cutoff fits.
+        If there is no order (before ``as_of``), or not even one cutoff fits.
     """
+    if pd.isna(first_order_at) or pd.isna(last_order_at):
+        if as_of is not None:
+            raise ValueError(
+                f"no order before score.as_of {as_of:%Y-%m-%d}: every accepted order is on "
+                "or after it. Set score.as_of (a quoted date) after the first order, or "
+                "null to score as of the day after the last order"
+            )
+        raise ValueError(
+            "no accepted order: the canonical orders table is empty (every order set "
+            "aside or quarantined?). See reports/ledger.json and data/ledger/"
+        )
     last_day = last_order_at.normalize()
     score = as_of.normalize() if as_of is not None else last_day + pd.Timedelta(days=1)
     # The last day of the data may be partial (an export at noon): a horizon is only

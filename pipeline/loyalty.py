@@ -206,58 +206,255 @@ def relationship_stage(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(stage, index=frame.index, name="relationship_stage")
 
 
-# What to do, by the situation the literature names. Order = priority.
-PLAYS: dict[str, str] = {
-    "complaint": "Service recovery: apologise, fix the open complaint, follow up personally",
-    "fulfilment": "Fulfilment fix: expedite the next order, offer a goodwill credit",
-    "quality": "Quality follow-up: ask what went wrong with recent returns or low ratings",
-    "premium": "Personal thanks and VIP care; no blanket discount",
-    "inertia": "Raise switching costs: membership, saved preferences, subscription",
-    "convenience": "Add convenience: another channel (app), saved baskets, faster delivery",
-    "monopoly": "Earn real attachment before an alternative appears: service, brand",
-    "incentive": "Points and tiers that reward staying, not one-off coupons",
-    "price": "Do not buy back with discounts; let go unless the customer is valuable",
-    "latent": "Remove the obstacle: stock, delivery area, payment options",
-    "winback": "Win-back: a personal note and a reason to return (lapsed, valuable)",
+@dataclass(frozen=True)
+class Play:
+    """A retention play: what to do, what it costs, how well it works.
+
+    ``offer_cost`` is spent per contact on top of the contact itself (a goodwill
+    credit, points, a gift); ``success_factor`` multiplies the segment's chance that a
+    contact keeps a customer who would otherwise leave. Both are defaults that
+    ``retention.plays`` in ``params.yaml`` may override.
+    """
+
+    action: str
+    why: str
+    offer_cost: float
+    success_factor: float
+
+
+# The plays the literature recommends, by situation (LOYALTY.md). The defaults follow
+# its logic: a complaint resolved quickly and well can restore loyalty (1.5x); price
+# customers cannot be made loyal (0.3x, and never a discount); incentive customers leave
+# when the rewards end (0.8x); premium customers respond to being valued (1.2x).
+PLAYS: dict[str, Play] = {
+    "service_recovery": Play(
+        "Service recovery: apologise, fix the open complaint, follow up personally",
+        "an unresolved or slow complaint drives the customer away; one resolved well can "
+        "restore loyalty",
+        10.0,
+        1.5,
+    ),
+    "fulfilment_fix": Play(
+        "Fulfilment fix: expedite the next order, offer a goodwill credit",
+        "late deliveries break the first promise an online shop makes",
+        10.0,
+        1.2,
+    ),
+    "quality_follow_up": Play(
+        "Quality follow-up: ask what went wrong with the recent returns or low ratings",
+        "nine in ten unhappy customers never complain: returns and low ratings are their voice",
+        0.0,
+        1.0,
+    ),
+    "vip_care": Play(
+        "Personal thanks and VIP care; no blanket discount",
+        "premium customers are attached: value them, do not train them to wait for discounts",
+        5.0,
+        1.2,
+    ),
+    "switching_costs": Play(
+        "Raise switching costs: membership, saved preferences, subscription",
+        "inertia customers stay out of habit and are poached by a better offer",
+        5.0,
+        1.0,
+    ),
+    "convenience": Play(
+        "Add convenience: another channel (app), saved baskets, faster delivery",
+        "convenience customers stay for ease and leave for more of it",
+        0.0,
+        1.0,
+    ),
+    "earn_attachment": Play(
+        "Earn real attachment before an alternative appears: service, brand",
+        "monopoly loyalty is false loyalty: it ends when an alternative appears",
+        0.0,
+        0.8,
+    ),
+    "points": Play(
+        "Points and tiers that reward staying, not one-off coupons",
+        "incentive customers buy when rewarded and leave when the rewards end",
+        5.0,
+        0.8,
+    ),
+    "no_discount": Play(
+        "Do not buy back with discounts: a plain reminder at most",
+        "price customers follow the lowest price and cannot be made loyal",
+        0.0,
+        0.3,
+    ),
+    "remove_obstacle": Play(
+        "Remove the obstacle: stock, delivery area, payment options",
+        "latent customers want more but something holds them back",
+        0.0,
+        1.0,
+    ),
+    "winback": Play(
+        "Win-back: a personal note and a reason to return",
+        "winning back a lapsed customer succeeds twice as often as winning a new one",
+        5.0,
+        1.0,
+    ),
+    "winback_recovery": Play(
+        "Win-back with an apology: fix the open complaint first, then invite them back",
+        "they left with a complaint still open: no invitation works before the fix",
+        10.0,
+        1.2,
+    ),
+    "let_go": Play(
+        "Let go: no win-back offer",
+        "a price customer of low value: buying them back with discounts does not pay",
+        0.0,
+        0.0,
+    ),
+    "none": Play(
+        "No contact: keep serving them well",
+        "within their rhythm and not at high risk",
+        0.0,
+        0.0,
+    ),
 }
 
-# Feature families whose risk-raising reasons call for a situational play first.
-_FAMILY_PLAY = {
-    "voiced_complaints": "complaint",
-    "fulfilment": "fulfilment",
-    "silent_complaints": "quality",
-    "quality_tolerance": "quality",
+TYPE_PLAY: dict[str, str] = {
+    "premium": "vip_care",
+    "inertia": "switching_costs",
+    "convenience": "convenience",
+    "monopoly": "earn_attachment",
+    "incentive": "points",
+    "price": "no_discount",
+    "latent": "remove_obstacle",
 }
+
+# Situations that call for a fix before anything else, strongest first.
+SITUATION_PLAY: dict[str, str] = {
+    "complaint": "service_recovery",
+    "fulfilment": "fulfilment_fix",
+    "quality": "quality_follow_up",
+}
+WINBACK_PLAYS = ("winback", "winback_recovery")
+
+
+def situations(frame: pd.DataFrame) -> pd.DataFrame:
+    """The situation that calls for a fix first, from the customer's own record.
+
+    A fact, not a model attribution: an open complaint needs recovery whether or not
+    the model weighs it. Strongest first: an open (or recent and slow) complaint, then
+    late deliveries in the last 90 days, then recent returns or poor ratings.
+
+    Returns
+    -------
+    DataFrame
+        Same index: ``situation`` (``complaint``, ``fulfilment``, ``quality`` or
+        missing) and ``situation_fact`` (what was seen, in words).
+    """
+    n = len(frame)
+
+    def col(name: str) -> pd.Series:
+        if name not in frame:
+            return pd.Series(np.nan, index=frame.index)
+        return pd.to_numeric(frame[name], errors="coerce")
+
+    open_now = col("complaints_unresolved_now").fillna(0)
+    slow = (col("complaints_90d").fillna(0) >= 1) & (
+        col("complaint_resolve_days_mean_365d").fillna(0) > 7
+    )
+    late = col("late_deliveries_90d").fillna(0)
+    returns = col("returns_90d").fillna(0)
+    rating = col("rating_mean_365d")
+    poor = (col("low_ratings_365d").fillna(0) >= 1) & (rating <= 3)
+    # (situation, rows, what was seen): the text is built for the matching rows only
+    rules: list[tuple[str, pd.Series, Callable[[pd.Series], pd.Series]]] = [
+        (
+            "complaint",
+            open_now >= 1,
+            lambda m: (
+                _count(open_now[m], "complaint")
+                + " open for "
+                + _days(col("complaint_open_days_max_now")[m])
+            ),
+        ),
+        (
+            "complaint",
+            slow,
+            lambda m: (
+                "a complaint took "
+                + _days(col("complaint_resolve_days_mean_365d")[m])
+                + " to resolve"
+            ),
+        ),
+        (
+            "fulfilment",
+            late >= 1,
+            lambda m: _count(late[m], "late delivery", "late deliveries") + " in the last 90 days",
+        ),
+        ("quality", returns >= 1, lambda m: _count(returns[m], "return") + " in the last 90 days"),
+        ("quality", poor, lambda m: "rates orders " + rating[m].round(1).astype(str) + "/5"),
+    ]
+    situation = np.full(n, None, dtype=object)
+    fact = np.full(n, None, dtype=object)
+    todo = np.ones(n, dtype=bool)
+    for name, mask, say in rules:
+        hit = todo & mask.to_numpy(dtype=bool)
+        if hit.any():
+            situation[hit] = name
+            fact[hit] = say(hit).to_numpy(dtype=object)
+            todo &= ~hit
+    return pd.DataFrame({"situation": situation, "situation_fact": fact}, index=frame.index)
+
+
+def _count(values: pd.Series, one: str, many: str | None = None) -> pd.Series:
+    many = many or one + "s"
+    n = values.fillna(0).round().astype("int64")
+    return n.astype(str) + pd.Series(np.where(n == 1, " " + one, " " + many), index=n.index)
+
+
+def _days(values: pd.Series) -> pd.Series:
+    n = values.fillna(0).round().astype("int64")
+    return n.astype(str) + pd.Series(np.where(n == 1, " day", " days"), index=n.index)
 
 
 def recommend_play(
+    segment: pd.Series,
     loyalty_type: pd.Series,
-    reason_families: pd.DataFrame,
-    overdue_ratio: pd.Series,
-    value_rank_share: pd.Series,
+    situation: pd.Series,
+    valuable: pd.Series,
 ) -> pd.Series:
-    """One recommended action per customer.
+    """One play key (of :data:`PLAYS`) per customer: the play follows the segment.
 
-    A complaint or fulfilment failure among the reasons for the risk is fixed first,
-    whatever the type and even when another reason (say recency) is stronger; a
-    valuable customer already well past their usual gap gets a win-back; else the play
-    follows the loyalty type.
+    * steady customers are not contacted;
+    * lapsed customers get a win-back (with the apology first if a complaint is still
+      open); a lapsed price customer who is not valuable is let go, never bought back;
+    * early-warning and lapsing customers get the fix their situation calls for (an
+      open complaint, late deliveries, returns or poor ratings) first, else the play of
+      their loyalty type. Raising switching costs is never offered to someone gone.
 
     Parameters
     ----------
+    segment
+        From :func:`pipeline.segments.assign_segments`.
     loyalty_type
-        Predicted type per customer.
-    reason_families
-        Feature family of each reason raising this customer's risk, strongest first
-        (one column per reason, missing where there is none).
-    overdue_ratio
-        Days since last order / usual gap.
-    value_rank_share
-        Customer's value rank as a share (0 = most valuable).
+        Predicted type per customer (unknown types get the latent play).
+    situation
+        From :func:`situations` (missing: nothing to fix).
+    valuable
+        True for the customers worth a win-back whatever their type (the top 20% by
+        value: the 80/20 logic).
     """
-    # the strongest reason that calls for a fix decides which fix
-    situational = reason_families.apply(lambda c: c.map(_FAMILY_PLAY)).bfill(axis=1).iloc[:, 0]
-    lapsed_valuable = (overdue_ratio.fillna(0) >= 2.0) & (value_rank_share <= 0.2)
-    key = situational.where(situational.notna(), np.where(lapsed_valuable, "winback", None))
-    key = key.where(key.notna(), loyalty_type)
-    return key.map(PLAYS).fillna(PLAYS["latent"]).rename("recommended_action")
+    seg = segment.to_numpy(dtype=object)
+    sit = situation.to_numpy(dtype=object)
+    by_type = loyalty_type.map(TYPE_PLAY).fillna("remove_obstacle").to_numpy(dtype=object)
+    fix = pd.Series(sit).map(SITUATION_PLAY).to_numpy(dtype=object)
+    has_fix = pd.notna(fix)
+    is_price = (loyalty_type == "price").to_numpy()
+    lapsed = seg == "lapsed"
+    play = np.select(
+        [
+            seg == "steady",
+            lapsed & (sit == "complaint"),
+            lapsed & is_price & ~valuable.to_numpy(dtype=bool),
+            lapsed,
+            has_fix,
+        ],
+        ["none", "winback_recovery", "let_go", "winback", fix],
+        default=by_type,
+    )
+    return pd.Series(play, index=segment.index, name="play")

@@ -116,6 +116,7 @@ def _shipped_dict(shipped: Shipped) -> dict:
         "calibration_cross_fitted_brier": cal.cross_fitted_brier,
         "baseline_calibration": {k: v.method for k, v in shipped.calibrated.items() if k != MODEL},
         "trees": int(shipped.booster.num_trees()),
+        "bgnbd_weight": shipped.churn.bgnbd_weight,
         "value_trees": int(shipped.value_booster.num_trees()),
         **shipped.notes,
     }
@@ -162,7 +163,11 @@ def report_metrics(
             "test_difference": comparisons,
             "backtest": _summary_dict(evaluate.summarise_backtest(per_cutoff)),
             "origins": [
-                {**r.shipped.split.to_dict(), "calibration": r.shipped.calibration}
+                {
+                    **r.shipped.split.to_dict(),
+                    "calibration": r.shipped.calibration,
+                    "bgnbd_weight": r.shipped.churn.bgnbd_weight,
+                }
                 for r in origins
             ],
         },

@@ -1,119 +1,458 @@
-"""The at-risk list: who, how likely, how much value, why, and what to do.
+"""The call list and the win-back list: who to contact, why, what to do, what it is worth.
 
-Value is what the customer is expected to spend over the next horizon if they stay
-(the value model of the train stage); expected value at risk is churn probability x
-that value. Retention effort goes to the value at risk first (the
-80/20 logic: a few customers carry most of the value, and some are not worth a
-discount), so the list is ranked by expected value at risk, not by probability alone.
+Every scored customer gets a segment (``pipeline.segments``) and a play
+(``pipeline.loyalty.recommend_play``). What a contact can still save is
+
+    saveable value = churn probability x expected value if retained x success,
+
+where success is the chance that a contact keeps a customer who would otherwise leave:
+the segment's rate (early warning > lapsing > lapsed) times the play's factor (a
+complaint put right works better than a coupon for a price hunter). Its expected
+profit is ``margin x saveable value - (contact cost + offer cost)``.
+
+Both lists are ranked by saveable value (the 80/20 logic: a few customers carry most
+of the value). A list is as long as the expected profit keeps growing, within its
+budget (:func:`list_length`), never a fixed number: early-warning and lapsing
+customers form the call list, lapsed ones the win-back list.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from pipeline.loyalty import recommend_play, relationship_stage
+from pipeline.loyalty import PLAYS, WINBACK_PLAYS, recommend_play, relationship_stage, situations
+from pipeline.segments import assign_segments, rhythm
 
+CALL = "call"
+WINBACK = "winback"
+
+# Columns of every list, in order (reasons and pass-through columns: see list_columns).
 LIST_COLUMNS = (
+    "as_of",
+    "list",
     "rank",
     "customer_id",
+    "segment",
     "churn_probability",
+    "churn_probability_prev",
     "risk_band",
+    "days_since_last_order",
+    "usual_gap_days",
     "loyalty_type",
     "loyalty_type_probability",
     "loyalty_type_source",
     "relationship_stage",
-    "value_365d",
     "expected_value",
-    "expected_value_at_risk",
-    "reason_1",
-    "reason_2",
-    "reason_3",
+    "value_at_risk",
+    "contact_success",
+    "saveable_value",
+    "contact_cost",
+    "expected_profit",
+    "play",
     "recommended_action",
+    "play_because",
+    "reasons",
     "keeps_them",
+)
+COLUMN_DOCS: dict[str, str] = {
+    "as_of": "the scoring date: only data before it was used",
+    "list": "call (early warning and lapsing), winback (lapsed) or empty (not contacted)",
+    "rank": "position in its list, 1 = contact first (by the value a contact can save)",
+    "customer_id": "the shop's customer id",
+    "segment": "early_warning (within their rhythm, risk high or rising), lapsing (overdue "
+    "against their own rhythm), lapsed (no order for a whole horizon: win-back), steady",
+    "churn_probability": "chance of no order within the horizon (the shipped, calibrated model)",
+    "churn_probability_prev": "the same model's probability at the previous snapshot",
+    "risk_band": "low, medium or high churn probability",
+    "days_since_last_order": "days from the last order to the as-of date",
+    "usual_gap_days": "the customer's usual days between orders (the shop's, for one order)",
+    "loyalty_type": "premium, inertia, convenience, monopoly, incentive, price or latent",
+    "loyalty_type_probability": "how sure the type classifier is (empty: rule-based type)",
+    "loyalty_type_source": "classifier (learnt from surveyed customers) or rules",
+    "relationship_stage": "first_purchase, repeat_purchase or advocate",
+    "expected_value": "expected spend over the horizon if the customer stays",
+    "value_at_risk": "churn_probability x expected_value",
+    "contact_success": "chance a contact keeps them if they would otherwise leave: the "
+    "segment's rate x the play's factor",
+    "saveable_value": "value_at_risk x contact_success: what a contact can still save",
+    "contact_cost": "the contact plus the play's offer (credit, points, gift)",
+    "expected_profit": "margin x saveable_value - contact_cost",
+    "play": "the retention play's key",
+    "recommended_action": "what to do",
+    "play_because": "why this play: the fact that calls for a fix, or the segment and type",
+    "keeps_them": "a real strength that lowers the risk (advocacy, points, rhythm, ...)",
+}
+MONEY_COLUMNS = (
+    "expected_value",
+    "value_at_risk",
+    "saveable_value",
+    "contact_cost",
+    "expected_profit",
+)
+PROBABILITY_COLUMNS = (
+    "churn_probability",
+    "churn_probability_prev",
+    "loyalty_type_probability",
+    "contact_success",
 )
 
 
-def build_list(
+@dataclass(frozen=True)
+class Economics:
+    """What a contact costs and how often it works, by segment and play."""
+
+    margin: float
+    contact_cost: float
+    success: Mapping[str, float]  # segment -> chance a contact keeps the customer
+    offer_cost: Mapping[str, float]  # play -> money per contact beyond the contact
+    success_factor: Mapping[str, float]  # play -> multiplier of the segment's rate
+
+    @classmethod
+    def with_defaults(
+        cls,
+        *,
+        margin: float,
+        contact_cost: float,
+        success: Mapping[str, float],
+        overrides: Mapping[str, Mapping[str, float | None]] | None = None,
+    ) -> Economics:
+        """Play costs and factors from :data:`pipeline.loyalty.PLAYS`, then ``overrides``."""
+        offer = {k: p.offer_cost for k, p in PLAYS.items()}
+        factor = {k: p.success_factor for k, p in PLAYS.items()}
+        for key, o in (overrides or {}).items():
+            if key not in PLAYS:
+                raise ValueError(f"unknown play {key!r}; known plays: {sorted(PLAYS)}")
+            if o.get("offer_cost") is not None:
+                offer[key] = float(o["offer_cost"])
+            if o.get("success_factor") is not None:
+                factor[key] = float(o["success_factor"])
+        return cls(margin, contact_cost, dict(success), offer, factor)
+
+
+def score_customers(
     scoring: pd.DataFrame,
     features: pd.DataFrame,
     *,
+    horizon_days: int,
     band_thresholds: tuple[float, float],
+    rising_by: float,
+    economics: Economics,
 ) -> pd.DataFrame:
-    """Every customer of the scoring population, ranked by expected value at risk.
+    """Every customer of the scoring population with segment, play and economics.
 
     Parameters
     ----------
     scoring
-        One row per customer: ``churn_probability``, loyalty type columns, ``reason_1..``,
-        ``protective_1``, ``reason_family_1..`` (from the explain stage).
+        One row per customer: ``customer_id``, ``churn_probability``,
+        ``churn_probability_prev`` (previous snapshot; missing if not in it),
+        ``expected_value`` (spend over the next horizon if retained) and the loyalty
+        type columns.
     features
-        The same customers' features at the scoring cutoff.
+        The same customers' features at the scoring cutoff (extra customers ignored).
+    horizon_days
+        The churn horizon: no order for this long means lapsed.
     band_thresholds
-        (low/medium, medium/high) probability thresholds.
+        (low/medium, medium/high) probability thresholds; high counts as an early
+        warning, and a rise counts from low/medium on.
+    rising_by
+        Rise in probability since the previous snapshot that counts as a warning.
+    economics
+        Margin, costs and success rates.
 
     Returns
     -------
     DataFrame
-        :data:`LIST_COLUMNS`, rank 1 first.
+        One row per customer of ``scoring`` (same order), with the list columns except
+        ``as_of``, ``list``, ``rank`` and the reasons.
+
+    Raises
+    ------
+    KeyError
+        If a customer of ``scoring`` has no features.
+    ValueError
+        If a probability or value is missing or out of range.
     """
-    f = features.set_index("customer_id").loc[scoring["customer_id"]]
-    out = scoring.reset_index(drop=True).copy()
-    # Round first, so that the list's own columns multiply to its value at risk.
-    out["churn_probability"] = out["churn_probability"].round(4)
-    # what they really spent in the last year: cancellations and returns taken off
-    spent = f["net_spend_365d"] if "net_spend_365d" in f else f["spend_365d"]
-    out["value_365d"] = spent.fillna(0.0).to_numpy().round(2)
-    out["expected_value"] = out["expected_value"].to_numpy().round(2)
-    out["expected_value_at_risk"] = (out["churn_probability"] * out["expected_value"]).round(2)
+    _check_scoring(scoring)
+    ids = scoring["customer_id"]
+    # hash lookup: Series.isin on Arrow strings walks the values in Python
+    position = pd.Index(features["customer_id"]).get_indexer_for(ids)
+    unknown = position < 0
+    if unknown.any():
+        raise KeyError(
+            f"scoring: {int(unknown.sum())} of {len(ids)} customers have no features at the "
+            f"scoring cutoff, e.g. {ids[unknown].head(5).tolist()}"
+        )
+    f = features.iloc[position]
+    f.index = scoring.index
+    out = scoring.copy()
+    out = out.join(rhythm(f))
+    out["days_since_last_order"] = f["days_since_last_order"].to_numpy()
     lo, hi = band_thresholds
-    out["risk_band"] = np.select(
-        [out["churn_probability"] >= hi, out["churn_probability"] >= lo],
-        ["high", "medium"],
-        default="low",
+    p = out["churn_probability"]
+    out["risk_band"] = np.select([p >= hi, p >= lo], ["high", "medium"], default="low")
+    out["segment"] = assign_segments(
+        out,
+        horizon_days=horizon_days,
+        high_risk=hi,
+        rising_by=rising_by,
+        rising_floor=lo,
     )
-    out["relationship_stage"] = relationship_stage(f.reset_index()).to_numpy()
-    value_rank_share = out["expected_value"].rank(ascending=False, method="first") / len(out)
-    out["recommended_action"] = recommend_play(
-        out["loyalty_type"],
-        out.filter(regex=r"^reason_family_\d+$"),
-        pd.Series(f["overdue_ratio"].to_numpy() if "overdue_ratio" in f else np.nan),
-        value_rank_share,
-    ).to_numpy()
-    out["keeps_them"] = out.get("protective_1")
-    out = out.sort_values(
-        ["expected_value_at_risk", "churn_probability", "customer_id"],
+    out["relationship_stage"] = relationship_stage(f).to_numpy()
+    facts = situations(f)
+    value = out["expected_value"]
+    # 80/20: the top fifth by value is worth a win-back whatever the type
+    valuable = value.rank(ascending=False, method="first") <= max(1, int(0.2 * len(out)))
+    out["play"] = recommend_play(out["segment"], out["loyalty_type"], facts["situation"], valuable)
+    out["recommended_action"] = out["play"].map({k: p.action for k, p in PLAYS.items()})
+    out["play_because"] = _because(out, facts)
+
+    rate = out["segment"].map(economics.success).fillna(0.0)
+    out["contact_success"] = rate * out["play"].map(economics.success_factor)
+    out["value_at_risk"] = p * value
+    out["saveable_value"] = out["value_at_risk"] * out["contact_success"]
+    out["contact_cost"] = economics.contact_cost + out["play"].map(economics.offer_cost)
+    out["expected_profit"] = economics.margin * out["saveable_value"] - out["contact_cost"]
+    return out
+
+
+def _check_scoring(scoring: pd.DataFrame) -> None:
+    needed = ["customer_id", "churn_probability", "churn_probability_prev", "expected_value"]
+    missing = [c for c in needed if c not in scoring]
+    if missing:
+        raise ValueError(
+            f"scoring: columns {missing} missing ({len(scoring)} rows; present: "
+            f"{list(scoring.columns)})"
+        )
+    p = scoring["churn_probability"]
+    bad = p.isna() | (p < 0) | (p > 1)
+    if bad.any():
+        raise ValueError(
+            f"scoring: churn_probability missing or outside [0, 1] in {int(bad.sum())} of "
+            f"{len(p)} rows, e.g. {scoring.loc[bad, ['customer_id', 'churn_probability']].head(5).to_dict('records')}"  # noqa: E501
+        )
+    v = scoring["expected_value"]
+    bad = v.isna() | (v < 0)
+    if bad.any():
+        raise ValueError(
+            f"scoring: expected_value missing or negative in {int(bad.sum())} of {len(v)} rows, "
+            f"e.g. {scoring.loc[bad, ['customer_id', 'expected_value']].head(5).to_dict('records')}"  # noqa: E501
+        )
+    dup = scoring["customer_id"].duplicated()
+    if dup.any():
+        raise ValueError(
+            f"scoring: {int(dup.sum())} duplicate customer_id values, e.g. "
+            f"{scoring.loc[dup, 'customer_id'].head(5).tolist()}"
+        )
+
+
+def _because(out: pd.DataFrame, facts: pd.DataFrame) -> pd.Series:
+    """Why this play: the fact that called for a fix, or the segment and type."""
+    days = out["days_since_last_order"].round().astype("int64").astype(str)
+    seg = out["segment"]
+    by_type = out["loyalty_type"].fillna("unknown").astype(str) + " loyalty"
+    gone = "no order for " + days + " days"
+    text = by_type.where(facts["situation"].isna(), facts["situation_fact"])
+    text = text.where(seg != "lapsed", gone)
+    play = out["play"].to_numpy(dtype=object)
+    text = text.where(play != "winback_recovery", gone + "; " + facts["situation_fact"].fillna(""))
+    text = text.where(play != "let_go", gone + "; price loyalty, low value")
+    return text.where(seg != "steady", "within their rhythm, risk not high or rising")
+
+
+def list_columns(k: int, pass_through: tuple[str, ...] = ()) -> list[str]:
+    """The list columns in order: ``reason_1..k`` in place of ``reasons``, pass-through
+    columns after ``customer_id``."""
+    out: list[str] = []
+    for c in LIST_COLUMNS:
+        if c == "reasons":
+            out += [f"reason_{i}" for i in range(1, k + 1)]
+        else:
+            out.append(c)
+        if c == "customer_id":
+            out += list(pass_through)
+    return out
+
+
+def column_docs(k: int, pass_through: tuple[str, ...] = ()) -> dict[str, str]:
+    """Meaning of every list column, in list order."""
+    docs = dict(COLUMN_DOCS)
+    for i in range(1, k + 1):
+        docs[f"reason_{i}"] = (
+            f"reason {i} for the risk, strongest first; one per concept, with the customer's "
+            "own value against their own norm"
+        )
+    for c in pass_through:
+        docs[c] = "copied from the customers file (score.pass_through)"
+    return {c: docs[c] for c in list_columns(k, pass_through)}
+
+
+def format_for_csv(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text for a CSV: money with cents, probabilities with four decimals, whole days.
+
+    Never ``%.6g``: 280000.55 stays 280000.55.
+    """
+    out = frame.copy()
+    for c in out.columns:
+        if c in MONEY_COLUMNS:
+            out[c] = _fixed(out[c], 2)
+        elif c in PROBABILITY_COLUMNS:
+            out[c] = _fixed(out[c], 4)
+        elif c == "days_since_last_order":
+            out[c] = _fixed(out[c], 0)
+        elif c == "usual_gap_days":
+            out[c] = _fixed(out[c], 1)
+    return out
+
+
+def _fixed(values: pd.Series, decimals: int) -> pd.Series:
+    """Numbers as text with exactly ``decimals`` decimals, vectorised ("" if missing).
+
+    Integer arithmetic on the scaled value, so a million rows take a moment and no
+    float is ever printed with ``%g``.
+    """
+    x = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
+    missing = ~np.isfinite(x)
+    scale = 10**decimals
+    scaled = np.rint(np.abs(np.where(missing, 0.0, x)) * scale).astype(np.int64)
+    whole = pd.Series(scaled // scale, index=values.index).astype(str)
+    if decimals:
+        frac = pd.Series(scaled % scale, index=values.index).astype(str).str.zfill(decimals)
+        whole = whole + "." + frac
+    sign = np.where((x < 0) & (scaled > 0), "-", "")
+    text = pd.Series(sign, index=values.index) + whole
+    return text.where(~missing, "").astype(object)
+
+
+def list_length(
+    profit: np.ndarray,
+    cost: np.ndarray,
+    *,
+    max_contacts: int | None,
+    max_money: float | None,
+) -> int:
+    """How many of the ranked customers to contact: the budget rule.
+
+    The list is the prefix of the ranking with the largest total expected profit among
+    those within the budget (at most ``max_contacts`` contacts and at most
+    ``max_money`` spent); the shortest such prefix on ties, and 0 if no prefix makes a
+    profit.
+
+    Parameters
+    ----------
+    profit
+        Expected profit of contacting each customer, in ranking order.
+    cost
+        Cost of each contact (contact plus offer), same order.
+    max_contacts, max_money
+        The budget; ``None`` means no limit.
+
+    Returns
+    -------
+    int
+        The list length.
+    """
+    profit = np.asarray(profit, dtype=float)
+    cost = np.asarray(cost, dtype=float)
+    if profit.shape != cost.shape:
+        raise ValueError(f"profit has {profit.shape} values but cost {cost.shape}")
+    total = np.concatenate([[0.0], np.cumsum(profit)])
+    spent = np.concatenate([[0.0], np.cumsum(cost)])
+    feasible = np.ones(len(total), dtype=bool)
+    if max_contacts is not None:
+        feasible &= np.arange(len(total)) <= max_contacts
+    if max_money is not None:
+        # a hair of tolerance: sums of cents in floating point
+        feasible &= spent <= max_money + 1e-9
+    return int(np.argmax(np.where(feasible, total, -np.inf)))
+
+
+def build_lists(
+    customers: pd.DataFrame,
+    *,
+    call_budget: tuple[int | None, float | None],
+    winback_budget: tuple[int | None, float | None],
+) -> pd.DataFrame:
+    """Rank the call list and the win-back list and cut each to its budget.
+
+    Parameters
+    ----------
+    customers
+        From :func:`score_customers`.
+    call_budget, winback_budget
+        (max contacts, max money) of each list; ``None`` for no limit.
+
+    Returns
+    -------
+    DataFrame
+        ``customers`` with ``list`` (``call``, ``winback`` or missing) and ``rank``
+        (1.. within the list; missing off the lists), ordered: the call list, the
+        win-back list, then everyone else by saveable value.
+    """
+    out = customers.copy()
+    out["list"] = None
+    out["rank"] = pd.array([pd.NA] * len(out), dtype="Int64")
+    ranked = out.sort_values(
+        ["saveable_value", "churn_probability", "customer_id"],
         ascending=[False, False, True],
-        ignore_index=True,
+        kind="stable",
     )
-    out["rank"] = np.arange(1, len(out) + 1)
-    out["loyalty_type_probability"] = out["loyalty_type_probability"].round(3)
-    for col in LIST_COLUMNS:
-        if col not in out:
-            out[col] = None
-    return out[list(LIST_COLUMNS)]
-
-
-def summarise_list(scored: pd.DataFrame, *, at_risk_size: int) -> dict[str, object]:
-    """Headline numbers for ``dvc metrics`` and MLflow."""
-    value = scored["value_365d"].sort_values(ascending=False)
-    top20 = value.head(max(1, int(round(0.2 * len(value))))).sum()
-    top = scored.head(at_risk_size)
-    return {
-        "customers_scored": len(scored),
-        "expected_churners": float(scored["churn_probability"].sum().round(1)),
-        "value_365d_total": float(value.sum().round(2)),
-        "expected_value_at_risk_total": float(scored["expected_value_at_risk"].sum().round(2)),
-        "value_share_of_top_20pct_customers": float(round(top20 / max(value.sum(), 1e-9), 4)),
-        "at_risk_list_size": len(top),
-        "at_risk_list_value_at_risk_share": float(
-            round(
-                top["expected_value_at_risk"].sum()
-                / max(scored["expected_value_at_risk"].sum(), 1e-9),
-                4,
-            )
-        ),
-        "risk_bands": scored["risk_band"].value_counts().sort_index().to_dict(),
-        "loyalty_types": scored["loyalty_type"].value_counts().sort_index().to_dict(),
-        "relationship_stages": scored["relationship_stage"].value_counts().sort_index().to_dict(),
+    contactable = ranked["contact_success"].to_numpy() > 0
+    segment = ranked["segment"].to_numpy(dtype=object)
+    play = ranked["play"].to_numpy(dtype=object)
+    pools = {
+        CALL: contactable & ((segment == "early_warning") | (segment == "lapsing")),
+        WINBACK: contactable & np.isin(play, WINBACK_PLAYS),
     }
+    budgets = {CALL: call_budget, WINBACK: winback_budget}
+    for name, pool in pools.items():
+        candidates = ranked[pool]
+        n = list_length(
+            candidates["expected_profit"].to_numpy(),
+            candidates["contact_cost"].to_numpy(),
+            max_contacts=budgets[name][0],
+            max_money=budgets[name][1],
+        )
+        chosen = candidates.index[:n]
+        out.loc[chosen, "list"] = name
+        out.loc[chosen, "rank"] = np.arange(1, n + 1)
+    order = out["list"].map({CALL: 0, WINBACK: 1}).fillna(2)
+    out = out.assign(_order=order).loc[ranked.index]
+    return out.sort_values(["_order", "rank"], kind="stable", na_position="last").drop(
+        columns="_order"
+    )
+
+
+def summarise_lists(scored: pd.DataFrame) -> dict[str, object]:
+    """Headline numbers for ``dvc metrics``, MLflow and the report (no ids)."""
+    value = scored["expected_value"].sort_values(ascending=False)
+    top20 = value.head(max(1, int(round(0.2 * len(value))))).sum()
+    out: dict[str, object] = {
+        "customers_scored": len(scored),
+        "expected_churners": round(float(scored["churn_probability"].sum()), 1),
+        "expected_value_total": round(float(value.sum()), 2),
+        "value_at_risk_total": round(float(scored["value_at_risk"].sum()), 2),
+        "value_share_of_top_20pct_customers": round(float(top20 / max(value.sum(), 1e-9)), 4),
+        "segments": _counts(scored["segment"]),
+        "risk_bands": _counts(scored["risk_band"]),
+        "loyalty_types": _counts(scored["loyalty_type"]),
+        "relationship_stages": _counts(scored["relationship_stage"]),
+    }
+    for name in (CALL, WINBACK):
+        rows = scored[scored["list"] == name]
+        out[f"{name}_list"] = {
+            "customers": len(rows),
+            "cost": round(float(rows["contact_cost"].sum()), 2),
+            "saveable_value": round(float(rows["saveable_value"].sum()), 2),
+            "expected_profit": round(float(rows["expected_profit"].sum()), 2),
+            "value_at_risk": round(float(rows["value_at_risk"].sum()), 2),
+            "plays": _counts(rows["play"]),
+        }
+    return out
+
+
+def _counts(values: pd.Series) -> dict[str, int]:
+    return {str(k): int(v) for k, v in values.value_counts().sort_index().items()}

@@ -1,7 +1,8 @@
 """The model that made the list, as one object: snapshot features in, the list's numbers out.
 
 :class:`ListModel` holds what the train stage shipped for the scoring date: the churn
-booster, the calibrator fitted on ITS validation scores, the feature design (columns and
+score (the booster, blended with BG/NBD's feature by the weight chosen on validation),
+the calibrator fitted on ITS validation scores (with its seasonal shift), the feature design (columns and
 category levels), the value model, and the loyalty-type classifier with its class names
 (or, when the shop had too few survey answers, the behavioural rule table). Scoring a
 frame of raw snapshot features (categories as strings) gives exactly what the pipeline
@@ -25,13 +26,14 @@ import pandas as pd
 
 from pipeline.calibration import Calibrator
 from pipeline.loyalty import BEHAVIOUR_RULES, assign_types
-from pipeline.train import Design, LoyaltyModel, predict, predict_types
+from pipeline.train import ChurnScore, Design, LoyaltyModel, predict, predict_types
 
 # Artifact name -> where the train stage writes it, under models/.
 ARTIFACTS: dict[str, str] = {
     "churn_model": "churn/model.txt",
     "calibrator": "churn/calibrator.json",
     "design": "churn/design.json",
+    "churn_score": "churn/score.json",  # the BG/NBD blend weight and reference
     "value_model": "value/model.txt",
     "loyalty_meta": "loyalty/meta.json",
     "loyalty_model": "loyalty/model.txt",  # only when a classifier was trained
@@ -81,7 +83,7 @@ class ListModel:
     """Everything that turns a customer's snapshot into the list's numbers."""
 
     design: Design
-    churn: lgb.Booster
+    churn: ChurnScore
     calibrator: Calibrator
     value: lgb.Booster
     loyalty: LoyaltyModel | None  # None: types come from the behavioural rule table
@@ -115,9 +117,16 @@ class ListModel:
                 pd.DataFrame(),
                 pd.DataFrame(),
             )
+        design = Design(features=tuple(design["features"]), categories=design["categories"])
+        blend = read("churn_score")
         return cls(
-            design=Design(features=tuple(design["features"]), categories=design["categories"]),
-            churn=lgb.Booster(model_file=str(files["churn_model"])),
+            design=design,
+            churn=ChurnScore(
+                booster=lgb.Booster(model_file=str(files["churn_model"])),
+                design=design,
+                bgnbd_weight=float(blend["bgnbd_weight"]),
+                bgnbd_reference=float(blend["bgnbd_reference"]),
+            ),
             calibrator=Calibrator.from_dict(read("calibrator")),
             value=lgb.Booster(model_file=str(files["value_model"])),
             loyalty=loyalty,
@@ -174,7 +183,7 @@ class ListModel:
             If feature columns are missing; the message names them.
         """
         self._check(features)
-        raw = predict(self.churn, self.design, features)
+        raw = self.churn.predict(features)
         if self.loyalty is not None:
             types = predict_types(self.loyalty, self.design, features)
         else:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import lightgbm as lgb
 import numpy as np
@@ -36,7 +36,16 @@ from pipeline import baselines, clv
 from pipeline.calibration import Calibrator, choose_calibration, fit_calibrator
 from pipeline.config import Params
 from pipeline.labels import Cutoffs
-from pipeline.train import Design, fit_churn, fit_value, predict, sample_rows
+from pipeline.train import (
+    ChurnScore,
+    Design,
+    bgnbd_reference,
+    choose_bgnbd_weight,
+    fit_churn,
+    fit_value,
+    predict,
+    sample_rows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +102,84 @@ def split_for(cuts: Cutoffs, at: pd.Timestamp, *, validation_cutoffs: int = 1) -
     return Split(at=at, train=train, valid=valid)
 
 
+YEAR = pd.Timedelta(days=365)
+# Fewer customers than this in last year's window: its churn rate is too noisy to move
+# the calibration by.
+MIN_SEASON_POPULATION = 200
+
+
+def churn_rate(
+    orders: pd.DataFrame, at: pd.Timestamp, *, lookback_days: int, horizon_days: int
+) -> tuple[float, int]:
+    """Share of the customers active in ``[at - lookback, at)`` who bought nothing in
+    ``[at, at + horizon)``, and how many customers that is."""
+    t = orders["ordered_at"]
+    active = orders.loc[(t >= at - pd.Timedelta(days=lookback_days)) & (t < at), "customer_id"]
+    came_back = orders.loc[(t >= at) & (t < at + pd.Timedelta(days=horizon_days)), "customer_id"]
+    population = pd.Index(active.unique())
+    if population.empty:
+        return float("nan"), 0
+    return float(1.0 - population.isin(came_back.unique()).mean()), len(population)
+
+
+def seasonal_shift(
+    orders: pd.DataFrame,
+    *,
+    at: pd.Timestamp,
+    valid: tuple[pd.Timestamp, ...],
+    lookback_days: int,
+    horizon_days: int,
+    min_history_days: int,
+) -> dict[str, object]:
+    """How much the churn base rate moves from the validation window to ``at``'s window.
+
+    A calibrator fitted on the validation cutoff carries that window's base rate to the
+    window it is shipped for. Three months apart the season differs (a summer lull
+    against the Christmas peak), so every calibrated model over- or under-states churn
+    by the same few points. The shift in log-odds between the same two windows one year
+    earlier estimates that season's effect (a label-shift correction): all of it is
+    history whose outcomes were known long before ``at``.
+
+    Returns
+    -------
+    dict
+        ``shift`` (log-odds to add; 0 when it cannot be estimated), the two rates and
+        populations it came from, and ``reason`` when it was not applied.
+    """
+    first = orders["ordered_at"].min()
+    then_valid = [v - YEAR for v in valid]
+    then_at = at - YEAR
+    out: dict[str, object] = {"shift": 0.0, "year_before": str(then_at.date())}
+    if pd.isna(first) or min(then_valid) < first + pd.Timedelta(days=min_history_days):
+        starts = "no orders" if pd.isna(first) else f"the data starts {first:%Y-%m-%d}"
+        out["reason"] = (
+            f"{starts}: less than {min_history_days} days of history "
+            f"a year before the validation cutoff"
+        )
+        return out
+    before = orders[orders["ordered_at"] < at]
+    rates = [
+        churn_rate(before, c, lookback_days=lookback_days, horizon_days=horizon_days)
+        for c in (*then_valid, then_at)
+    ]
+    if min(n for _, n in rates) < MIN_SEASON_POPULATION:
+        out["reason"] = f"fewer than {MIN_SEASON_POPULATION} customers a year earlier"
+        return out
+    r_valid = float(np.mean([r for r, _ in rates[:-1]]))
+    r_at = rates[-1][0]
+    out.update(
+        shift=float(_logit(r_at) - _logit(r_valid)),
+        rate_year_before_validation=r_valid,
+        rate_year_before_shipping=r_at,
+    )
+    return out
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return float(np.log(p / (1 - p)))
+
+
 @dataclass(frozen=True)
 class Calibrated:
     """A churn score and the calibrator fitted on its own validation scores."""
@@ -111,7 +198,7 @@ class Shipped:
 
     split: Split
     design: Design
-    booster: lgb.Booster
+    churn: ChurnScore
     value_booster: lgb.Booster
     calibrated: dict[str, Calibrated]  # model name -> its calibrator
     recency: baselines.RecencyRule
@@ -125,10 +212,14 @@ class Shipped:
     def calibration(self) -> str:
         return self.calibrated[MODEL].method
 
+    @property
+    def booster(self) -> lgb.Booster:
+        return self.churn.booster
+
     def raw_scores(self, rows: pd.DataFrame, orders: pd.DataFrame) -> dict[str, np.ndarray]:
         """Uncalibrated scores of every model for ``rows`` (one cutoff's snapshot)."""
         out = {
-            MODEL: predict(self.booster, self.design, rows),
+            MODEL: self.churn.predict(rows),
             "recency": self.recency.predict_proba(rows["days_since_last_order"].to_numpy())[:, 1],
             "logistic": self.logistic.predict_proba(self.design.matrix(rows))[:, 1],
         }
@@ -153,8 +244,9 @@ class Shipped:
         -------
         DataFrame
             Same index: ``p_<model>`` for the model and every baseline (calibrated),
-            ``p_bgnbd_raw``, ``churn_score_raw`` (the booster's own probability, what SHAP
-            explains) and ``expected_value`` (spend over the next horizon if retained).
+            ``p_bgnbd_raw``, ``churn_score_raw`` (the shipped score before calibration:
+            the booster, blended with BG/NBD when its weight is not 0) and
+            ``expected_value`` (spend over the next horizon if retained).
         """
         cutoffs = rows["cutoff"].unique()
         if len(cutoffs) != 1:
@@ -206,6 +298,48 @@ def _calibrate(y: np.ndarray, p: np.ndarray, setting: str, seed: int) -> Calibra
     return Calibrated(fit_calibrator(y, p, method=method), brier)
 
 
+def training_rows(
+    snapshots: pd.DataFrame, split: Split, params: Params
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The training rows (sampled above ``train.max_rows``) and validation rows of a split.
+
+    Raises
+    ------
+    ValueError
+        If either holds a single class (the message says which parameters to check).
+    """
+    train = sample_rows(
+        _rows(snapshots, split.train), max_rows=params.train.max_rows, seed=params.train.seed
+    )
+    valid = _rows(snapshots, split.valid)
+    for name, rows in (("training", train), ("validation", valid)):
+        y = rows["churned"].to_numpy(int)
+        if y.min() == y.max():
+            raise ValueError(
+                f"the {name} snapshots for {split.at:%Y-%m-%d} hold only "
+                f"{'churners' if y.min() else 'customers who stayed'} ({len(y)} rows): "
+                "the churn horizon or the population is degenerate; check "
+                "churn.horizon_days, churn.lookback_days and score.as_of"
+            )
+    return train, valid
+
+
+def fit_shipped_churn(
+    train: pd.DataFrame, valid: pd.DataFrame, design: Design, params: Params
+) -> tuple[ChurnScore, Calibrated]:
+    """The churn score and the calibrator chosen and fitted on ITS validation scores.
+
+    The booster early-stops on the validation cutoff; the same cutoff chooses its blend
+    with BG/NBD (``train.bgnbd_blend``) and then the calibration of the blend.
+    """
+    booster = fit_churn(train, valid, design, params.train)
+    weight = choose_bgnbd_weight(booster, design, valid) if params.train.bgnbd_blend else 0.0
+    score = ChurnScore(booster, design, weight, bgnbd_reference(valid) if weight else 0.0)
+    y = valid["churned"].to_numpy(int)
+    calibrated = _calibrate(y, score.predict(valid), params.train.calibration, params.train.seed)
+    return score, calibrated
+
+
 def ship(
     snapshots: pd.DataFrame,
     orders: pd.DataFrame,
@@ -237,19 +371,10 @@ def ship(
     """
     split = split_for(cuts, at, validation_cutoffs=params.snapshots.validation_cutoffs)
     seed = params.train.seed
-    train = sample_rows(_rows(snapshots, split.train), max_rows=params.train.max_rows, seed=seed)
-    valid = _rows(snapshots, split.valid)
-    y_train, y_valid = train["churned"].to_numpy(int), valid["churned"].to_numpy(int)
-    for name, y in (("training", y_train), ("validation", y_valid)):
-        if y.min() == y.max():
-            raise ValueError(
-                f"the {name} snapshots for {at:%Y-%m-%d} hold only "
-                f"{'churners' if y.min() else 'customers who stayed'} ({len(y)} rows): "
-                "the churn horizon or the population is degenerate; check "
-                "churn.horizon_days, churn.lookback_days and score.as_of"
-            )
+    train, valid = training_rows(snapshots, split, params)
+    y_train = train["churned"].to_numpy(int)
 
-    booster = fit_churn(train, valid, design, params.train)
+    churn, churn_calibrated = fit_shipped_churn(train, valid, design, params)
     value_booster = fit_value(train, valid, design, params.train)
     recency = baselines.fit_recency_rule(train["days_since_last_order"].to_numpy(), y_train)
     logistic = baselines.fit_logistic_baseline(design.matrix(train), y_train, seed=seed)
@@ -261,7 +386,7 @@ def ship(
     partial = Shipped(
         split=split,
         design=design,
-        booster=booster,
+        churn=churn,
         value_booster=value_booster,
         calibrated={},
         recency=recency,
@@ -270,21 +395,33 @@ def ship(
         bgnbd_raw=bgnbd_raw,
         horizon_days=cuts.horizon_days,
     )
-    # Each model's own validation scores decide and fit its own calibrator.
+    # Each baseline's own validation scores decide and fit its own calibrator.
     valid_scores: dict[str, list[np.ndarray]] = {}
     for cutoff in split.valid:
         rows = valid[valid["cutoff"] == cutoff]
         history = orders[orders["ordered_at"] < cutoff]
         for name, p in partial.raw_scores(rows, history).items():
             valid_scores.setdefault(name, []).append(p)
-    calibrated = {
-        name: _calibrate(
-            np.concatenate([valid.loc[valid["cutoff"] == c, "churned"] for c in split.valid]),
-            np.concatenate(parts),
-            params.train.calibration,
-            seed,
-        )
+    y_valid = np.concatenate([valid.loc[valid["cutoff"] == c, "churned"] for c in split.valid])
+    calibrated = {MODEL: churn_calibrated} | {
+        name: _calibrate(y_valid, np.concatenate(parts), params.train.calibration, seed)
         for name, parts in valid_scores.items()
+        if name != MODEL
+    }
+    season: dict[str, object] = {"shift": 0.0, "reason": "train.seasonal_shift is off"}
+    if params.train.seasonal_shift:
+        season = seasonal_shift(
+            orders,
+            at=at,
+            valid=split.valid,
+            lookback_days=params.churn.lookback_days,
+            horizon_days=cuts.horizon_days,
+            min_history_days=params.snapshots.min_history_days,
+        )
+    # every model's calibration carries the same seasonal move: same opportunity
+    calibrated = {
+        name: replace(c, calibrator=replace(c.calibrator, shift=season["shift"]))
+        for name, c in calibrated.items()
     }
     log.info(
         "shipped for %s: trained on %d cutoffs (%d rows), validated on %s, calibration %s, "
@@ -294,12 +431,12 @@ def ship(
         len(train),
         [str(c.date()) for c in split.valid],
         {k: v.method for k, v in calibrated.items()},
-        booster.num_trees(),
+        churn.booster.num_trees(),
     )
     return Shipped(
         split=split,
         design=design,
-        booster=booster,
+        churn=churn,
         value_booster=value_booster,
         calibrated=calibrated,
         recency=recency,
@@ -307,5 +444,9 @@ def ship(
         bgnbd=bgnbd,
         bgnbd_raw=bgnbd_raw,
         horizon_days=cuts.horizon_days,
-        notes={"training_rows": len(train), "validation_rows": len(valid)},
+        notes={
+            "training_rows": len(train),
+            "validation_rows": len(valid),
+            "seasonal_shift": season,
+        },
     )

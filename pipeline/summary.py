@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+SEGMENT_ORDER = ("early_warning", "lapsing", "lapsed", "steady")
 COLUMNS = ("roc_auc", "pr_auc", "brier", "log_loss", "top_decile_lift", "emp", "ece")
 
 
@@ -43,20 +44,43 @@ def render(train: dict, score: dict) -> str:
         )
     else:
         lines.append("\nloyalty types: from the behavioural rule table (no survey labels)")
-    lines.append(
+    segments = score["segments"]
+    call, winback = score["call_list"], score["winback_list"]
+    lines += [
         f"\nscored {score['customers_scored']} customers as of {score['as_of'][:10]}: "
-        f"{score['expected_churners']:.0f} expected to churn, value at risk "
-        f"{score['expected_value_at_risk_total']:,.0f} of {score['value_365d_total']:,.0f}; "
-        f"the top {score['at_risk_list_size']} hold "
-        f"{score['at_risk_list_value_at_risk_share']:.0%} of it"
-    )
-    lines.append("at-risk list: data/scored/at_risk.csv (everyone: data/scored/customers.csv)")
+        f"{score['expected_churners']:.0f} expected to churn within {score['horizon_days']} "
+        f"days, value at risk {score['value_at_risk_total']:,.2f}",
+        "segments: "
+        + ", ".join(f"{k.replace('_', ' ')} {segments.get(k, 0)}" for k in SEGMENT_ORDER),
+        f"call list: {call['customers']} customers, cost {call['cost']:,.2f}, expected "
+        f"profit {call['expected_profit']:,.2f} ({_plays(call['plays'])})",
+        f"win-back list: {winback['customers']} customers, cost {winback['cost']:,.2f}, "
+        f"expected profit {winback['expected_profit']:,.2f}",
+        f"reasons from two or more concepts: {score['reasons_two_or_more_concepts_share']:.0%} "
+        f"of the customers explained ({score['reasons_explained']})",
+        "files: data/scored/at_risk.csv (call list), winback.csv, customers.csv (everyone), "
+        "at_risk.xlsx (all three, with how to read them); reports/retention_report.html",
+    ]
     return "\n".join(lines)
 
 
+def _plays(plays: dict[str, int]) -> str:
+    top = sorted(plays.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in top) or "no plays"
+
+
 def main() -> None:
+    stale = Path("data/scored/STALE.txt")
+    if stale.exists():
+        print(f"NO CURRENT LIST: {stale.read_text()}")  # noqa: T201 (a CLI's output)
+        raise SystemExit(1)
     train = json.loads(Path("reports/train.json").read_text())
     score = json.loads(Path("reports/score.json").read_text())
+    ledger = Path("reports/ledger.json")
+    if ledger.exists():
+        from pipeline.ledger import render_headline
+
+        print(render_headline(json.loads(ledger.read_text())) + "\n")  # noqa: T201
     print(render(train, score))  # noqa: T201 (a CLI's output)
 
 

@@ -134,7 +134,7 @@ def dvc_shop(tmp_path_factory) -> Path:
         {
             "synthetic": {"n_customers": SHOP_CUSTOMERS},
             "evaluate": {"backtest_origins": 2},
-            "score": {"at_risk_size": 100},
+            "retention": {"budget": {"contacts": 100, "money": None}},
         },
     )
     run_in_shell(clone, "make baseline")

@@ -14,7 +14,7 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from pipeline import clv
-from pipeline.clv import BgNbd, bgnbd_features, fit_bgnbd
+from pipeline.clv import BgNbd, bgnbd_features, fit_at_cutoffs, fit_bgnbd
 
 
 def _arrays(rows: list[tuple[float, float, float]]) -> tuple[np.ndarray, ...]:
@@ -176,7 +176,7 @@ def test_large_fits_use_a_seeded_sample(simulated) -> None:
     assert small.r == pytest.approx(0.8, rel=0.3)
 
 
-def test_features_of_one_cutoff_come_from_its_rows_only(simulated) -> None:
+def test_features_of_one_cutoff_come_from_its_model_and_rows(simulated) -> None:
     x, t_x, T, quiet = simulated
     frame = pd.DataFrame(
         {
@@ -185,18 +185,45 @@ def test_features_of_one_cutoff_come_from_its_rows_only(simulated) -> None:
             "days_since_last_order": T - t_x,
         }
     )
-    out = bgnbd_features(frame, horizon_days=90)
+    model = fit_bgnbd(x, t_x, T)
+    out = bgnbd_features(frame, model, horizon_days=90)
     assert list(out.columns) == list(clv.FEATURES)
     assert out.index.equals(frame.index)
     assert out.notna().all().all()
     assert roc_auc_score(quiet, out["bgnbd_p_no_purchase"]) > 0.68
-    assert (out["bgnbd_p_alive"] <= 1).all() and (out["bgnbd_p_alive"] > 0).all()
-    # the same rows give the same features; other rows at the cutoff change the fit
-    np.testing.assert_array_equal(out, bgnbd_features(frame, horizon_days=90))
-    half = bgnbd_features(frame.iloc[:2000], horizon_days=90)
-    assert not np.allclose(half["bgnbd_p_alive"], out["bgnbd_p_alive"].iloc[:2000])
-    # nobody came back: nothing to fit, the features stay empty (LightGBM's missing)
-    once = frame.assign(
-        purchase_days_total=1.0, days_since_last_order=frame["first_order_age_days"]
+    np.testing.assert_allclose(
+        out["bgnbd_p_no_purchase"], model.p_no_purchase(x, t_x, T, horizon_days=90)
     )
-    assert bgnbd_features(once, horizon_days=90).isna().all().all()
+    assert (out["bgnbd_p_alive"] <= 1).all() and (out["bgnbd_p_alive"] > 0).all()
+    # no model (nobody came back before the cutoff): the features stay empty
+    assert bgnbd_features(frame, None, horizon_days=90).isna().all().all()
+
+
+def test_fits_at_cutoffs_read_only_the_orders_before_each():
+    rng = np.random.default_rng(4)
+    n = 3000
+    first = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.uniform(0, 200, n), unit="D")
+    gaps = pd.to_timedelta(rng.exponential(40, (n, 6)).cumsum(axis=1).ravel(), unit="D")
+    orders = pd.DataFrame(
+        {
+            "customer_id": np.repeat([f"c{i}" for i in range(n)], 7),
+            "ordered_at": np.column_stack(
+                [
+                    first.to_numpy(),
+                    (np.repeat(first.to_numpy(), 6) + gaps.to_numpy()).reshape(n, 6),
+                ]
+            ).ravel(),
+        }
+    )
+    cutoffs = [pd.Timestamp("2023-06-01"), pd.Timestamp("2023-09-01")]
+    models = fit_at_cutoffs(orders, cutoffs)
+    later = orders["ordered_at"] >= cutoffs[0]
+    scrambled = orders.copy()
+    scrambled.loc[later, "ordered_at"] += pd.Timedelta(days=13)
+    assert fit_at_cutoffs(scrambled, cutoffs[:1])[cutoffs[0]] == models[cutoffs[0]]
+    assert models[cutoffs[0]] != models[cutoffs[1]]
+    day_one = pd.Timestamp("2023-01-02")
+    assert fit_at_cutoffs(orders, [day_one])[day_one] is None
+    sample = clv.sample_customers(orders["customer_id"], max_customers=100, seed=1)
+    assert len(sample) == 100 and sample.is_unique
+    assert sample.equals(clv.sample_customers(orders["customer_id"], max_customers=100, seed=1))

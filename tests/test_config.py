@@ -106,10 +106,10 @@ def test_params_are_frozen(write) -> None:
 
 
 def test_load_params_reads_params_yaml_of_the_working_directory(write, monkeypatch) -> None:
-    path = write("score:\n  at_risk_size: 7\n")
+    path = write("retention:\n  budget:\n    contacts: 7\n")
     monkeypatch.chdir(path.parent)
 
-    assert load_params().score.at_risk_size == 7
+    assert load_params().retention.budget.contacts == 7
 
 
 def test_the_repo_params_yaml_loads_with_the_documented_defaults() -> None:
@@ -122,7 +122,21 @@ def test_the_repo_params_yaml_loads_with_the_documented_defaults() -> None:
     assert params.ingest == defaults.ingest
     assert params.score == defaults.score
     assert params.explain == defaults.explain
+    assert params.retention == defaults.retention
     assert params.source.kind == "synthetic"
+
+
+def test_retention_plays_must_be_known_plays(write) -> None:
+    message = error_of(write("retention:\n  plays:\n    coupons: {offer_cost: 2}\n"))
+
+    assert "unknown play(s) ['coupons']" in message and "winback" in message
+
+
+def test_pass_through_needs_a_customers_file(write) -> None:
+    message = error_of(write("score:\n  pass_through: [email]\n"))
+
+    assert "score.pass_through ['email']" in message
+    assert "source.files.customers is not set" in message
 
 
 @pytest.mark.parametrize("bands", ["[0.7, 0.2]", "[-1, 2]"])
@@ -136,3 +150,28 @@ def test_ingest_date_range_must_not_be_empty(write) -> None:
     message = error_of(write("ingest:\n  min_date: 2030-01-01\n  max_date: 2020-01-01\n"))
 
     assert "min_date" in message
+
+
+def test_the_params_check_names_unquoted_dates_that_dvc_cannot_read(write) -> None:
+    from pipeline.config import check_params_file
+
+    path = write('score:\n  as_of: 2024-06-01\nsource:\n  export_date: "2024-12-31"\n')
+    with pytest.raises(ValueError, match=r'quote the date\(s\) \(score.as_of: "2024-06-01"\)'):
+        check_params_file(path)
+    assert check_params_file(write('score:\n  as_of: "2024-06-01"\n')).score.as_of == dt.date(
+        2024, 6, 1
+    )
+
+
+def test_export_date_alone_means_the_end_of_that_day(write) -> None:
+    day = load_params(write('source:\n  export_date: "2024-12-31"\n')).source
+    assert day.export_moment == dt.datetime(2025, 1, 1)
+    moment = load_params(write('source:\n  export_date: "2024-12-31T18:30:00"\n')).source
+    assert moment.export_moment == dt.datetime(2024, 12, 31, 18, 30)
+
+
+def test_read_options_and_timezone_are_checked(write) -> None:
+    assert "not an IANA time zone" in error_of(write("source:\n  timezone: Mars/Base\n"))
+    assert "both ','" in error_of(write("source:\n  read: {decimal: ',', thousands: ','}\n"))
+    read = load_params(write("")).source.read
+    assert "NA" not in read.missing_values and "" in read.missing_values

@@ -1,4 +1,4 @@
-"""Why a customer is at risk: reasons, phrases and drivers from a hand-made SHAP frame."""
+"""Why a customer is at risk: reasons per concept, strengths, drivers, SHAP values."""
 
 from __future__ import annotations
 
@@ -8,213 +8,265 @@ import pandas as pd
 import pytest
 
 from pipeline.explain import (
+    concept_drivers,
     drivers_by_type,
     family_drivers,
     global_drivers,
+    reasons,
     shap_values,
-    top_reasons,
 )
-from pipeline.train import Design
+from pipeline.progress import Progress
+from pipeline.train import BGNBD_FEATURE, ChurnScore, Design
 
 NA = np.nan
-FAMILIES = {
-    "days_since_last_order": "recency",
-    "orders_365d": "frequency",
-    "discounted_order_share_365d": "price",
-    "complaints_unresolved_now": "voiced_complaints",
-    "overdue_ratio": "recency",
-}
+FEATURES = [
+    "days_since_last_order",
+    "overdue_ratio",
+    "sessions_30d",
+    "orders_30d",
+    "complaints_unresolved_now",
+    "complaint_open_days_max_now",
+    "points_balance",
+    "region",
+    "spend_trend_90d",
+    "referrals_made",
+]
+
+
+def shap(rows: list[list[float]], index=None) -> pd.DataFrame:
+    out = pd.DataFrame(rows, columns=FEATURES, index=index)
+    out["_base"] = -1.0
+    return out
 
 
 @pytest.fixture
-def values() -> pd.DataFrame:
-    """SHAP values (log-odds) of three customers; exact binary fractions."""
-    return pd.DataFrame(
-        {
-            "days_since_last_order": [0.75, -0.25, 0.0],
-            "orders_365d": [-0.5, 0.25, 0.0],
-            "discounted_order_share_365d": [0.125, -0.5, 0.0],
-            "complaints_unresolved_now": [0.0, 1.0, 0.0],
-            "overdue_ratio": [0.25, 0.25, 0.0],
-            "_base": [-1.0, -1.0, -1.0],
-        },
-        index=[10, 11, 12],
-    )
-
-
-@pytest.fixture
-def frame() -> pd.DataFrame:
-    """The customers' feature values, in another row order than the SHAP frame."""
+def customers() -> pd.DataFrame:
+    """Three customers' features, in another row order than the SHAP frames."""
     return pd.DataFrame(
         {
             "customer_id": ["z", "y", "x"],
-            "days_since_last_order": [1.0, 3.0, 120.4],
-            "orders_365d": [1.0, 12.0, 2.0],
-            "discounted_order_share_365d": [0.0, 0.756, NA],
-            "complaints_unresolved_now": [0.0, 2.0, 0.0],
-            "overdue_ratio": [1.0, 0.5, NA],
+            "days_since_last_order": [3.0, 60.0, 102.0],
+            "order_gap_mean_days": [20.0, 15.0, 21.0],
+            "overdue_ratio": [0.15, 4.0, 4.9],
+            "sessions_30d": [5.0, 0.0, 1.0],
+            "sessions_90d": [12.0, 6.0, 1.0],
+            "orders_30d": [1.0, 0.0, 0.0],
+            "order_rate_per_30d": [1.5, 2.0, 1.4],
+            "complaints_unresolved_now": [0.0, 1.0, 0.0],
+            "complaint_open_days_max_now": [NA, 34.0, NA],
+            "points_balance": [2500.0, 0.0, 50.0],
+            "orders_total": [30.0, 12.0, 9.0],
+            "region": ["north", "south", "north"],
+            "spend_trend_90d": [0.5, -1.0, -0.2],
+            "spend_90d": [300.0, 0.0, 40.0],
+            "referrals_made": [2.0, 0.0, 0.0],
         },
         index=[12, 11, 10],
     )
 
 
-def _none(v: object) -> bool:
-    return v is None or (isinstance(v, float) and np.isnan(v))
+def test_one_reason_per_concept_summed_within_the_concept(customers) -> None:
+    values = shap(
+        [
+            # x: recency 0.5 + 0.25 + 0.125 (three features, one concept) beats the
+            # single biggest feature (orders_30d 0.6); region is bigger still but context
+            [0.5, 0.25, 0.125, 0.6, 0.0, 0.0, 0.1, 0.9, 0.0, 0.0],
+        ],
+        index=[10],
+    )
 
+    out = reasons(values, customers, k=3).loc[10]
 
-def test_top_reasons_raise_and_protect_in_order(values, frame) -> None:
-    out = top_reasons(values, frame, FAMILIES, k=3)
-
-    assert out.index.tolist() == [10, 11, 12]
-    x, y, z = (out.loc[i].to_dict() for i in (10, 11, 12))
-    # x: biggest push first; missing values read as what they mean for the customer
-    assert [x["reason_1"], x["reason_2"], x["reason_3"]] == [
-        "last order 120 days ago",
-        "only one order so far",  # overdue_ratio is missing: MISSING phrase
-        "discounted order share 365d: none",  # no MISSING phrase: generic
+    assert [out["reason_concept_1"], out["reason_concept_2"], out["reason_concept_3"]] == [
+        "recency_visits",
+        "order_rhythm",
+        "switching_costs",
     ]
-    assert x["protective_1"] == "2 orders in the last year"
-    assert _none(x["protective_2"]) and _none(x["protective_3"])
-    assert [x[f"reason_family_{i}"] for i in (1, 2, 3)] == ["recency", "recency", "price"]
-    # y: equal contributions (orders, overdue: +0.25) keep column order
-    assert [y["reason_1"], y["reason_2"], y["reason_3"]] == [
-        "2 unresolved complaints",
-        "12 orders in the last year",
-        "0.5x past the usual gap between orders",
-    ]
-    assert [y["protective_1"], y["protective_2"]] == [
-        "76% of orders discounted",
-        "last order 3 days ago",
-    ]
-    assert _none(y["protective_3"])
-    assert y["reason_family_1"] == "voiced_complaints"
-    # z: nothing moves the risk, so there is no reason and no family
-    assert all(_none(z[c]) for c in z)
+    # said by the concept's strongest feature, against the customer's own norm
+    assert out["reason_1"] == "last order 102 days ago; usually every 21 days"
+    assert out["reason_2"] == "no orders in the last 30 days; usually 1.4 a month"
+    assert out["reason_3"] == "50 loyalty points banked"
 
 
-def test_top_reasons_with_k_one(values, frame) -> None:
-    out = top_reasons(values, frame, FAMILIES, k=1)
+def test_no_two_reasons_of_one_concept_and_never_context(customers) -> None:
+    rng = np.random.default_rng(1)
+    values = shap(rng.normal(0, 1, (3, len(FEATURES))).tolist(), index=[10, 11, 12])
+    values["region"] = 5.0  # the biggest push of all: still never a reason
 
-    assert out.columns.tolist() == ["reason_1", "protective_1", "reason_family_1"]
-    assert out["reason_1"].tolist()[:2] == ["last order 120 days ago", "2 unresolved complaints"]
+    out = reasons(values, customers, k=3)
 
-
-def test_reason_phrases_format_values_by_kind() -> None:
-    names = [
-        "spend_365d",
-        "membership_tier",
-        "rating_mean_365d",
-        "late_delivery_share_365d",
-        "spend_trend_90d",
-        "discount_depth_mean_365d",
-    ]
-    contributions = pd.DataFrame([[0.6, 0.5, 0.4, 0.3, 0.2, 0.1]], columns=names).assign(_base=0.0)
-    row = pd.DataFrame([[1234.4, "gold", NA, 0.13, -0.3, 0.2]], columns=names)
-
-    out = top_reasons(contributions, row, {n: "f" for n in names}, k=6)
-
-    assert out.loc[0, [f"reason_{i}" for i in range(1, 7)]].tolist() == [
-        "spent 1,234 in the last year",  # money and counts as whole numbers
-        "tier: gold",  # categories as they are
-        "no ratings given",
-        "13% of deliveries late",  # shares as percentages
-        "spend trend -0.3 (90 d vs the 90 d before)",  # ratios with one decimal
-        "average discount 20%",
-    ]
-    assert all(_none(v) for v in out.loc[0, [f"protective_{i}" for i in range(1, 7)]])
+    concepts = out[["reason_concept_1", "reason_concept_2", "reason_concept_3"]]
+    for _, row in concepts.iterrows():
+        present = row.dropna().tolist()
+        assert len(present) == len(set(present))
+        assert "context" not in present
+    said = out.filter(like="reason_").astype(str)
+    assert not said.apply(lambda c: c.str.contains("north|south")).any().any()
 
 
-# ------------------------------------------------------------------------- drivers
+def test_open_complaint_is_one_reason_not_two(customers) -> None:
+    # both complaint features push: one complaint reason, with the complaint's age
+    values = shap([[0.0, 0.0, 0.0, 0.0, 0.5, 0.4, 0.0, 0.0, 0.0, 0.0]], index=[11])
+
+    out = reasons(values, customers, k=3).loc[11]
+
+    assert out["reason_1"] == "1 complaint open for 34 days"
+    assert out["reason_concept_1"] == "complaints"
+    assert pd.isna(out["reason_2"]) and pd.isna(out["reason_concept_2"])
 
 
-def test_global_drivers_mean_absolute_shap(values) -> None:
+def test_a_strength_is_never_a_reason(customers) -> None:
+    # z has 2,500 points and referred two customers: if the model pushes on them, the
+    # concept has nothing to say, rather than call a strength a reason
+    values = shap([[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.7, 0.0, 0.0, 0.6]], index=[12])
+
+    out = reasons(values, customers, k=3).loc[12]
+
+    assert out[["reason_1", "reason_2", "reason_3"]].isna().all()
+
+
+def test_keeps_them_names_the_strongest_real_strength_only(customers) -> None:
+    values = shap(
+        [
+            # z: points lower the risk most, then the on-schedule rhythm
+            [-0.3, 0.0, 0.0, 0.0, 0.0, 0.0, -0.8, 0.0, 0.0, -0.1],
+            # y: spend fell to nothing and that "lowers" the risk: never a strength
+            [0.2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -0.9, 0.0],
+        ],
+        index=[12, 11],
+    )
+
+    out = reasons(values, customers, k=2)
+
+    assert out.loc[12, "keeps_them"] == "2,500 loyalty points banked"
+    assert pd.isna(out.loc[11, "keeps_them"])
+
+
+def test_rhythm_on_schedule_is_a_strength_not_a_reason(customers) -> None:
+    values = shap([[-0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]], index=[12])
+
+    out = reasons(values, customers, k=1).loc[12]
+
+    assert out["keeps_them"] == "on schedule: last order 3 days ago, usually every 20 days"
+    assert pd.isna(out["reason_1"])
+
+
+def test_reasons_are_vectorised_and_row_aligned(customers) -> None:
+    big = pd.concat([customers] * 2000, ignore_index=True)
+    rng = np.random.default_rng(7)
+    values = shap(rng.normal(0, 1, (len(big), len(FEATURES))).tolist())
+
+    out = reasons(values, big, k=3)
+
+    assert out.index.equals(values.index)
+    # each row's reasons come from its own customer: x's last order is 102 days ago
+    recency = out["reason_concept_1"].eq("recency_visits") & big["customer_id"].eq("x")
+    said = out.loc[recency, "reason_1"]
+    assert said.str.startswith(("last order 102 days ago", "1 visit", "last visit")).all()
+
+
+# ------------------------------------------------------------------------ drivers
+
+FAMILIES = {n: "f_" + n.split("_")[0] for n in FEATURES}
+
+
+def test_global_drivers_mean_absolute_shap_with_family_and_concept(customers) -> None:
+    values = shap([[1.0] + [0.0] * 9, [-0.5] + [0.0] * 8 + [0.25]])
+
     out = global_drivers(values, FAMILIES)
 
-    expected = pd.DataFrame(
-        {
-            # equal means: alphabetical
-            "feature": [
-                "complaints_unresolved_now",
-                "days_since_last_order",
-                "orders_365d",
-                "discounted_order_share_365d",
-                "overdue_ratio",
-            ],
-            "mean_abs_shap": [1 / 3, 1 / 3, 0.75 / 3, 0.625 / 3, 0.5 / 3],
-            "family": ["voiced_complaints", "recency", "frequency", "price", "recency"],
-        }
-    )
-    pd.testing.assert_frame_equal(out, expected)
+    assert out.loc[0].to_dict() == {
+        "feature": "days_since_last_order",
+        "mean_abs_shap": 0.75,
+        "family": "f_days",
+        "concept": "recency_visits",
+    }
+    assert out.loc[1, "feature"] == "referrals_made"
+    assert out.loc[1, "concept"] == "tenure"
 
 
-def test_family_drivers_sum_members_per_row_before_taking_abs(values) -> None:
-    out = family_drivers(values, FAMILIES)
+def test_family_drivers_sum_members_per_row_before_taking_abs() -> None:
+    values = shap([[0.75, 0.25] + [0.0] * 8, [-0.25, 0.25] + [0.0] * 8])
+    fam = {
+        n: "recency" if n in ("days_since_last_order", "overdue_ratio") else n for n in FEATURES
+    }
 
-    # recency per row: 0.75 + 0.25, -0.25 + 0.25, 0: the two cancel for customer 11
-    expected = pd.DataFrame(
-        {
-            "family": ["recency", "voiced_complaints", "frequency", "price"],
-            "mean_abs_shap": [1 / 3, 1 / 3, 0.75 / 3, 0.625 / 3],
-        }
-    )
-    pd.testing.assert_frame_equal(out, expected)
+    out = family_drivers(values, fam)
+
+    assert out.loc[0].to_dict() == {"family": "recency", "mean_abs_shap": 0.5}
 
 
-def test_drivers_by_type_signed_means_per_type(values) -> None:
-    out = drivers_by_type(values, FAMILIES, pd.Series(["a", "b", "a"], index=["p", "q", "r"]))
+def test_drivers_by_type_signed_means_per_type() -> None:
+    values = shap([[1.0] + [0.0] * 9, [-0.5] + [0.0] * 9, [0.5] + [0.0] * 9])
+    fam = {n: "a" if n == "days_since_last_order" else "b" for n in FEATURES}
 
-    expected = pd.DataFrame(
-        [
-            ("a", "recency", 0.5, 2),
-            ("a", "price", 0.0625, 2),
-            ("a", "voiced_complaints", 0.0, 2),
-            ("a", "frequency", -0.25, 2),
-            ("b", "voiced_complaints", 1.0, 1),
-            ("b", "frequency", 0.25, 1),
-            ("b", "recency", 0.0, 1),
-            ("b", "price", -0.5, 1),
-        ],
-        columns=["loyalty_type", "family", "mean_shap", "customers"],
-    )
-    pd.testing.assert_frame_equal(out, expected, check_dtype=False)
+    out = drivers_by_type(values, fam, pd.Series(["p", "q", "p"], index=[5, 6, 7]))
+
+    got = out.set_index(["loyalty_type", "family"])
+    assert got.loc[("p", "a"), "mean_shap"] == 0.75
+    assert got.loc[("q", "a"), "mean_shap"] == -0.5
+    assert got.loc[("p", "a"), "customers"] == 2
     assert out["customers"].dtype == "int64"
+
+
+def test_concept_drivers_share_and_direction(customers) -> None:
+    rows = pd.concat([customers] * 10, ignore_index=True)
+    days = rows["days_since_last_order"].to_numpy()
+    contributions = np.zeros((len(rows), len(FEATURES)))
+    contributions[:, 0] = (days - days.mean()) / 50  # later order -> higher risk
+    contributions[:, 6] = 0.1 * np.sign(rows["points_balance"].to_numpy() - 1000)
+    values = shap(contributions.tolist())
+
+    out = concept_drivers(values, rows)
+
+    first = out.iloc[0]
+    assert first["concept"] == "recency_visits" and first["direction"] == "higher"
+    assert first["top_feature"] == "days_since_last_order"
+    assert out["share"].sum() == pytest.approx(1.0)
+    assert "context" not in set(out["concept"])
 
 
 # ----------------------------------------------------------------------- shap_values
 
 
-def test_shap_values_add_up_to_the_raw_score() -> None:
+def test_shap_values_add_up_to_the_raw_score_in_any_batch_size() -> None:
     rng = np.random.default_rng(0)
     x = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
     y = (x["a"] + 0.5 * rng.normal(size=200) > 0).astype(int)
     params = {"objective": "binary", "num_threads": 1, "verbose": -1, "min_data_in_leaf": 5}
     booster = lgb.train(params, lgb.Dataset(x, y), num_boost_round=5)
     design = Design(features=("a", "b"), categories={})
-    rows = x.head(4).set_axis([7, 3, 9, 1])
+    rows = x.head(7).set_axis([7, 3, 9, 1, 2, 8, 4])
 
-    out = shap_values(booster, design, rows)
+    score = ChurnScore(booster, design)
 
+    with Progress("test", 3, unit="batches") as progress:
+        out = shap_values(score, rows, batch_size=3, progress=progress)
+    whole = shap_values(score, rows)
+
+    assert progress.done == 3
+    pd.testing.assert_frame_equal(out, whole)
     assert out.columns.tolist() == ["a", "b", "_base"]
-    assert out.index.tolist() == [7, 3, 9, 1]
+    assert out.index.tolist() == [7, 3, 9, 1, 2, 8, 4]
     np.testing.assert_allclose(
         out.sum(axis=1).to_numpy(), booster.predict(rows, raw_score=True), rtol=1e-9
     )
-    assert (out["a"].abs() > 0).all()  # the informative feature moves every row
 
 
-def test_each_raising_reason_carries_its_family_in_reason_order(frame) -> None:
-    values = pd.DataFrame(
-        {
-            "days_since_last_order": [1.0],
-            "orders_365d": [0.0],
-            "discounted_order_share_365d": [0.0],
-            "complaints_unresolved_now": [0.5],
-            "overdue_ratio": [0.0],
-            "_base": [-1.0],
-        },
-        index=[11],
-    )
-    out = top_reasons(values, frame, FAMILIES, k=3).loc[11]
-    assert [out["reason_family_1"], out["reason_family_2"]] == ["recency", "voiced_complaints"]
-    assert out["reason_2"] == "2 unresolved complaints"
-    assert _none(out["reason_family_3"])  # nothing else raises the risk
+def test_a_blend_with_bgnbd_is_explained_to_the_last_digit() -> None:
+    """BG/NBD's part goes to its own feature; the parts add up to the shipped log-odds."""
+    rng = np.random.default_rng(1)
+    x = pd.DataFrame({"a": rng.normal(size=300), BGNBD_FEATURE: rng.uniform(0.05, 0.95, size=300)})
+    y = (x["a"] + 2 * x[BGNBD_FEATURE] + 0.5 * rng.normal(size=300) > 1).astype(int)
+    params = {"objective": "binary", "num_threads": 1, "verbose": -1, "min_data_in_leaf": 5}
+    booster = lgb.train(params, lgb.Dataset(x, y), num_boost_round=5)
+    design = Design(features=("a", BGNBD_FEATURE), categories={})
+    score = ChurnScore(booster, design, bgnbd_weight=0.4, bgnbd_reference=-0.2)
+    rows = x.head(20).copy()
+    rows.loc[rows.index[:3], BGNBD_FEATURE] = np.nan  # no BG/NBD: the trees alone
+    out = shap_values(score, rows)
+    np.testing.assert_allclose(out.sum(axis=1).to_numpy(), score.log_odds(rows), rtol=1e-9)
+    trees = shap_values(ChurnScore(booster, design), rows)
+    pd.testing.assert_frame_equal(out.iloc[:3], trees.iloc[:3])
+    # the trees' parts shrink by the blend weight where BG/NBD takes its share
+    np.testing.assert_allclose(out["a"].iloc[3:], 0.6 * trees["a"].iloc[3:], rtol=1e-9)

@@ -10,7 +10,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.ingest import IngestError, ingest_tables, present_columns, validate_table
+from pipeline.ingest import (
+    IngestError,
+    Rules,
+    amount_bound,
+    check_rows,
+    detect_export_date,
+    ingest_tables,
+    present_columns,
+    validate_table,
+)
+from pipeline.ingest_parquet import ingest_directory
 from pipeline.schema import TABLES
 from tests.conftest import canonical, ts
 
@@ -179,6 +189,8 @@ class Case:
     bad: list[int]  # positions of the offending rows
     shown: list[str]  # offending values the message must show
     known_customers: list[str] | None = None
+    # a bad optional value: nulled and counted in quarantine mode, the row kept
+    nulled: bool = False
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -274,6 +286,7 @@ CASES = {
         "not ",
         [0],
         ["7.0"],
+        nulled=True,
     ),
     "complaint category not allowed": Case(
         "complaints",
@@ -293,6 +306,7 @@ CASES = {
         "not ",
         [1],
         ["'love'"],
+        nulled=True,
     ),
 }
 
@@ -320,7 +334,11 @@ def test_bad_rows_fail_with_table_column_count_and_values(case: Case) -> None:
     assert "ingest.on_bad_rows: quarantine" in message
 
 
-@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+QUARANTINED = {k: c for k, c in CASES.items() if not c.nulled}
+NULLED = {k: c for k, c in CASES.items() if c.nulled}
+
+
+@pytest.mark.parametrize("case", QUARANTINED.values(), ids=QUARANTINED.keys())
 def test_bad_rows_are_quarantined_with_their_reason(case: Case) -> None:
     accepted, quarantined, report = _validate(case, "quarantine")
 
@@ -344,6 +362,40 @@ def test_bad_rows_are_quarantined_with_their_reason(case: Case) -> None:
         "rows_quarantined": len(case.bad),
     }
     assert report["rows_read"] == report["rows_accepted"] + report["rows_quarantined"]
+
+
+@pytest.mark.parametrize("case", NULLED.values(), ids=NULLED.keys())
+def test_a_bad_optional_value_is_nulled_and_counted_and_the_row_kept(case: Case) -> None:
+    accepted, quarantined, report = _validate(case, "quarantine")
+
+    assert (
+        accepted[case.key].astype("object").tolist()
+        == case.raw[case.key].astype("object").tolist()
+    )
+    assert len(quarantined) == 0
+    assert accepted[case.column].isna().tolist() == [
+        i in case.bad or pd.isna(v) for i, v in enumerate(case.raw[case.column])
+    ]
+    assert report == {
+        "rows_read": len(case.raw),
+        "rows_accepted": len(case.raw),
+        "rows_quarantined": 0,
+    }
+
+
+def test_nulled_values_are_counted_per_column_and_reason() -> None:
+    raw = orders(
+        order("o1", rating=0.0),  # 0 on a 1-5 scale
+        order("o2", delivered_at=ts("1900-01-01")),  # a placeholder, before the order too
+        order("o3", rating=4.0, delivered_at=ts("2024-01-03")),
+    )
+    tally = check_rows(raw, TABLES["orders"], Rules(**DATES)).tally
+
+    assert tally.nulled == {
+        "rating": {"not >= 1": 1},
+        "delivered_at": {"before ordered_at": 1},
+    }
+    assert tally.reasons == {}
 
 
 def test_a_row_breaking_two_rules_is_set_aside_once() -> None:
@@ -400,13 +452,13 @@ def test_orphans_of_every_table_are_checked_against_accepted_customers() -> None
 
     result = ingest_tables(raw, on_bad_rows="quarantine", **DATES)
 
-    # B signed up before min_date, so B is set aside, and so are B's orders
-    assert result.tables["customers"]["customer_id"].tolist() == ["A"]
-    assert result.tables["orders"]["order_id"].tolist() == ["o1"]
-    assert (
-        result.quarantine["orders"]["quarantine_reason"].tolist()
-        == ["customer_id: unknown customer (not in customers)"] * 2
-    )
+    # B's signup before min_date is an optional value: nulled, B and B's orders kept
+    assert result.tables["customers"]["customer_id"].tolist() == ["A", "B"]
+    assert result.tables["customers"]["signup_at"].isna().all()
+    assert result.tables["orders"]["order_id"].tolist() == ["o1", "o2"]
+    assert result.quarantine["orders"]["quarantine_reason"].tolist() == [
+        "customer_id: unknown customer (not in customers)"
+    ]
     assert result.tables["complaints"]["complaint_id"].tolist() == ["k1"]
     for name, rep in result.report.items():
         assert rep["rows_read"] == rep["rows_accepted"] + rep["rows_quarantined"], name
@@ -430,3 +482,176 @@ def test_null_values_in_nullable_columns_are_not_problems() -> None:
 
     assert accepted["order_id"].tolist() == ["o1", "o2"]
     assert len(quarantined) == 0
+
+
+# ------------------------------------------------------------ plausibility
+
+
+def daily(counts: dict[str, int]) -> pd.DataFrame:
+    return pd.DataFrame({"day": pd.to_datetime(list(counts)), "n": list(counts.values())})
+
+
+def dense(start: str, days: int, n: int) -> dict[str, int]:
+    return {str(d.date()): n for d in pd.date_range(start, periods=days)}
+
+
+def test_lone_rows_after_a_gap_mark_the_export_date() -> None:
+    counts = {**dense("2024-01-01", 366, 20), "2025-01-20": 1, "2025-02-03": 2}
+
+    found = detect_export_date(daily(counts))
+
+    assert found.bound == ts("2025-01-01")  # the midnight after the last dense day
+    assert found.last_dense_day == ts("2024-12-31")
+    assert found.lone_rows == 3
+    assert found.rate_per_day == 20
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        pytest.param({}, id="the data simply end"),
+        pytest.param(dense("2025-01-06", 10, 20), id="a closure, then normal days"),
+        pytest.param(dense("2025-01-20", 30, 5), id="too many rows to be lone"),
+        pytest.param({"2025-01-01": 1}, id="the next day: too close to tell"),
+    ],
+)
+def test_no_export_date_is_invented_when_the_tail_is_real(tail) -> None:
+    found = detect_export_date(daily({**dense("2024-01-01", 366, 20), **tail}))
+    assert found.bound is None
+
+
+def test_amount_bound_is_a_factor_of_the_99th_percentile() -> None:
+    assert amount_bound(250.0, 100.0) == 25_000.0
+    assert amount_bound(None, 100.0) is None
+    assert amount_bound(0.0, 100.0) is None
+
+
+def test_rows_after_the_export_and_implausible_amounts_are_quarantined() -> None:
+    rules = Rules(
+        **DATES,
+        export_before=ts("2024-06-01"),
+        export_note="detected",
+        amount_bounds={"orders": 1000.0},
+    )
+    raw = orders(
+        order("o1", at="2024-05-31 23:59"),
+        order("o2", at="2024-06-01"),
+        order("o3", amount=1e15),
+        order("o4", amount=0.0, delivered_at=ts("2024-06-02")),  # delivered after export
+    )
+    checked = check_rows(raw, TABLES["orders"], rules)
+
+    assert checked.accepted["order_id"].tolist() == ["o1", "o4"]
+    assert checked.tally.reasons == {
+        "ordered_at: after the export (2024-06-01 00:00; detected)": 1,
+        "amount: above the plausible bound 1,000.00": 1,
+    }
+    assert checked.tally.nulled == {"delivered_at": {"after the export (2024-06-01 00:00)": 1}}
+    assert checked.tally.flags == {"amount_zero": 1}
+
+
+def test_an_id_without_a_letter_or_digit_is_not_a_customer() -> None:
+    raw = orders(order("o1", "-"), order("o2", "?"), order("o3", "张三"), order("o4", "A"))
+    checked = check_rows(raw, TABLES["orders"], Rules(**DATES))
+    assert checked.accepted["customer_id"].tolist() == ["张三", "A"]
+    assert checked.tally.reasons == {"customer_id: not an id (no letter or digit)": 2}
+
+
+def test_complaints_resolved_before_opened_are_quarantined_not_reopened() -> None:
+    # nulling resolved_at would turn a closed complaint into an open one
+    raw = canonical("complaints", [complaint("k1", resolved_at=ts("2024-01-01"))])
+    checked = check_rows(raw, TABLES["complaints"], Rules(**DATES))
+    assert checked.tally.reasons == {"resolved_at: before opened_at": 1}
+    assert checked.tally.nulled == {}
+
+
+# ------------------------------------------------------------- on disk, in chunks
+
+
+def _raw_dir(tmp_path, tables: dict[str, pd.DataFrame]):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name, frame in tables.items():
+        frame.to_parquet(raw / f"{name}.parquet", index=False)
+    return raw
+
+
+def test_directory_ingest_in_chunks_gives_what_memory_gives(tmp_path) -> None:
+    tables = {
+        "customers": canonical("customers", [{"customer_id": c} for c in "ABCD"]),
+        "orders": orders(
+            order("o1", "A"),
+            order("o2", "B", amount=-1.0),
+            order("o1", "C"),  # duplicate key across a chunk boundary (batch of 2)
+            order("o4", "Z"),  # orphan
+            order("o5", "D", rating=9.0),  # nulled
+            order("o6", "A"),
+            order("o1", "D"),
+        ),
+        "complaints": canonical("complaints", [complaint("k1"), complaint("k2", customer_id="Q")]),
+    }
+    raw = _raw_dir(tmp_path, tables)
+    outcomes = ingest_directory(
+        raw, tmp_path / "canonical", tmp_path / "quarantined", rules=Rules(**DATES), batch_rows=2
+    )
+    memory = ingest_tables(tables, on_bad_rows="quarantine", **DATES)
+
+    for name in tables:
+        on_disk = pd.read_parquet(tmp_path / "canonical" / f"{name}.parquet")
+        pd.testing.assert_frame_equal(on_disk, memory.tables[name], check_dtype=True)
+        assert outcomes[name].report() == memory.report[name], name
+    quarantined = pd.read_parquet(tmp_path / "quarantined/orders.parquet")
+    assert sorted(zip(quarantined["line"], quarantined["reason"], strict=True)) == [
+        (2, "amount: not >= 0"),
+        (3, "order_id: duplicate key"),
+        (4, "customer_id: unknown customer (not in customers)"),
+        (7, "order_id: duplicate key"),
+    ]
+    assert outcomes["orders"].tally.nulled == {"rating": {"not <= 5": 1}}
+    assert outcomes["orders"].inputs["orders"] == {
+        "accepted": 3,
+        "merged": 0,
+        "quarantined": 4,
+        "reasons": {
+            "amount: not >= 0": 1,
+            "order_id: duplicate key": 2,
+            "customer_id: unknown customer (not in customers)": 1,
+        },
+    }
+
+
+def test_directory_ingest_counts_the_input_rows_behind_each_row(tmp_path) -> None:
+    # an order summed from 3 lines of the file and quarantined is 3 rows of the file
+    raw_orders = orders(order("o1", "A"), order("o2", "B", at="2030-01-01"))
+    raw_orders["_input"] = pd.array(["shop.csv", "shop.csv"], dtype="string")
+    raw_orders["_line"] = [2, 5]
+    raw_orders["_rows"] = [3, 3]
+    raw = _raw_dir(tmp_path, {"orders": raw_orders})
+    rules = Rules(**DATES, export_before=ts("2024-12-31"))
+
+    outcomes = ingest_directory(raw, tmp_path / "c", tmp_path / "q", rules=rules)
+
+    assert outcomes["orders"].inputs["shop.csv"]["accepted"] == 1
+    assert outcomes["orders"].inputs["shop.csv"]["merged"] == 2
+    assert outcomes["orders"].inputs["shop.csv"]["quarantined"] == 3
+    assert outcomes["customers"].derived == "(derived from accepted orders)"
+    assert pd.read_parquet(tmp_path / "c/customers.parquet")["customer_id"].tolist() == ["A"]
+    assert list(pd.read_parquet(tmp_path / "c/orders.parquet").columns) == list(
+        TABLES["orders"].names
+    )
+    q = pd.read_parquet(tmp_path / "q/orders.parquet")
+    assert (q["line"].tolist(), q["rows"].tolist(), q["input"].tolist()) == (
+        [5],
+        [3],
+        ["shop.csv"],
+    )
+
+
+def test_an_empty_orders_table_is_left_to_the_ledger_and_a_missing_one_stops(tmp_path) -> None:
+    raw = _raw_dir(tmp_path, {"orders": orders()})
+    outcomes = ingest_directory(raw, tmp_path / "c", tmp_path / "q", rules=Rules(**DATES))
+    assert outcomes["orders"].accepted == 0
+    with pytest.raises(IngestError, match="required table 'orders' is missing"):
+        ingest_directory(
+            tmp_path / "c" / "none", tmp_path / "c2", tmp_path / "q2", rules=Rules(**DATES)
+        )

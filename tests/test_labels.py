@@ -200,3 +200,15 @@ def test_churn_window_is_half_open(con) -> None:
         ("E", ts("2024-01-01"), 1, 0.0),  # no orders at all
         ("A", ts("2024-01-02"), 1, 0.0),  # a day later, A's order is in the past
     ]
+
+
+def test_no_order_before_as_of_says_to_move_as_of() -> None:
+    with pytest.raises(
+        ValueError, match=r"no order before score.as_of 2020-01-01.*after the first"
+    ):
+        plan_cutoffs(pd.NaT, pd.NaT, as_of=ts("2020-01-01"), **GRID)
+
+
+def test_no_accepted_order_points_to_the_ledger() -> None:
+    with pytest.raises(ValueError, match=r"no accepted order.*reports/ledger.json"):
+        plan_cutoffs(pd.NaT, pd.NaT, **GRID)

@@ -15,6 +15,7 @@ from pipeline.loyalty import (
     assign_types,
     recommend_play,
     relationship_stage,
+    situations,
 )
 from pipeline.schema import LOYALTY_TYPES
 
@@ -270,54 +271,110 @@ def test_relationship_stage_without_optional_columns() -> None:
 # --------------------------------------------------------------------------- plays
 
 
+def test_situations_from_the_customers_own_record() -> None:
+    frame = pd.DataFrame(
+        {
+            "complaints_unresolved_now": [1, 0, 0, 0, 0, 0, 2],
+            "complaint_open_days_max_now": [34.2, NA, NA, NA, NA, NA, 1.0],
+            "complaints_90d": [1, 1, 0, 0, 0, 0, 2],
+            "complaint_resolve_days_mean_365d": [NA, 12.0, NA, NA, NA, NA, NA],
+            "late_deliveries_90d": [3, 0, 2, 0, 0, 0, 0],
+            "returns_90d": [0, 0, 1, 1, 0, 0, 0],
+            "low_ratings_365d": [0, 0, 0, 0, 2, 2, 0],
+            "rating_mean_365d": [4.0, 4.0, 4.0, 4.0, 2.5, 4.2, NA],
+        }
+    )
+
+    out = situations(frame).fillna("")
+
+    assert out["situation"].tolist()[:6] == [
+        "complaint",  # open, even with late deliveries too
+        "complaint",  # resolved, but slowly, and recently
+        "fulfilment",  # late deliveries beat a return
+        "quality",
+        "quality",  # poor ratings
+        "",  # some low ratings, good on average: nothing to fix
+    ]
+    assert out["situation_fact"].tolist() == [
+        "1 complaint open for 34 days",
+        "a complaint took 12 days to resolve",
+        "2 late deliveries in the last 90 days",
+        "1 return in the last 90 days",
+        "rates orders 2.5/5",
+        "",
+        "2 complaints open for 1 day",
+    ]
+
+
+def test_situations_without_the_columns_see_nothing() -> None:
+    out = situations(pd.DataFrame({"orders_90d": [1, 2]}))
+
+    assert out["situation"].isna().all()
+
+
 PLAY_CASES = {
-    # (type, reason families strongest first, overdue ratio, value rank share) -> play
-    "open complaint beats premium": (("premium", "voiced_complaints", 3.0, 0.1), "complaint"),
-    "complaint behind recency": (
-        ("price", ("recency", "voiced_complaints"), 2.0, 0.1),
-        "complaint",
+    # (segment, type, situation, valuable) -> play
+    "steady: no contact, even with a complaint": (
+        ("steady", "premium", "complaint", True),
+        "none",
     ),
-    "strongest fix first": (
-        ("premium", ("fulfilment", "voiced_complaints"), NA, 0.5),
-        "fulfilment",
+    "lapsed: win-back": (("lapsed", "inertia", None, False), "winback"),
+    "lapsed with an open complaint: apology first": (
+        ("lapsed", "inertia", "complaint", False),
+        "winback_recovery",
     ),
-    "late deliveries beat win-back": (("price", "fulfilment", 5.0, 0.1), "fulfilment"),
-    "silent complaints -> quality": (("premium", "silent_complaints", NA, 0.1), "quality"),
-    "quality tolerance -> quality": (("monopoly", "quality_tolerance", 1.0, 0.1), "quality"),
-    "lapsed valuable -> win-back": (("price", "recency", 2.0, 0.2), "winback"),
-    "lapsed but not valuable -> type": (("inertia", "recency", 2.0, 0.21), "inertia"),
-    "valuable, not lapsed -> type": (("premium", "recency", 1.9, 0.0), "premium"),
-    "price customer -> no discount": (("price", "spend", NA, 0.9), "price"),
-    "unknown type -> latent play": ((None, None, NA, 0.5), "latent"),
-    "incentive": (("incentive", None, 0.5, 0.5), "incentive"),
-    "convenience": (("convenience", "spend", 0.5, 0.5), "convenience"),
+    "lapsed price customer of low value: let go": (("lapsed", "price", None, False), "let_go"),
+    "lapsed price customer of value: win-back": (("lapsed", "price", None, True), "winback"),
+    "lapsed with late deliveries: still a win-back": (
+        ("lapsed", "convenience", "fulfilment", False),
+        "winback",
+    ),
+    "lapsing with a complaint: recovery": (
+        ("lapsing", "premium", "complaint", True),
+        "service_recovery",
+    ),
+    "early warning, late deliveries: fulfilment": (
+        ("early_warning", "price", "fulfilment", False),
+        "fulfilment_fix",
+    ),
+    "lapsing, returns: quality": (("lapsing", "incentive", "quality", False), "quality_follow_up"),
+    "early warning inertia: switching costs": (
+        ("early_warning", "inertia", None, False),
+        "switching_costs",
+    ),
+    "lapsing premium: VIP care": (("lapsing", "premium", None, False), "vip_care"),
+    "lapsing price: no discount": (("lapsing", "price", None, True), "no_discount"),
+    "unknown type: remove the obstacle": (("lapsing", None, None, False), "remove_obstacle"),
 }
 
 
-def test_recommend_play_by_situation_then_type() -> None:
+def test_plays_follow_the_segment_then_the_situation_then_the_type() -> None:
     index = list(PLAY_CASES)
     rows = pd.DataFrame(
         [row for row, _ in PLAY_CASES.values()],
         index=index,
-        columns=["type", "family", "overdue", "value_share"],
+        columns=["segment", "type", "situation", "valuable"],
     )
 
-    families = pd.DataFrame(
-        [f if isinstance(f, tuple) else (f, None) for f in rows["family"]], index=index
-    )
+    plays = recommend_play(rows["segment"], rows["type"], rows["situation"], rows["valuable"])
 
-    plays = recommend_play(rows["type"], families, rows["overdue"], rows["value_share"])
-
-    assert plays.name == "recommended_action"
-    assert plays.to_dict() == {k: PLAYS[play] for k, (_, play) in PLAY_CASES.items()}
+    assert plays.name == "play"
+    assert plays.to_dict() == {k: play for k, (_, play) in PLAY_CASES.items()}
 
 
-def test_price_and_premium_customers_are_not_offered_discounts() -> None:
-    t = pd.Series(["price", "premium"])
-    none = pd.DataFrame({"reason_family_1": [None, None]})
-    plays = recommend_play(t, none, pd.Series([NA, NA]), pd.Series([0.5, 0.5]))
+def test_no_switching_costs_for_the_gone_and_every_play_is_described() -> None:
+    n = 200
+    rng = np.random.default_rng(0)
+    segment = pd.Series(rng.choice(["early_warning", "lapsing", "lapsed", "steady"], n))
+    types = pd.Series(rng.choice(list(LOYALTY_TYPES), n))
+    situation = pd.Series(rng.choice(["complaint", "fulfilment", "quality", None], n))
+    valuable = pd.Series(rng.random(n) < 0.2)
 
-    assert plays.tolist() == [
-        "Do not buy back with discounts; let go unless the customer is valuable",
-        "Personal thanks and VIP care; no blanket discount",
-    ]
+    plays = recommend_play(segment, types, situation, valuable)
+
+    gone = plays[segment == "lapsed"]
+    assert set(gone) <= {"winback", "winback_recovery", "let_go"}
+    assert set(plays) <= set(PLAYS)
+    assert all(PLAYS[p].action and PLAYS[p].why for p in set(plays))
+    # price customers are never offered a discount: their play has no offer cost
+    assert PLAYS["no_discount"].offer_cost == 0 and PLAYS["let_go"].success_factor == 0

@@ -46,16 +46,27 @@ def read_json(path: Path) -> dict:
 
 def test_outputs_are_where_the_readme_says(shop):
     scored = pd.read_csv(shop / "data/scored/customers.csv")
-    at_risk = pd.read_csv(shop / "data/scored/at_risk.csv")
+    call = pd.read_csv(shop / "data/scored/at_risk.csv")
+    winback = pd.read_csv(shop / "data/scored/winback.csv")
     features = pd.read_parquet(shop / "data/features/snapshots.parquet")
     population = features[~features["labelled"]]["customer_id"]
     assert sorted(scored["customer_id"]) == sorted(population)
-    assert len(at_risk) == 100
-    pd.testing.assert_frame_equal(at_risk, scored.head(100))
-    assert at_risk["expected_value_at_risk"].is_monotonic_decreasing
-    expected = (scored["churn_probability"] * scored["expected_value"]).round(2)
-    assert (scored["expected_value_at_risk"] - expected).abs().max() < 0.02
-    assert at_risk["reason_1"].notna().all() and at_risk["recommended_action"].notna().all()
+    assert 0 < len(call) <= 100
+    on_call = scored[scored["list"] == "call"].reset_index(drop=True)
+    # rank is whole in the call list, and empty off the lists in customers.csv
+    pd.testing.assert_frame_equal(call, on_call, check_dtype=False)
+    assert call["rank"].tolist() == list(range(1, len(call) + 1))
+    assert call["saveable_value"].is_monotonic_decreasing
+    assert set(call["segment"]) <= {"early_warning", "lapsing"}
+    assert set(winback["segment"]) <= {"lapsed"}
+    assert scored["as_of"].nunique() == 1
+    # the files' columns are rounded (cents, four decimals): they multiply to within that
+    expected = scored["churn_probability"] * scored["expected_value"]
+    tolerance = 0.0101 + 0.00005 * scored["expected_value"]
+    assert ((scored["value_at_risk"] - expected).abs() <= tolerance).all()
+    assert call["reason_1"].notna().all() and call["recommended_action"].notna().all()
+    assert (shop / "data/scored/at_risk.xlsx").stat().st_size > 10_000
+    assert "<svg" in (shop / "reports/retention_report.html").read_text()
     assert set(scored["loyalty_type_source"]) == {"classifier"}
     for path in ("models/churn/model.txt", "models/value/model.txt", "models/loyalty/model.txt"):
         assert (shop / path).read_text().startswith("tree"), path  # LightGBM text format

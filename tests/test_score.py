@@ -1,4 +1,4 @@
-"""The at-risk list: ranking by expected value at risk, risk bands, headline numbers."""
+"""The call list and the win-back list: economics, the budget rule, files they open."""
 
 from __future__ import annotations
 
@@ -7,190 +7,273 @@ import pandas as pd
 import pytest
 
 from pipeline.loyalty import PLAYS
-from pipeline.score import LIST_COLUMNS, build_list, summarise_list
+from pipeline.score import (
+    Economics,
+    build_lists,
+    column_docs,
+    format_for_csv,
+    list_columns,
+    list_length,
+    score_customers,
+    summarise_lists,
+)
 
+NA = np.nan
 BANDS = (0.3, 0.6)
+ECONOMICS = Economics.with_defaults(
+    margin=0.5,
+    contact_cost=1.0,
+    success={"early_warning": 0.4, "lapsing": 0.2, "lapsed": 0.1},
+)
 
 
-def scoring(ids: list[str], probabilities: list[float], **columns) -> pd.DataFrame:
-    n = len(ids)
+# ------------------------------------------------------------------ the budget rule
+
+
+def test_list_is_the_most_profitable_prefix() -> None:
+    profit = [5.0, 3.0, -1.0, 2.0, -4.0, -0.5]
+    cost = [1.0] * 6
+
+    # 5 + 3 - 1 + 2 = 9 beats stopping at 8 after two: a loss is worth taking for a gain
+    assert list_length(profit, cost, max_contacts=None, max_money=None) == 4
+
+
+def test_budget_in_contacts_or_money_caps_the_list() -> None:
+    profit = [5.0, 3.0, 2.0, 1.0]
+    cost = [2.0, 2.0, 1.0, 1.0]
+
+    assert list_length(profit, cost, max_contacts=2, max_money=None) == 2
+    assert list_length(profit, cost, max_contacts=None, max_money=3.99) == 1
+    assert list_length(profit, cost, max_contacts=None, max_money=4.99) == 2
+    assert list_length(profit, cost, max_contacts=None, max_money=5.0) == 3
+    assert list_length(profit, cost, max_contacts=3, max_money=4.0) == 2
+    assert list_length(profit, cost, max_contacts=0, max_money=None) == 0
+
+
+def test_no_profit_no_list_and_ties_take_the_shorter() -> None:
+    assert list_length([-1.0, -2.0], [1.0, 1.0], max_contacts=None, max_money=None) == 0
+    assert list_length([2.0, 0.0, 0.0], [1.0] * 3, max_contacts=None, max_money=None) == 1
+    assert list_length([], [], max_contacts=None, max_money=None) == 0
+    with pytest.raises(ValueError, match="profit has"):
+        list_length([1.0], [1.0, 2.0], max_contacts=None, max_money=None)
+
+
+# ------------------------------------------------------------------ score_customers
+
+
+def scoring(rows: list[tuple]) -> pd.DataFrame:
     return pd.DataFrame(
-        {
-            "customer_id": ids,
-            "churn_probability": probabilities,
-            "expected_value": columns.pop("expected_value", [100.0] * n),
-            "loyalty_type": columns.pop("loyalty_type", ["inertia"] * n),
-            "loyalty_type_probability": [0.81234] * n,
-            "loyalty_type_source": ["model"] * n,
-            "reason_1": [f"reason of {c}" for c in ids],
-            "reason_2": [None] * n,
-            "reason_3": [None] * n,
-            "protective_1": [f"keeps {c}" for c in ids],
-            "reason_family_1": columns.pop("reason_family_1", ["recency"] * n),
-            "reason_family_2": [None] * n,
-            **columns,
-        }
+        rows,
+        columns=[
+            "customer_id",
+            "churn_probability",
+            "churn_probability_prev",
+            "expected_value",
+            "loyalty_type",
+        ],
+    ).assign(loyalty_type_probability=0.8, loyalty_type_source="classifier")
+
+
+def features(rows: list[tuple]) -> pd.DataFrame:
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "customer_id",
+            "days_since_last_order",
+            "order_gap_mean_days",
+            "order_gap_std_days",
+            "orders_total",
+            "complaints_unresolved_now",
+            "complaint_open_days_max_now",
+        ],
     )
 
 
 @pytest.fixture
-def five() -> tuple[pd.DataFrame, pd.DataFrame]:
+def shop() -> tuple[pd.DataFrame, pd.DataFrame]:
     s = scoring(
-        ["a", "b", "c", "d", "e"],
-        [0.5, 0.25, 0.6, 0.3, 0.1],
-        loyalty_type=["premium", "price", "inertia", "latent", "incentive"],
-        # spend over the next horizon if they stay (the value model's)
-        expected_value=[200.004, 400.0, 0.0, 100.0, 1000.0],
+        [
+            ("warn", 0.7, 0.7, 100.0, "inertia"),
+            ("lapsing", 0.5, 0.4, 200.0, "premium"),
+            ("gone", 0.9, 0.9, 300.0, "incentive"),
+            ("gone_price", 0.9, 0.9, 10.0, "price"),
+            ("steady", 0.1, 0.1, 1000.0, "premium"),
+            ("complaint", 0.5, 0.2, 50.0, "convenience"),
+        ]
     )
-    # features in another order, with a customer who is not being scored
-    f = pd.DataFrame(
-        {
-            "customer_id": ["e", "x", "d", "c", "b", "a"],
-            "spend_365d": [1000.0, 5000.0, 100.0, np.nan, 400.0, 200.004],
-            "orders_total": [5, 9, 1, 0, 2, 3],
-            "overdue_ratio": [3.0, 9.0, 0.5, 0.0, 0.5, 0.5],
-        }
+    f = features(
+        [
+            ("steady", 5.0, 30.0, 5.0, 10, 0, NA),
+            ("gone_price", 120.0, 30.0, 5.0, 4, 0, NA),
+            ("warn", 10.0, 20.0, 5.0, 6, 0, NA),
+            ("lapsing", 50.0, 20.0, 5.0, 8, 0, NA),
+            ("gone", 200.0, 30.0, 10.0, 3, 0, NA),
+            ("complaint", 10.0, 20.0, 5.0, 5, 1, 12.0),
+            ("not_scored", 1.0, 1.0, 1.0, 2, 0, NA),
+        ]
     )
     return s, f
 
 
-def test_list_is_ranked_by_expected_value_at_risk(five) -> None:
-    out = build_list(*five, band_thresholds=BANDS)
+def test_every_customer_gets_a_segment_a_play_and_its_economics(shop) -> None:
+    out = score_customers(
+        *shop, horizon_days=90, band_thresholds=BANDS, rising_by=0.15, economics=ECONOMICS
+    ).set_index("customer_id")
 
-    assert out.columns.tolist() == list(LIST_COLUMNS)
-    got = out[
-        [
-            "rank",
-            "customer_id",
-            "churn_probability",
-            "expected_value",
-            "expected_value_at_risk",
-            "risk_band",
-        ]
+    assert out["segment"].to_dict() == {
+        "warn": "early_warning",
+        "lapsing": "lapsing",
+        "gone": "lapsed",
+        "gone_price": "lapsed",
+        "steady": "steady",
+        "complaint": "early_warning",  # rose from 0.2 to 0.5
+    }
+    assert out["play"].to_dict() == {
+        "warn": "switching_costs",
+        "lapsing": "vip_care",
+        "gone": "winback",
+        "gone_price": "let_go",  # a price customer, not in the top fifth by value
+        "steady": "none",
+        "complaint": "service_recovery",
+    }
+    assert out.loc["complaint", "play_because"] == "1 complaint open for 12 days"
+    assert out.loc["gone", "play_because"] == "no order for 200 days"
+    assert out.loc["warn", "recommended_action"] == PLAYS["switching_costs"].action
+    # warn: 0.7 x 100 x 0.4 (early warning) x 1.0 (switching costs) = 28 saveable
+    assert out.loc["warn", "value_at_risk"] == pytest.approx(70.0)
+    assert out.loc["warn", "contact_success"] == pytest.approx(0.4)
+    assert out.loc["warn", "saveable_value"] == pytest.approx(28.0)
+    assert out.loc["warn", "contact_cost"] == pytest.approx(1.0 + 5.0)
+    assert out.loc["warn", "expected_profit"] == pytest.approx(0.5 * 28.0 - 6.0)
+    # service recovery works 1.5x: 0.5 x 50 x 0.4 x 1.5
+    assert out.loc["complaint", "saveable_value"] == pytest.approx(15.0)
+    assert out.loc["steady", "contact_success"] == 0.0
+    assert out.loc["gone_price", "contact_success"] == 0.0
+    assert out.loc["lapsing", "risk_band"] == "medium"
+    assert out.loc["lapsing", "usual_gap_days"] == 20.0
+
+
+def test_play_economics_can_be_overridden() -> None:
+    e = Economics.with_defaults(
+        margin=0.3,
+        contact_cost=2.0,
+        success={"lapsed": 0.1},
+        overrides={"winback": {"offer_cost": 0.0, "success_factor": None}},
+    )
+    assert e.offer_cost["winback"] == 0.0
+    assert e.success_factor["winback"] == PLAYS["winback"].success_factor
+    with pytest.raises(ValueError, match="unknown play 'coupons'"):
+        Economics.with_defaults(
+            margin=0.3, contact_cost=1.0, success={}, overrides={"coupons": {"offer_cost": 1.0}}
+        )
+
+
+def test_bad_scoring_input_is_named(shop) -> None:
+    s, f = shop
+    kwargs = dict(horizon_days=90, band_thresholds=BANDS, rising_by=0.15, economics=ECONOMICS)
+    with pytest.raises(KeyError, match=r"1 of 7 customers have no features.*ghost"):
+        score_customers(pd.concat([s, scoring([("ghost", 0.1, 0.1, 1.0, "price")])]), f, **kwargs)
+    bad = s.assign(churn_probability=[0.1, 1.2, 0.1, 0.1, NA, 0.1])
+    with pytest.raises(
+        ValueError, match=r"churn_probability missing or outside \[0, 1\] in 2 of 6"
+    ):
+        score_customers(bad, f, **kwargs)
+    with pytest.raises(ValueError, match="expected_value missing or negative in 1 of 6"):
+        score_customers(s.assign(expected_value=[1.0, -1.0, 1, 1, 1, 1]), f, **kwargs)
+    with pytest.raises(ValueError, match="1 duplicate customer_id values"):
+        score_customers(pd.concat([s, s.head(1)]), f, **kwargs)
+
+
+# ---------------------------------------------------------------------- build_lists
+
+
+def test_call_list_and_winback_list_ranked_and_cut_by_profit(shop) -> None:
+    customers = score_customers(
+        *shop, horizon_days=90, band_thresholds=BANDS, rising_by=0.15, economics=ECONOMICS
+    )
+
+    out = build_lists(customers, call_budget=(None, None), winback_budget=(None, None))
+
+    listed = out[out["list"].notna()]
+    assert listed[["list", "rank", "customer_id"]].values.tolist() == [
+        # by saveable value: warn 28 (profit 8), lapsing 24 (profit 0.5 x 24 - 6 = 6),
+        # complaint 15 (profit 7.5 - 11 < 0): the list stops before it
+        ["call", 1, "warn"],
+        ["call", 2, "lapsing"],
+        # gone: 0.9 x 300 x 0.1 = 27 saveable, profit 13.5 - 6
+        ["winback", 1, "gone"],
     ]
-    expected = pd.DataFrame(
-        [
-            # a, b, e tie on value at risk (100.0): the likelier churner first
-            (1, "a", 0.5, 200.0, 100.0, "medium"),
-            (2, "b", 0.25, 400.0, 100.0, "low"),
-            (3, "e", 0.1, 1000.0, 100.0, "low"),
-            (4, "d", 0.3, 100.0, 30.0, "medium"),
-            # the likeliest churner is last: nothing to spend if they stay, nothing at risk
-            (5, "c", 0.6, 0.0, 0.0, "high"),
-        ],
-        columns=got.columns,
-    )
-    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    assert out["customer_id"].tolist()[:3] == ["warn", "lapsing", "gone"]
+    assert len(out) == len(customers)
+    # nobody steady, let go or past the budget is on a list
+    assert out.set_index("customer_id").loc[["steady", "gone_price"], "list"].isna().all()
 
 
-def test_list_rows_carry_their_own_customer_details(five) -> None:
-    out = build_list(*five, band_thresholds=BANDS).set_index("customer_id")
-
-    assert out["reason_1"].to_dict() == {c: f"reason of {c}" for c in "abedc"}
-    assert out["keeps_them"].to_dict() == {c: f"keeps {c}" for c in "abedc"}
-    assert out["relationship_stage"].to_dict() == {
-        "a": "repeat_purchase",
-        "b": "repeat_purchase",
-        "e": "repeat_purchase",
-        "d": "first_purchase",
-        "c": "suspicion",
-    }
-    assert out["recommended_action"].to_dict() == {
-        "a": PLAYS["premium"],
-        "b": PLAYS["price"],
-        # e is the most valuable customer and 3x past their usual gap
-        "e": PLAYS["winback"],
-        "d": PLAYS["latent"],
-        "c": PLAYS["inertia"],
-    }
-    assert set(out["loyalty_type_probability"]) == {0.812}
-
-
-def test_every_scored_customer_appears_exactly_once(five) -> None:
-    out = build_list(*five, band_thresholds=BANDS)
-
-    assert sorted(out["customer_id"]) == ["a", "b", "c", "d", "e"]
-    assert out["rank"].tolist() == [1, 2, 3, 4, 5]
-
-
-def test_exact_ties_are_broken_by_customer_id() -> None:
-    s = scoring(["z", "m", "a"], [0.4, 0.4, 0.4])
-    f = pd.DataFrame({"customer_id": ["a", "m", "z"], "spend_365d": [50.0] * 3})
-
-    out = build_list(s, f, band_thresholds=BANDS)
-
-    assert out["customer_id"].tolist() == ["a", "m", "z"]
-
-
-def test_risk_band_boundaries_go_to_the_higher_band() -> None:
-    probabilities = [0.0, 0.2999, 0.3, 0.5999, 0.6, 1.0]
-    ids = [f"c{i}" for i in range(len(probabilities))]
-    f = pd.DataFrame({"customer_id": ids, "spend_365d": 1.0})
-
-    out = build_list(scoring(ids, probabilities), f, band_thresholds=BANDS)
-
-    assert out.set_index("customer_id")["risk_band"].to_dict() == {
-        "c0": "low",
-        "c1": "low",
-        "c2": "medium",
-        "c3": "medium",
-        "c4": "high",
-        "c5": "high",
-    }
-
-
-def test_list_without_overdue_ratio_recommends_by_type() -> None:
-    s = scoring(["a", "b"], [0.9, 0.1], loyalty_type=["price", "convenience"])
-    f = pd.DataFrame({"customer_id": ["a", "b"], "spend_365d": [10.0, 20.0]})
-
-    out = build_list(s, f, band_thresholds=BANDS)
-
-    assert out["recommended_action"].tolist() == [PLAYS["price"], PLAYS["convenience"]]
-
-
-def test_unknown_customer_in_scoring_raises() -> None:
-    s = scoring(["a", "ghost"], [0.5, 0.5])
-    f = pd.DataFrame({"customer_id": ["a"], "spend_365d": [10.0]})
-
-    with pytest.raises(KeyError, match="ghost"):
-        build_list(s, f, band_thresholds=BANDS)
-
-
-# ----------------------------------------------------------------------- summarise_list
-
-
-def test_summary_numbers_by_hand(five) -> None:
-    out = build_list(*five, band_thresholds=BANDS)
-
-    summary = summarise_list(out, at_risk_size=2)
-
-    assert summary == {
-        "customers_scored": 5,
-        "expected_churners": 1.8,  # 0.5 + 0.25 + 0.6 + 0.3 + 0.1 = 1.75
-        "value_365d_total": 1700.0,  # 200 + 400 + 0 + 100 + 1000
-        "expected_value_at_risk_total": 330.0,  # 100 + 100 + 100 + 30 + 0
-        # the top 20% (1 of 5 customers) holds 1000 of 1700
-        "value_share_of_top_20pct_customers": round(1000 / 1700, 4),
-        "at_risk_list_size": 2,
-        # the first two rows hold 200 of 330
-        "at_risk_list_value_at_risk_share": round(200 / 330, 4),
-        "risk_bands": {"high": 1, "low": 2, "medium": 2},
-        "loyalty_types": {"incentive": 1, "inertia": 1, "latent": 1, "premium": 1, "price": 1},
-        "relationship_stages": {"first_purchase": 1, "repeat_purchase": 3, "suspicion": 1},
-    }
-
-
-def test_summary_list_size_is_capped_by_customers() -> None:
-    s = scoring(["a", "b"], [0.5, 0.5], expected_value=[0.0, 0.0])
-    out = build_list(
-        s,
-        pd.DataFrame({"customer_id": ["a", "b"], "spend_365d": [0.0, 0.0]}),
-        band_thresholds=BANDS,
+def test_call_budget_caps_the_call_list() -> None:
+    n = 10
+    s = scoring([(f"c{i}", 0.8, 0.8, 100.0 + i, "inertia") for i in range(n)])
+    f = features([(f"c{i}", 40.0, 20.0, 5.0, 5, 0, NA) for i in range(n)])
+    customers = score_customers(
+        s, f, horizon_days=90, band_thresholds=BANDS, rising_by=0.15, economics=ECONOMICS
     )
 
-    summary = summarise_list(out, at_risk_size=500)
+    out = build_lists(customers, call_budget=(3, None), winback_budget=(None, None))
 
-    assert summary["at_risk_list_size"] == 2
-    # nothing at risk at all: shares are 0, not a division error
-    assert summary["at_risk_list_value_at_risk_share"] == 0.0
-    assert summary["value_share_of_top_20pct_customers"] == 0.0
+    call = out[out["list"] == "call"]
+    # ranked by saveable value: the most valuable first
+    assert call["customer_id"].tolist() == ["c9", "c8", "c7"]
+    assert call["rank"].tolist() == [1, 2, 3]
+    money = build_lists(customers, call_budget=(None, 12.0), winback_budget=(None, None))
+    assert (money["list"] == "call").sum() == 2  # 6 a contact (1 + 5 offer)
+
+
+# -------------------------------------------------------------------- files, summary
+
+
+def test_csv_money_keeps_its_cents_and_probabilities_four_decimals() -> None:
+    frame = pd.DataFrame(
+        {
+            "expected_value": [280000.55, 1234567.0, NA],
+            "expected_profit": [-3.456, -0.001, 0.107],
+            "churn_probability": [0.123456, 1.0, 0.0],
+            "days_since_last_order": [3.4, 101.6, 0.2],
+            "customer_id": ["a", "b", "c"],
+        }
+    )
+
+    out = format_for_csv(frame)
+
+    assert out["expected_value"].tolist() == ["280000.55", "1234567.00", ""]
+    assert out["expected_profit"].tolist() == ["-3.46", "0.00", "0.11"]
+    assert out["churn_probability"].tolist() == ["0.1235", "1.0000", "0.0000"]
+    assert out["days_since_last_order"].tolist() == ["3", "102", "0"]
+    assert out["customer_id"].tolist() == ["a", "b", "c"]
+
+
+def test_list_columns_and_their_docs() -> None:
+    cols = list_columns(2, ("name", "email"))
+
+    assert cols[:6] == ["as_of", "list", "rank", "customer_id", "name", "email"]
+    assert [c for c in cols if c.startswith("reason_")] == ["reason_1", "reason_2"]
+    docs = column_docs(2, ("name", "email"))
+    assert list(docs) == cols
+    assert all(docs.values())
+
+
+def test_summary_by_hand(shop) -> None:
+    customers = score_customers(
+        *shop, horizon_days=90, band_thresholds=BANDS, rising_by=0.15, economics=ECONOMICS
+    )
+    out = build_lists(customers, call_budget=(None, None), winback_budget=(None, None))
+
+    summary = summarise_lists(out)
+
+    assert summary["customers_scored"] == 6
+    assert summary["segments"] == {"early_warning": 2, "lapsed": 2, "lapsing": 1, "steady": 1}
+    assert summary["call_list"]["customers"] == 2
+    assert summary["call_list"]["expected_profit"] == pytest.approx(14.0)
+    assert summary["call_list"]["cost"] == pytest.approx(12.0)
+    assert summary["winback_list"]["plays"] == {"winback": 1}
+    # value at risk: 70 + 100 + 270 + 9 + 100 + 25
+    assert summary["value_at_risk_total"] == pytest.approx(574.0)
+    assert summary["value_share_of_top_20pct_customers"] == pytest.approx(1000 / 1660, abs=1e-4)

@@ -57,6 +57,9 @@ def write_models(root: Path, *, calibration: str, classifier: bool) -> Path:
     (models / "churn/design.json").write_text(
         json.dumps({"features": list(FEATURES), "categories": design.categories})
     )
+    (models / "churn/score.json").write_text(
+        json.dumps({"bgnbd_weight": 0.0, "bgnbd_reference": 0.0})
+    )
     if classifier:
         labels = np.random.default_rng(2).integers(0, len(CLASSES), len(train))
         loyalty = lgb.train(

@@ -3,6 +3,8 @@ its own booster."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from pipeline.calibration import fit_calibrator
 from pipeline.config import Params
 from pipeline.labels import Cutoffs
-from pipeline.shipping import ship, split_for
+from pipeline.shipping import churn_rate, seasonal_shift, ship, split_for
 from pipeline.train import Design, predict
 from tests.conftest import ts
 
@@ -75,6 +77,7 @@ def test_the_shipped_calibrator_is_fitted_on_the_shipped_boosters_own_scores():
     )
     assert shipped.split == split_for(CUTS, at)
     valid = snapshots[snapshots["cutoff"].isin(shipped.split.valid)]
+    assert shipped.churn.bgnbd_weight == 0.0  # no BG/NBD feature in this design
     own = predict(shipped.booster, design, valid)
     refit = fit_calibrator(valid["churned"].to_numpy(), own, method="platt")
     assert shipped.calibrated["lightgbm"].calibrator == refit
@@ -110,3 +113,72 @@ def test_choices_do_not_read_the_origins_own_labels():
     assert first.booster.model_to_string() == second.booster.model_to_string()
     assert first.calibrated == second.calibrated
     assert first.value_booster.model_to_string() == second.value_booster.model_to_string()
+
+
+def _orders(rows: list[tuple[str, str]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"customer_id": [r[0] for r in rows], "ordered_at": pd.to_datetime([r[1] for r in rows])}
+    )
+
+
+def test_churn_rate_counts_the_active_who_did_not_come_back():
+    orders = _orders(
+        [
+            ("a", "2023-01-10"),
+            ("a", "2023-03-01"),  # came back inside the horizon
+            ("b", "2023-01-20"),  # never came back
+            ("c", "2022-01-01"),  # not active in the lookback
+            ("c", "2023-03-05"),
+            ("d", "2023-02-01"),
+            ("d", "2023-05-01"),  # back, but after the horizon
+        ]
+    )
+    rate, n = churn_rate(orders, ts("2023-02-15"), lookback_days=60, horizon_days=60)
+    assert (rate, n) == (pytest.approx(2 / 3), 3)
+
+
+def test_seasonal_shift_is_last_years_move_between_the_two_windows():
+    rng = np.random.default_rng(0)
+    rows = []
+    # a shop where customers who buy before June rarely come back in summer, while
+    # autumn brings them back: the June window churns more than the September one
+    for year in (2022, 2023):
+        for i in range(600):
+            cid = f"{year}-{i}"
+            rows.append((cid, f"{year}-0{rng.integers(3, 6)}-1{rng.integers(0, 9)}"))
+            if rng.random() < 0.3:
+                rows.append((cid, f"{year}-07-1{rng.integers(0, 9)}"))
+            if rng.random() < 0.8:
+                rows.append((cid, f"{year}-10-1{rng.integers(0, 9)}"))
+    orders = _orders(rows)
+    at, valid = ts("2023-09-10"), (ts("2023-06-12"),)
+    out = seasonal_shift(
+        orders, at=at, valid=valid, lookback_days=120, horizon_days=90, min_history_days=60
+    )
+    r_june, _ = churn_rate(orders, ts("2022-06-12"), lookback_days=120, horizon_days=90)
+    r_sept, _ = churn_rate(orders, ts("2022-09-10"), lookback_days=120, horizon_days=90)
+    assert out["rate_year_before_validation"] == pytest.approx(r_june)
+    assert out["rate_year_before_shipping"] == pytest.approx(r_sept)
+    expected = np.log(r_sept / (1 - r_sept)) - np.log(r_june / (1 - r_june))
+    assert out["shift"] == pytest.approx(expected) and out["shift"] < -1.0
+    # no year of history before the validation cutoff: nothing to learn the season from
+    short = seasonal_shift(
+        orders[orders["ordered_at"] >= "2023-01-01"],
+        at=at,
+        valid=valid,
+        lookback_days=120,
+        horizon_days=90,
+        min_history_days=60,
+    )
+    assert short["shift"] == 0.0 and "history" in short["reason"]
+    # the calibrator carries the shift: a constant move in log-odds
+    moved = fit_calibrator([0, 1, 0, 1], [0.2, 0.4, 0.6, 0.8], method="platt")
+    moved = replace(moved, shift=-1.0)
+    base = replace(moved, shift=0.0)
+    p = np.array([0.3, 0.7])
+    got = moved.predict(p)
+    np.testing.assert_allclose(
+        np.log(got / (1 - got)),
+        np.log(base.predict(p) / (1 - base.predict(p))) - 1.0,
+        rtol=1e-9,
+    )

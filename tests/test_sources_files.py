@@ -10,6 +10,7 @@ from pipeline import config, schema
 from pipeline.sources.files import (
     SourceResult,
     check_accounting,
+    duplicate_rows,
     load_files,
     map_tables,
     parse_datetimes,
@@ -90,7 +91,7 @@ def test_renamed_columns_are_mapped_parsed_and_completed() -> None:
     assert orders[others].isna().all().all()
     assert_canonical(result)
     assert result.report["orders"] == {"rows_read": 2, "rows_used": 2}
-    assert list(result.set_aside["orders"].columns) == [*raw.columns, "reason"]
+    assert list(result.set_aside["orders"].columns) == [*raw.columns, "line", "reason", "detail"]
     assert result.set_aside["orders"].empty
 
 
@@ -114,15 +115,30 @@ def test_ids_keep_text_and_drop_float_artefacts() -> None:
 
 def test_datetimes_iso_offsets_and_day_first() -> None:
     values, bad = parse_datetimes(
-        pd.Series(["2024-03-01T12:00:00+02:00", "2024-03-01", "31/12/2024 13:05", "nope", None])
+        pd.Series(["2024-03-01T12:00:00+02:00", "2024-03-01T08:00:00Z", "nope", None])
     )
-    expected = stamps("2024-03-01 10:00:00", "2024-03-01", "2024-12-31 13:05", None, None)
-    pd.testing.assert_series_equal(values, expected)
-    assert bad.tolist() == [False, False, False, True, False]
+    pd.testing.assert_series_equal(
+        values, stamps("2024-03-01 10:00:00", "2024-03-01 08:00", None, None)
+    )
+    assert bad.tolist() == [False, False, True, False]
+
+    values, bad = parse_datetimes(pd.Series(["2024-03-01", "31/12/2024 13:05", "01/02/2024"]))
+    # 31/12 proves the column day-first, so 01/02 is the first of February
+    pd.testing.assert_series_equal(values, stamps("2024-03-01", "2024-12-31 13:05", "2024-02-01"))
+
+
+def test_offsets_mixed_with_naive_times_need_a_timezone() -> None:
+    mixed = pd.Series(["2024-03-01T12:00:00+08:00", "2024-03-01 12:00:00"])
+    with pytest.raises(ValueError, match=r"1 timestamps carry a UTC offset.*source\.timezone"):
+        parse_datetimes(mixed)
+    values, _ = parse_datetimes(mixed, timezone="Asia/Shanghai")
+    pd.testing.assert_series_equal(values, stamps("2024-03-01 04:00", "2024-03-01 04:00"))
 
 
 def test_ambiguous_day_month_dates_raise() -> None:
-    with pytest.raises(ValueError, match=r"orders\.ordered_at.*01/02/2024"):
+    with pytest.raises(
+        ValueError, match=r"01/02/2024.*orders\.ordered_at.*source\.read\.date_format"
+    ):
         map_tables(
             {
                 "orders": pd.DataFrame(
@@ -135,6 +151,18 @@ def test_ambiguous_day_month_dates_raise() -> None:
             },
             {},
         )
+
+
+def test_dates_mixing_day_first_and_month_first_raise() -> None:
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["1", "2", "3"],
+            "ordered_at": ["25/03/2024", "03/26/2024", "01/02/2024"],
+            "amount": [1, 2, 3],
+        }
+    )
+    with pytest.raises(ValueError, match=r"day-first \('25/03/2024'.*month-first \('03/26/2024'"):
+        map_tables({"orders": raw}, {})
 
 
 def test_order_lines_are_aggregated_to_orders() -> None:
@@ -210,23 +238,27 @@ def test_lines_with_several_customers_or_negative_values_are_set_aside() -> None
     )
     result = map_tables({"orders": lines}, {})
 
+    # order 2 without its negative line would be summed short: it goes whole
     assert result.report["orders"] == {
         "rows_read": 5,
-        "rows_used": 2,
+        "rows_used": 1,
         "order_with_several_customers": 2,
+        "line_of_an_incomplete_order": 1,
         "negative_amount": 1,
     }
     assert result.tables["orders"][["order_id", "amount"]].to_dict("list") == {
-        "order_id": ["2", "3"],
-        "amount": [7.0, 1.0],
+        "order_id": ["3"],
+        "amount": [1.0],
     }
     set_aside = result.set_aside["orders"]
-    assert set_aside.index.tolist() == [0, 1, 3]
+    assert set_aside.index.tolist() == [0, 1, 2, 3]
     assert set_aside["reason"].tolist() == [
         "order_with_several_customers",
         "order_with_several_customers",
+        "line_of_an_incomplete_order",
         "negative_amount",
     ]
+    assert set_aside["detail"].tolist()[2] == "another line of this order was set aside"
     assert "order_lines" not in result.tables  # no product column: no lines table
 
 
@@ -247,7 +279,9 @@ def test_rows_are_orders_when_there_is_no_order_id() -> None:
     assert result.report["orders:generated_order_ids"] == {"orders": 3}
 
 
-def test_customers_are_derived_when_no_customers_file() -> None:
+def test_no_customers_table_is_invented_without_a_customers_file() -> None:
+    # ingest takes the customers who placed an accepted order; 'z' of the returns
+    # file is an orphan there, not a new customer
     orders = pd.DataFrame(
         {
             "order_id": ["o1", "o2", "o3"],
@@ -266,22 +300,11 @@ def test_customers_are_derived_when_no_customers_file() -> None:
     )
     result = map_tables({"orders": orders, "returns": returns}, {})
 
-    expected = pd.DataFrame(
-        {
-            "customer_id": strings("a", "b", "z"),
-            "signup_at": stamps(None, None, None),
-            "region": strings(None, None, None),
-            "acquisition_channel": strings(None, None, None),
-            "membership_tier": strings(None, None, None),
-            "referred_by": strings(None, None, None),
-            "attributes_observed_at": stamps(None, None, None),
-        }
-    )
-    pd.testing.assert_frame_equal(result.tables["customers"], expected)
-    assert result.report["customers:derived"] == {"from_orders": 2, "from_other_tables": 1}
-    assert "customers" not in result.set_aside
+    assert "customers" not in result.tables
+    assert "customers:derived" not in result.report
     returns_out = result.tables["returns"]
     assert tuple(returns_out.columns) == schema.RETURNS.names
+    assert returns_out["customer_id"].tolist() == ["z"]
     assert returns_out["order_id"].isna().all() and returns_out["quantity"].isna().all()
     assert_canonical(result)
 
@@ -322,14 +345,17 @@ def test_unparseable_values_are_set_aside_and_counted() -> None:
     assert orders["rating"].tolist()[0] == 5.0 and np.isnan(orders["rating"].tolist()[1])
 
     expected_aside = raw.iloc[[1, 2, 3, 4]].assign(
+        line=np.array([2, 3, 4, 5], dtype="int64"),
         reason=strings(
             "unparseable_ordered_at",
             "missing_customer_id",
             "missing_ordered_at",
             "unparseable_amount",
-        ).to_numpy()
+        ).to_numpy(),
+        detail=strings(None, None, None, None).to_numpy(),
     )
-    expected_aside["reason"] = expected_aside["reason"].astype(pd.StringDtype())
+    for column in ("reason", "detail"):
+        expected_aside[column] = expected_aside[column].astype(pd.StringDtype())
     pd.testing.assert_frame_equal(result.set_aside["orders"], expected_aside)
     assert_balanced(result)
 
@@ -445,3 +471,136 @@ def test_flags_and_zoned_timestamps_are_parsed() -> None:
     assert orders["promotion_day"].tolist() == [True, False, pd.NA]
     assert result.report["orders:unparseable_values_nulled"] == {"promotion_day": 1}
     assert_canonical(result)
+
+
+# ------------------------------------------------------------ exports as written
+
+
+def test_exact_copies_are_set_aside_with_the_line_they_copy() -> None:
+    raw = pd.DataFrame(
+        {
+            "order_id": ["1", "2", "1", "1", "3"],
+            "customer_id": ["a", "b", "a", "a", None],
+            "ordered_at": ["2024-01-01"] * 5,
+            "amount": ["5", "6", "5", "5.0", None],
+        }
+    )
+    reasons, details = duplicate_rows(raw, np.array([2, 3, 4, 5, 6]))
+    assert reasons.where(reasons.notna(), None).tolist() == [
+        None,
+        None,
+        "duplicate_row",
+        None,
+        None,
+    ]
+    assert details.where(details.notna(), None).tolist() == [
+        None,
+        None,
+        "copy of line 2",
+        None,
+        None,
+    ]
+
+    result = map_tables({"orders": raw.iloc[:4]}, {})
+    # "5.0" differs as written: a real second line of order 1, summed
+    assert result.tables["orders"]["amount"].tolist() == [10.0, 6.0]
+    assert result.report["orders"]["duplicate_row"] == 1
+    assert result.provenance["orders"][["_line", "_rows"]].to_dict("list") == {
+        "_line": [1, 2],
+        "_rows": [2, 1],
+    }
+
+
+def test_an_order_id_whose_lines_span_weeks_is_not_an_order_id() -> None:
+    raw = pd.DataFrame(
+        {
+            "account": ["A", "A", "B", "B"],
+            "customer_id": ["a", "a", "b", "b"],
+            "ordered_at": ["2024-01-01", "2024-03-01", "2024-01-05", "2024-02-05"],
+            "amount": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    with pytest.raises(ValueError, match=r"2 of 2 orders .* more than 7 days apart.*'account'"):
+        map_tables({"orders": raw}, {"orders": {"order_id": "account"}})
+
+
+def test_a_few_orders_spanning_weeks_are_set_aside() -> None:
+    ids = [f"o{i}" for i in range(30) for _ in range(2)]
+    at = ["2024-01-01 10:00", "2024-01-01 10:01"] * 30
+    at[-1] = "2024-03-01"  # the last order's second line, two months later
+    raw = pd.DataFrame(
+        {"order_id": ids, "customer_id": ["a"] * 60, "ordered_at": at, "amount": [1.0] * 60}
+    )
+    result = map_tables({"orders": raw}, {})
+    assert result.report["orders"]["order_lines_weeks_apart"] == 2
+    assert len(result.tables["orders"]) == 29
+
+
+def test_attributes_are_observed_at_the_export_or_the_latest_event() -> None:
+    orders = pd.DataFrame(
+        {"customer_id": ["a"], "ordered_at": ["2024-05-01 10:00"], "amount": [1.0]}
+    )
+    customers = pd.DataFrame({"customer_id": ["a"], "membership_tier": ["gold"]})
+    latest = map_tables({"orders": orders, "customers": customers}, {})
+    assert latest.tables["customers"]["attributes_observed_at"].tolist() == [
+        pd.Timestamp("2024-05-01 10:00")
+    ]
+    assert "the latest event time" in latest.details["customers"]["notes"][0]
+
+    # a lone row dated next year is not when the attributes were observed
+    days = pd.date_range("2024-01-01", "2024-05-01", freq="D")
+    busy = pd.DataFrame(
+        {
+            "customer_id": ["a"] * (len(days) + 1),
+            "ordered_at": [*days.strftime("%Y-%m-%d 12:00"), "2025-06-01 10:00"],
+            "amount": [1.0] * (len(days) + 1),
+        }
+    )
+    lone = map_tables({"orders": busy, "customers": customers}, {})
+    assert lone.tables["customers"]["attributes_observed_at"].tolist() == [
+        pd.Timestamp("2024-05-01 12:00")
+    ]
+
+    exported = map_tables(
+        {"orders": orders, "customers": customers},
+        {},
+        export_date=pd.Timestamp("2024-06-01"),
+    )
+    assert exported.tables["customers"]["attributes_observed_at"].tolist() == [
+        pd.Timestamp("2024-06-01")
+    ]
+    mapped = map_tables(
+        {"orders": orders, "customers": customers.assign(seen=["2024-02-01"])},
+        {"customers": {"attributes_observed_at": "seen"}},
+    )
+    assert mapped.tables["customers"]["attributes_observed_at"].tolist() == [
+        pd.Timestamp("2024-02-01")
+    ]
+
+
+def test_numbers_and_markers_are_read_as_the_file_writes_them() -> None:
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d"],
+            "ordered_at": ["2024-01-01"] * 4,
+            "amount": ["1.250,50", "87,20", "3", "NULL"],
+            "channel": ["NA", "", "web", "N/A"],
+        }
+    )
+    result = map_tables({"orders": raw}, {}, missing_values=("", "NULL", "N/A"))
+
+    orders = result.tables["orders"]
+    assert orders["amount"].tolist() == [1250.5, 87.2, 3.0]
+    assert orders["channel"].tolist() == ["NA", pd.NA, "web"]
+    assert result.report["orders"]["missing_amount"] == 1
+    assert result.details["orders"]["missing_values"] == {
+        "amount": {"NULL": 1},
+        "channel": {"(empty)": 1, "N/A": 1},
+    }
+    assert result.details["orders"]["read"]["decimal"] == ", (detected)"
+
+
+def test_an_orders_file_with_no_rows_is_named() -> None:
+    empty = pd.DataFrame({"customer_id": [], "ordered_at": [], "amount": []}, dtype=str)
+    with pytest.raises(ValueError, match="'x.csv' .* has a header but no rows"):
+        map_tables({"orders": empty}, {}, paths={"orders": "x.csv"})

@@ -31,7 +31,7 @@ def small_params(**sections) -> Params:
     base = {
         "synthetic": {"n_customers": 1500, "seed": 3},
         "evaluate": {"backtest_origins": 2, "bgnbd": False},
-        "score": {"at_risk_size": 50},
+        "retention": {"budget": {"contacts": 50}},
         "train": {"loyalty_max_rounds": 50},
     }
     for key, value in sections.items():
@@ -91,6 +91,57 @@ def test_orders_only_csv_runs_untouched_and_scores_every_active_customer(
     assert scored["reason_1"].notna().mean() > 0.9
     metrics = pd.read_json(root / "reports/train.json", typ="series")
     assert metrics["loyalty"]["source"] == "rules"
+    call = pd.read_csv(root / "data/scored/at_risk.csv")
+    assert 0 < len(call) <= 50
+    assert set(call["segment"]) <= {"early_warning", "lapsing"}
+    assert (root / "data/scored/at_risk.xlsx").stat().st_size > 5_000
+    assert "<svg" in (root / "reports/retention_report.html").read_text()
+
+
+def test_pass_through_columns_reach_the_lists_and_nothing_else(
+    orders_only_shop, monkeypatch, caplog
+):
+    root, export = orders_only_shop
+    monkeypatch.chdir(root)
+    clients = export["Client"].drop_duplicates().sort_values()
+    pd.DataFrame(
+        {
+            "Client": clients,
+            "Name": "Name of " + clients,
+            "Mail": clients + "@example.invalid",
+        }
+    ).to_csv(root / "exports/customers.csv", index=False)
+    params = small_params(
+        source={
+            "kind": "files",
+            "files": {"orders": "exports/orders.csv", "customers": "exports/customers.csv"},
+            "columns": {
+                "orders": {
+                    "customer_id": "Client",
+                    "order_id": "Invoice",
+                    "ordered_at": "Placed",
+                    "amount": "Total",
+                },
+                "customers": {"customer_id": "Client"},
+            },
+        },
+        score={"pass_through": ["Name", "Mail"]},
+    )
+    with caplog.at_level(logging.DEBUG):
+        for stage in STAGES:
+            stage.run(params)
+    everyone = pd.read_csv(root / "data/scored/customers.csv")
+    assert everyone.columns[3:6].tolist() == ["customer_id", "Name", "Mail"]
+    assert (everyone["Name"] == "Name of " + everyone["customer_id"]).all()
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(root / "data/scored/at_risk.xlsx")["Everyone"]
+    header = [c.value for c in sheet[1]]
+    assert header[3:6] == ["customer_id", "Name", "Mail"]
+    # never in the metrics (which go to MLflow) or the logs
+    mails = everyone["Mail"].head(50).tolist()
+    score_json = (root / "reports/score.json").read_text()
+    assert not [m for m in mails if m in score_json or m in caplog.text]
 
 
 def test_as_of_scores_the_past_with_only_data_before_it(orders_only_shop, monkeypatch):

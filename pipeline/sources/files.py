@@ -1,15 +1,29 @@
 """A shop's own CSV/Parquet files -> the canonical tables.
 
 ``source.columns`` maps canonical column names to the file's names, per table; a
-canonical column not mentioned is taken by its own name when the file has it. Values
-are parsed to the canonical dtypes (ids to strings, timestamps to naive UTC, numbers to
-float) and nothing is dropped silently: a row whose required value is missing or
-cannot be parsed is set aside with a reason, and every input table is accounted for as
-``rows_read == rows_used + sum(rows set aside per reason)``.
+canonical column not mentioned is taken by its own name when the file has it.
 
-An ``orders`` file may hold order *lines* (several rows per order id, or a product
-column): lines are then summed to one order each, and the canonical ``order_lines``
-table is emitted when product, quantity and unit price are all known.
+Files are read as they were written (``pipeline.reading``: encoding, delimiter,
+decimal and thousands separators, day/month order, time zones, missing-value
+markers), each choice set in ``source.read`` or detected and recorded. Values are
+parsed to the canonical dtypes (ids to strings, timestamps to naive UTC, numbers to
+float) and nothing is dropped or changed silently:
+
+- a row that is an exact copy of an earlier row of the same file is set aside as
+  ``duplicate_row`` (a copy is never summed or counted twice);
+- a row whose required value is missing or unreadable is set aside with the reason;
+- an unreadable optional value becomes null and is counted;
+- every value read as missing is counted per column and marker.
+
+Every input is accounted for as ``rows_read == rows_used + sum(rows set aside per
+reason)``, each set-aside row keeps its line in the file, and each canonical row
+carries its provenance (input, first line, rows it stands for) for the ledger.
+
+An ``orders`` file may hold order *lines* (rows that differ but share an order id, or
+a product column): lines are then summed to one order each, and the canonical
+``order_lines`` table is emitted when product, quantity and unit price are all known.
+An "order id" whose lines span weeks is not one (a customer column mapped as the
+order id, say): the run stops.
 
 ``SourceResult`` and the helpers that conform a frame to a schema table are shared by
 every source (``pipeline.sources.online_retail`` imports them from here).
@@ -19,26 +33,32 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pipeline import config, schema
+from pipeline import config, reading, schema
+from pipeline.ingest import detect_export_date
+from pipeline.ledger import INPUT, LINE, ROWS
 
 log = logging.getLogger(__name__)
 
 STRING = pd.StringDtype()
 REASON = "reason"
+LINE_COLUMN = "line"
+DETAIL = "detail"
 ROWS_READ = "rows_read"
 ROWS_USED = "rows_used"
 # Report entries named "<table>:<note>" carry facts that are not row accounting
 # (a derived table, values nulled); they never have a ``rows_read`` key.
 NOTE_SEPARATOR = ":"
 
-# Tokens that mean "no value" in text columns (parquet files written from spreadsheets
-# store missing text as the string "nan").
+# Tokens that mean "no value" in text columns of the Online Retail files (parquet
+# files written from spreadsheets store missing text as the string "nan"). A shop's
+# own files use ``source.read.missing_values`` instead.
 _NULL_TOKENS = ("", "nan", "NaN", "NAN", "None", "NULL", "null", "NaT")
 _TRUE_TOKENS = frozenset({"true", "t", "yes", "y", "1", "1.0"})
 _FALSE_TOKENS = frozenset({"false", "f", "no", "n", "0", "0.0"})
@@ -54,6 +74,22 @@ _ADDITIVE_ORDER_COLUMNS = (
     "points_redeemed",
 )
 _TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
+# The lines of one order are placed within minutes; an "order" whose lines are
+# further apart than this is not an order.
+MAX_ORDER_SPAN = pd.Timedelta(days=7)
+# More than this share of multi-line orders spanning longer: the order id column is
+# not an order id, and the run stops instead of setting most of the file aside.
+MAX_SPANNING_SHARE = 0.05
+# Each table's event time: the latest one is the default moment customers'
+# attributes were observed (``attributes_observed_at``).
+EVENT_TIME = {
+    "orders": "ordered_at",
+    "returns": "returned_at",
+    "sessions": "started_at",
+    "complaints": "opened_at",
+    "surveys": "surveyed_at",
+}
+MERGE_RULE = "order lines summed into one order per order_id"
 
 
 @dataclass(frozen=True)
@@ -72,47 +108,36 @@ class SourceResult:
         derived from another one.
     set_aside
         Per input file or table, the rows set aside while mapping: the original
-        columns plus a ``reason`` column.
+        columns plus a ``reason`` column (and, for a shop's files, ``line`` and
+        ``detail``).
+    details
+        Per input: the file, the tables it feeds, how it was read, values read as
+        missing, values nulled, the rule by which rows are merged, and notes.
+    provenance
+        Per table fed by an input, row-aligned with it: the input (``_input``), first
+        line (``_line``) and number of input rows (``_rows``) behind each row.
+    derived
+        Tables built from another input's rows (``order_lines`` from an orders file of
+        lines), with how; their rows are accounted for through that input.
     """
 
     tables: dict[str, pd.DataFrame]
     report: dict[str, dict[str, int]]
     set_aside: dict[str, pd.DataFrame]
+    details: dict[str, dict[str, Any]] = field(default_factory=dict)
+    provenance: dict[str, pd.DataFrame] = field(default_factory=dict)
+    derived: dict[str, str] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- IO
 
 
-def read_table_file(path: str | Path) -> pd.DataFrame:
-    """Read one CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``, ``.pq``) file.
-
-    CSV cells are read as text, so that ids keep their leading zeros and every value
-    goes through the same parsing (and accounting) as Parquet text columns.
-
-    Parameters
-    ----------
-    path
-        The file; its extension picks the reader.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The file's rows, columns as stored.
-
-    Raises
-    ------
-    ValueError
-        If the extension is none of the supported ones (the message names the path
-        and the extension).
-    FileNotFoundError
-        If the file does not exist.
-    """
-    path = Path(path)
+def _check_suffix(path: Path) -> str:
     name = path.name.lower()
     if name.endswith((".csv", ".csv.gz")):
-        return pd.read_csv(path, dtype=str)
+        return "csv"
     if name.endswith((".parquet", ".pq")):
-        return pd.read_parquet(path)
+        return "parquet"
     suffix = "".join(path.suffixes) or "(none)"
     raise ValueError(
         f"cannot read {str(path)!r}: extension {suffix!r} is not one of "
@@ -120,8 +145,66 @@ def read_table_file(path: str | Path) -> pd.DataFrame:
     )
 
 
+def read_table_file(path: str | Path, choices: reading.ReadChoices | None = None) -> pd.DataFrame:
+    """Read one CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``, ``.pq``) file.
+
+    CSV cells are read as text, so that ids keep their leading zeros and every value
+    goes through the same parsing (and accounting) as Parquet text columns; the
+    encoding and delimiter are detected unless ``choices`` sets them.
+
+    Raises
+    ------
+    ValueError
+        If the extension is none of the supported ones (the message names the path
+        and the extension), or the file cannot be read as written
+        (:class:`pipeline.reading.ReadError`).
+    FileNotFoundError
+        If the file does not exist.
+    """
+    return _read(Path(path), choices or reading.ReadChoices())[0]
+
+
+def _read(
+    path: Path, choices: reading.ReadChoices
+) -> tuple[pd.DataFrame, np.ndarray, reading.ReadChoices]:
+    kind = _check_suffix(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"file not found: {str(path)!r}")
+    if kind == "csv":
+        return reading.read_csv_text(path, choices)
+    if path.stat().st_size == 0:
+        raise reading.ReadError(f"{str(path)!r} is empty: expected a Parquet file")
+    frame = pd.read_parquet(path)
+    lines = np.arange(1, len(frame) + 1, dtype="int64")
+    log.info("read %s: %d rows (Parquet)", path, len(frame))
+    return frame, lines, choices
+
+
+def read_choices(read: config.SourceRead, timezone: str | None = None) -> reading.ReadChoices:
+    """The ``source.read`` options as the reader's starting choices (None: detect)."""
+    given = [
+        k
+        for k in ("encoding", "delimiter", "decimal", "thousands", "date_format")
+        if getattr(read, k) is not None
+    ]
+    return reading.ReadChoices(
+        encoding=read.encoding,
+        delimiter=read.delimiter,
+        decimal=read.decimal or ".",
+        thousands=read.thousands if read.thousands is not None else "",
+        date_format=read.date_format,
+        timezone=timezone,
+        given=tuple(given) + (("timezone",) if timezone is not None else ()),
+    )
+
+
 def load_files(
-    files: config.SourceFiles, columns: Mapping[str, Mapping[str, str]]
+    files: config.SourceFiles,
+    columns: Mapping[str, Mapping[str, str]],
+    *,
+    read: config.SourceRead | None = None,
+    timezone: str | None = None,
+    export_date: pd.Timestamp | None = None,
 ) -> SourceResult:
     """Read a shop's own files and map them to the canonical tables.
 
@@ -132,6 +215,13 @@ def load_files(
         skipped.
     columns
         Canonical column name -> file column name, per table (``source.columns``).
+    read
+        How the files were written (``source.read``); unset options are detected.
+    timezone
+        ``source.timezone``: the zone of timestamps written without an offset.
+    export_date
+        ``source.export_date``: when the files were exported (customers' attributes
+        were observed then).
 
     Returns
     -------
@@ -141,17 +231,28 @@ def load_files(
     Raises
     ------
     ValueError
-        If no orders file is given, a file has an unsupported extension, or a column
-        mapping does not fit the files (see :func:`map_tables`).
+        If no orders file is given, a file has an unsupported extension, cannot be
+        read as written, or a column mapping does not fit the files (see
+        :func:`map_tables`).
     """
+    read = read or config.SourceRead()
     paths = {name: path for name, path in files.model_dump().items() if path}
     if "orders" not in paths:
         raise ValueError("source.files.orders is not set: the orders table is required")
-    raw = {}
+    raw, lines, chosen = {}, {}, {}
     for name, path in paths.items():
-        raw[name] = read_table_file(path)
-        log.info("read %s: %d rows from %s", name, len(raw[name]), path)
-    return map_tables(raw, columns)
+        raw[name], lines[name], chosen[name] = _read(Path(path), read_choices(read, timezone))
+    return map_tables(
+        raw,
+        columns,
+        lines=lines,
+        choices=chosen,
+        paths=paths,
+        missing_values=read.missing_values,
+        decimal=read.decimal,
+        thousands=read.thousands,
+        export_date=export_date,
+    )
 
 
 # ------------------------------------------------------------------ parsing
@@ -161,6 +262,16 @@ def clean_text(values: pd.Series) -> pd.Series:
     """Text as ``string`` dtype, stripped, with empty and ``nan``-like tokens as NA."""
     text = values.astype(STRING).str.strip()
     return text.mask(text.isin(_NULL_TOKENS))
+
+
+def strip_text(values: pd.Series) -> pd.Series:
+    """Text as ``string`` dtype, stripped; an empty cell is missing, nothing else is."""
+    text = values.astype(STRING).str.strip()
+    return text.mask(text == "")
+
+
+def _is_text(values: pd.Series) -> bool:
+    return values.dtype == object or isinstance(values.dtype, pd.StringDtype)
 
 
 def parse_ids(values: pd.Series) -> pd.Series:
@@ -176,10 +287,10 @@ def parse_ids(values: pd.Series) -> pd.Series:
         present = numbers.dropna()
         if bool(np.isfinite(present).all()) and bool((present % 1 == 0).all()):
             return numbers.astype("Int64").astype(STRING)
-        return clean_text(values)
+        return strip_text(values)
     if pd.api.types.is_integer_dtype(values.dtype):
         return values.astype(STRING)
-    text = clean_text(values)
+    text = strip_text(values)
     present = text.dropna()
     looks_integral = present.str.fullmatch(r"-?\d+(\.0+)?")
     if len(present) and bool(looks_integral.all()) and bool(present.str.contains(".").any()):
@@ -187,25 +298,30 @@ def parse_ids(values: pd.Series) -> pd.Series:
     return text
 
 
-def parse_floats(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Numbers as float64, and a mask of values present but not readable as a finite number."""
+def parse_floats(
+    values: pd.Series, *, decimal: str = ".", thousands: str = ","
+) -> tuple[pd.Series, pd.Series]:
+    """Numbers as float64, and a mask of values present but not readable as a finite number.
+
+    Text is read with the file's ``decimal`` and ``thousands`` separators
+    (:func:`pipeline.reading.parse_number_text`).
+    """
     if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
         numbers = pd.Series(values.to_numpy(dtype="float64", na_value=np.nan), index=values.index)
         present = values.notna()
     else:
-        text = clean_text(values)
-        raw = text.to_numpy(dtype=object, na_value=None)
-        numbers = pd.Series(
-            pd.to_numeric(raw, errors="coerce").astype("float64"), index=values.index
-        )
+        text = strip_text(values)
+        numbers = reading.parse_number_text(text, decimal=decimal, thousands=thousands)
         present = text.notna()
     numbers = numbers.where(np.isfinite(numbers))
     return numbers, present & numbers.isna()
 
 
-def parse_ints(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+def parse_ints(
+    values: pd.Series, *, decimal: str = ".", thousands: str = ","
+) -> tuple[pd.Series, pd.Series]:
     """Whole numbers as Int64, and a mask of values present but not whole numbers."""
-    numbers, unparseable = parse_floats(values)
+    numbers, unparseable = parse_floats(values, decimal=decimal, thousands=thousands)
     fractional = numbers.notna() & (numbers % 1 != 0)
     whole = numbers.where(~fractional)
     return whole.astype("Int64"), unparseable | fractional
@@ -216,7 +332,7 @@ def parse_bools(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_bool_dtype(values.dtype):
         flags = values.astype("boolean")
         return flags, pd.Series(False, index=values.index)
-    text = clean_text(values)
+    text = strip_text(values)
     lower = text.str.lower()
     flags = pd.Series(pd.NA, index=values.index, dtype="boolean")
     flags[lower.isin(_TRUE_TOKENS).fillna(False).astype(bool)] = True
@@ -224,81 +340,73 @@ def parse_bools(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return flags, text.notna() & flags.isna()
 
 
-def _datetime_formats() -> list[tuple[str, str | None]]:
-    """(format, its day/month-swapped twin) for the common non-ISO layouts."""
-    pairs: list[tuple[str, str | None]] = []
-    for sep in ("/", "-", "."):
-        for clock in (" %H:%M:%S", " %H:%M", ""):
-            day_first = f"%d{sep}%m{sep}%Y{clock}"
-            month_first = f"%m{sep}%d{sep}%Y{clock}"
-            pairs += [(day_first, month_first), (month_first, day_first)]
-    for clock in (" %H:%M:%S", " %H:%M", ""):
-        pairs.append((f"%Y/%m/%d{clock}", None))
-    pairs.append(("%Y%m%d", None))
-    return pairs
-
-
-_DATETIME_FORMATS = _datetime_formats()
-
-
-def parse_datetimes(values: pd.Series, *, what: str = "values") -> tuple[pd.Series, pd.Series]:
+def parse_datetimes(
+    values: pd.Series,
+    *,
+    what: str = "values",
+    date_format: str | None = None,
+    day_first: bool | None = None,
+    timezone: str | None = None,
+) -> tuple[pd.Series, pd.Series]:
     """Timestamps as naive UTC ``datetime64[us]``, and a mask of present but unreadable values.
 
-    ISO 8601 first (offsets are converted to UTC); what is left is tried against
-    common layouts (``31/12/2024 13:05``, ``12/31/2024``, ``31.12.2024``...), the layout
-    that reads most of it first.
+    ISO 8601 first (offsets are converted to UTC); then ``date_format``, or the
+    ``31/12/2024``-style layouts of the day/month order (``day_first``; proven from
+    these values when not given).
 
     Raises
     ------
-    ValueError
-        If day-first and month-first readings both fit the same values and disagree
-        (``01/02/2024``): guessing would shift dates by months without a trace.
+    pipeline.reading.ReadError
+        If day-first and month-first readings both fit and disagree (``01/02/2024``),
+        the values mix both orders, or mix offsets and naive times without ``timezone``.
     """
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        stamps = values.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
-        return stamps, pd.Series(False, index=values.index)
-    if pd.api.types.is_datetime64_dtype(values.dtype):
-        return values.astype("datetime64[us]"), pd.Series(False, index=values.index)
-    text = clean_text(values)
-    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
-    stamps = parsed.dt.tz_localize(None).astype("datetime64[us]")
-    todo = text.notna() & stamps.isna()
-    while todo.any():
-        rest = text[todo]
-        best, best_count, best_twin = None, 0, None
-        for fmt, twin in _DATETIME_FORMATS:
-            count = int(pd.to_datetime(rest, format=fmt, errors="coerce").notna().sum())
-            if count > best_count:
-                best, best_count, best_twin = fmt, count, twin
-        if best is None:
-            break
-        reading = pd.to_datetime(rest, format=best, errors="coerce")
-        if best_twin is not None:
-            other = pd.to_datetime(rest, format=best_twin, errors="coerce")
-            differs = reading.notna() & other.notna() & (reading != other)
-            if int(other.notna().sum()) == best_count and bool(differs.any()):
-                examples = rest[differs].unique()[:3].tolist()
-                raise ValueError(
-                    f"{what}: dates such as {examples} read equally well as {best!r} and "
-                    f"{best_twin!r}; write them as ISO 8601 (YYYY-MM-DD) in the file"
-                )
-        stamps[todo] = reading.astype("datetime64[us]")
-        todo = text.notna() & stamps.isna()
+    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(
+        values.dtype
+    ):
+        return reading.localize_stamps(values, timezone), pd.Series(False, index=values.index)
+    text = strip_text(values)
+    if date_format is None and day_first is None:
+        day_first = reading.decide_day_first(reading.date_evidence([text]), what=what)
+    stamps = reading.parse_timestamp_text(
+        text, date_format=date_format, day_first=day_first, timezone=timezone, what=what
+    )
     return stamps, text.notna() & stamps.isna()
 
 
+@dataclass(frozen=True)
+class _Formats:
+    """How the text of one file is parsed (decided once per file)."""
+
+    decimal: str = "."
+    thousands: str = ","
+    date_format: str | None = None
+    day_first: bool | None = None
+    timezone: str | None = None
+
+
 def parse_column(
-    values: pd.Series, dtype: schema.DType, *, what: str = "values"
+    values: pd.Series,
+    dtype: schema.DType,
+    *,
+    what: str = "values",
+    formats: _Formats | None = None,
 ) -> tuple[pd.Series, pd.Series]:
     """Parse one column to its canonical dtype; return (values, unparseable mask)."""
+    formats = formats or _Formats()
     if dtype == "string":
         return parse_ids(values), pd.Series(False, index=values.index)
     if dtype == "datetime":
-        return parse_datetimes(values, what=what)
+        return parse_datetimes(
+            values,
+            what=what,
+            date_format=formats.date_format,
+            day_first=formats.day_first,
+            timezone=formats.timezone,
+        )
     if dtype == "float":
-        return parse_floats(values)
+        return parse_floats(values, decimal=formats.decimal, thousands=formats.thousands)
     if dtype == "int":
-        return parse_ints(values)
+        return parse_ints(values, decimal=formats.decimal, thousands=formats.thousands)
     if dtype == "bool":
         return parse_bools(values)
     raise ValueError(f"{what}: unknown canonical dtype {dtype!r}")
@@ -354,6 +462,18 @@ def conform_table(table: schema.Table, frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=index)
 
 
+def provenance_frame(input_name: str, lines: Any, rows: Any) -> pd.DataFrame:
+    """The bookkeeping columns of :mod:`pipeline.ledger` for a table's rows."""
+    lines = np.asarray(lines, dtype="int64")
+    return pd.DataFrame(
+        {
+            INPUT: pd.array([input_name] * len(lines), dtype=STRING),
+            LINE: lines,
+            ROWS: np.asarray(rows, dtype="int64"),
+        }
+    )
+
+
 def check_accounting(report: Mapping[str, Mapping[str, int]]) -> None:
     """Raise if an accounting entry of ``report`` does not add up.
 
@@ -373,12 +493,29 @@ def check_accounting(report: Mapping[str, Mapping[str, int]]) -> None:
             )
 
 
-def set_aside_rows(raw: pd.DataFrame, reasons: pd.Series) -> pd.DataFrame:
-    """The rows of ``raw`` with a reason, original columns kept, plus ``reason``."""
-    rows = raw.loc[reasons.notna().to_numpy()].copy()
-    if REASON in rows.columns:
-        rows = rows.rename(columns={REASON: f"{REASON}_in_file"})
+def set_aside_rows(
+    raw: pd.DataFrame,
+    reasons: pd.Series,
+    *,
+    lines: np.ndarray | None = None,
+    details: pd.Series | None = None,
+) -> pd.DataFrame:
+    """The rows of ``raw`` with a reason, original columns kept, plus ``reason``.
+
+    With ``lines``, each row's line in the file is added as ``line`` (before the
+    reason); with ``details``, a ``detail`` column follows (e.g. "copy of line 7").
+    A file column that already has one of these names is renamed ``<name>_in_file``.
+    """
+    keep = reasons.notna().to_numpy()
+    rows = raw.loc[keep].copy()
+    added = [REASON] + ([LINE_COLUMN] if lines is not None else [])
+    added += [DETAIL] if details is not None else []
+    rows = rows.rename(columns={c: f"{c}_in_file" for c in added if c in rows.columns})
+    if lines is not None:
+        rows[LINE_COLUMN] = np.asarray(lines, dtype="int64")[keep]
     rows[REASON] = pd.array(reasons[reasons.notna()].astype(STRING).to_numpy(), dtype=STRING)
+    if details is not None:
+        rows[DETAIL] = pd.array(details[keep].astype(STRING).to_numpy(), dtype=STRING)
     return rows
 
 
@@ -399,6 +536,19 @@ class _Mapped:
 
     values: pd.DataFrame  # canonical names, parsed
     unparseable: pd.DataFrame  # same columns, bool
+    source: dict[str, str]  # canonical name -> the file's column
+    missing: dict[str, dict[str, int]]  # canonical name -> marker -> values read as missing
+
+
+@dataclass(frozen=True)
+class _Input:
+    """One file as handed to the mapping: rows, lines, how it was read (internal)."""
+
+    name: str
+    raw: pd.DataFrame
+    lines: np.ndarray
+    choices: reading.ReadChoices
+    path: str | None
 
 
 def _describe_lookup(table: str, canonical: str, mapping: Mapping[str, str]) -> str:
@@ -407,13 +557,81 @@ def _describe_lookup(table: str, canonical: str, mapping: Mapping[str, str]) -> 
     return f"file column {canonical!r} (same name; source.columns.{table} does not map it)"
 
 
+def _where(src: _Input) -> str:
+    return f"file {src.path!r} ({src.name})" if src.path else f"table {src.name!r}"
+
+
+def _file_formats(
+    src: _Input,
+    sources: Mapping[str, str],
+    dtypes: Mapping[str, schema.DType],
+    *,
+    decimal: str | None,
+    thousands: str | None,
+) -> tuple[_Formats, reading.ReadChoices]:
+    """Decide the file's number format and day/month order from all its text columns."""
+    choices = src.choices
+    detected = list(choices.detected)
+    numeric = {
+        f"{src.name}.{c} ({sources[c]!r})": src.raw[sources[c]]
+        for c, d in dtypes.items()
+        if d in ("float", "int") and c in sources and _is_text(src.raw[sources[c]])
+    }
+    if decimal is None:
+        evidence = reading.number_evidence(numeric)
+        decimal_used, thousands_used = reading.decide_number_format(evidence, what=_where(src))
+        if evidence.comma or evidence.point:
+            detected.append("decimal")
+            if thousands is None:
+                detected.append("thousands")
+    else:
+        decimal_used = decimal
+        thousands_used = "." if decimal == "," else ","
+    if thousands is not None:
+        thousands_used = thousands
+    dates = {
+        f"{src.name}.{c} ({sources[c]!r})": src.raw[sources[c]]
+        for c, d in dtypes.items()
+        if d == "datetime" and c in sources and _is_text(src.raw[sources[c]])
+    }
+    day_first = None
+    if choices.date_format is None and dates:
+        day_first = reading.decide_day_first(reading.date_evidence(dates), what=_where(src))
+        if day_first is not None:
+            detected.append("day_first")
+    formats = _Formats(
+        decimal=decimal_used,
+        thousands=thousands_used,
+        date_format=choices.date_format,
+        day_first=day_first,
+        timezone=choices.timezone,
+    )
+    chosen = reading.ReadChoices(
+        encoding=choices.encoding,
+        delimiter=choices.delimiter,
+        decimal=decimal_used,
+        thousands=thousands_used,
+        date_format=choices.date_format,
+        day_first=day_first,
+        timezone=choices.timezone,
+        detected=tuple(dict.fromkeys(detected)),
+        given=choices.given,
+    )
+    return formats, chosen
+
+
 def _select(
     table: str,
-    raw: pd.DataFrame,
+    src: _Input,
     mapping: Mapping[str, str],
     dtypes: Mapping[str, schema.DType],
     required: tuple[str, ...],
-) -> _Mapped:
+    *,
+    missing_values: tuple[str, ...],
+    decimal: str | None,
+    thousands: str | None,
+) -> tuple[_Mapped, reading.ReadChoices]:
+    raw = src.raw
     unknown = sorted(set(mapping) - set(dtypes))
     if unknown:
         raise ValueError(
@@ -421,8 +639,8 @@ def _select(
             f"{table} columns are {list(dtypes)}"
         )
     actual = [str(c) for c in raw.columns]
-    for canonical, source in mapping.items():
-        if source not in raw.columns:
+    for canonical, column in mapping.items():
+        if column not in raw.columns:
             kind = "required" if canonical in required else "optional"
             raise ValueError(
                 f"table {table!r}: {kind} column {canonical!r} not found: looked for "
@@ -434,23 +652,35 @@ def _select(
                 f"table {table!r}: required column {canonical!r} not found: looked for "
                 f"{_describe_lookup(table, canonical, mapping)}; the file has columns {actual}"
             )
+    sources = {c: mapping.get(c, c) for c in dtypes if mapping.get(c, c) in raw.columns}
     # positions, not labels, tie parsed rows to the file's rows (an index may repeat)
     raw = raw.reset_index(drop=True)
-    values, unparseable = {}, {}
-    for canonical, dtype in dtypes.items():
-        source = mapping.get(canonical, canonical)
-        if source not in raw.columns:
-            continue
-        parsed, bad = parse_column(raw[source], dtype, what=f"{table}.{canonical} ({source!r})")
-        values[canonical], unparseable[canonical] = parsed, bad
-    return _Mapped(
-        pd.DataFrame(values, index=raw.index), pd.DataFrame(unparseable, index=raw.index)
+    raw, missing_by_column = reading.apply_missing_markers(
+        raw, missing_values, columns=list(dict.fromkeys(sources.values()))
     )
+    src = _Input(src.name, raw, src.lines, src.choices, src.path)
+    formats, chosen = _file_formats(src, sources, dtypes, decimal=decimal, thousands=thousands)
+    values, unparseable = {}, {}
+    for canonical, column in sources.items():
+        parsed, bad = parse_column(
+            raw[column],
+            dtypes[canonical],
+            what=f"{table}.{canonical} ({column!r}) of {_where(src)}",
+            formats=formats,
+        )
+        values[canonical], unparseable[canonical] = parsed, bad
+    missing = {c: missing_by_column[s] for c, s in sources.items() if s in missing_by_column}
+    mapped = _Mapped(
+        pd.DataFrame(values, index=raw.index),
+        pd.DataFrame(unparseable, index=raw.index),
+        sources,
+        missing,
+    )
+    return mapped, chosen
 
 
-def _first_reasons(mapped: _Mapped, required: list[str]) -> pd.Series:
-    """The first reason each row cannot be used: a required value missing or unreadable."""
-    reasons = pd.Series(None, index=mapped.values.index, dtype=object)
+def _first_reasons(mapped: _Mapped, required: list[str], reasons: pd.Series) -> pd.Series:
+    """Add the first reason each row cannot be used: a required value missing or unreadable."""
     for column in required:
         bad = mapped.unparseable[column].to_numpy()
         missing = mapped.values[column].isna().to_numpy() & ~bad
@@ -471,9 +701,65 @@ def _count_nulled(mapped: _Mapped, required: list[str], used: pd.Series) -> dict
     return nulled
 
 
+def duplicate_rows(raw: pd.DataFrame, lines: np.ndarray) -> tuple[pd.Series, pd.Series]:
+    """Rows that are exact copies of an earlier row (every column, as read), and of which line.
+
+    Returns
+    -------
+    reasons, details
+        ``"duplicate_row"`` for each copy (NA otherwise), and ``"copy of line N"``.
+    """
+    index = pd.RangeIndex(len(raw))
+    reasons = pd.Series(None, index=index, dtype=object)
+    details = pd.Series(None, index=index, dtype=object)
+    if raw.empty or raw.shape[1] == 0:
+        return reasons, details
+    frame = raw.reset_index(drop=True)
+    frame.columns = range(frame.shape[1])  # repeated or odd names must not matter
+    group = frame.groupby(list(frame.columns), dropna=False, sort=False).ngroup().to_numpy()
+    first = pd.Series(np.arange(len(frame))).groupby(group).transform("first").to_numpy()
+    copies = first != np.arange(len(frame))
+    if copies.any():
+        reasons[copies] = "duplicate_row"
+        origin = np.asarray(lines, dtype="int64")[first[copies]]
+        details[copies] = [f"copy of line {n}" for n in origin]
+    return reasons, details
+
+
+def _start(src: _Input) -> tuple[pd.Series, pd.Series]:
+    """Reasons and details with exact copies already set aside."""
+    return duplicate_rows(src.raw, src.lines)
+
+
+def _details(
+    src: _Input,
+    table: str,
+    chosen: reading.ReadChoices,
+    mapped: _Mapped,
+    nulled: Mapping[str, int],
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "file": src.path,
+        "tables": [table],
+        "read": chosen.describe(),
+        "columns": dict(mapped.source),
+        "missing_values": mapped.missing,
+        "nulled": {c: {"unreadable": n} for c, n in nulled.items()},
+        "merge_rule": None,
+        "notes": [],
+    }
+    return out
+
+
 def _map_generic(
-    name: str, raw: pd.DataFrame, mapping: Mapping[str, str]
-) -> tuple[pd.DataFrame, dict[str, int], pd.DataFrame, dict[str, int]]:
+    src: _Input,
+    mapping: Mapping[str, str],
+    *,
+    missing_values: tuple[str, ...],
+    decimal: str | None,
+    thousands: str | None,
+) -> tuple[pd.DataFrame, dict[str, int], pd.DataFrame, dict[str, int], dict, pd.DataFrame]:
+    name = src.name
     table = schema.TABLES[name]
     dtypes = {c.name: c.dtype for c in table.columns}
     # line_no is a position: numbered from the file's order when absent
@@ -482,16 +768,30 @@ def _map_generic(
         for c in table.columns
         if c.required and not (name == "order_lines" and c.name == "line_no")
     )
-    mapped = _select(name, raw, mapping, dtypes, required)
+    mapped, chosen = _select(
+        name,
+        src,
+        mapping,
+        dtypes,
+        required,
+        missing_values=missing_values,
+        decimal=decimal,
+        thousands=thousands,
+    )
+    log.info("%s: read as %s", _where(src), chosen.describe())
     must_have = [c for c in mapped.values.columns if not table.column(c).nullable]
-    reasons = _first_reasons(mapped, must_have)
+    reasons, details = _start(src)
+    reasons = _first_reasons(mapped, must_have, reasons)
     used = reasons.isna()
     nulled = _count_nulled(mapped, must_have, used)
     frame = mapped.values.loc[used.to_numpy()]
     if name == "order_lines" and "line_no" not in frame.columns:
         frame = frame.assign(line_no=frame.groupby("order_id", sort=False).cumcount())
-    report = {ROWS_READ: len(raw), ROWS_USED: int(used.sum()), **count_reasons(reasons)}
-    return conform_table(table, frame), report, set_aside_rows(raw, reasons), nulled
+    report = {ROWS_READ: len(src.raw), ROWS_USED: int(used.sum()), **count_reasons(reasons)}
+    aside = set_aside_rows(src.raw, reasons, lines=src.lines, details=details)
+    info = _details(src, name, chosen, mapped, nulled)
+    prov = provenance_frame(name, src.lines[used.to_numpy()], np.ones(int(used.sum())))
+    return conform_table(table, frame), report, aside, nulled, info, prov
 
 
 def _generate_order_ids(customer_id: pd.Series, ordered_at: pd.Series) -> pd.Series:
@@ -528,22 +828,99 @@ def _aggregate_lines(lines: pd.DataFrame) -> pd.DataFrame:
     for column in ("channel", "session_id"):
         if column in lines.columns:
             orders[column] = groups[column].first()
+    orders[LINE] = groups[LINE].min()
+    orders[ROWS] = groups.size()
     return orders.reset_index()
 
 
+def _check_order_ids(src: _Input, mapped: _Mapped, candidate: pd.Series) -> pd.Series:
+    """Rows of "orders" whose lines span more than a week; stop when that is most of them.
+
+    Raises
+    ------
+    ValueError
+        If ``order_id`` and ``customer_id`` are the same file column or hold the same
+        values, or more than :data:`MAX_SPANNING_SHARE` of multi-line orders span
+        more than :data:`MAX_ORDER_SPAN`: the column does not identify orders.
+    """
+    values = mapped.values
+    order_col, customer_col = mapped.source["order_id"], mapped.source["customer_id"]
+    advice = (
+        "Map source.columns.orders.order_id to the file's order or invoice number, or "
+        "leave it unmapped to take each row as an order"
+    )
+    present = candidate & values["order_id"].notna() & values["customer_id"].notna()
+    same_values = bool(present.any()) and bool(
+        (values.loc[present, "order_id"] == values.loc[present, "customer_id"]).all()
+    )
+    if order_col == customer_col or same_values:
+        n_orders = values.loc[present, "order_id"].nunique()
+        raise ValueError(
+            f"{_where(src)}: order_id ({order_col!r}) is the customer column "
+            f"({customer_col!r}): {int(present.sum())} rows would collapse into "
+            f"{n_orders} orders, one per customer. {advice}"
+        )
+    rows = values.loc[present, ["order_id", "ordered_at"]]
+    groups = rows.groupby("order_id")["ordered_at"]
+    span = groups.max() - groups.min()
+    size = groups.size()
+    multi = int((size > 1).sum())
+    spanning = span[span > MAX_ORDER_SPAN]
+    if multi and len(spanning) > MAX_SPANNING_SHARE * multi:
+        example = spanning.index[0]
+        first, last = groups.min()[example], groups.max()[example]
+        raise ValueError(
+            f"{_where(src)}: {len(spanning)} of {multi} orders with several lines "
+            f"have lines more than {MAX_ORDER_SPAN.days} days apart (e.g. order {example!r} "
+            f"from {first:%Y-%m-%d} to {last:%Y-%m-%d}): column {order_col!r} does not "
+            f"identify orders. {advice}"
+        )
+    bad = pd.Series(False, index=values.index)
+    bad[rows.index] = rows["order_id"].isin(spanning.index).to_numpy()
+    return bad
+
+
 def _map_orders(
-    raw: pd.DataFrame, mapping: Mapping[str, str]
-) -> tuple[dict[str, pd.DataFrame], dict[str, int], pd.DataFrame, dict[str, dict[str, int]]]:
+    src: _Input,
+    mapping: Mapping[str, str],
+    *,
+    missing_values: tuple[str, ...],
+    decimal: str | None,
+    thousands: str | None,
+) -> tuple[
+    dict[str, pd.DataFrame],
+    dict[str, int],
+    pd.DataFrame,
+    dict[str, dict[str, int]],
+    dict[str, Any],
+    pd.DataFrame,
+]:
+    raw = src.raw
     dtypes: dict[str, schema.DType] = {c.name: c.dtype for c in schema.ORDERS.columns}
     dtypes.update(_ORDER_LINE_EXTRAS)
     has = {c for c in dtypes if mapping.get(c, c) in raw.columns}
     # amount may be derived from quantity x unit price, and order ids generated
     amount_from_lines = "amount" not in has and {"quantity", "unit_price"} <= has
     required = ("customer_id", "ordered_at") + (() if amount_from_lines else ("amount",))
-    mapped = _select("orders", raw, mapping, dtypes, required)
+    mapped, chosen = _select(
+        "orders",
+        src,
+        mapping,
+        dtypes,
+        required,
+        missing_values=missing_values,
+        decimal=decimal,
+        thousands=thousands,
+    )
+    log.info("%s: read as %s", _where(src), chosen.describe())
     values = mapped.values
+    reasons, details = _start(src)
 
-    repeated_ids = "order_id" in has and bool(values["order_id"].dropna().duplicated().any())
+    # copies are set aside first: what repeats after them are real lines
+    distinct = reasons.isna()
+    repeated_ids = "order_id" in has and bool(
+        values.loc[distinct, "order_id"].dropna().duplicated().any()
+    )
     lines_mode = repeated_ids or "product_id" in has or amount_from_lines
     emits_lines = lines_mode and {"product_id", "quantity", "unit_price"} <= has
     must_have = [c for c in ("order_id", "customer_id", "ordered_at", "amount") if c in has]
@@ -551,7 +928,7 @@ def _map_orders(
         must_have += ["product_id", "quantity", "unit_price"]
     elif amount_from_lines:
         must_have += ["quantity", "unit_price"]
-    reasons = _first_reasons(mapped, must_have)
+    reasons = _first_reasons(mapped, must_have, reasons)
     if lines_mode:
         # a negative line inside a sum would hide a return or a correction in the
         # order amount; returns belong in the returns table
@@ -562,27 +939,45 @@ def _map_orders(
     notes: dict[str, dict[str, int]] = {}
     if "order_id" in has and lines_mode:
         candidate = reasons.isna()
+        spanning = _check_order_ids(src, mapped, candidate)
+        reasons = reasons.mask(candidate & spanning, "order_lines_weeks_apart")
+        candidate = reasons.isna()
         owners = values.loc[candidate, ["order_id", "customer_id"]]
         n_customers = owners.groupby("order_id")["customer_id"].transform("nunique")
         several = pd.Series(False, index=values.index)
         several[owners.index] = (n_customers > 1).to_numpy()
         reasons = reasons.mask(several, "order_with_several_customers")
+        # an order missing a line would be summed short: its other lines go too
+        # (copies of a line are not part of the order and do not count)
+        broken = values.loc[reasons.notna() & (reasons != "duplicate_row"), "order_id"].dropna()
+        incomplete = reasons.isna() & values["order_id"].isin(set(broken)).to_numpy()
+        reasons = reasons.mask(incomplete, "line_of_an_incomplete_order")
+        details = details.mask(incomplete, "another line of this order was set aside")
+    elif "order_id" in has and mapped.source.get("order_id") == mapped.source.get("customer_id"):
+        _check_order_ids(src, mapped, reasons.isna())
 
     used = reasons.isna()
     nulled = _count_nulled(mapped, must_have, used)
     if nulled:
         notes["orders:unparseable_values_nulled"] = nulled
+    info = _details(src, "orders", chosen, mapped, nulled)
     lines = values.loc[used.to_numpy()].copy()
+    lines[LINE] = src.lines[used.to_numpy()]
     if "order_id" not in has:
         lines["order_id"] = _generate_order_ids(lines["customer_id"], lines["ordered_at"])
         notes["orders:generated_order_ids"] = {"orders": len(lines)}
+        info["notes"].append(
+            "no order id: each row is an order, id '<customer>-<YYYYmmddTHHMMSS>-<k>'"
+        )
     if amount_from_lines:
         lines["amount"] = lines["quantity"] * lines["unit_price"]
+        info["notes"].append("amount = quantity x unit_price")
 
     tables = {}
     if lines_mode:
         orders = _aggregate_lines(lines)
         notes["orders:built_from_lines"] = {"lines": len(lines), "orders": len(orders)}
+        info["merge_rule"] = MERGE_RULE
         if emits_lines:
             groups = lines.groupby("order_id", sort=False)
             tables["order_lines"] = conform_table(
@@ -592,24 +987,71 @@ def _map_orders(
                 ),
             )
     else:
-        orders = lines
+        orders = lines.assign(**{ROWS: 1})
     tables["orders"] = conform_table(schema.ORDERS, orders)
+    prov = provenance_frame("orders", orders[LINE].to_numpy(), orders[ROWS].to_numpy())
     report = {ROWS_READ: len(raw), ROWS_USED: int(used.sum()), **count_reasons(reasons)}
-    return tables, report, set_aside_rows(raw, reasons), notes
+    aside = set_aside_rows(raw, reasons, lines=src.lines, details=details)
+    return tables, report, aside, notes, info, prov
 
 
-def _derive_customers(tables: Mapping[str, pd.DataFrame]) -> tuple[pd.DataFrame, dict[str, int]]:
-    from_orders = tables["orders"]["customer_id"].dropna().unique()
-    others = [t["customer_id"] for n, t in tables.items() if n != "orders" and "customer_id" in t]
-    every = pd.concat([tables["orders"]["customer_id"], *others]).dropna().drop_duplicates()
-    ids = every.sort_values().reset_index(drop=True)
-    customers = conform_table(schema.CUSTOMERS, pd.DataFrame({"customer_id": ids}))
-    note = {"from_orders": len(from_orders), "from_other_tables": len(ids) - len(from_orders)}
-    return customers, note
+def _latest_event(tables: Mapping[str, pd.DataFrame]) -> pd.Timestamp | None:
+    """The latest event time, lone far-future rows left out (ingest quarantines those)."""
+    stamps = pd.concat(
+        [
+            tables[name][column].dropna()
+            for name, column in EVENT_TIME.items()
+            if name in tables and len(tables[name])
+        ]
+        or [pd.Series([], dtype="datetime64[us]")]
+    )
+    if stamps.empty:
+        return None
+    days = stamps.dt.normalize().value_counts().rename_axis("day").reset_index(name="n")
+    bound = detect_export_date(days).bound
+    if bound is not None:
+        stamps = stamps[stamps < bound]
+    return stamps.max()
+
+
+def _observe_attributes(
+    customers: pd.DataFrame,
+    mapped_column: bool,
+    export_date: pd.Timestamp | None,
+    tables: Mapping[str, pd.DataFrame],
+    info: dict[str, Any],
+) -> pd.DataFrame:
+    """Fill ``attributes_observed_at`` when the file has no such column."""
+    if mapped_column:
+        info["notes"].append("attributes_observed_at read from the file")
+        return customers
+    when, why = export_date, "source.export_date"
+    if when is None:
+        when, why = _latest_event(tables), "the latest event time in the data"
+    if when is None:
+        return customers
+    when = pd.Timestamp(when)
+    log.info("customers: membership tier and region taken as observed at %s (%s)", when, why)
+    info["notes"].append(
+        f"attributes_observed_at = {when} ({why}): tier and region are used only at "
+        "cutoffs after it; map the column when the file says when they were observed"
+    )
+    out = customers.copy()
+    out["attributes_observed_at"] = pd.Series(when, index=out.index).astype("datetime64[us]")
+    return out
 
 
 def map_tables(
-    raw: Mapping[str, pd.DataFrame], columns: Mapping[str, Mapping[str, str]]
+    raw: Mapping[str, pd.DataFrame],
+    columns: Mapping[str, Mapping[str, str]],
+    *,
+    lines: Mapping[str, np.ndarray] | None = None,
+    choices: Mapping[str, reading.ReadChoices] | None = None,
+    paths: Mapping[str, str] | None = None,
+    missing_values: tuple[str, ...] = config.MISSING_VALUES,
+    decimal: str | None = None,
+    thousands: str | None = None,
+    export_date: pd.Timestamp | None = None,
 ) -> SourceResult:
     """Map a shop's tables (as read from its files) to the canonical tables.
 
@@ -617,26 +1059,44 @@ def map_tables(
     ----------
     raw
         Frames by canonical table name; ``orders`` is required. An orders frame may
-        hold order lines: rows sharing an order id, a ``product_id`` column, or
-        ``quantity`` and ``unit_price`` without ``amount``. Lines are summed per order
-        (amount, quantity, discounts, points), ``ordered_at`` is the earliest line,
-        ``distinct_products`` counts distinct products, and the canonical
+        hold order lines: distinct rows sharing an order id, a ``product_id`` column,
+        or ``quantity`` and ``unit_price`` without ``amount``. Lines are summed per
+        order (amount, quantity, discounts, points), ``ordered_at`` is the earliest
+        line, ``distinct_products`` counts distinct products, and the canonical
         ``order_lines`` table is emitted when product, quantity and unit price are
         known. Without an order id, each row is an order and its id is
         ``"<customer_id>-<YYYYmmddTHHMMSS>-<k>"`` (k-th such row).
     columns
         Canonical column name -> the file's column name, per table. Columns not
         mentioned are taken by their canonical name when present.
+    lines
+        Per table, each row's line in its file (default: 1, 2, ... by position).
+    choices
+        Per table, how the file was read (encoding, delimiter, date format...).
+    paths
+        Per table, the file's path (for messages and the ledger).
+    missing_values
+        Text markers read as missing (``source.read.missing_values``), counted.
+    decimal, thousands
+        ``source.read.decimal`` / ``thousands``; ``None``: decided per file from its
+        numbers (:func:`pipeline.reading.decide_number_format`).
+    export_date
+        ``source.export_date``: customers' attributes were observed then (default:
+        the latest event time in the tables), unless the customers file says when.
 
     Returns
     -------
     SourceResult
-        ``customers`` (derived from the other tables' customer ids when no customers
-        frame is given, noted in ``report["customers:derived"]``), ``orders``, and
-        every other table given. Rows with a required value missing or unreadable are
-        set aside (``missing_<column>``, ``unparseable_<column>``); order lines also
-        for ``negative_<column>`` and ``order_with_several_customers``. Unreadable
-        optional values become null and are counted in
+        ``orders`` (and ``order_lines`` when the orders file holds product lines), and
+        every other table given. No ``customers`` table is invented when no customers
+        file is given: ingest takes the customers who placed an accepted order, and
+        rows of other tables about anyone else are orphans. Exact copies of a row are
+        set aside (``duplicate_row``), as are rows with a required value missing or
+        unreadable (``missing_<column>``, ``unparseable_<column>``); order lines also
+        for ``negative_<column>``, ``order_with_several_customers``,
+        ``order_lines_weeks_apart``, and ``line_of_an_incomplete_order`` (every line of
+        an order one of whose lines is set aside: a partial sum would be wrong).
+        Unreadable optional values become null and are counted in
         ``report["<table>:unparseable_values_nulled"]``.
 
     Raises
@@ -644,7 +1104,8 @@ def map_tables(
     ValueError
         If ``orders`` is absent, a table name is unknown, a required column is not
         found (the message names the table, the column, the mapping tried and the
-        file's columns), or dates are ambiguous between day-first and month-first.
+        file's columns), the order id is the customer column, or the file's dates or
+        numbers cannot be read unambiguously (:class:`pipeline.reading.ReadError`).
     """
     unknown = sorted((set(raw) | set(columns)) - set(schema.TABLES))
     if unknown:
@@ -652,11 +1113,32 @@ def map_tables(
     if "orders" not in raw:
         raise ValueError(f"no orders table among the inputs {sorted(raw)}: orders is required")
 
+    lines = lines or {}
+    choices = choices or {}
+    paths = paths or {}
+    inputs = {
+        name: _Input(
+            name,
+            frame,
+            np.asarray(lines[name], dtype="int64")
+            if name in lines
+            else np.arange(1, len(frame) + 1, dtype="int64"),
+            choices.get(name, reading.ReadChoices()),
+            str(paths[name]) if name in paths else None,
+        )
+        for name, frame in raw.items()
+    }
+    if len(inputs["orders"].raw) == 0:
+        raise ValueError(
+            f"{_where(inputs['orders'])} has a header but no rows: the orders table is "
+            "required (export the orders again)"
+        )
+    options = {"missing_values": tuple(missing_values), "decimal": decimal, "thousands": thousands}
     for name in sorted(set(columns) - set(raw)):
         log.warning("source.columns.%s is set but no %s file is given: ignored", name, name)
-    tables, report, set_aside = {}, {}, {}
-    order_tables, report["orders"], set_aside["orders"], notes = _map_orders(
-        raw["orders"], columns.get("orders", {})
+    tables, report, set_aside, details, provenance, derived = {}, {}, {}, {}, {}, {}
+    order_tables, report["orders"], set_aside["orders"], notes, info, prov = _map_orders(
+        inputs["orders"], columns.get("orders", {}), **options
     )
     if "order_lines" in order_tables and "order_lines" in raw:
         raise ValueError(
@@ -665,19 +1147,25 @@ def map_tables(
         )
     tables.update(order_tables)
     report.update(notes)
-    for name, frame in raw.items():
+    details["orders"], provenance["orders"] = info, prov
+    if "order_lines" in order_tables:
+        derived["order_lines"] = "orders: the lines of the orders file"
+    for name, src in inputs.items():
         if name == "orders":
             continue
-        tables[name], report[name], set_aside[name], nulled = _map_generic(
-            name, frame, columns.get(name, {})
+        tables[name], report[name], set_aside[name], nulled, details[name], provenance[name] = (
+            _map_generic(src, columns.get(name, {}), **options)
         )
         if nulled:
             report[f"{name}:unparseable_values_nulled"] = nulled
-    if "customers" not in raw:
-        tables["customers"], report["customers:derived"] = _derive_customers(tables)
-        log.info(
-            "no customers file: %d customers derived from the orders' customer ids",
-            len(tables["customers"]),
+    if "customers" in tables:
+        mapping = columns.get("customers", {})
+        has_column = (
+            mapping.get("attributes_observed_at", "attributes_observed_at")
+            in raw["customers"].columns
+        )
+        tables["customers"] = _observe_attributes(
+            tables["customers"], has_column, export_date, tables, details["customers"]
         )
     for name, counts in report.items():
         reasons = {k: v for k, v in counts.items() if k not in (ROWS_READ, ROWS_USED)}
@@ -689,6 +1177,16 @@ def map_tables(
                 counts[ROWS_READ],
                 reasons,
             )
+    for name, info in details.items():
+        if info["missing_values"]:
+            log.info("%s: values read as missing %s", name, info["missing_values"])
     check_accounting(report)
     ordered = {n: tables[n] for n in schema.TABLES if n in tables}
-    return SourceResult(tables=ordered, report=report, set_aside=set_aside)
+    return SourceResult(
+        tables=ordered,
+        report=report,
+        set_aside=set_aside,
+        details=details,
+        provenance=provenance,
+        derived=derived,
+    )

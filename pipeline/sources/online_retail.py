@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import schema
+from pipeline.ledger import INPUT, LINE, ROWS
 from pipeline.sources.files import (
     ROWS_READ,
     ROWS_USED,
@@ -44,6 +45,7 @@ from pipeline.sources.files import (
     conform_table,
     count_reasons,
     parse_ids,
+    provenance_frame,
     read_table_file,
     set_aside_rows,
 )
@@ -102,6 +104,12 @@ NON_PRODUCT_CODES = frozenset(
 # Dotcom/eBay channel's own codes (never with a customer id), gift_0001_<value> vouchers:
 # not a sale to the customer, set aside.
 NON_PRODUCT_PREFIXES = ("ADJUST", "TEST", "DCGS", "GIFT_")
+
+# Reasons that are this adapter's documented rules, not damage to the data: guest
+# lines without a customer, fees and adjustments, the days one file repeats. They are
+# set aside and accounted for like any other, but do not count as bad rows
+# (ingest.max_bad_share, on_bad_rows: fail).
+BY_RULE = ("overlap_duplicate_period", "adjustment", "non_product_code", "no_customer_id")
 
 INVOICE_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -183,6 +191,8 @@ def _normalise(frame: pd.DataFrame, name: str, position: int) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "file": np.full(len(lines), position, dtype="int64"),
+            # the row's position in its file, from 1 (Parquet files have no lines)
+            "line": np.arange(1, len(lines) + 1, dtype="int64"),
             "invoice": clean_text(lines["invoice"]),
             # "85123a" and "85123A" are one product; one file pads a code with a space
             "product_id": clean_text(lines["stock_code"]).str.upper(),
@@ -264,6 +274,9 @@ def _orders(purchases: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                 "amount": groups["amount"].sum(),
                 "quantity": groups["product_quantity"].sum(),
                 "distinct_products": groups["product"].nunique().astype("float64"),
+                "file": groups["file"].first(),
+                LINE: groups["line"].min(),
+                ROWS: groups.size(),
             }
         )
         .rename_axis("order_id")
@@ -283,7 +296,11 @@ def _orders(purchases: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     )
     orders = orders.sort_values(["ordered_at", "order_id"], kind="stable")
     lines = lines.sort_values(["ordered_at", "order_id", "line_no"], kind="stable")
-    return conform_table(schema.ORDERS, orders), conform_table(schema.ORDER_LINES, lines)
+    return (
+        conform_table(schema.ORDERS, orders),
+        conform_table(schema.ORDER_LINES, lines),
+        orders[["file", LINE, ROWS]].reset_index(drop=True),
+    )
 
 
 def _returns(cancellations: pd.DataFrame) -> pd.DataFrame:
@@ -299,13 +316,28 @@ def _returns(cancellations: pd.DataFrame) -> pd.DataFrame:
                 "returned_at": groups["invoiced_at"].min(),
                 "amount": groups["amount"].sum(),
                 "quantity": groups["quantity"].sum(),
+                "file": groups["file"].first(),
+                LINE: groups["line"].min(),
+                ROWS: groups.size(),
             }
         )
         .rename_axis("return_id")
         .reset_index()
     )
     returns = returns.sort_values(["returned_at", "return_id"], kind="stable")
-    return conform_table(schema.RETURNS, returns)
+    return (
+        conform_table(schema.RETURNS, returns),
+        returns[["file", LINE, ROWS]].reset_index(drop=True),
+    )
+
+
+def _provenance(origin: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """Bookkeeping columns of :mod:`pipeline.ledger`: the file's name for its position."""
+    frame = provenance_frame("", origin[LINE].to_numpy(), origin[ROWS].to_numpy())
+    frame[INPUT] = pd.array(
+        np.asarray(names, dtype=object)[origin["file"].to_numpy()], dtype="string"
+    )
+    return frame
 
 
 def _customers(used: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -381,8 +413,8 @@ def map_online_retail(
     reasons = _reasons(lines, len(frames))
     used = lines[reasons.isna().to_numpy()]
     is_cancellation = used["invoice"].str.startswith("C").to_numpy(dtype=bool)
-    orders, order_lines = _orders(used[~is_cancellation])
-    returns = _returns(used[is_cancellation])
+    orders, order_lines, order_origin = _orders(used[~is_cancellation])
+    returns, return_origin = _returns(used[is_cancellation])
     customers, several_countries = _customers(used)
 
     report: dict[str, dict[str, int]] = {}
@@ -402,6 +434,17 @@ def map_online_retail(
         "with_several_countries": several_countries,
     }
     check_accounting(report)
+    details = {
+        name: {
+            "file": name,
+            "tables": ["orders", "returns"],
+            "read": {"format": "Parquet (UCI Online Retail layout)"},
+            "merge_rule": "invoice lines summed into one order (or return) per invoice",
+            "set_aside_by_rule": list(BY_RULE),
+            "notes": [],
+        }
+        for i, name in enumerate(names)
+    }
     return SourceResult(
         tables={
             "customers": customers,
@@ -411,4 +454,13 @@ def map_online_retail(
         },
         report=report,
         set_aside=set_aside,
+        details=details,
+        provenance={
+            "orders": _provenance(order_origin, names),
+            "returns": _provenance(return_origin, names),
+        },
+        derived={
+            "order_lines": "the purchase lines of the invoices (one per line)",
+            "customers": "the customer ids of the used lines, region = main country",
+        },
     )

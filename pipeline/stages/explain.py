@@ -1,13 +1,17 @@
-"""Stage ``explain``: SHAP drivers at the test cutoff, reasons at the scoring cutoff.
+"""Stage ``explain``: what drives the shipped model, and what it says about each customer.
 
-Outputs: ``reports/explain/`` (driver tables by feature, family and loyalty type; a
-beeswarm and a bar plot) and ``data/explain/scoring.parquet`` (every customer of the
-scoring population: churn probability, loyalty type, top reasons).
+Outputs: ``reports/explain/`` (SHAP drivers by feature, family, concept and loyalty type
+on a seeded sample of the scoring population; a beeswarm and a bar plot) and
+``data/explain/scoring.parquet`` (every customer of the scoring population: the shipped
+churn probability, the same model's probability at the previous snapshot, the expected
+value if retained, the loyalty type). Per-customer reasons are built by the score stage
+for the customers someone will read.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import lightgbm as lgb
 import matplotlib
@@ -15,10 +19,12 @@ import numpy as np
 import pandas as pd
 
 from pipeline import explain, io
+from pipeline.calibration import Calibrator
 from pipeline.config import Params
 from pipeline.loyalty import BEHAVIOUR_RULES, assign_types
+from pipeline.progress import Progress
 from pipeline.stages._common import FEATURES, MODELS, PREDICTIONS, REPORTS, stage_main
-from pipeline.train import Design, LoyaltyModel, predict_types
+from pipeline.train import ChurnScore, Design, LoyaltyModel, load_churn_score, predict_types
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -26,11 +32,69 @@ import shap  # noqa: E402
 
 log = logging.getLogger(__name__)
 EXPLAIN_DATA = FEATURES.parent / "explain"
+SHIPPED = PREDICTIONS / "score.parquet"
+SHAP_BATCH = 5_000
 
 
 def load_design() -> Design:
-    d = io.read_json(MODELS / "churn" / "design.json")
-    return Design(features=tuple(d["features"]), categories=d["categories"])
+    return load_churn_score(MODELS / "churn").design
+
+
+def shipped_predictions(rows: pd.DataFrame) -> pd.DataFrame:
+    """The probabilities and values the list ships: the ONE place that reads them.
+
+    ``data/predictions/score.parquet``, written by the train stage with the shipped
+    model: the calibrated churn probability, the score before calibration and the value
+    model's expected spend over the next horizon if retained.
+
+    Returns
+    -------
+    DataFrame
+        Index of ``rows``: ``churn_probability``, ``churn_score_raw``,
+        ``expected_value``, ``value_source``.
+
+    Raises
+    ------
+    ValueError
+        If the predictions file misses customers of ``rows``.
+    """
+    pred = io.read_parquet(SHIPPED)
+    pred = pred[pred["cutoff"] == rows["cutoff"].iloc[0]].set_index("customer_id")
+    missing = ~rows["customer_id"].isin(pred.index)
+    if missing.any():
+        raise ValueError(
+            f"{SHIPPED}: {int(missing.sum())} of {len(rows)} scored customers have no "
+            f"prediction, e.g. {rows.loc[missing, 'customer_id'].head(5).tolist()}"
+        )
+    pred = pred.loc[rows["customer_id"]]
+    return pd.DataFrame(
+        {
+            "churn_probability": pred["p_lightgbm"].to_numpy(),
+            "churn_score_raw": pred["churn_score_raw"].to_numpy(),
+            "expected_value": pred["expected_value"].to_numpy(),
+            "value_source": "value model",
+        },
+        index=rows.index,
+    )
+
+
+def previous_probability(
+    snapshots: pd.DataFrame, score_cutoff: pd.Timestamp, score: ChurnScore
+) -> tuple[pd.Series, pd.Timestamp | None]:
+    """The shipped model's probability at the latest snapshot before the scoring cutoff.
+
+    The same score and calibrator as the list's, applied to the earlier snapshot, so
+    that "rising" compares like with like. Returns the probabilities by customer id and
+    that cutoff (None if there is none).
+    """
+    earlier = snapshots.loc[snapshots["cutoff"] < score_cutoff, "cutoff"]
+    if earlier.empty:
+        return pd.Series(dtype=float), None
+    prev_cutoff = earlier.max()
+    rows = snapshots[snapshots["cutoff"] == prev_cutoff]
+    calibrator = Calibrator.from_dict(io.read_json(MODELS / "churn" / "calibrator.json"))
+    p = calibrator.predict(score.predict(rows))
+    return pd.Series(p, index=rows["customer_id"].to_numpy()), prev_cutoff
 
 
 def loyalty_types(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
@@ -47,7 +111,7 @@ def loyalty_types(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
     return out
 
 
-def save_shap_plots(values: pd.DataFrame, rows: pd.DataFrame, design: Design, out) -> None:
+def save_shap_plots(values: pd.DataFrame, rows: pd.DataFrame, design: Design, out: Path) -> None:
     matrix = design.matrix(rows)
     data = np.column_stack(
         [
@@ -69,7 +133,7 @@ def save_shap_plots(values: pd.DataFrame, rows: pd.DataFrame, design: Design, ou
         np.random.seed(0)
         plt.figure()
         plot(expl, max_display=20, show=False)
-        plt.title(f"Churn drivers (SHAP, log-odds) at the test cutoff: {name}")
+        plt.title(f"Churn drivers (SHAP, log-odds) at the scoring date: {name}")
         plt.tight_layout()
         plt.savefig(out / f"shap_{name}.png", dpi=110)
         plt.close("all")
@@ -79,56 +143,54 @@ def run(params: Params) -> None:
     snapshots = io.read_parquet(FEATURES / "snapshots.parquet")
     meta = io.read_json(FEATURES / "meta.json")
     families = meta["families"]
-    design = load_design()
-    # The shipped booster explains both: the drivers at the test cutoff and each scored
-    # customer's reasons. Its probabilities come from the train stage's predictions.
-    score_model = lgb.Booster(model_file=str(MODELS / "churn" / "model.txt"))
-    test_model = score_model
-    shipped = io.read_parquet(PREDICTIONS / "score.parquet")
+    score = load_churn_score(MODELS / "churn")
+    design = score.design
+    cutoff = pd.Timestamp(meta["cutoffs"]["score"])
 
-    test_rows = snapshots[snapshots["cutoff"] == pd.Timestamp(meta["cutoffs"]["test"])]
-    if len(test_rows) > params.explain.max_rows:
-        test_rows = test_rows.sample(params.explain.max_rows, random_state=params.train.seed)
-    test_rows = test_rows.sort_values("customer_id", ignore_index=True)
-    test_values = explain.shap_values(test_model, design, test_rows)
-    test_types = loyalty_types(test_rows, design)
-
-    score_rows = snapshots[snapshots["cutoff"] == pd.Timestamp(meta["cutoffs"]["score"])]
-    score_rows = score_rows.sort_values("customer_id", ignore_index=True)
-    score_values = explain.shap_values(score_model, design, score_rows)
-    shipped = shipped.set_index("customer_id").loc[score_rows["customer_id"]]
-    types = loyalty_types(score_rows, design)
-    reasons = explain.top_reasons(score_values, score_rows, families, k=params.explain.top_reasons)
+    rows = snapshots[snapshots["cutoff"] == cutoff].sort_values("customer_id", ignore_index=True)
+    predictions = shipped_predictions(rows)
+    prev, prev_cutoff = previous_probability(snapshots, cutoff, score)
+    types = loyalty_types(rows, design)
     scoring = pd.concat(
         [
-            score_rows[["customer_id", "cutoff"]],
+            rows[["customer_id", "cutoff"]],
+            predictions,
             pd.DataFrame(
                 {
-                    "churn_probability": shipped["p_lightgbm"].to_numpy(),
-                    "churn_score_raw": shipped["churn_score_raw"].to_numpy(),
-                    "expected_value": shipped["expected_value"].to_numpy(),
+                    "churn_probability_prev": rows["customer_id"].map(prev).astype(float),
+                    "previous_cutoff": prev_cutoff,
                 },
-                index=score_rows.index,
+                index=rows.index,
             ),
             types,
-            reasons,
         ],
         axis=1,
     )
-    log.info("explained %d test rows and %d scored customers", len(test_rows), len(scoring))
+
+    sample = rows
+    if len(sample) > params.explain.max_rows:
+        sample = sample.sample(params.explain.max_rows, random_state=params.train.seed)
+    sample = sample.sort_values("customer_id", ignore_index=True)
+    batches = -(-len(sample) // SHAP_BATCH)
+    with Progress("SHAP for the drivers", batches, unit="batches", logger=log) as progress:
+        values = explain.shap_values(score, sample, batch_size=SHAP_BATCH, progress=progress)
+    sample_types = loyalty_types(sample, design)
+    log.info(
+        "scored %d customers (previous snapshot %s); drivers from %d of them",
+        len(scoring),
+        prev_cutoff.date() if prev_cutoff is not None else "none",
+        len(sample),
+    )
 
     with io.staged_dir(REPORTS / "explain") as rep, io.staged_dir(EXPLAIN_DATA) as data:
-        io.write_csv(explain.global_drivers(test_values, families), rep / "drivers_by_feature.csv")
-        io.write_csv(explain.family_drivers(test_values, families), rep / "drivers_by_family.csv")
+        io.write_csv(explain.global_drivers(values, families), rep / "drivers_by_feature.csv")
+        io.write_csv(explain.family_drivers(values, families), rep / "drivers_by_family.csv")
+        io.write_csv(explain.concept_drivers(values, sample), rep / "drivers_by_concept.csv")
         io.write_csv(
-            explain.drivers_by_type(test_values, families, test_types["loyalty_type"]),
+            explain.drivers_by_type(values, families, sample_types["loyalty_type"]),
             rep / "drivers_by_loyalty_type.csv",
         )
-        io.write_csv(
-            explain.drivers_by_type(score_values, families, types["loyalty_type"]),
-            rep / "drivers_by_loyalty_type_at_scoring.csv",
-        )
-        save_shap_plots(test_values, test_rows, design, rep)
+        save_shap_plots(values, sample, design, rep)
         io.write_parquet(scoring, data / "scoring.parquet")
 
 

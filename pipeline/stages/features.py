@@ -13,7 +13,7 @@ import ibis
 import pandas as pd
 
 from pipeline import io
-from pipeline.clv import bgnbd_features
+from pipeline.clv import MAX_FIT_ROWS, bgnbd_features, fit_at_cutoffs, sample_customers
 from pipeline.config import Params
 from pipeline.features import (
     FAMILIES,
@@ -61,15 +61,27 @@ def present_columns(tables: dict[str, ibis.Table]) -> dict[str, set[str]]:
 
 
 def add_per_cutoff_features(
-    frame: pd.DataFrame, fs: FeatureSet, *, horizon_days: int
+    frame: pd.DataFrame,
+    fs: FeatureSet,
+    orders: ibis.Table,
+    *,
+    horizon_days: int,
+    seed: int,
 ) -> pd.DataFrame:
-    """BG/NBD's posterior, fitted at each cutoff on that cutoff's rows, as features."""
+    """BG/NBD's posterior as features, fitted at each cutoff on the history before it."""
     wanted = [n for n in PER_CUTOFF if n in fs.names]
     if not wanted:
         return frame
+    ids = orders.select("customer_id").distinct().to_pandas()["customer_id"]
+    sample = sample_customers(ids, max_customers=MAX_FIT_ROWS, seed=seed)
+    chosen = ibis.memtable(pd.DataFrame({"s_id": sample.astype("string")}))
+    history = orders.join(chosen, orders.customer_id == chosen.s_id)
+    history = history.select("customer_id", "ordered_at").to_pandas()
+    cutoffs = sorted(pd.Timestamp(c) for c in frame["cutoff"].unique())
+    models = fit_at_cutoffs(history, cutoffs, seed=seed)
     parts = [
-        bgnbd_features(rows, horizon_days=horizon_days)[wanted]
-        for _, rows in frame.groupby("cutoff", sort=False)
+        bgnbd_features(rows, models[pd.Timestamp(cutoff)], horizon_days=horizon_days)[wanted]
+        for cutoff, rows in frame.groupby("cutoff", sort=False)
     ]
     return pd.concat([frame, pd.concat(parts).loc[frame.index]], axis=1)
 
@@ -124,7 +136,9 @@ def run(params: Params) -> None:
         "customer_id_right", "cutoff_right"
     )
     frame = frame.order_by(["cutoff", "customer_id"]).to_pandas()
-    frame = add_per_cutoff_features(frame, fs, horizon_days=params.churn.horizon_days)
+    frame = add_per_cutoff_features(
+        frame, fs, tables["orders"], horizon_days=params.churn.horizon_days, seed=0
+    )
 
     frame.insert(2, "labelled", frame["cutoff"] < cuts.score)
     frame["churned"] = frame["churned"].astype("Int8")

@@ -1,34 +1,69 @@
-"""Stage ``ingest``: validate the raw tables; accepted rows -> ``data/canonical``.
+"""Stage ``ingest``: validate the raw tables in chunks; accepted rows -> ``data/canonical``.
 
-Rows that break a rule go to ``data/quarantine/<table>.parquet`` with the reason, or
-stop the run (``ingest.on_bad_rows: fail``). ``reports/ingest.json`` accounts for
-every row: read = accepted + quarantined, per table and reason.
+Writes the run's ledger: ``reports/ledger.json`` (every input row accepted, merged,
+set aside or quarantined, with reasons; values nulled or read as missing; how each
+file was read; the export date), ``data/ledger/`` (the rows not accepted, with their
+line and reason) and ``reports/ingest.json`` (its numbers, as metrics). Stops the run
+when more than ``ingest.max_bad_share`` of an input is not accepted, or on any such
+row with ``ingest.on_bad_rows: fail``.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
+from typing import Any
 
-from pipeline import io
+from pipeline import io, ledger
 from pipeline.config import Params
-from pipeline.ingest import ingest_tables
-from pipeline.stages._common import CANONICAL, QUARANTINE, RAW, REPORTS, stage_main
+from pipeline.ingest import check_orders_left, check_run, table_account
+from pipeline.ingest_parquet import ingest_directory, plan_rules, set_aside_examples
+from pipeline.stages._common import CANONICAL, LEDGER, RAW, REPORTS, SOURCE_LEDGER, stage_main
 
 log = logging.getLogger(__name__)
 
 
 def run(params: Params) -> None:
-    raw = io.read_tables(RAW)
     p = params.ingest
-    result = ingest_tables(
-        raw, on_bad_rows=p.on_bad_rows, min_date=p.min_date, max_date=p.max_date
+    source: dict[str, Any] = {}
+    if (SOURCE_LEDGER / "source.json").exists():
+        source = io.read_json(SOURCE_LEDGER / "source.json")
+    raw = {path.stem: path for path in sorted(RAW.glob("*.parquet"))}
+    rules, facts = plan_rules(
+        raw,
+        min_date=p.min_date,
+        max_date=p.max_date,
+        export_moment=params.source.export_moment,
+        outlier_factor=p.outlier_factor,
     )
-    for name, rep in result.report.items():
-        log.info("%s: %s", name, rep)
-    with io.staged_dir(CANONICAL) as canon, io.staged_dir(QUARANTINE) as quar:
-        io.write_tables(result.tables, canon)
-        io.write_tables({k: v for k, v in result.quarantine.items() if len(v)}, quar)
-        io.write_json(result.report, REPORTS / "ingest.json")
+    with io.staged_dir(CANONICAL) as canon, io.staged_dir(LEDGER) as kept:
+        outcomes = ingest_directory(
+            RAW, canon, kept / "quarantined", rules=rules, derived=source.get("derived", {})
+        )
+        if (SOURCE_LEDGER / "set_aside").is_dir():
+            shutil.copytree(SOURCE_LEDGER / "set_aside", kept / "set_aside")
+        rows_in = {name: outcomes[name].tally.rows_read for name in outcomes}
+        accounts = {name: table_account(o, rows_in[name]) for name, o in outcomes.items()}
+        book = ledger.build_ledger(source, accounts, facts)
+        try:
+            check_run(
+                book,
+                outcomes,
+                on_bad_rows=p.on_bad_rows,
+                max_bad_share=p.max_bad_share,
+                set_aside_examples=set_aside_examples(kept / "set_aside"),
+            )
+            check_orders_left(book, outcomes)
+        except Exception as err:
+            io.write_json({**book, "status": f"failed: {err}"}, REPORTS / "ledger.json")
+            raise
+        io.write_json({**book, "status": "ok"}, REPORTS / "ledger.json")
+        reports = {
+            name: o.report() if o.derived is None else {"derived": o.accepted}
+            for name, o in outcomes.items()
+        }
+        io.write_json(ledger.metrics(book, reports), REPORTS / "ingest.json")
+    log.info("\n%s", ledger.render_headline(book))
 
 
 def main() -> None:

@@ -1,31 +1,293 @@
-"""Stage ``score``: ``data/scored/customers.csv`` and the ``at_risk.csv`` slice."""
+"""Stage ``score``: the call list, the win-back list, everyone; CSV, XLSX and the report.
+
+Outputs: ``data/scored/`` (``at_risk.csv``, the call list; ``winback.csv``;
+``customers.csv``, everyone; ``at_risk.xlsx``, all three with a "how to read this"
+sheet), ``reports/retention_report.html`` and ``reports/score.json`` (headline numbers
+only: no customer ids, no pass-through columns).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import logging
 
+import ibis
 import pandas as pd
 
-from pipeline import io
+import pipeline
+from pipeline import explain, io
 from pipeline.config import Params
-from pipeline.score import build_list, summarise_list
-from pipeline.stages._common import FEATURES, REPORTS, SCORED, stage_main
+from pipeline.funnel import relationship_funnel
+from pipeline.progress import Progress, timed
+from pipeline.report import render_report
+from pipeline.schema import TABLES
+from pipeline.score import (
+    CALL,
+    MONEY_COLUMNS,
+    PROBABILITY_COLUMNS,
+    WINBACK,
+    Economics,
+    build_lists,
+    column_docs,
+    format_for_csv,
+    list_columns,
+    score_customers,
+    summarise_lists,
+)
+from pipeline.sources.files import parse_ids, read_table_file
+from pipeline.stages._common import CANONICAL, FEATURES, MODELS, REPORTS, SCORED, stage_main
+from pipeline.train import load_churn_score
+from pipeline.workbook import workbook_bytes
 
 log = logging.getLogger(__name__)
+EXPLAIN_DATA = FEATURES.parent / "explain"
+TEST_CALIBRATION = REPORTS / "plots" / "calibration.csv"
+SHAP_BATCH = 5_000
+CARDS = 12
+
+
+def calibration_bins() -> tuple[dict[str, list[tuple[float, float | None, int]]], str]:
+    """Reliability bins per model for the report, and where they come from.
+
+    The test cutoff's reliability table (``reports/plots/calibration.csv``): every model
+    shipped as of the test cutoff, with only data before it, against what then
+    happened - a forward test of the procedure that made this list. (The forward stage
+    judges the list itself, but only after it is written, for a past ``score.as_of``.)
+    The ONE place that reads them.
+    """
+    table = pd.read_csv(TEST_CALIBRATION)
+    names = {
+        "shipped": "shipped (calibrated)",
+        "shipped_before_calibration": "shipped, before calibration",
+        "bgnbd": "BG/NBD",
+    }
+    series = {}
+    for column, label in names.items():
+        if column not in table:
+            continue
+        series[label] = [
+            (float(x), None if pd.isna(y) else float(y), 1)
+            for x, y in zip(table["predicted"], table[column], strict=True)
+        ]
+    train = io.read_json(REPORTS / "train.json")["churn"]
+    return series, (
+        f"Test cutoff {train['test_cutoff']}: each model shipped with only data before it, "
+        "against what its customers did next"
+    )
+
+
+def pass_through_columns(params: Params, ids: pd.Series) -> pd.DataFrame:
+    """The chosen customer columns (name, e-mail, ...) for ``ids``, from the customers file.
+
+    Read here and written only into the lists: never logged, never sent to MLflow.
+    """
+    columns = list(params.score.pass_through)
+    if not columns:
+        return pd.DataFrame(index=ids.index)
+    path = params.source.files.customers
+    raw = read_table_file(path)
+    id_column = params.source.columns.get("customers", {}).get("customer_id", "customer_id")
+    missing = [c for c in [id_column, *columns] if c not in raw.columns]
+    if missing:
+        raise ValueError(
+            f"score.pass_through: customers file {path!r} ({len(raw)} rows) has no column(s) "
+            f"{missing}; its columns are {list(raw.columns)}"
+        )
+    table = raw[columns].astype("string").set_axis(parse_ids(raw[id_column]).to_numpy())
+    table = table[~table.index.duplicated(keep="first")]
+    return table.reindex(ids.to_numpy()).set_axis(ids.index)
+
+
+def connect_canonical() -> dict[str, ibis.Table]:
+    con = ibis.duckdb.connect(threads=1)
+    return {
+        p.stem: con.read_parquet(p, table_name=p.stem)
+        for p in sorted(CANONICAL.glob("*.parquet"))
+        if p.stem in TABLES
+    }
+
+
+def currency(params: Params) -> str:
+    if params.score.currency:
+        return params.score.currency
+    return "GBP" if params.source.kind == "online_retail" else "the shop's currency"
+
+
+def economics(params: Params) -> Economics:
+    r = params.retention
+    return Economics.with_defaults(
+        margin=r.margin,
+        contact_cost=params.evaluate.contact_cost,
+        success=r.success.model_dump(),
+        overrides={k: v.model_dump() for k, v in r.plays.items()},
+    )
+
+
+def explain_rows(scored: pd.DataFrame, features: pd.DataFrame, params: Params) -> pd.DataFrame:
+    """Reasons for the rows someone reads: everyone if affordable, else the two lists."""
+    everyone = len(scored) <= params.explain.reasons_for_all_up_to
+    chosen = scored if everyone else scored[scored["list"].notna()]
+    position = pd.Index(features["customer_id"]).get_indexer_for(chosen["customer_id"])
+    rows = features.iloc[position].set_axis(chosen.index)
+    score = load_churn_score(MODELS / "churn")
+    batches = -(-len(rows) // SHAP_BATCH)
+    with Progress("SHAP for the reasons", batches, unit="batches", logger=log) as progress:
+        values = explain.shap_values(score, rows, batch_size=SHAP_BATCH, progress=progress)
+    with timed(f"reasons for {len(rows):,} customers", log):
+        return explain.reasons(values, rows, k=params.explain.top_reasons)
+
+
+def reason_coverage(scored: pd.DataFrame) -> dict[str, float]:
+    """Share of explained customers whose reasons come from two or more concepts."""
+    concepts = scored.filter(like="reason_concept_").notna().sum(axis=1)
+    out = {}
+    for key, rows in (
+        ("all", concepts > 0),
+        ("call_list", (concepts > 0) & (scored["list"] == CALL)),
+    ):
+        out[key] = round(float((concepts[rows] >= 2).mean()) if rows.any() else 0.0, 4)
+    return out
+
+
+def describe_run(params: Params, scoring: pd.DataFrame, as_of: pd.Timestamp) -> dict:
+    """As-of date, horizon, currency, model version: what every file says about itself."""
+    previous = scoring["previous_cutoff"].dropna()
+    return {
+        "as_of": str(as_of.date()),
+        "horizon_days": params.churn.horizon_days,
+        "currency": currency(params),
+        "model_version": hashlib.sha256((MODELS / "churn" / "model.txt").read_bytes()).hexdigest()[
+            :12
+        ],
+        "value_source": str(scoring["value_source"].iloc[0]) if len(scoring) else "-",
+        "previous_cutoff": str(pd.Timestamp(previous.iloc[0]).date()) if len(previous) else None,
+        "shop": params.source.kind,
+    }
+
+
+def _limit(value: object) -> str:
+    return "no limit" if value is None else f"{value:,}"
+
+
+def workbook(
+    lists: dict[str, pd.DataFrame], about: dict, params: Params, pass_through: tuple[str, ...]
+) -> bytes:
+    r = params.retention
+    return workbook_bytes(
+        [
+            (
+                "Call list",
+                "early-warning and lapsing customers to contact, best first",
+                lists[CALL],
+            ),
+            ("Win-back", "lapsed customers worth a win-back, best first", lists[WINBACK]),
+            ("Everyone", "every scored customer, the lists first", lists["everyone"]),
+        ],
+        about=[
+            ("As of", about["as_of"] + " (only data before this date was used)"),
+            ("Horizon", f"{about['horizon_days']} days: churned = no order within it"),
+            ("Currency", about["currency"]),
+            ("Model version", f"{about['model_version']} (sha-256 of models/churn/model.txt)"),
+            ("Expected value", about["value_source"]),
+            ("Previous snapshot", str(about["previous_cutoff"])),
+            (
+                "Call list budget",
+                f"contacts {_limit(r.budget.contacts)}, money {_limit(r.budget.money)}",
+            ),
+            (
+                "Win-back budget",
+                f"contacts {_limit(r.winback_budget.contacts)}, money "
+                f"{_limit(r.winback_budget.money)}",
+            ),
+            ("Pipeline version", pipeline.__version__),
+        ],
+        columns=column_docs(params.explain.top_reasons, pass_through),
+        money=MONEY_COLUMNS,
+        percent=PROBABILITY_COLUMNS,
+        dates=("as_of",),
+        as_of=dt.datetime.fromisoformat(about["as_of"]),
+        max_rows=params.score.workbook_rows,
+    )
 
 
 def run(params: Params) -> None:
-    scoring = io.read_parquet(FEATURES.parent / "explain" / "scoring.parquet")
     meta = io.read_json(FEATURES / "meta.json")
+    as_of = pd.Timestamp(meta["cutoffs"]["score"])
+    scoring = io.read_parquet(EXPLAIN_DATA / "scoring.parquet")
     snapshots = io.read_parquet(FEATURES / "snapshots.parquet")
-    features = snapshots[snapshots["cutoff"] == pd.Timestamp(meta["cutoffs"]["score"])]
-    scored = build_list(scoring, features, band_thresholds=params.score.band_thresholds)
-    summary = summarise_list(scored, at_risk_size=params.score.at_risk_size)
-    summary["as_of"] = meta["cutoffs"]["score"]
-    log.info("scored %d customers; at-risk list of %d", len(scored), summary["at_risk_list_size"])
+    features = snapshots[snapshots["cutoff"] == as_of].reset_index(drop=True)
+    del snapshots
+    r = params.retention
+    with timed("segments, plays and lists", log):
+        customers = score_customers(
+            scoring,
+            features,
+            horizon_days=params.churn.horizon_days,
+            band_thresholds=params.score.band_thresholds,
+            rising_by=r.rising_by,
+            economics=economics(params),
+        )
+        scored = build_lists(
+            customers,
+            call_budget=(r.budget.contacts, r.budget.money),
+            winback_budget=(r.winback_budget.contacts, r.winback_budget.money),
+        )
+    scored = scored.join(explain_rows(scored, features, params))
+    scored["as_of"] = as_of.date()
+    extra = pass_through_columns(params, scored["customer_id"])
+    scored = pd.concat([scored, extra], axis=1)
+    columns = list_columns(params.explain.top_reasons, tuple(extra.columns))
+
+    about = describe_run(params, scoring, as_of)
+    coverage = reason_coverage(scored)
+    summary = summarise_lists(scored) | {k: about[k] for k in ("as_of", "horizon_days")}
+    summary["model_version"] = about["model_version"]
+    summary["reasons_explained"] = (
+        "everyone" if len(scored) <= params.explain.reasons_for_all_up_to else "lists"
+    )
+    summary["reasons_two_or_more_concepts_share"] = coverage["all"]
+    summary[f"{CALL}_list"]["reasons_two_or_more_concepts_share"] = coverage["call_list"]
+    log.info(
+        "scored %d customers: %s; call list %d, win-back list %d",
+        len(scored),
+        summary["segments"],
+        summary[f"{CALL}_list"]["customers"],
+        summary[f"{WINBACK}_list"]["customers"],
+    )
+
+    with timed("funnel", log):
+        funnel = relationship_funnel(
+            connect_canonical(),
+            as_of=as_of,
+            lookback_days=params.churn.lookback_days,
+            scored_stages=scored["relationship_stage"],
+        )
+    bins, source = calibration_bins()
+    html = render_report(
+        scored,
+        summary,
+        pd.read_csv(REPORTS / "explain" / "drivers_by_concept.csv"),
+        bins,
+        funnel,
+        about | {"calibration_source": source},
+        pass_through=tuple(extra.columns),
+        cards=CARDS,
+    )
+    lists = {
+        CALL: scored[scored["list"] == CALL][columns],
+        WINBACK: scored[scored["list"] == WINBACK][columns],
+        "everyone": scored[columns],
+    }
+    with timed("workbook", log):
+        xlsx = workbook(lists, about, params, tuple(extra.columns))
+
     with io.staged_dir(SCORED) as out:
-        io.write_csv(scored, out / "customers.csv")
-        io.write_csv(scored.head(params.score.at_risk_size), out / "at_risk.csv")
+        io.write_csv(format_for_csv(lists[CALL]), out / "at_risk.csv")
+        io.write_csv(format_for_csv(lists[WINBACK]), out / "winback.csv")
+        io.write_csv(format_for_csv(lists["everyone"]), out / "customers.csv")
+        io.write_bytes(xlsx, out / "at_risk.xlsx")
+    io.write_text(html, REPORTS / "retention_report.html")
     io.write_json(summary, REPORTS / "score.json")
 
 

@@ -60,6 +60,7 @@ def write_release(release: Release, design: Design) -> None:
             {"features": list(design.features), "categories": design.categories},
             churn_dir / "design.json",
         )
+        io.write_json(shipped.churn.to_dict(), churn_dir / "score.json")
         io.write_json(release.metrics["shipped"], churn_dir / "shipped.json")
         shipped.value_booster.save_model(value_dir / "model.txt")
         if release.loyalty is not None:

@@ -1,0 +1,988 @@
+"""One record per feature: what it is, how a retention team reads it, when it is a strength.
+
+The feature builder computes the values (``pipeline.features``); everything that
+*talks* about a feature reads this catalogue: the reasons on the at-risk list, what
+keeps a customer, the drivers in words of the report. A new feature is one new
+:class:`Feature` here.
+
+Each feature belongs to
+
+* a **family**, the loyalty theory's unit of measurement (the five behavioural signs of
+  loyalty, voiced and silent complaints, fulfilment, ...), the same as
+  ``pipeline.features.FAMILIES`` (a test keeps the two equal);
+* a **concept**, the unit a person reasons in. SHAP values are summed within a concept
+  and each concept gives at most one reason, so "0 visits in 90 days" and "last visit
+  95 days ago" can no longer fill two of three reasons. Calendar, region and
+  acquisition channel are ``context``: they stay in the model and never become a
+  reason, because nobody can act on them.
+
+A reason is phrased with the customer's own value against their own norm ("last order
+102 days ago; usually every 21 days"). Templates name features (and a few derived
+norms, :data:`NORMS`) in braces, with a format after ``|``:
+
+``{x}``
+    a whole number with thousands separators;
+``{x|order}`` or ``{x|delivery/deliveries}``
+    a count with its noun: "no orders", "1 order", "3 orders";
+``{x|days}``
+    "less than a day", "1 day", "12 days";
+``{x|duration}``
+    days as "45 days", "7 months" or "3 years";
+``{x|%}``, ``{x|money}``, ``{x|1}``
+    a percentage, a whole amount of money, one decimal (dropped when zero);
+``{x|1 order}``
+    one decimal with its noun: "1 order", "0.8 orders", "2.5 orders".
+
+A phrase applies to the rows where every value it names is known and its ``when``
+holds; the first that applies wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+Predicate = Callable[[pd.DataFrame], np.ndarray]
+
+CONTEXT = "context"
+
+# Concept key -> (label for people, what it covers). Order = how the report lists them.
+CONCEPTS: dict[str, tuple[str, str]] = {
+    "recency_visits": (
+        "Recency and visits",
+        "how long since the last order, against the customer's own rhythm, and whether "
+        "they still visit the shop",
+    ),
+    "order_rhythm": (
+        "Order rhythm",
+        "how often and how regularly the customer orders, against their own past",
+    ),
+    "complaints": (
+        "Complaints",
+        "complaints voiced, still open, slow to resolve or escalated: the tip of the iceberg",
+    ),
+    "deliveries": (
+        "Deliveries",
+        "late deliveries, most of them never complained about",
+    ),
+    "returns_ratings": (
+        "Returns and ratings",
+        "returns, low ratings and whether the customer kept buying after a problem: the "
+        "silent part of the iceberg",
+    ),
+    "price_promotions": (
+        "Price and promotions",
+        "discounts and promotion days: customers who come for the price leave for a price",
+    ),
+    "spend": ("Spend", "how much the customer spends and whether it is falling"),
+    "engagement": (
+        "Engagement",
+        "channels used, time taken to choose, abandoned carts",
+    ),
+    "switching_costs": (
+        "Switching costs",
+        "loyalty points and membership: what the customer would give up by leaving",
+    ),
+    "tenure": (
+        "Tenure and advocacy",
+        "how long the relationship has lasted and whether the customer recommends the shop",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A sentence template and, optionally, the rows it is meant for."""
+
+    template: str
+    when: Predicate | None = None
+
+
+@dataclass(frozen=True)
+class Feature:
+    """Everything the pipeline says about one feature.
+
+    Attributes
+    ----------
+    name
+        Column name in the feature table.
+    family
+        Loyalty-theory family (the same as ``pipeline.features.FAMILIES``).
+    concept
+        Key of :data:`CONCEPTS`, or ``"context"`` (never a reason).
+    label
+        What the value is, as a noun phrase ("days since the last order").
+    reason
+        How to say it when it raises the risk, first applicable phrase wins.
+    absent
+        What a missing value means for the customer.
+    absent_is_risk
+        Whether that absence can be a reason ("no visits in the last 90 days" can; "no
+        open complaint" cannot, it is good news).
+    strength
+        When the value is a real strength (advocacy, points, an on-schedule rhythm, a
+        resolved complaint) and how to say it; ``None`` if it never is. A strength is
+        never given as a reason, and ``keeps_them`` is only ever a strength.
+    """
+
+    name: str
+    family: str
+    concept: str
+    label: str
+    reason: tuple[Phrase, ...]
+    absent: str | None = None
+    absent_is_risk: bool = True
+    strength: Phrase | None = None
+
+
+def _col(frame: pd.DataFrame, name: str) -> pd.Series:
+    if name not in frame:
+        return pd.Series(np.nan, index=frame.index)
+    return pd.to_numeric(frame[name], errors="coerce")
+
+
+def _ge(name: str, threshold: float) -> Predicate:
+    return lambda f: (_col(f, name) >= threshold).to_numpy()
+
+
+def _le(name: str, threshold: float) -> Predicate:
+    return lambda f: (_col(f, name) <= threshold).to_numpy()
+
+
+def _gt(name: str, threshold: float) -> Predicate:
+    return lambda f: (_col(f, name) > threshold).to_numpy()
+
+
+def _on_schedule(f: pd.DataFrame) -> np.ndarray:
+    # ordered again within the usual gap: the rhythm itself is holding
+    return (
+        (_col(f, "orders_total") >= 2) & (_col(f, "days_since_last_order") <= _col(f, "usual_gap"))
+    ).to_numpy()
+
+
+def _more_than_usual(f: pd.DataFrame) -> np.ndarray:
+    return (
+        (_col(f, "orders_90d") >= 2) & (_col(f, "orders_90d") >= _col(f, "usual_orders_90d"))
+    ).to_numpy()
+
+
+def _full_price(f: pd.DataFrame) -> np.ndarray:
+    return (
+        (_col(f, "orders_365d") >= 2) & (_col(f, "discounted_order_share_365d") <= 0.1)
+    ).to_numpy()
+
+
+def _open_complaint(f: pd.DataFrame) -> np.ndarray:
+    return (_col(f, "complaints_unresolved_now") >= 1).to_numpy()
+
+
+def _tier_held(f: pd.DataFrame) -> np.ndarray:
+    if "membership_tier" not in f:
+        return np.zeros(len(f), dtype=bool)
+    tier = f["membership_tier"].astype("object")
+    return (tier.notna() & ~tier.isin(["none", "None", "", "basic"])).to_numpy()
+
+
+# Norms a reason compares the customer with: derived from their own features.
+NORMS: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
+    # Two invoices in one visit make a gap of minutes: a rhythm is at least a day.
+    "usual_gap": lambda f: _col(f, "order_gap_mean_days").clip(lower=1.0),
+    "usual_orders_30d": lambda f: _col(f, "order_rate_per_30d"),
+    "usual_orders_90d": lambda f: _col(f, "order_rate_per_30d") * 3.0,
+    "usual_orders_365d": lambda f: _col(f, "order_rate_per_30d") * 365.0 / 30.0,
+    "visits_a_month_before": lambda f: (_col(f, "sessions_90d") - _col(f, "sessions_30d")) / 2.0,
+    "spend_a_month_before": lambda f: (_col(f, "spend_365d") - _col(f, "spend_30d")) / 11.0,
+    "spend_a_quarter_before": lambda f: (_col(f, "spend_365d") - _col(f, "spend_90d")) / 3.0,
+    # trend t = (a - b) / (a + b) with a the last 90 days, b the 90 before: b = a(1-t)/(1+t)
+    "spend_prev_90d": lambda f: (
+        _col(f, "spend_90d")
+        * (1.0 - _col(f, "spend_trend_90d"))
+        / (1.0 + _col(f, "spend_trend_90d")).where(_col(f, "spend_trend_90d") > -1.0)
+    ),
+}
+
+_LAST_ORDER = (
+    Phrase("last order {days_since_last_order|days} ago; usually every {usual_gap|days}"),
+    Phrase("one order so far, {days_since_last_order|days} ago"),
+)
+_ON_SCHEDULE = Phrase(
+    "on schedule: last order {days_since_last_order|days} ago, usually every {usual_gap|days}",
+    _on_schedule,
+)
+_OPEN_COMPLAINT = Phrase(
+    "{complaints_unresolved_now|complaint} open for {complaint_open_days_max_now|days}",
+    _open_complaint,
+)
+
+
+def _f(
+    name: str,
+    family: str,
+    concept: str,
+    label: str,
+    *reason: str | Phrase,
+    absent: str | None = None,
+    absent_is_risk: bool = True,
+    strength: Phrase | None = None,
+) -> Feature:
+    phrases = tuple(p if isinstance(p, Phrase) else Phrase(p) for p in reason)
+    return Feature(name, family, concept, label, phrases, absent, absent_is_risk, strength)
+
+
+CATALOGUE: tuple[Feature, ...] = (
+    # ---------------------------------------------------------------- repeat purchase
+    _f(
+        "orders_30d",
+        "repeat_purchase",
+        "order_rhythm",
+        "orders in the last 30 days",
+        "{orders_30d|order} in the last 30 days; usually {usual_orders_30d|1} a month",
+    ),
+    _f(
+        "orders_90d",
+        "repeat_purchase",
+        "order_rhythm",
+        "orders in the last 90 days",
+        "{orders_90d|order} in the last 90 days; usually {usual_orders_90d|1}",
+        strength=Phrase(
+            "{orders_90d|order} in the last 90 days, as many as usual or more", _more_than_usual
+        ),
+    ),
+    _f(
+        "orders_365d",
+        "repeat_purchase",
+        "order_rhythm",
+        "orders in the last year",
+        "{orders_365d|order} in the last year",
+    ),
+    _f(
+        "orders_total",
+        "repeat_purchase",
+        "order_rhythm",
+        "orders in all",
+        "{orders_total|order} in {tenure_days|duration} as a customer",
+        "{orders_total|order} in all",
+    ),
+    _f(
+        "purchase_days_total",
+        "repeat_purchase",
+        "order_rhythm",
+        "days with an order, in all",
+        "ordered on {purchase_days_total|day} in {tenure_days|duration} as a customer",
+        "ordered on {purchase_days_total|day} in all",
+    ),
+    _f(
+        "days_since_last_order",
+        "repeat_purchase",
+        "recency_visits",
+        "days since the last order",
+        *_LAST_ORDER,
+        strength=_ON_SCHEDULE,
+    ),
+    _f(
+        "order_gap_mean_days",
+        "repeat_purchase",
+        "order_rhythm",
+        "usual days between orders",
+        "usually orders every {usual_gap|days}",
+        absent="one order so far",
+    ),
+    _f(
+        "order_gap_std_days",
+        "repeat_purchase",
+        "order_rhythm",
+        "spread of the days between orders",
+        Phrase("two orders so far, {usual_gap|days} apart", _le("orders_total", 2)),
+        "orders every {usual_gap|days}, give or take {order_gap_std_days|days}",
+        absent="one order so far",
+    ),
+    _f(
+        "overdue_ratio",
+        "repeat_purchase",
+        "recency_visits",
+        "days since the last order over the usual gap",
+        *_LAST_ORDER,
+        absent="one order so far",
+        strength=_ON_SCHEDULE,
+    ),
+    _f(
+        "order_rate_per_30d",
+        "repeat_purchase",
+        "order_rhythm",
+        "orders a month over the relationship",
+        "{order_rate_per_30d|1 order} a month on average",
+    ),
+    _f(
+        "recency_share_of_tenure",
+        "repeat_purchase",
+        "recency_visits",
+        "share of the relationship spent silent",
+        *_LAST_ORDER,
+        strength=_ON_SCHEDULE,
+    ),
+    _f(
+        "active_months_365d",
+        "repeat_purchase",
+        "order_rhythm",
+        "months with an order in the last year",
+        "bought in {active_months_365d|month} of the last 12",
+        strength=Phrase(
+            "bought in {active_months_365d} of the last 12 months", _ge("active_months_365d", 6)
+        ),
+    ),
+    # ----------------------------------------------------------------- seasonality
+    _f(
+        "bgnbd_p_alive",
+        "repeat_purchase",
+        "recency_visits",
+        "chance the customer is still active, by their purchase history (BG/NBD)",
+        _LAST_ORDER[0],
+        "silent for longer than their purchase history suggests",
+    ),
+    _f(
+        "bgnbd_p_no_purchase",
+        "repeat_purchase",
+        "recency_visits",
+        "chance of no order in the horizon, by purchase history alone (BG/NBD)",
+        *_LAST_ORDER,
+        absent="one order so far",
+    ),
+    _f(
+        "bgnbd_orders_per_30d_if_alive",
+        "repeat_purchase",
+        "order_rhythm",
+        "orders a month expected while still active (BG/NBD)",
+        "usually {bgnbd_orders_per_30d_if_alive|1 order} a month while active",
+    ),
+    _f("cutoff_month", "seasonality", CONTEXT, "month of the year", "{cutoff_month}"),
+    _f(
+        "orders_same_window_last_year",
+        "seasonality",
+        "order_rhythm",
+        "orders in the coming season last year",
+        "{orders_same_window_last_year|order} in this season last year",
+        strength=Phrase(
+            "bought in this season last year ({orders_same_window_last_year|order})",
+            _ge("orders_same_window_last_year", 1),
+        ),
+    ),
+    _f(
+        "spend_same_window_last_year",
+        "seasonality",
+        "spend",
+        "spend in the coming season last year",
+        "spent {spend_same_window_last_year|money} in this season last year",
+    ),
+    # ----------------------------------------------------------------- choice time
+    _f(
+        "choice_time_mean_minutes_365d",
+        "choice_time",
+        "engagement",
+        "minutes from visit to order",
+        "takes {choice_time_mean_minutes_365d} minutes from visit to order",
+        absent="no tracked visit before buying",
+        absent_is_risk=False,
+    ),
+    # ----------------------------------------------------------- price sensitivity
+    _f(
+        "discounted_order_share_365d",
+        "price_sensitivity",
+        "price_promotions",
+        "share of orders discounted",
+        "{discounted_order_share_365d|%} of orders discounted",
+        strength=Phrase("buys at full price", _full_price),
+    ),
+    _f(
+        "discount_depth_mean_365d",
+        "price_sensitivity",
+        "price_promotions",
+        "average discount",
+        "average discount {discount_depth_mean_365d|%}",
+    ),
+    _f(
+        "promotion_day_order_share_365d",
+        "price_sensitivity",
+        "price_promotions",
+        "share of orders on promotion days",
+        "{promotion_day_order_share_365d|%} of orders on promotion days",
+    ),
+    _f(
+        "unit_price_mean_365d",
+        "price_sensitivity",
+        "price_promotions",
+        "average unit price",
+        "average unit price {unit_price_mean_365d|money}",
+    ),
+    # ------------------------------------------------------- attitude to competitors
+    _f(
+        "browse_only_sessions_90d",
+        "competitor_attitude",
+        "recency_visits",
+        "visits without buying in 90 days",
+        Phrase("no visits in the last 90 days", _le("sessions_90d", 0)),
+        "{browse_only_sessions_90d} of {sessions_90d|visit} in 90 days ended without buying",
+    ),
+    _f(
+        "browse_only_session_share_90d",
+        "competitor_attitude",
+        "recency_visits",
+        "share of visits without buying in 90 days",
+        "{browse_only_sessions_90d} of {sessions_90d|visit} in 90 days ended without buying",
+        "{browse_only_session_share_90d|%} of visits in 90 days ended without buying",
+        absent="no visits in the last 90 days",
+    ),
+    _f(
+        "cart_abandonment_share_90d",
+        "competitor_attitude",
+        "engagement",
+        "share of carts abandoned in 90 days",
+        "{cart_abandonment_share_90d|%} of carts abandoned in 90 days",
+        absent="no carts in the last 90 days",
+    ),
+    # ---------------------------------------------------------- quality tolerance
+    _f(
+        "orders_since_last_issue",
+        "quality_tolerance",
+        "returns_ratings",
+        "orders since the last return or complaint",
+        Phrase(
+            "no order since the last return or complaint, {days_since_last_issue|days} ago",
+            _le("orders_since_last_issue", 0),
+        ),
+        "{orders_since_last_issue|order} since the last return or complaint",
+        absent="no returns or complaints",
+        absent_is_risk=False,
+        strength=Phrase(
+            "kept buying after a problem: {orders_since_last_issue|order} since",
+            _ge("orders_since_last_issue", 2),
+        ),
+    ),
+    _f(
+        "days_since_last_issue",
+        "quality_tolerance",
+        "returns_ratings",
+        "days since the last return or complaint",
+        Phrase(
+            "no order since the last return or complaint, {days_since_last_issue|days} ago",
+            _le("orders_since_last_issue", 0),
+        ),
+        "last return or complaint {days_since_last_issue|days} ago",
+        absent="no returns or complaints",
+        absent_is_risk=False,
+    ),
+    # ---------------------------------------------------------- voiced complaints
+    _f(
+        "complaints_90d",
+        "voiced_complaints",
+        "complaints",
+        "complaints in 90 days",
+        _OPEN_COMPLAINT,
+        "{complaints_90d|complaint} in the last 90 days",
+    ),
+    _f(
+        "complaints_365d",
+        "voiced_complaints",
+        "complaints",
+        "complaints in the last year",
+        _OPEN_COMPLAINT,
+        "{complaints_365d|complaint} in the last year",
+    ),
+    _f(
+        "complaints_delivery_365d",
+        "voiced_complaints",
+        "complaints",
+        "delivery complaints in the last year",
+        _OPEN_COMPLAINT,
+        "{complaints_delivery_365d|delivery complaint} in the last year",
+    ),
+    _f(
+        "complaints_quality_365d",
+        "voiced_complaints",
+        "complaints",
+        "quality complaints in the last year",
+        _OPEN_COMPLAINT,
+        "{complaints_quality_365d|quality complaint} in the last year",
+    ),
+    _f(
+        "complaints_service_365d",
+        "voiced_complaints",
+        "complaints",
+        "service complaints in the last year",
+        _OPEN_COMPLAINT,
+        "{complaints_service_365d|service complaint} in the last year",
+    ),
+    _f(
+        "complaints_billing_365d",
+        "voiced_complaints",
+        "complaints",
+        "billing complaints in the last year",
+        _OPEN_COMPLAINT,
+        "{complaints_billing_365d|billing complaint} in the last year",
+    ),
+    _f(
+        "complaints_unresolved_now",
+        "voiced_complaints",
+        "complaints",
+        "complaints open now",
+        _OPEN_COMPLAINT,
+        "{complaints_unresolved_now|open complaint}",
+    ),
+    _f(
+        "complaint_open_days_max_now",
+        "voiced_complaints",
+        "complaints",
+        "days the oldest open complaint has been open",
+        _OPEN_COMPLAINT,
+        absent="no open complaint",
+        absent_is_risk=False,
+    ),
+    _f(
+        "complaint_resolve_days_mean_365d",
+        "voiced_complaints",
+        "complaints",
+        "days taken to resolve a complaint",
+        _OPEN_COMPLAINT,
+        "complaints took {complaint_resolve_days_mean_365d|days} to resolve",
+        absent="no resolved complaint",
+        absent_is_risk=False,
+    ),
+    _f(
+        "complaints_escalated_365d",
+        "voiced_complaints",
+        "complaints",
+        "escalated complaints in the last year",
+        _OPEN_COMPLAINT,
+        "{complaints_escalated_365d|escalated complaint} in the last year",
+    ),
+    _f(
+        "complaint_satisfaction_mean_365d",
+        "voiced_complaints",
+        "complaints",
+        "satisfaction after a resolved complaint (1-5)",
+        _OPEN_COMPLAINT,
+        "satisfaction after the complaint {complaint_satisfaction_mean_365d|1}/5",
+        absent="no resolved complaint",
+        absent_is_risk=False,
+        strength=Phrase(
+            "complaint resolved to their satisfaction ({complaint_satisfaction_mean_365d|1}/5)",
+            _ge("complaint_satisfaction_mean_365d", 4),
+        ),
+    ),
+    # --------------------------------------------------------- silent complaints
+    _f(
+        "returns_90d",
+        "silent_complaints",
+        "returns_ratings",
+        "returns in 90 days",
+        "{returns_90d|return} in the last 90 days",
+    ),
+    _f(
+        "returns_365d",
+        "silent_complaints",
+        "returns_ratings",
+        "returns in the last year",
+        "{returns_365d|return} in the last year",
+    ),
+    _f(
+        "returned_amount_share_365d",
+        "silent_complaints",
+        "returns_ratings",
+        "share of spend returned",
+        "returned {returned_amount_share_365d|%} of spend in the last year",
+        absent="no returns in the last year",
+        absent_is_risk=False,
+    ),
+    _f(
+        "low_ratings_365d",
+        "silent_complaints",
+        "returns_ratings",
+        "ratings of 1 or 2 stars in the last year",
+        "{low_ratings_365d|low rating} (1-2 stars) in the last year",
+    ),
+    _f(
+        "rating_mean_365d",
+        "silent_complaints",
+        "returns_ratings",
+        "average rating (1-5)",
+        "rates orders {rating_mean_365d|1}/5 on average",
+        absent="no ratings given",
+        strength=Phrase(
+            "rates orders {rating_mean_365d|1}/5 on average", _ge("rating_mean_365d", 4.5)
+        ),
+    ),
+    _f(
+        "late_deliveries_without_complaint_365d",
+        "silent_complaints",
+        "deliveries",
+        "late deliveries never complained about",
+        "{late_deliveries_without_complaint_365d|late delivery/late deliveries} in the last "
+        "year, never complained",
+    ),
+    # ---------------------------------------------------------------- fulfilment
+    _f(
+        "late_deliveries_90d",
+        "fulfilment",
+        "deliveries",
+        "late deliveries in 90 days",
+        "{late_deliveries_90d|late delivery/late deliveries} in the last 90 days",
+    ),
+    _f(
+        "late_delivery_share_365d",
+        "fulfilment",
+        "deliveries",
+        "share of deliveries late",
+        "{late_delivery_share_365d|%} of deliveries late in the last year",
+        absent="no delivery due in the last year",
+        absent_is_risk=False,
+    ),
+    _f(
+        "delivery_delay_mean_days_365d",
+        "fulfilment",
+        "deliveries",
+        "average days late per delivery",
+        "deliveries {delivery_delay_mean_days_365d|1 day} late on average",
+        absent="no delivery due in the last year",
+        absent_is_risk=False,
+    ),
+    # ----------------------------------------------------------------- monetary
+    _f(
+        "spend_30d",
+        "monetary",
+        "spend",
+        "spend in the last 30 days",
+        "spent {spend_30d|money} in the last 30 days; {spend_a_month_before|money} a month before",
+    ),
+    _f(
+        "spend_90d",
+        "monetary",
+        "spend",
+        "spend in the last 90 days",
+        "spent {spend_90d|money} in the last 90 days; {spend_a_quarter_before|money} a quarter "
+        "before",
+    ),
+    _f(
+        "spend_365d",
+        "monetary",
+        "spend",
+        "spend in the last year",
+        "spent {spend_365d|money} in the last year",
+    ),
+    _f(
+        "spend_total",
+        "monetary",
+        "spend",
+        "spend in all",
+        "spent {spend_total|money} in all",
+    ),
+    _f(
+        "net_spend_365d",
+        "monetary",
+        "spend",
+        "spend in the last year after returns and cancellations",
+        "spent {net_spend_365d|money} in the last year after returns",
+    ),
+    _f(
+        "spend_trend_90d",
+        "monetary",
+        "spend",
+        "spend trend, last 90 days against the 90 before",
+        Phrase(
+            "no spend in the last 90 days, after spending in the 90 before",
+            _le("spend_trend_90d", -1.0),
+        ),
+        "spent {spend_90d|money} in the last 90 days; {spend_prev_90d|money} the 90 before",
+        absent="no spend in the last 180 days",
+        strength=Phrase(
+            "spending more: {spend_90d|money} in the last 90 days, {spend_prev_90d|money} "
+            "the 90 before",
+            _ge("spend_trend_90d", 0.2),
+        ),
+    ),
+    _f(
+        "order_value_mean_365d",
+        "monetary",
+        "spend",
+        "average order value",
+        "average order {order_value_mean_365d|money}",
+    ),
+    _f(
+        "quantity_per_order_mean_365d",
+        "monetary",
+        "spend",
+        "items per order",
+        "{quantity_per_order_mean_365d|1 item} per order",
+    ),
+    _f(
+        "distinct_products_365d",
+        "monetary",
+        "spend",
+        "different products bought in the last year",
+        "{distinct_products_365d|different product} in the last year",
+    ),
+    # --------------------------------------------------------------- engagement
+    _f(
+        "sessions_30d",
+        "engagement",
+        "recency_visits",
+        "visits in the last 30 days",
+        "{sessions_30d|visit} in the last 30 days; {visits_a_month_before|1} a month before",
+        strength=Phrase("{sessions_30d|visit} in the last 30 days", _ge("sessions_30d", 4)),
+    ),
+    _f(
+        "sessions_90d",
+        "engagement",
+        "recency_visits",
+        "visits in the last 90 days",
+        "{sessions_90d|visit} in the last 90 days",
+    ),
+    _f(
+        "days_since_last_session",
+        "engagement",
+        "recency_visits",
+        "days since the last visit",
+        # one concept, one reason: the visit and the order rhythm said together
+        "last visit {days_since_last_session|days} ago; last order "
+        "{days_since_last_order|days} ago, usually every {usual_gap|days}",
+        "last visit {days_since_last_session|days} ago; one order so far, "
+        "{days_since_last_order|days} ago",
+        "last visit {days_since_last_session|days} ago",
+        absent="no visits in the last year",
+    ),
+    _f(
+        "channels_used_365d",
+        "engagement",
+        "engagement",
+        "channels used (web, app, phone, store)",
+        Phrase("buys through one channel only", _le("channels_used_365d", 1)),
+        "buys through {channels_used_365d|channel}",
+        strength=Phrase("buys through {channels_used_365d|channel}", _ge("channels_used_365d", 2)),
+    ),
+    # ------------------------------------------------------------- relationship
+    _f(
+        "tenure_days",
+        "relationship",
+        "tenure",
+        "length of the relationship",
+        "customer for {tenure_days|duration}",
+        strength=Phrase("customer for {tenure_days|duration}", _ge("tenure_days", 730)),
+    ),
+    _f(
+        "first_order_age_days",
+        "relationship",
+        "tenure",
+        "time since the first order",
+        "first order {first_order_age_days|duration} ago",
+    ),
+    _f(
+        "points_balance",
+        "relationship",
+        "switching_costs",
+        "loyalty points banked",
+        Phrase("no loyalty points banked", _le("points_balance", 0)),
+        "{points_balance|loyalty point} banked",
+        strength=Phrase("{points_balance|loyalty point} banked", _ge("points_balance", 100)),
+    ),
+    _f(
+        "membership_tier",
+        "relationship",
+        "switching_costs",
+        "membership tier",
+        Phrase("no membership", lambda f: ~_tier_held(f)),
+        "{membership_tier} member",
+        strength=Phrase("{membership_tier} member", _tier_held),
+    ),
+    _f(
+        "acquisition_channel",
+        "relationship",
+        CONTEXT,
+        "acquisition channel",
+        "{acquisition_channel}",
+    ),
+    _f("region", "relationship", CONTEXT, "region", "{region}"),
+    _f(
+        "referrals_made",
+        "relationship",
+        "tenure",
+        "customers referred",
+        # never a reason: not having referred anyone is nothing a team can act on
+        strength=Phrase("referred {referrals_made|customer}", _gt("referrals_made", 0)),
+    ),
+)
+
+BY_NAME: dict[str, Feature] = {f.name: f for f in CATALOGUE}
+
+
+def families() -> dict[str, str]:
+    """Feature name -> family, in catalogue order."""
+    return {f.name: f.family for f in CATALOGUE}
+
+
+def concepts(names: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """Feature name -> concept for the given features (unknown features are context)."""
+    return {n: BY_NAME[n].concept if n in BY_NAME else CONTEXT for n in names}
+
+
+def with_norms(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` plus the derived norms of :data:`NORMS` (a new frame)."""
+    return frame.assign(**{name: fn(frame) for name, fn in NORMS.items()})
+
+
+# ------------------------------------------------------------------- rendering
+
+
+def _plural(noun: str) -> str:
+    if noun.endswith("y") and noun[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return noun[:-1] + "ies"
+    if noun.endswith(("s", "x", "ch", "sh")):
+        return noun + "es"
+    return noun + "s"
+
+
+def _whole(values: pd.Series) -> pd.Series:
+    return values.round().astype("int64").map("{:,}".format)
+
+
+def _count(values: pd.Series, nouns: str) -> pd.Series:
+    one, _, many = nouns.partition("/")
+    many = many or _plural(one)
+    n = values.round().astype("int64")
+    words = pd.Series(np.where(n == 1, one, many), index=values.index)
+    numbers = n.map("{:,}".format)
+    return (numbers + " " + words).where(n != 0, "no " + many)
+
+
+def _decimal_count(values: pd.Series, nouns: str) -> pd.Series:
+    one, _, many = nouns.partition("/")
+    many = many or _plural(one)
+    rounded = values.round(1)
+    numbers = rounded.map("{:,.1f}".format).str.removesuffix(".0")
+    words = pd.Series(np.where(rounded == 1.0, one, many), index=values.index)
+    return numbers + " " + words
+
+
+def _days(values: pd.Series) -> pd.Series:
+    n = values.round().astype("int64")
+    text = n.map("{:,}".format) + pd.Series(np.where(n == 1, " day", " days"), index=n.index)
+    return text.where(values >= 0.5, "less than a day")
+
+
+def _duration(values: pd.Series) -> pd.Series:
+    months = (values / 30.4375).round().astype("int64")
+    years = (values / 365.25).round().astype("int64")
+    return (
+        _days(values)
+        .where(values < 60, months.map("{:,} months".format))
+        .where(values < 730, years.map("{:,} years".format))
+    )
+
+
+def _format(values: pd.Series, spec: str | None) -> pd.Series:
+    if spec is None:
+        if not pd.api.types.is_numeric_dtype(values):
+            return values.astype(str)
+        return _whole(values)
+    if spec == "%":
+        return (values * 100).round().astype("int64").map("{:,}%".format)
+    if spec == "money":
+        return _whole(values)
+    if spec == "1":
+        # one decimal, none when it is zero: "2.8 a month", "3 a month"
+        return values.round(1).map("{:,.1f}".format).str.removesuffix(".0")
+    if spec.startswith("1 "):
+        return _decimal_count(values, spec[2:])
+    if spec == "days":
+        return _days(values)
+    if spec == "duration":
+        return _duration(values)
+    return _count(values, spec)
+
+
+def _parse(template: str) -> list[tuple[str, str | None] | str]:
+    """Literal text and ``(name, spec)`` placeholders, in order."""
+    parts: list[tuple[str, str | None] | str] = []
+    rest = template
+    while "{" in rest:
+        before, _, rest = rest.partition("{")
+        inner, _, rest = rest.partition("}")
+        name, _, spec = inner.partition("|")
+        if before:
+            parts.append(before)
+        parts.append((name, spec or None))
+    if rest:
+        parts.append(rest)
+    return parts
+
+
+def placeholders(template: str) -> list[str]:
+    """The feature or norm names a template refers to."""
+    return [p[0] for p in _parse(template) if isinstance(p, tuple)]
+
+
+def render(template: str, frame: pd.DataFrame) -> pd.Series:
+    """Fill ``template`` for every row of ``frame`` (values must be present)."""
+    out = pd.Series("", index=frame.index, dtype=object)
+    for part in _parse(template):
+        if isinstance(part, str):
+            out = out + part
+        else:
+            name, spec = part
+            out = out + _format(frame[name], spec)
+    return out
+
+
+def applicable(phrase: Phrase, frame: pd.DataFrame) -> np.ndarray:
+    """Rows where every value the phrase names is known and its ``when`` holds."""
+    ok = np.ones(len(frame), dtype=bool)
+    for name in placeholders(phrase.template):
+        if name not in frame:
+            return np.zeros(len(frame), dtype=bool)
+        ok &= frame[name].notna().to_numpy()
+    if phrase.when is not None:
+        ok &= np.asarray(phrase.when(frame), dtype=bool)
+    return ok
+
+
+def phrase_reason(feature: Feature, frame: pd.DataFrame) -> pd.Series:
+    """How ``feature`` raises the risk of each row of ``frame`` (``None`` if unsayable).
+
+    ``frame`` holds the feature values and :data:`NORMS` (see :func:`with_norms`). A
+    phrase that names the feature itself skips rows where it is missing; those rows get
+    the feature's absence, when an absence can be a reason.
+    """
+    out = pd.Series(None, index=frame.index, dtype=object)
+    todo = np.ones(len(frame), dtype=bool)
+    phrases = list(feature.reason)
+    if feature.absent is not None and feature.absent_is_risk and feature.name in frame:
+        phrases.append(Phrase(feature.absent, lambda f, n=feature.name: f[n].isna().to_numpy()))
+    for phrase in phrases:
+        rows = todo & applicable(phrase, frame)
+        if rows.any():
+            out[rows] = render(phrase.template, frame[rows]).to_numpy()
+            todo &= ~rows
+    return out
+
+
+def sayable(feature: Feature, frame: pd.DataFrame) -> np.ndarray:
+    """Rows for which :func:`phrase_reason` has something to say (no text is built)."""
+    ok = np.zeros(len(frame), dtype=bool)
+    for phrase in feature.reason:
+        ok |= applicable(phrase, frame)
+    if feature.absent is not None and feature.absent_is_risk and feature.name in frame:
+        ok |= frame[feature.name].isna().to_numpy() & applicable(Phrase(feature.absent), frame)
+    return ok
+
+
+def is_strength(feature: Feature, frame: pd.DataFrame) -> np.ndarray:
+    """Rows where the feature's value is a real strength of the relationship."""
+    if feature.strength is None:
+        return np.zeros(len(frame), dtype=bool)
+    return applicable(feature.strength, frame)
+
+
+def phrase_strength(feature: Feature, frame: pd.DataFrame) -> pd.Series:
+    """The strength, said for every row of ``frame`` (all rows must be strengths)."""
+    assert feature.strength is not None
+    return render(feature.strength.template, frame)

@@ -1,0 +1,614 @@
+"""Read a shop's files as they were written: encoding, delimiter, numbers, dates, markers.
+
+Nothing here guesses silently. Each choice is either set in ``source.read`` or
+detected from evidence in the file, and recorded (``ReadChoices.describe()``) so the
+ledger says how every file was read. Where the evidence does not decide (dates that
+read as well day-first as month-first, numbers such as ``1.250`` with no other clue),
+the run stops with an error that says which option to set.
+
+- Encoding: a byte-order mark, else strict UTF-8, else GB18030 (a superset of GBK and
+  GB2312) when the bytes look like Chinese double-byte text, else Windows-1252 (Latin-1
+  plus the euro sign and typographic quotes), else Latin-1.
+- Delimiter: the one of ``, ; TAB |`` that splits the first lines into the same number
+  (more than one) of fields; the most fields wins.
+- Decimal separator: a value such as ``12,5`` or ``1.250,00`` proves a decimal comma,
+  ``12.5`` or ``1,250.00`` a decimal point; a file with both stops the run.
+- Day/month order: ``25/03/2024`` proves day-first, ``03/25/2024`` month-first; a file
+  with both, or with only dates such as ``01/02/2024``, stops the run.
+- Time zones: a column mixing ``+08:00`` and naive timestamps stops the run unless
+  ``source.timezone`` says where the naive ones were written.
+- Missing values: only the markers listed in ``source.read.missing_values`` (``NA`` is
+  not one: it is a region or a country code), counted per column.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+STRING = pd.StringDtype()
+DELIMITERS = (",", ";", "\t", "|")
+# Bytes read to detect an encoding and a delimiter.
+SAMPLE_BYTES = 4 << 20
+EMPTY_MARK = "(empty)"
+NULL_MARK = "(null)"
+
+
+class ReadError(ValueError):
+    """A file cannot be read as written; the message names the file and what to set."""
+
+
+@dataclass(frozen=True)
+class ReadChoices:
+    """How one file is read; ``detected`` names the choices made from the data."""
+
+    encoding: str | None = None
+    delimiter: str | None = None
+    decimal: str = "."
+    thousands: str = ""
+    date_format: str | None = None
+    day_first: bool | None = None
+    timezone: str | None = None
+    detected: tuple[str, ...] = field(default=())
+    given: tuple[str, ...] = field(default=())
+
+    def describe(self) -> dict[str, str]:
+        """The choices as text, each marked ``(detected)``, ``(set)`` or ``(default)``."""
+        shown = {
+            "encoding": self.encoding,
+            "delimiter": {"\t": "TAB"}.get(self.delimiter or "", self.delimiter),
+            "decimal": self.decimal,
+            "thousands": self.thousands or "none",
+            "date_format": self.date_format,
+            "day_first": None if self.day_first is None else str(self.day_first).lower(),
+            "timezone": self.timezone,
+        }
+
+        def how(key: str) -> str:
+            if key in self.detected:
+                return "detected"
+            return "set" if key in self.given else "default"
+
+        return {k: f"{v} ({how(k)})" for k, v in shown.items() if v is not None}
+
+
+# ------------------------------------------------------------------- encoding
+
+
+def _gb_share(sample: bytes) -> float:
+    """Share of non-ASCII bytes that have a non-ASCII neighbour, both in 0xA1..0xFE.
+
+    GB2312 characters are two such bytes; a Latin-1 accented letter stands alone
+    between ASCII bytes.
+    """
+    data = np.frombuffer(sample, dtype=np.uint8)
+    high = data >= 0x80
+    if not high.any():
+        return 0.0
+    gb = data >= 0xA1
+    neighbour = np.zeros(len(data), dtype=bool)
+    neighbour[1:] |= gb[:-1]
+    neighbour[:-1] |= gb[1:]
+    return float((gb & neighbour).sum() / high.sum())
+
+
+def detect_encoding(sample: bytes) -> str:
+    """The encoding a file's first bytes were written in (see the module docstring).
+
+    A sample cut in the middle of a multi-byte character still decodes: the last three
+    bytes are allowed to be incomplete.
+    """
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+
+    def decodes(encoding: str) -> bool:
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            decoder.decode(sample, final=False)
+        except UnicodeDecodeError:
+            return False
+        return True
+
+    if decodes("utf-8"):
+        return "utf-8"
+    # Latin-1 text decodes as GB18030 too (GB18030 maps almost any byte pair), but its
+    # accented letters stand alone between ASCII bytes; Chinese text comes in pairs.
+    if decodes("gb18030") and _gb_share(sample) >= 0.9:
+        return "gb18030"
+    if decodes("cp1252"):
+        return "cp1252"
+    return "latin-1"
+
+
+# ------------------------------------------------------------------ delimiter
+
+
+def detect_delimiter(lines: Sequence[str]) -> str:
+    """The delimiter that splits ``lines`` (header first) into a constant number of fields.
+
+    Quoted fields are respected. Among the delimiters giving the same field count on
+    every line, the one giving the most fields wins; ``,`` when none splits anything.
+    """
+    best, best_fields = ",", 1
+    lines = [line for line in lines if line.strip()][:200]
+    if not lines:
+        return best
+    for delimiter in DELIMITERS:
+        counts = {len(row) for row in csv.reader(lines, delimiter=delimiter)}
+        if len(counts) == 1:
+            (fields,) = counts
+            if fields > best_fields:
+                best, best_fields = delimiter, fields
+    return best
+
+
+# --------------------------------------------------------------- reading CSV
+
+
+def _open_bytes(path: Path) -> io.BufferedIOBase:
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")  # noqa: SIM115 (returned to the caller)
+
+
+def _head(path: Path) -> bytes:
+    with _open_bytes(path) as stream:
+        return stream.read(SAMPLE_BYTES)
+
+
+def _count_lines(path: Path) -> int:
+    """Physical lines of a file (a last line without a newline counts too)."""
+    n, last = 0, b"\n"
+    with _open_bytes(path) as stream:
+        while chunk := stream.read(1 << 24):
+            n += chunk.count(b"\n")
+            last = chunk[-1:]
+    return n + (last != b"\n")
+
+
+def _record_lines(path: Path, encoding: str, delimiter: str) -> np.ndarray:
+    """The line each data record starts on, the slow way (quoted newlines, blank lines)."""
+    starts = []
+    with _open_bytes(path) as raw:
+        text = io.TextIOWrapper(raw, encoding=encoding, newline="")
+        reader = csv.reader(text, delimiter=delimiter)
+        previous_end = 0
+        for record in reader:
+            if record:
+                starts.append(previous_end + 1)
+            previous_end = reader.line_num
+    return np.asarray(starts[1:], dtype="int64")  # the header is not a record
+
+
+def _decode_error(path: Path, encoding: str, err: UnicodeDecodeError, how: str) -> ReadError:
+    sample = _head(path)
+    at = err.start if err.object is not None and len(err.object) == len(sample) else None
+    where = f" at byte {at}" if at is not None else ""
+    return ReadError(
+        f"cannot read {str(path)!r} as {encoding} ({how}){where}: {err.reason}. Set "
+        "source.read.encoding to the file's encoding (e.g. 'gb18030' for a Chinese "
+        "GBK export, 'cp1252' for a Windows Western export, 'utf-8-sig')"
+    )
+
+
+def read_csv_text(
+    path: str | Path, choices: ReadChoices
+) -> tuple[pd.DataFrame, np.ndarray, ReadChoices]:
+    """Every cell of a CSV file as text, nothing read as missing yet, and each row's line.
+
+    Parameters
+    ----------
+    path
+        A ``.csv`` or ``.csv.gz`` file.
+    choices
+        ``encoding`` and ``delimiter`` when set; each one left ``None`` is detected.
+
+    Returns
+    -------
+    frame, lines, choices
+        The cells as ``string`` (empty cells as ``""``); for each row the line it starts
+        on, the header being line 1; the choices with the detected ones filled in.
+
+    Raises
+    ------
+    ReadError
+        If the file is empty, has no header, or does not decode in the encoding used
+        (the message names the file and ``source.read.encoding``).
+    """
+    path = Path(path)
+    sample = _head(path)
+    if not sample.strip():
+        raise ReadError(f"{str(path)!r} is empty: expected a header line and one row per record")
+    detected = list(choices.detected)
+    encoding = choices.encoding
+    if encoding is None:
+        encoding = detect_encoding(sample)
+        detected.append("encoding")
+    try:
+        head_text = codecs.getincrementaldecoder(encoding)(errors="strict").decode(
+            sample, final=len(sample) < SAMPLE_BYTES
+        )
+    except UnicodeDecodeError as err:
+        raise _decode_error(path, encoding, err, "source.read.encoding") from err
+    except LookupError as err:
+        raise ReadError(
+            f"{str(path)!r}: source.read.encoding {encoding!r} is not an encoding Python knows"
+        ) from err
+    delimiter = choices.delimiter
+    if delimiter is None:
+        delimiter = detect_delimiter(head_text.splitlines()[:200])
+        detected.append("delimiter")
+    try:
+        frame = pd.read_csv(
+            path,
+            sep=delimiter,
+            encoding=encoding,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=True,
+            engine="c",
+        )
+    except pd.errors.EmptyDataError as err:
+        raise ReadError(f"{str(path)!r} has no header line: {err}") from err
+    except UnicodeDecodeError as err:
+        raise _decode_error(
+            path, encoding, err, "detected" if "encoding" in detected else "set"
+        ) from err
+    except pd.errors.ParserError as err:
+        raise ReadError(
+            f"{str(path)!r} does not split into columns with delimiter {delimiter!r}: {err}. "
+            "Set source.read.delimiter"
+        ) from err
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = frame.astype(STRING)
+    if _count_lines(path) == len(frame) + 1:
+        lines = np.arange(2, len(frame) + 2, dtype="int64")
+    else:
+        lines = _record_lines(path, encoding, delimiter)
+        if len(lines) != len(frame):  # pandas and csv disagree: fall back to positions
+            lines = np.arange(2, len(frame) + 2, dtype="int64")
+    chosen = replace(choices, encoding=encoding, delimiter=delimiter, detected=tuple(detected))
+    log.info("read %s: %d rows", path, len(frame))
+    return frame, lines, chosen
+
+
+# ------------------------------------------------------------- missing values
+
+
+def apply_missing_markers(
+    frame: pd.DataFrame, markers: Iterable[str], *, columns: Iterable[str] | None = None
+) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
+    """Text cells equal to a marker (after stripping) become missing; count them.
+
+    Parameters
+    ----------
+    frame
+        A file as read.
+    markers
+        The values that mean "no value" (``source.read.missing_values``).
+    columns
+        The columns to treat and count (default: all).
+
+    Returns
+    -------
+    frame, counts
+        A copy with markers as ``<NA>``; per column, values read as missing by marker
+        (``"(empty)"`` for an empty cell, ``"(null)"`` for a null already in the file).
+    """
+    markers = tuple(markers)
+    out = frame.copy()
+    counts: dict[str, dict[str, int]] = {}
+    for column in columns if columns is not None else frame.columns:
+        values = frame[column]
+        per_marker: dict[str, int] = {}
+        nulls = int(values.isna().sum())
+        if nulls:
+            per_marker[NULL_MARK] = nulls
+        if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+            text = values.astype(STRING).str.strip()
+            hit = text.isin(markers).fillna(False).to_numpy(dtype=bool)
+            if hit.any():
+                found = text[hit].value_counts()
+                per_marker.update(
+                    {(EMPTY_MARK if k == "" else str(k)): int(v) for k, v in found.items()}
+                )
+                out[column] = values.mask(hit)
+        if per_marker:
+            counts[str(column)] = per_marker
+    return out, counts
+
+
+# ------------------------------------------------------------------- numbers
+
+_COMMA_DECIMAL = re.compile(
+    r"[+-]?(\d+,(\d{1,2}|\d{4,})|\d{1,3}(\.\d{3})+,\d+|\d{1,3}(\.\d{3}){2,})"
+)
+_POINT_DECIMAL = re.compile(
+    r"[+-]?(\d+\.(\d{1,2}|\d{4,})|\d{1,3}(,\d{3})+\.\d+|\d{1,3}(,\d{3}){2,})"
+)
+_AMBIGUOUS_NUMBER = re.compile(r"[+-]?\d{1,3}[.,]\d{3}")
+
+
+@dataclass(frozen=True)
+class NumberEvidence:
+    """Values proving a decimal comma, a decimal point, or deciding nothing (examples)."""
+
+    comma: tuple[str, ...]
+    point: tuple[str, ...]
+    ambiguous: tuple[str, ...]
+
+
+def _labelled(
+    values: Mapping[str, pd.Series] | Iterable[pd.Series],
+) -> list[tuple[str, pd.Series]]:
+    if isinstance(values, Mapping):
+        return list(values.items())
+    return [("", s) for s in values]
+
+
+def _show(found: pd.Series, label: str) -> list[str]:
+    suffix = f" ({label})" if label else ""
+    return [f"{v!r}{suffix}" for v in found.head(5).tolist()]
+
+
+def number_evidence(values: Mapping[str, pd.Series] | Iterable[pd.Series]) -> NumberEvidence:
+    """Collect a few values of each kind from text columns holding numbers.
+
+    ``values`` may name each column (``{"orders.amount": series}``): examples then say
+    where they come from.
+    """
+    comma: list[str] = []
+    point: list[str] = []
+    ambiguous: list[str] = []
+    for label, series in _labelled(values):
+        text = series.dropna().astype(STRING).str.strip()
+        text = text[text.str.len() > 0].drop_duplicates()
+        for pattern, found in (
+            (_COMMA_DECIMAL, comma),
+            (_POINT_DECIMAL, point),
+            (_AMBIGUOUS_NUMBER, ambiguous),
+        ):
+            hits = text[text.str.fullmatch(pattern.pattern).fillna(False).to_numpy(dtype=bool)]
+            found.extend(_show(hits, label))
+    return NumberEvidence(tuple(comma[:5]), tuple(point[:5]), tuple(ambiguous[:5]))
+
+
+def decide_number_format(evidence: NumberEvidence, *, what: str) -> tuple[str, str]:
+    """(decimal, thousands) the evidence proves; ``(".", ",")`` when there is none.
+
+    Raises
+    ------
+    ReadError
+        If values prove both a decimal comma and a decimal point, or only values such
+        as ``1.250`` (1250 or 1.25?) carry a separator.
+    """
+    if evidence.comma and evidence.point:
+        raise ReadError(
+            f"{what}: numbers written with a decimal comma ({', '.join(evidence.comma[:3])}) "
+            f"and with a decimal point ({', '.join(evidence.point[:3])}) in the same file. Set "
+            "source.read.decimal (and source.read.thousands), or export the file again"
+        )
+    if evidence.comma:
+        return ",", "."
+    if evidence.point or not evidence.ambiguous:
+        return ".", ","
+    raise ReadError(
+        f"{what}: numbers such as {', '.join(evidence.ambiguous[:3])} read as thousands or as "
+        "decimals, and no other value decides. Set source.read.decimal ('.' or ',')"
+    )
+
+
+def parse_number_text(text: pd.Series, *, decimal: str, thousands: str) -> pd.Series:
+    """Numbers from text written with ``decimal`` and ``thousands`` separators (float64).
+
+    Thousands separators are removed only where they group digits by three, so
+    ``1,5`` with a decimal point stays unreadable instead of becoming 15.
+    """
+    s = text.astype(STRING).str.strip()
+    if thousands:
+        t, d = re.escape(thousands), re.escape(decimal)
+        grouped = s.str.fullmatch(rf"[+-]?\d{{1,3}}({t}\d{{3}})+({d}\d*)?").fillna(False)
+        s = s.mask(grouped.to_numpy(dtype=bool), s.str.replace(thousands, "", regex=False))
+    if decimal != ".":
+        # a point is not a number's decimal separator here: "1.5" stays unreadable
+        s = s.mask(s.str.contains(".", regex=False).fillna(False).to_numpy(dtype=bool))
+        s = s.str.replace(decimal, ".", regex=False)
+    raw = s.to_numpy(dtype=object, na_value=None)
+    numbers = pd.to_numeric(raw, errors="coerce")
+    return pd.Series(np.asarray(numbers, dtype="float64"), index=text.index)
+
+
+# --------------------------------------------------------------------- dates
+
+_ISO = re.compile(
+    r"\d{4}-\d{2}-\d{2}([T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)?"
+)
+_OFFSET = re.compile(r".*\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)")
+_DAY_MONTH = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})(\D.*)?")
+
+
+@dataclass(frozen=True)
+class DateEvidence:
+    """Non-ISO dates proving day-first, month-first, or deciding nothing (examples)."""
+
+    day_first: tuple[str, ...]
+    month_first: tuple[str, ...]
+    ambiguous: tuple[str, ...]
+
+
+def date_evidence(values: Mapping[str, pd.Series] | Iterable[pd.Series]) -> DateEvidence:
+    """Collect a few ``a/b/yyyy`` dates of each kind from text date columns (named or not)."""
+    day_first: list[str] = []
+    month_first: list[str] = []
+    ambiguous: list[str] = []
+    for label, series in _labelled(values):
+        text = series.dropna().astype(STRING).str.strip().drop_duplicates()
+        parts = text.str.extract("^" + _DAY_MONTH.pattern + "$")
+        a = pd.to_numeric(parts[0], errors="coerce")
+        b = pd.to_numeric(parts[1], errors="coerce")
+        ok = a.between(1, 31) & b.between(1, 31)
+        day_first += _show(text[ok & (a > 12) & (b <= 12)], label)
+        month_first += _show(text[ok & (b > 12) & (a <= 12)], label)
+        ambiguous += _show(text[ok & (a <= 12) & (b <= 12) & (a != b)], label)
+    return DateEvidence(tuple(day_first[:5]), tuple(month_first[:5]), tuple(ambiguous[:5]))
+
+
+def decide_day_first(evidence: DateEvidence, *, what: str) -> bool | None:
+    """True (DD/MM), False (MM/DD), or None when the file has no such dates.
+
+    Raises
+    ------
+    ReadError
+        If the file holds dates only one order can read each way (``25/03`` and
+        ``03/25``), or only dates both orders read differently (``01/02/2024``).
+    """
+    if evidence.day_first and evidence.month_first:
+        raise ReadError(
+            f"{what}: dates written day-first ({', '.join(evidence.day_first[:3])}) and "
+            f"month-first ({', '.join(evidence.month_first[:3])}) in the same file: "
+            "reading either way would move the others by months. Export the dates as "
+            "ISO 8601 (YYYY-MM-DD), or set source.read.date_format for the right one "
+            "(the others are then set aside as unreadable)"
+        )
+    if evidence.day_first:
+        return True
+    if evidence.month_first:
+        return False
+    if evidence.ambiguous:
+        raise ReadError(
+            f"{what}: dates such as {', '.join(evidence.ambiguous[:3])} read as well "
+            "day-first as month-first, and no date in the file decides. Set "
+            "source.read.date_format (e.g. '%d/%m/%Y %H:%M' or '%m/%d/%Y %H:%M')"
+        )
+    return None
+
+
+def _layouts(day_first: bool) -> list[str]:
+    first, second = ("%d", "%m") if day_first else ("%m", "%d")
+    out = []
+    for sep in ("/", "-", "."):
+        for year in ("%Y", "%y"):
+            for clock in (" %H:%M:%S", " %H:%M", ""):
+                out.append(f"{first}{sep}{second}{sep}{year}{clock}")
+    return out
+
+
+_OTHER_LAYOUTS = [f"%Y/%m/%d{c}" for c in (" %H:%M:%S", " %H:%M", "")] + ["%Y%m%d"]
+
+
+def has_offset(text: pd.Series) -> pd.Series:
+    """Whether each timestamp text ends with a UTC offset (``Z``, ``+08:00``, ``-0500``)."""
+    return text.str.fullmatch(_OFFSET.pattern).fillna(False).astype(bool)
+
+
+def parse_timestamp_text(
+    text: pd.Series,
+    *,
+    date_format: str | None = None,
+    day_first: bool | None = None,
+    timezone: str | None = None,
+    what: str = "values",
+) -> pd.Series:
+    """Timestamps as naive UTC ``datetime64[us]`` from stripped text (``<NA>`` = missing).
+
+    ISO 8601 first (with or without an offset); then ``date_format`` when given, else
+    the ``a/b/yyyy`` layouts of the proven order (``day_first``). Values matching
+    nothing are ``NaT``; the caller counts them as unreadable.
+
+    Raises
+    ------
+    ReadError
+        If some values carry a UTC offset and others do not while ``timezone`` is
+        unset: the naive ones would otherwise be taken as UTC, hours off.
+    """
+    present = text.notna().to_numpy(dtype=bool)
+    offset = has_offset(text).to_numpy(dtype=bool) & present
+    iso = text.str.fullmatch(_ISO.pattern).fillna(False).to_numpy(dtype=bool)
+    naive = present & ~offset
+    # only values that read as dates take part: junk is unreadable, not naive
+    datelike = iso | text.str.fullmatch(_DAY_MONTH.pattern).fillna(False).to_numpy(dtype=bool)
+    if offset.any() and (naive & datelike).any() and timezone is None:
+        with_offset = text[offset].head(2).tolist()
+        without = text[naive & datelike].head(2).tolist()
+        raise ReadError(
+            f"{what}: {int(offset.sum())} timestamps carry a UTC offset (e.g. {with_offset}) "
+            f"and {int((naive & datelike).sum())} do not (e.g. {without}). Set "
+            "source.timezone to the zone "
+            "the naive ones were written in (e.g. 'Asia/Shanghai'), or export every "
+            "timestamp with its offset"
+        )
+    stamps = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us]")
+    if offset.any():
+        parsed = pd.to_datetime(text[offset], format="ISO8601", errors="coerce", utc=True)
+        stamps[offset] = parsed.dt.tz_localize(None).astype("datetime64[us]").to_numpy()
+    local = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us]")
+    todo = naive & iso
+    if todo.any():
+        parsed = pd.to_datetime(text[todo], format="ISO8601", errors="coerce")
+        local[todo] = parsed.astype("datetime64[us]").to_numpy()
+    todo = naive & local.isna().to_numpy()
+    if todo.any():
+        formats = [date_format] if date_format else []
+        if not date_format:
+            formats += _OTHER_LAYOUTS + (_layouts(day_first) if day_first is not None else [])
+        for fmt in formats:
+            if not todo.any():
+                break
+            parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce")
+            local[todo] = parsed.astype("datetime64[us]").to_numpy()
+            todo = naive & local.isna().to_numpy()
+    if timezone is not None and naive.any():
+        utc = (
+            local[naive]
+            .dt.tz_localize(timezone, ambiguous=False, nonexistent="shift_forward")
+            .dt.tz_convert("UTC")
+            .dt.tz_localize(None)
+        )
+        local[naive] = utc.astype("datetime64[us]").to_numpy()
+    stamps[naive] = local[naive].to_numpy()
+    return stamps
+
+
+def localize_stamps(stamps: pd.Series, timezone: str | None) -> pd.Series:
+    """Typed timestamps as naive UTC: aware ones converted, naive ones read in ``timezone``."""
+    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
+        return stamps.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+    stamps = stamps.astype("datetime64[us]")
+    if timezone is None:
+        return stamps
+    aware = stamps.dt.tz_localize(timezone, ambiguous=False, nonexistent="shift_forward")
+    return aware.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+
+
+def examples_with_lines(
+    values: pd.Series, lines: np.ndarray | None, mask: np.ndarray, k: int = 3
+) -> str:
+    """``'abc' (line 7), ...`` for the first ``k`` rows of ``mask``."""
+    positions = np.flatnonzero(mask)[:k]
+    shown = []
+    for p in positions:
+        where = f" (line {int(lines[p])})" if lines is not None else ""
+        shown.append(f"{values.iloc[p]!r}{where}")
+    more = f" ... (+{int(mask.sum()) - k} more)" if int(mask.sum()) > k else ""
+    return ", ".join(shown) + more
+
+
+def describe_counts(counts: Mapping[str, int], k: int = 3) -> str:
+    """``reason 12, other 3`` for the ``k`` largest counts."""
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+    return ", ".join(f"{name} {n}" for name, n in top)

@@ -1,0 +1,338 @@
+"""The retention report: one self-contained HTML file a retention manager opens.
+
+Everything is inside the file: CSS in a ``<style>`` element and the charts as inline
+SVG (``pipeline.charts``). There is no script, and no address outside the file, so it
+renders the same offline, attached to an e-mail or on a shared drive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from html import escape
+
+import numpy as np
+import pandas as pd
+
+from pipeline import charts
+from pipeline.catalogue import CONCEPTS
+from pipeline.loyalty import PLAYS
+from pipeline.segments import SEGMENT_LABELS
+
+SEGMENT_COLORS = {
+    "early warning": "#ff7f0e",
+    "lapsing": "#d62728",
+    "lapsed": "#7f7f7f",
+    "steady": "#2ca02c",
+}
+SEGMENT_TEXT = {
+    "early_warning": "still within their own rhythm, but the risk is high or has risen: "
+    "the cheapest to keep",
+    "lapsing": "overdue against their own rhythm, still inside the horizon",
+    "lapsed": "no order for a whole horizon or more: win-back, not retention",
+    "steady": "within their rhythm, risk neither high nor rising: no contact",
+}
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222;
+       margin: 0 auto; max-width: 1100px; padding: 24px; line-height: 1.4; }
+h1 { font-size: 26px; margin-bottom: 4px; } h2 { font-size: 20px; margin-top: 36px;
+     border-bottom: 1px solid #ddd; padding-bottom: 4px; }
+.meta { color: #555; font-size: 14px; }
+.tiles { display: flex; flex-wrap: wrap; gap: 12px; margin-top: 16px; }
+.tile { border: 1px solid #ddd; border-radius: 6px; padding: 10px 14px; min-width: 150px; }
+.tile .value { font-size: 22px; font-weight: 600; } .tile .what { font-size: 13px; color: #555; }
+table { border-collapse: collapse; font-size: 14px; margin: 8px 0; }
+th, td { border-bottom: 1px solid #eee; padding: 4px 10px; text-align: left; vertical-align: top; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(320px, 1fr)); gap: 12px; }
+.card { border: 1px solid #ddd; border-left: 5px solid #ff7f0e; border-radius: 6px;
+        padding: 10px 14px; font-size: 14px; }
+.card.lapsing { border-left-color: #d62728; } .card h3 { margin: 0 0 4px 0; font-size: 16px; }
+.card ul { margin: 4px 0; padding-left: 18px; } .muted { color: #666; }
+.charts { display: flex; flex-wrap: wrap; gap: 24px; }
+.drivers li { margin-bottom: 6px; }
+"""
+
+
+EMPTY_CALL_LIST = "<p>The call list is empty: no contact pays within the budget.</p>"
+
+
+def money(value: float) -> str:
+    """Whole units with thousands separators ("12,345"); negative with a minus sign."""
+    if value != value:
+        return "-"
+    return f"{value:,.0f}"
+
+
+def _tile(value: str, what: str) -> str:
+    return (
+        f'<div class="tile"><div class="value">{escape(value)}</div>'
+        f'<div class="what">{escape(what)}</div></div>'
+    )
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]], numeric: set[int]) -> str:
+    head = "".join(
+        f'<th class="num">{escape(h)}</th>' if i in numeric else f"<th>{escape(h)}</th>"
+        for i, h in enumerate(header)
+    )
+    body = []
+    for row in rows:
+        cells = "".join(
+            f'<td class="{"num" if i in numeric else "text"}">{escape(str(c))}</td>'
+            for i, c in enumerate(row)
+        )
+        body.append(f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _drivers_in_words(drivers: pd.DataFrame, top: int = 6) -> str:
+    items = []
+    for row in drivers.head(top).itertuples():
+        covers = CONCEPTS.get(row.concept, (row.label, ""))[1]
+        how = {
+            "higher": "the higher, the riskier",
+            "lower": "the lower, the riskier",
+        }.get(row.direction, "raises the risk of some customers, lowers it for others")
+        items.append(
+            f"<li><b>{escape(row.label)}</b> ({row.share:.0%} of what moves the risk; it raises "
+            f"the risk of {row.raises_risk_share:.0%} of customers): {escape(covers)}. "
+            f"Strongest signal: {escape(row.top_label)}, {escape(how)}.</li>"
+        )
+    return f'<ol class="drivers">{"".join(items)}</ol>'
+
+
+def _card(row: Mapping[str, object], pass_through: Sequence[str]) -> str:
+    seg = str(row["segment"])
+    who = " · ".join(escape(str(row[c])) for c in pass_through if c in row and pd.notna(row[c]))
+    prev = row.get("churn_probability_prev")
+    change = ""
+    if prev is not None and prev == prev:
+        change = f" (was {float(prev):.0%} at the previous snapshot)"
+    reasons = [row.get(f"reason_{i}") for i in (1, 2, 3)]
+    reasons_html = "".join(f"<li>{escape(str(r))}</li>" for r in reasons if r and r == r)
+    keeps = row.get("keeps_them")
+    keeps_html = (
+        f'<div><span class="muted">Keeps them:</span> {escape(str(keeps))}</div>'
+        if keeps and keeps == keeps
+        else ""
+    )
+    return (
+        f'<div class="card {escape(seg)}"><h3>#{row["rank"]} · customer '
+        f"{escape(str(row['customer_id']))}</h3>"
+        + (f'<div class="muted">{who}</div>' if who else "")
+        + f"<div>{escape(SEGMENT_LABELS.get(seg, seg))} · {escape(str(row['loyalty_type']))} "
+        f"loyalty · churn risk {float(row['churn_probability']):.0%}{escape(change)}</div>"
+        f"<div>worth {money(float(row['expected_value']))} over the horizon; a contact can save "
+        f"{money(float(row['saveable_value']))}, expected profit "
+        f"{money(float(row['expected_profit']))}</div>"
+        f'<div><span class="muted">Why at risk:</span><ul>{reasons_html or "<li>-</li>"}</ul>'
+        "</div>"
+        f"{keeps_html}"
+        f"<div><b>{escape(str(row['recommended_action']))}</b> "
+        f'<span class="muted">({escape(str(row["play_because"]))})</span></div></div>'
+    )
+
+
+def render_report(
+    scored: pd.DataFrame,
+    summary: Mapping[str, object],
+    drivers: pd.DataFrame,
+    calibration: Mapping[str, Sequence[tuple[float, float | None, int]]],
+    funnel: pd.DataFrame,
+    meta: Mapping[str, object],
+    *,
+    pass_through: Sequence[str] = (),
+    cards: int = 12,
+) -> str:
+    """The whole report as one HTML string.
+
+    Parameters
+    ----------
+    scored
+        Every scored customer with list, rank, segment, play, economics and reasons
+        (from ``pipeline.score``), call list first.
+    summary
+        From :func:`pipeline.score.summarise_lists`.
+    drivers
+        From :func:`pipeline.explain.concept_drivers`.
+    calibration
+        Model -> reliability bins ``(predicted, observed, n)``; observed None for an
+        empty bin.
+    funnel
+        From :func:`pipeline.funnel.relationship_funnel`.
+    meta
+        ``as_of``, ``horizon_days``, ``currency``, ``model_version``, ``value_source``,
+        ``previous_cutoff``, ``calibration_source``, ``shop``.
+    pass_through
+        Customer columns (name, e-mail, phone) shown on the cards.
+    cards
+        How many of the call list get a card.
+    """
+    call = scored[scored["list"] == "call"]
+    winback = scored[scored["list"] == "winback"]
+    cur = str(meta["currency"])
+
+    tiles = "".join(
+        [
+            _tile(f"{len(scored):,}", "customers scored"),
+            _tile(f"{summary['expected_churners']:,.0f}", "expected to leave within the horizon"),
+            _tile(money(float(summary["value_at_risk_total"])), f"value at risk ({cur})"),
+            _tile(f"{len(call):,}", "on the call list"),
+            _tile(
+                money(float(call["expected_profit"].sum())),
+                f"expected profit of the call list ({cur}), after "
+                f"{money(float(call['contact_cost'].sum()))} of costs",
+            ),
+            _tile(f"{len(winback):,}", "on the win-back list"),
+        ]
+    )
+
+    seg_rows = []
+    for key, label in SEGMENT_LABELS.items():
+        rows = scored[scored["segment"] == key]
+        seg_rows.append(
+            [
+                label,
+                f"{len(rows):,}",
+                money(float(rows["value_at_risk"].sum())),
+                f"{int((rows['list'] == 'call').sum()):,}",
+                f"{int((rows['list'] == 'winback').sum()):,}",
+                SEGMENT_TEXT[key],
+            ]
+        )
+    segments_table = _table(
+        ["segment", "customers", f"value at risk ({cur})", "call list", "win-back", "meaning"],
+        seg_rows,
+        {1, 2, 3, 4},
+    )
+
+    by_type = scored.groupby("loyalty_type")["value_at_risk"].sum().sort_values(ascending=False)
+    by_stage = scored.groupby("relationship_stage")["value_at_risk"].sum()
+    stage_order = [s for s in ("first_purchase", "repeat_purchase", "advocate") if s in by_stage]
+    stage_order += [s for s in by_stage.index if s not in stage_order]
+    by_stage = by_stage.reindex(stage_order)
+    value_charts = (
+        '<div class="charts"><div><h3>By loyalty type</h3>'
+        + charts.bar_chart(
+            [str(t) for t in by_type.index],
+            by_type.to_list(),
+            name="value at risk by loyalty type",
+            fmt=money,
+        )
+        + "</div><div><h3>By relationship stage</h3>"
+        + charts.bar_chart(
+            [s.replace("_", " ") for s in by_stage.index],
+            by_stage.to_list(),
+            name="value at risk by relationship stage",
+            fmt=money,
+            color=charts.PALETTE[2],
+        )
+        + "</div></div>"
+    )
+
+    edges = np.linspace(0.0, 1.0, 21)
+    hist = {}
+    for key, label in SEGMENT_LABELS.items():
+        p = scored.loc[scored["segment"] == key, "churn_probability"].to_numpy(dtype=float)
+        hist[label] = np.histogram(np.clip(p, 0, 1), bins=edges)[0].tolist()
+    risk_chart = charts.histogram(
+        edges.tolist(),
+        hist,
+        name="risk distribution by segment",
+        x_label="churn probability within the horizon",
+        colors=SEGMENT_COLORS,
+    )
+
+    plays_rows = []
+    for key, play in PLAYS.items():
+        everyone = int((scored["play"] == key).sum())
+        if not everyone:
+            continue
+        on_call = int((call["play"] == key).sum())
+        on_winback = int((winback["play"] == key).sum())
+        listed = scored[(scored["play"] == key) & scored["list"].notna()]
+        plays_rows.append(
+            [
+                play.action,
+                f"{everyone:,}",
+                f"{on_call:,}",
+                f"{on_winback:,}",
+                money(float(listed["expected_profit"].sum())),
+            ]
+        )
+    plays_table = _table(
+        ["play", "customers", "call list", "win-back", f"expected profit on the lists ({cur})"],
+        plays_rows,
+        {1, 2, 3, 4},
+    )
+
+    calibration_chart = charts.reliability_chart(
+        calibration, name="calibration: observed against predicted churn"
+    )
+    funnel_chart = charts.funnel_chart(
+        funnel["label"].tolist(),
+        [None if v != v else float(v) for v in funnel["customers"]],
+        name="relationship-stage funnel",
+        highlight=funnel["scored"].tolist(),
+    )
+
+    card_html = "".join(_card(row, pass_through) for row in call.head(cards).to_dict("records"))
+    prev = meta.get("previous_cutoff") or "none"
+    two_plus = summary.get("reasons_two_or_more_concepts_share")
+    reasons_note = (
+        f" {two_plus:.0%} of the explained customers have reasons from two or more concepts."
+        if isinstance(two_plus, float)
+        else ""
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Retention report, {escape(str(meta["as_of"]))}</title>
+<style>{CSS}</style></head>
+<body>
+<h1>Who is about to leave, why, and what to do</h1>
+<div class="meta">As of {escape(str(meta["as_of"]))} · horizon {meta["horizon_days"]} days ·
+money in {escape(cur)} · model {escape(str(meta["model_version"]))} · value:
+{escape(str(meta["value_source"]))} · shop: {escape(str(meta["shop"]))}</div>
+<div class="tiles">{tiles}</div>
+
+<h2>Segments</h2>
+<p>Each customer is judged against their own rhythm of ordering. The call list holds
+early-warning and lapsing customers, as many as make the most expected profit within
+the budget; lapsed customers go to the win-back list. Risk rising is measured against
+the previous snapshot ({escape(str(prev))}).</p>
+{segments_table}
+
+<h2>Value at risk</h2>
+<p>Churn probability times the customer's expected spend over the horizon if they stay,
+in {escape(cur)}.</p>
+{value_charts}
+
+<h2>Risk distribution</h2>
+{risk_chart}
+
+<h2>What drives the risk</h2>
+<p>From the model's SHAP values on a sample of the scored customers, grouped into
+concepts a person reasons in.{escape(reasons_note)}</p>
+{_drivers_in_words(drivers)}
+
+<h2>Plays</h2>
+{plays_table}
+
+<h2>Can the probabilities be trusted?</h2>
+<p>{escape(str(meta["calibration_source"]))}. A point on the diagonal means that of the
+customers given that probability, that share did leave; points are sized by how many
+customers they hold, and bins with nobody in them are left out (a gap, not a zero).</p>
+{calibration_chart}
+
+<h2>The top of the call list</h2>
+<div class="cards">{card_html or EMPTY_CALL_LIST}</div>
+
+<h2>Relationship stages</h2>
+<p>Suspicion, expectation, first purchase, repeat purchase, advocate. The first two are
+registered customers who never bought before the scoring date (counted from the
+customers and sessions tables); the scored population starts at the first purchase.</p>
+{funnel_chart}
+</body></html>
+"""

@@ -1,0 +1,138 @@
+"""Segments a retention team can act on: early warning, lapsing, lapsed, steady.
+
+Each customer is judged against their *own* rhythm, not the shop's average: a customer
+who orders every week is overdue after two silent weeks, one who orders twice a year
+is not overdue after two months.
+
+* **lapsed**: no order for ``horizon_days`` or more. They already meet the churn
+  definition: a win-back case (客户再生), not retention.
+* **lapsing**: overdue against their own rhythm (later than their usual gap plus its
+  usual spread), but still inside the horizon.
+* **early warning**: still within their rhythm, yet the model's risk is high, or has
+  risen since the previous snapshot: the churn warning system (客户流失显示系统) of the
+  loyalty theory, the group a contact can still save most cheaply.
+* **steady**: within their rhythm, risk neither high nor rising.
+
+A customer with one order has no rhythm of their own yet; the shop's typical rhythm
+(median gap and spread of its repeat customers) stands in.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+SEGMENTS = ("early_warning", "lapsing", "lapsed", "steady")
+SEGMENT_LABELS = {
+    "early_warning": "early warning",
+    "lapsing": "lapsing",
+    "lapsed": "lapsed",
+    "steady": "steady",
+}
+
+# The spread allowed around a rhythm is at least this share of the usual gap: a
+# customer with two orders has one gap and no measured spread.
+MIN_SPREAD_SHARE = 0.25
+
+
+def rhythm(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each customer's usual gap between orders and the day they become overdue.
+
+    Parameters
+    ----------
+    frame
+        ``days_since_last_order``, ``order_gap_mean_days`` and ``order_gap_std_days``
+        per customer (gap columns missing for customers with one order).
+
+    Returns
+    -------
+    DataFrame
+        Same index: ``usual_gap_days`` (own mean gap, at least one day, or the shop's
+        median for one-order customers), ``due_days`` (usual gap plus spread; overdue
+        after that), ``own_rhythm`` (False where the shop's rhythm stood in) and
+        ``overdue_days`` (days past ``due_days``, 0 if not overdue).
+
+    Raises
+    ------
+    ValueError
+        If a column is missing or ``days_since_last_order`` has missing values.
+    """
+    needed = ("days_since_last_order", "order_gap_mean_days", "order_gap_std_days")
+    missing = [c for c in needed if c not in frame]
+    if missing:
+        raise ValueError(
+            f"customer features: columns {missing} are needed to judge each customer's "
+            f"rhythm ({len(frame)} rows; columns present: {list(frame.columns)[:12]}...)"
+        )
+    days = pd.to_numeric(frame["days_since_last_order"], errors="coerce")
+    if days.isna().any():
+        bad = frame.index[days.isna()][:5].tolist()
+        raise ValueError(
+            f"customer features: days_since_last_order is missing for {int(days.isna().sum())} "
+            f"of {len(frame)} rows (index {bad}); every scored customer has an order"
+        )
+    gap = pd.to_numeric(frame["order_gap_mean_days"], errors="coerce").clip(lower=1.0)
+    spread = pd.to_numeric(frame["order_gap_std_days"], errors="coerce")
+    spread = np.maximum(spread, MIN_SPREAD_SHARE * gap)
+    own = gap.notna()
+    shop_gap = float(gap[own].median()) if own.any() else np.nan
+    shop_spread = float(spread[own].median()) if own.any() else np.nan
+    gap = gap.where(own, shop_gap)
+    spread = spread.where(own, shop_spread)
+    due = gap + spread
+    return pd.DataFrame(
+        {
+            "usual_gap_days": gap,
+            "due_days": due,
+            "own_rhythm": own,
+            "overdue_days": (days - due).clip(lower=0.0),
+        },
+        index=frame.index,
+    )
+
+
+def assign_segments(
+    frame: pd.DataFrame,
+    *,
+    horizon_days: int,
+    high_risk: float,
+    rising_by: float,
+    rising_floor: float,
+) -> pd.Series:
+    """One segment per customer (see the module docstring).
+
+    Parameters
+    ----------
+    frame
+        ``days_since_last_order``, ``due_days`` (from :func:`rhythm`),
+        ``churn_probability`` and ``churn_probability_prev`` (the same model's
+        probability at the previous snapshot; missing for customers not in it).
+    horizon_days
+        The churn horizon: no order for this long means lapsed.
+    high_risk
+        Probability from which the risk counts as high.
+    rising_by
+        Rise in probability since the previous snapshot that counts as rising.
+    rising_floor
+        A rise only counts from this probability on (0.05 -> 0.21 is no warning).
+
+    Returns
+    -------
+    Series
+        ``segment``: one of :data:`SEGMENTS`.
+    """
+    days = frame["days_since_last_order"].to_numpy(dtype=float)
+    due = frame["due_days"].to_numpy(dtype=float)
+    p = frame["churn_probability"].to_numpy(dtype=float)
+    prev = frame["churn_probability_prev"].to_numpy(dtype=float)
+    lapsed = days >= horizon_days
+    overdue = days > due
+    with np.errstate(invalid="ignore"):
+        rising = (p - prev >= rising_by) & (p >= rising_floor)
+    warning = (p >= high_risk) | rising
+    segment = np.select(
+        [lapsed, overdue, warning],
+        ["lapsed", "lapsing", "early_warning"],
+        default="steady",
+    )
+    return pd.Series(segment, index=frame.index, name="segment")

@@ -1,0 +1,214 @@
+"""The feature catalogue: in step with the feature builder, and phrases a person would write."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline import catalogue
+from pipeline.catalogue import BY_NAME, CATALOGUE, CONCEPTS, CONTEXT, NORMS, Phrase
+from pipeline.features import FAMILIES
+
+NA = np.nan
+
+
+def test_catalogue_names_exactly_the_features_the_builder_computes() -> None:
+    assert list(BY_NAME) == list(FAMILIES)
+    assert catalogue.families() == FAMILIES
+
+
+def test_every_feature_has_a_known_concept_and_context_is_never_a_reason_or_strength() -> None:
+    for f in CATALOGUE:
+        assert f.concept in CONCEPTS or f.concept == CONTEXT, f.name
+        if f.concept == CONTEXT:
+            assert f.strength is None, f.name
+    assert {f.name for f in CATALOGUE if f.concept == CONTEXT} == {
+        "cutoff_month",
+        "region",
+        "acquisition_channel",
+    }
+
+
+def test_every_template_names_only_features_and_norms() -> None:
+    known = set(BY_NAME) | set(NORMS)
+    for f in CATALOGUE:
+        phrases = [*f.reason, *([f.strength] if f.strength else [])]
+        phrases += [Phrase(f.absent)] if f.absent else []
+        for p in phrases:
+            assert set(catalogue.placeholders(p.template)) <= known, (f.name, p.template)
+
+
+def test_a_strength_is_never_a_falling_trend_or_an_absence() -> None:
+    # choice time, spend falling and absences are not strengths (issue 7's keeps_them)
+    assert BY_NAME["choice_time_mean_minutes_365d"].strength is None
+    frame = catalogue.with_norms(
+        pd.DataFrame(
+            {
+                "spend_trend_90d": [-1.0, -0.4, 0.5],
+                "spend_90d": [0.0, 30.0, 300.0],
+                "points_balance": [0.0, 50.0, 2500.0],
+                "referrals_made": [0.0, 0.0, 2.0],
+            }
+        )
+    )
+    for name in ("spend_trend_90d", "points_balance", "referrals_made"):
+        assert catalogue.is_strength(BY_NAME[name], frame).tolist() == [False, False, True], name
+
+
+# ----------------------------------------------------------------------- phrasing
+
+
+def say(name: str, **columns: list) -> list:
+    frame = catalogue.with_norms(pd.DataFrame(columns))
+    return catalogue.phrase_reason(BY_NAME[name], frame).tolist()
+
+
+def test_last_order_against_the_customers_own_rhythm() -> None:
+    out = say(
+        "days_since_last_order",
+        days_since_last_order=[102.3, 1.0, 0.2, 40.0],
+        order_gap_mean_days=[21.4, 1.0, 0.01, NA],
+    )
+    assert out == [
+        "last order 102 days ago; usually every 21 days",
+        "last order 1 day ago; usually every 1 day",
+        # two invoices in one visit: a rhythm is at least a day
+        "last order less than a day ago; usually every 1 day",
+        "one order so far, 40 days ago",
+    ]
+
+
+def test_counts_are_singular_plural_and_none() -> None:
+    out = say(
+        "late_deliveries_90d",
+        late_deliveries_90d=[0.0, 1.0, 2.0, 1234.0],
+    )
+    assert out == [
+        "no late deliveries in the last 90 days",
+        "1 late delivery in the last 90 days",
+        "2 late deliveries in the last 90 days",
+        "1,234 late deliveries in the last 90 days",
+    ]
+    assert say("returns_90d", returns_90d=[1.0, 3.0]) == [
+        "1 return in the last 90 days",
+        "3 returns in the last 90 days",
+    ]
+
+
+def test_open_complaint_is_said_once_with_its_age_whichever_complaint_feature_leads() -> None:
+    columns = {
+        "complaints_unresolved_now": [1.0, 2.0, 0.0],
+        "complaint_open_days_max_now": [34.2, 1.0, NA],
+        "complaints_90d": [1.0, 2.0, 1.0],
+        "complaint_satisfaction_mean_365d": [NA, NA, 2.0],
+    }
+    assert say("complaints_90d", **columns) == [
+        "1 complaint open for 34 days",
+        "2 complaints open for 1 day",
+        "1 complaint in the last 90 days",
+    ]
+    assert say("complaint_satisfaction_mean_365d", **columns) == [
+        "1 complaint open for 34 days",
+        "2 complaints open for 1 day",
+        "satisfaction after the complaint 2/5",
+    ]
+
+
+def test_visits_against_the_months_before_and_their_absence() -> None:
+    out = say(
+        "sessions_30d",
+        sessions_30d=[0.0, 1.0],
+        sessions_90d=[14.0, 2.0],
+    )
+    assert out == [
+        "no visits in the last 30 days; 7 a month before",
+        "1 visit in the last 30 days; 0.5 a month before",
+    ]
+    assert say("browse_only_session_share_90d", browse_only_session_share_90d=[NA]) == [
+        "no visits in the last 90 days"
+    ]
+
+
+def test_good_news_absences_are_never_reasons() -> None:
+    # no open complaint, no returns: nothing to say as a reason for risk
+    assert pd.isna(say("complaint_open_days_max_now", complaint_open_days_max_now=[NA])).all()
+    assert pd.isna(say("days_since_last_issue", days_since_last_issue=[NA])).all()
+    frame = catalogue.with_norms(pd.DataFrame({"days_since_last_issue": [NA, 10.0]}))
+    assert catalogue.sayable(BY_NAME["days_since_last_issue"], frame).tolist() == [False, True]
+
+
+def test_formats_money_shares_ratings_and_durations() -> None:
+    assert say("spend_365d", spend_365d=[1234.56]) == ["spent 1,235 in the last year"]
+    assert say("late_delivery_share_365d", late_delivery_share_365d=[0.126]) == [
+        "13% of deliveries late in the last year"
+    ]
+    assert say("rating_mean_365d", rating_mean_365d=[2.96, NA]) == [
+        "rates orders 3/5 on average",
+        "no ratings given",
+    ]
+    assert say("tenure_days", tenure_days=[45.0, 200.0, 800.0]) == [
+        "customer for 45 days",
+        "customer for 7 months",
+        "customer for 2 years",
+    ]
+
+
+def test_a_phrase_needs_every_value_it_names() -> None:
+    # the norm is missing: the next phrase (or nothing) is used, never "nan"
+    out = say("orders_total", orders_total=[3.0, 5.0], tenure_days=[400.0, NA])
+    assert out == ["3 orders in 13 months as a customer", "5 orders in all"]
+    assert not any("nan" in str(x) for x in out)
+
+
+@pytest.mark.parametrize("feature", [f.name for f in CATALOGUE if f.concept != CONTEXT])
+def test_no_phrase_ever_prints_nan(feature: str) -> None:
+    rng = np.random.default_rng(0)
+    columns = {n: rng.uniform(0, 50, 6) for n in BY_NAME if n not in ("membership_tier",)}
+    for n in columns:
+        columns[n][::3] = np.nan
+    columns["membership_tier"] = ["gold", None, "none", "silver", None, "gold"]
+    columns["spend_trend_90d"] = np.array([-1.0, -0.5, np.nan, 0.3, 1.0, 0.0])
+    frame = catalogue.with_norms(pd.DataFrame(columns))
+    said = catalogue.phrase_reason(BY_NAME[feature], frame).dropna()
+    assert not said.str.contains("nan|None|<NA>").any(), said.tolist()
+
+
+def test_decimal_counts_agree_with_their_noun() -> None:
+    assert say("order_rate_per_30d", order_rate_per_30d=[1.02, 0.84, 2.0]) == [
+        "1 order a month on average",
+        "0.8 orders a month on average",
+        "2 orders a month on average",
+    ]
+    assert say("delivery_delay_mean_days_365d", delivery_delay_mean_days_365d=[1.0, 2.54]) == [
+        "deliveries 1 day late on average",
+        "deliveries 2.5 days late on average",
+    ]
+
+
+def test_a_visit_reason_carries_the_order_rhythm_of_the_same_concept() -> None:
+    out = say(
+        "days_since_last_session",
+        days_since_last_session=[84.0, 30.0, 5.0, np.nan],
+        days_since_last_order=[90.0, 60.0, np.nan, 20.0],
+        order_gap_mean_days=[21.0, np.nan, np.nan, 10.0],
+    )
+    assert out == [
+        "last visit 84 days ago; last order 90 days ago, usually every 21 days",
+        "last visit 30 days ago; one order so far, 60 days ago",
+        "last visit 5 days ago",
+        "no visits in the last year",
+    ]
+
+
+def test_two_orders_are_not_called_irregular() -> None:
+    out = say(
+        "order_gap_std_days",
+        order_gap_std_days=[0.0, 12.0],
+        order_gap_mean_days=[30.0, 20.0],
+        orders_total=[2.0, 9.0],
+    )
+    assert out == [
+        "two orders so far, 30 days apart",
+        "orders every 20 days, give or take 12 days",
+    ]

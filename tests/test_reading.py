@@ -1,0 +1,228 @@
+"""Tests for pipeline.reading: how a file was written is set or proven, never guessed."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.reading import (
+    DateEvidence,
+    NumberEvidence,
+    ReadChoices,
+    ReadError,
+    apply_missing_markers,
+    date_evidence,
+    decide_day_first,
+    decide_number_format,
+    detect_delimiter,
+    detect_encoding,
+    number_evidence,
+    parse_number_text,
+    parse_timestamp_text,
+    read_csv_text,
+)
+
+
+def text(*values: str | None) -> pd.Series:
+    return pd.Series(list(values), dtype=pd.StringDtype())
+
+
+def stamps(*values: str | None) -> pd.Series:
+    return pd.Series(pd.to_datetime(list(values), format="ISO8601"), dtype="datetime64[us]")
+
+
+# ------------------------------------------------------------------- encoding
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        pytest.param("customer,city\nc1,Köln\n".encode(), "utf-8", id="utf-8"),
+        pytest.param("customer\nc1\n".encode("utf-8-sig"), "utf-8-sig", id="bom"),
+        pytest.param("客户,城市\nc1,上海\nc2,北京\n".encode("gbk"), "gb18030", id="gbk"),
+        pytest.param(
+            "customer,city\nc1,Köln\nc2,Málaga\n".encode("latin-1"), "cp1252", id="latin-1"
+        ),
+        pytest.param("item,price\nmug,€3\n".encode("cp1252"), "cp1252", id="cp1252"),
+        pytest.param(b"a,b\n1,2\n", "utf-8", id="ascii"),
+    ],
+)
+def test_detect_encoding(data: bytes, expected: str) -> None:
+    assert detect_encoding(data) == expected
+
+
+def test_a_sample_cut_inside_a_character_is_still_utf8() -> None:
+    data = "ü".encode() * 10
+    assert detect_encoding(data[:-1]) == "utf-8"
+
+
+# ------------------------------------------------------------------ delimiter
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (["a,b,c", "1,2,3"], ","),
+        (["a;b;c", "1;2,5;x", "2;3,5;y"], ";"),  # decimal commas do not fool it
+        (["a\tb", "1\t2"], "\t"),
+        (["a|b", "1|2"], "|"),
+        (["a,b", '"1,5",2'], ","),  # a quoted delimiter is not one
+        (["just one column", "x"], ","),
+    ],
+)
+def test_detect_delimiter(lines: list[str], expected: str) -> None:
+    assert detect_delimiter(lines) == expected
+
+
+# ------------------------------------------------------------------ read_csv
+
+
+def test_read_csv_text_keeps_every_cell_as_text_and_numbers_the_lines(tmp_path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text('id;note;amount\n007;"two\nlines";1,5\n\n008;NA;\n')
+    frame, lines, chosen = read_csv_text(path, ReadChoices())
+
+    assert frame.to_dict("list") == {
+        "id": ["007", "008"],
+        "note": ["two\nlines", "NA"],  # nothing is read as missing here
+        "amount": ["1,5", ""],
+    }
+    # the first record spans lines 2-3, a blank line follows: 008 is on line 5
+    assert lines.tolist() == [2, 5]
+    assert chosen.encoding == "utf-8" and chosen.delimiter == ";"
+    assert chosen.describe() == {
+        "encoding": "utf-8 (detected)",
+        "delimiter": "; (detected)",
+        "decimal": ". (default)",
+        "thousands": "none (default)",
+    }
+
+
+def test_read_csv_text_reads_gzip_and_set_choices(tmp_path) -> None:
+    path = tmp_path / "orders.csv.gz"
+    path.write_bytes(gzip.compress("客户|金额\n张三|12\n".encode("gbk")))
+    frame, lines, chosen = read_csv_text(
+        path, ReadChoices(encoding="gb18030", delimiter="|", given=("encoding", "delimiter"))
+    )
+    assert frame.to_dict("list") == {"客户": ["张三"], "金额": ["12"]}
+    assert lines.tolist() == [2]
+    assert chosen.describe()["encoding"] == "gb18030 (set)"
+
+
+def test_a_wrong_encoding_names_the_file_and_the_option(tmp_path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes("客户,金额\n张三,12\n".encode("gbk"))
+    with pytest.raises(ReadError) as err:
+        read_csv_text(path, ReadChoices(encoding="utf-8", given=("encoding",)))
+    message = str(err.value)
+    assert "export.csv" in message and "as utf-8" in message
+    assert "source.read.encoding" in message
+
+
+@pytest.mark.parametrize(("content", "expected"), [(b"", "is empty"), (b"\n\n", "is empty")])
+def test_an_empty_file_is_named(tmp_path, content: bytes, expected: str) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_bytes(content)
+    with pytest.raises(ReadError, match=rf"orders\.csv.*{expected}"):
+        read_csv_text(path, ReadChoices())
+
+
+# ------------------------------------------------------------ missing values
+
+
+def test_only_the_listed_markers_are_missing_and_each_is_counted() -> None:
+    frame = pd.DataFrame(
+        {
+            "region": text("NA", "EU", "", " NULL ", None),
+            "amount": [1.0, np.nan, 3.0, 4.0, 5.0],
+        }
+    )
+    out, counts = apply_missing_markers(frame, ["", "NULL"])
+
+    assert out["region"].tolist() == ["NA", "EU", pd.NA, pd.NA, pd.NA]
+    assert counts == {
+        "region": {"(null)": 1, "(empty)": 1, "NULL": 1},
+        "amount": {"(null)": 1},
+    }
+    assert frame["region"].tolist()[2] == ""  # the input is not changed
+
+
+# ------------------------------------------------------------------ numbers
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["12.50", "3"], (".", ",")),
+        (["1,250.00", "7"], (".", ",")),
+        (["12,5", "3"], (",", ".")),
+        (["1.250,00"], (",", ".")),
+        (["1.250.000"], (",", ".")),  # two groups: the points are thousands
+        (["3", "40"], (".", ",")),  # no separator: nothing to decide
+    ],
+)
+def test_the_decimal_mark_is_proven_by_the_values(values, expected) -> None:
+    evidence = number_evidence({"orders.amount": text(*values)})
+    assert decide_number_format(evidence, what="orders.csv") == expected
+
+
+def test_conflicting_or_undecidable_decimal_marks_stop() -> None:
+    both = number_evidence({"orders.amount": text("12,5", "12.5")})
+    with pytest.raises(
+        ReadError, match=r"decimal comma \('12,5' \(orders\.amount\)\).*decimal point"
+    ):
+        decide_number_format(both, what="orders.csv")
+    with pytest.raises(ReadError, match=r"'1\.250'.*source\.read\.decimal"):
+        decide_number_format(NumberEvidence((), (), ("'1.250'",)), what="orders.csv")
+
+
+def test_numbers_are_parsed_with_the_file_s_separators() -> None:
+    european = parse_number_text(
+        text("1.250,50", "87,20", "-3", "1.5", None), decimal=",", thousands="."
+    )
+    np.testing.assert_array_equal(european, [1250.5, 87.2, -3.0, np.nan, np.nan])
+    english = parse_number_text(
+        text("1,250.50", "1,5", "1e15", "EUR 3"), decimal=".", thousands=","
+    )
+    # "1,5" is not a grouping of thousands: unreadable, not 15
+    np.testing.assert_array_equal(english, [1250.5, np.nan, 1e15, np.nan])
+
+
+# --------------------------------------------------------------------- dates
+
+
+def test_the_day_month_order_is_proven_or_the_run_stops() -> None:
+    assert decide_day_first(date_evidence([text("25/03/2024", "01/02/2024")]), what="f") is True
+    assert decide_day_first(date_evidence([text("03/25/2024 10:00")]), what="f") is False
+    assert decide_day_first(date_evidence([text("2024-03-01", "05/05/2024")]), what="f") is None
+    with pytest.raises(ReadError, match=r"day-first.*month-first.*date_format"):
+        decide_day_first(date_evidence([text("25/03/2024", "03/26/2024")]), what="f")
+    with pytest.raises(ReadError, match=r"'01/02/2024'.*read as well day-first"):
+        decide_day_first(DateEvidence((), (), ("'01/02/2024'",)), what="f")
+
+
+def test_timestamps_are_read_iso_then_in_the_proven_order() -> None:
+    values = text("2024-03-01 10:00", "01/02/2024 13:05", "01.02.24", "2024/03/05", "nope", None)
+    parsed = parse_timestamp_text(values, day_first=True)
+    expected = stamps(
+        "2024-03-01 10:00", "2024-02-01 13:05", "2024-02-01", "2024-03-05", None, None
+    )
+    pd.testing.assert_series_equal(parsed, expected)
+
+
+def test_a_date_format_reads_the_rest_and_iso_still_reads() -> None:
+    parsed = parse_timestamp_text(text("02/01/2024", "2024-05-06"), date_format="%m/%d/%Y")
+    pd.testing.assert_series_equal(parsed, stamps("2024-02-01", "2024-05-06"))
+
+
+def test_offsets_are_converted_and_naive_times_need_a_zone_when_mixed() -> None:
+    values = text("2024-03-01T12:00:00+08:00", "2024-03-01 12:00:00", "junk")
+    with pytest.raises(ReadError, match=r"1 timestamps carry a UTC offset.*1 do not"):
+        parse_timestamp_text(values, what="orders.ordered_at")
+    parsed = parse_timestamp_text(values, timezone="Europe/Berlin")
+    pd.testing.assert_series_equal(parsed, stamps("2024-03-01 04:00", "2024-03-01 11:00", None))
+    only_offsets = parse_timestamp_text(text("2024-03-01T12:00:00+08:00", "2024-03-01T00:00Z"))
+    pd.testing.assert_series_equal(only_offsets, stamps("2024-03-01 04:00", "2024-03-01 00:00"))

@@ -1,0 +1,157 @@
+"""The retention report: self-contained, and drawn by a real browser with no network."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from browser import visit
+
+from pipeline.report import render_report
+from pipeline.score import Economics, build_lists, score_customers, summarise_lists
+
+N = 60
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+    rng = np.random.default_rng(5)
+    ids = [f"C{i:03d}" for i in range(N)]
+    scoring = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "churn_probability": rng.uniform(0, 1, N),
+            "churn_probability_prev": rng.uniform(0, 1, N),
+            "expected_value": rng.uniform(10, 500, N),
+            "loyalty_type": rng.choice(["premium", "inertia", "price", "incentive"], N),
+            "loyalty_type_probability": 0.7,
+            "loyalty_type_source": "classifier",
+        }
+    )
+    features = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "days_since_last_order": rng.uniform(1, 200, N),
+            "order_gap_mean_days": rng.uniform(10, 40, N),
+            "order_gap_std_days": rng.uniform(0, 10, N),
+            "orders_total": rng.integers(1, 20, N),
+            "referrals_made": rng.integers(0, 2, N),
+            "complaints_unresolved_now": rng.integers(0, 2, N),
+            "complaint_open_days_max_now": rng.uniform(1, 50, N),
+        }
+    )
+    economics = Economics.with_defaults(
+        margin=0.5,
+        contact_cost=1.0,
+        success={"early_warning": 0.3, "lapsing": 0.2, "lapsed": 0.1},
+    )
+    customers = score_customers(
+        scoring,
+        features,
+        horizon_days=90,
+        band_thresholds=(0.3, 0.6),
+        rising_by=0.15,
+        economics=economics,
+    )
+    scored = build_lists(customers, call_budget=(20, None), winback_budget=(None, 200.0))
+    scored["reason_1"] = "last order 40 days ago; usually every 21 days"
+    scored["reason_2"] = "1 complaint open for 3 days"
+    scored["reason_3"] = None
+    scored["keeps_them"] = "referred 1 customer"
+    scored["name"] = [f"Name <{i}>" for i in range(N)]
+    summary = summarise_lists(scored) | {"reasons_two_or_more_concepts_share": 0.8}
+    drivers = pd.DataFrame(
+        {
+            "concept": ["recency_visits", "complaints"],
+            "label": ["Recency and visits", "Complaints"],
+            "share": [0.7, 0.3],
+            "raises_risk_share": [0.4, 0.05],
+            "top_label": ["days since the last order", "complaints open now"],
+            "direction": ["higher", "higher"],
+        }
+    )
+    calibration = {
+        "model": [(0.05, 0.05, 500), (0.15, 0.17, 300), (0.55, None, 0), (0.85, 0.8, 100)],
+        "recency rule": [(0.05, 0.1, 400), (0.15, 0.2, 300), (0.85, 0.7, 20)],
+    }
+    funnel = pd.DataFrame(
+        {
+            "stage": ["suspicion", "expectation", "first_purchase"],
+            "label": ["suspicion", "expectation", "first purchase"],
+            "customers": [120.0, np.nan, 10.0],
+            "scored": [False, False, True],
+        }
+    )
+    html = render_report(
+        scored,
+        summary,
+        drivers,
+        calibration,
+        funnel,
+        {
+            "as_of": "2024-12-31",
+            "horizon_days": 90,
+            "currency": "GBP",
+            "model_version": "abc123",
+            "value_source": "value model",
+            "previous_cutoff": "2024-10-01",
+            "calibration_source": "Forward test",
+            "shop": "synthetic",
+        },
+        pass_through=("name",),
+        cards=5,
+    )
+    path = tmp_path_factory.mktemp("report") / "retention_report.html"
+    path.write_text(html)
+    return path, scored
+
+
+def test_the_file_names_no_address_outside_itself(report) -> None:
+    path, scored = report
+    html = path.read_text()
+
+    assert not re.search(r"https?:|//[a-z]|\bsrc=|url\(|@import|<link|<script", html, re.I)
+    first = scored.loc[scored["list"] == "call", "name"].iloc[0]
+    escaped = first.replace("<", "&lt;").replace(">", "&gt;")
+    assert escaped in html and first not in html  # pass-through text is escaped
+
+
+def test_renders_in_chromium_offline_with_its_charts_and_cards(report) -> None:
+    path, scored = report
+    call = scored[scored["list"] == "call"]
+    with visit(path) as seen:
+        page = seen.page
+        charts = page.evaluate(
+            """() => Array.from(document.querySelectorAll('svg.chart')).map(s => {
+                 const r = s.getBoundingClientRect();
+                 return {name: s.dataset.chart, w: r.width, h: r.height,
+                         marks: s.querySelectorAll('rect.bar, circle.point, polyline').length};
+               })"""
+        )
+        text = page.inner_text("body")
+        cards = page.locator(".card").count()
+        page.screenshot(path=str(path.with_suffix(".png")), full_page=True)
+
+    assert seen.outside == []
+    assert seen.requests == [path.resolve().as_uri()]
+    assert not [m for m in seen.console if m[0] in ("error", "pageerror")]
+    assert [c["name"] for c in charts] == [
+        "value at risk by loyalty type",
+        "value at risk by relationship stage",
+        "risk distribution by segment",
+        "calibration: observed against predicted churn",
+        "relationship-stage funnel",
+    ]
+    for chart in charts:
+        assert chart["w"] > 200 and chart["h"] > 50, chart
+        assert chart["marks"] > 0, chart
+    assert cards == min(5, len(call))
+    assert "Who is about to leave" in text
+    assert f"{len(call):,}\non the call list" in text
+    assert "As of 2024-12-31" in text and "horizon 90 days" in text
+    assert "not in the data" in text  # the funnel stage the data cannot see
+    assert call["name"].iloc[0] in text
+    assert path.with_suffix(".png").stat().st_size > 20_000

@@ -1,0 +1,93 @@
+"""Fitting: the stratified sample, the value model, and the blend with BG/NBD."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from pipeline.config import Train
+from pipeline.train import (
+    BGNBD_FEATURE,
+    ChurnScore,
+    Design,
+    choose_bgnbd_weight,
+    fit_churn,
+    fit_value,
+    sample_rows,
+)
+
+
+def _frame(n: int, seed: int, cutoff: str = "2024-01-01") -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    recency = rng.exponential(60, n)
+    signal = 1 / (1 + np.exp(-(recency - 60) / 20))
+    churned = (rng.random(n) < signal).astype("int8")
+    return pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(n)],
+            "cutoff": pd.Timestamp(cutoff),
+            # a noisy view for the trees, an exact one in the BG/NBD column
+            "days_since_last_order": recency + rng.normal(0, 40, n),
+            "spend_365d": rng.gamma(2.0, 50.0, n),
+            BGNBD_FEATURE: signal,
+            "churned": churned,
+            "future_spend": np.where(churned == 0, rng.gamma(2.0, 20.0, n), 0.0),
+        }
+    )
+
+
+def test_sample_keeps_every_cutoff_and_label_in_proportion():
+    frame = pd.concat([_frame(3000, 1, "2024-01-01"), _frame(1000, 2, "2024-02-01")])
+    sample = sample_rows(frame, max_rows=400, seed=0)
+    assert len(sample) == pytest.approx(400, abs=4)
+    share = sample.groupby("cutoff").size() / len(sample)
+    assert share.iloc[0] == pytest.approx(0.75, abs=0.01)
+    assert sample["churned"].mean() == pytest.approx(frame["churned"].mean(), abs=0.01)
+    assert sample.equals(sample_rows(frame, max_rows=400, seed=0))
+    assert sample_rows(frame, max_rows=10_000, seed=0) is frame
+
+
+def test_blend_is_log_odds_arithmetic_and_missing_bgnbd_falls_back():
+    train, valid = _frame(3000, 3), _frame(1500, 4)
+    design = Design(features=("days_since_last_order", "spend_365d"), categories={})
+    booster = fit_churn(train, valid, design, Train(max_rounds=50))
+    half = ChurnScore(booster, design, 0.5)
+    trees = booster.predict(design.matrix(valid), raw_score=True)
+    p = valid[BGNBD_FEATURE].clip(1e-6, 1 - 1e-6)  # probabilities of 0 or 1 are capped
+    bgnbd = np.log(p / (1 - p)).to_numpy()
+    np.testing.assert_allclose(half.log_odds(valid), 0.5 * trees + 0.5 * bgnbd, rtol=1e-9)
+    np.testing.assert_allclose(ChurnScore(booster, design, 0.0).log_odds(valid), trees)
+    gap = valid.assign(**{BGNBD_FEATURE: np.nan})
+    np.testing.assert_allclose(half.log_odds(gap), trees)
+    assert ((half.predict(valid) > 0) & (half.predict(valid) < 1)).all()
+
+
+def test_the_blend_weight_follows_the_better_ranker_on_validation():
+    train, valid = _frame(3000, 5), _frame(1500, 6)
+    design = Design(features=("days_since_last_order", "spend_365d", BGNBD_FEATURE), categories={})
+    booster = fit_churn(train, valid, design, Train(max_rounds=50))
+    # here the BG/NBD column is the exact risk and the trees see it only partly
+    weight = choose_bgnbd_weight(booster, design, valid)
+    assert weight > 0.0
+    y = valid["churned"]
+    blended = roc_auc_score(y, ChurnScore(booster, design, weight).predict(valid))
+    assert blended >= roc_auc_score(y, ChurnScore(booster, design, 0.0).predict(valid))
+    # without the feature in the design there is nothing to blend
+    plain = Design(features=("days_since_last_order", "spend_365d"), categories={})
+    assert choose_bgnbd_weight(booster, plain, valid) == 0.0
+
+
+def test_value_model_learns_spend_of_those_who_stay():
+    train, valid = _frame(4000, 7), _frame(2000, 8)
+    train["future_spend"] = np.where(train["churned"] == 0, train["spend_365d"] / 4, 0.0)
+    valid["future_spend"] = np.where(valid["churned"] == 0, valid["spend_365d"] / 4, 0.0)
+    design = Design(features=("days_since_last_order", "spend_365d"), categories={})
+    booster = fit_value(train, valid, design, Train(max_rounds=300))
+    kept = valid[valid["churned"] == 0]
+    predicted = booster.predict(design.matrix(kept))
+    assert np.corrcoef(predicted, kept["future_spend"])[0, 1] > 0.9
+    assert predicted.sum() == pytest.approx(kept["future_spend"].sum(), rel=0.1)
+    with pytest.raises(ValueError, match="every customer churned"):
+        fit_value(train.assign(churned=1), valid, design, Train())
