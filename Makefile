@@ -12,7 +12,8 @@ export DVC_NO_ANALYTICS := 1
 export DO_NOT_TRACK := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test lint plots ui clean online-retail forward forward-online-retail
+.PHONY: install run test lint plots ui clean online-retail forward forward-online-retail \
+	baseline exp compare registry pinned-list
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -57,6 +58,34 @@ forward-online-retail: install
 	  rc=$$?; cp $(VENV)/params.before-forward.yaml params.yaml; exit $$rc
 	$(PY) -m pipeline.forward
 
+# Record this run as the baseline that `dvc metrics diff`, `dvc exp show` and the run
+# names compare against: stages dvc.lock and metrics.json for your next commit.
+baseline: run
+	git add dvc.lock metrics.json
+	@echo "dvc.lock and metrics.json staged: commit them (git commit -m '...')"
+
+# An experiment: make exp SET="train.learning_rate=0.1 train.num_leaves=31"
+exp: install
+	$(VENV)/bin/dvc exp run $(addprefix -S ,$(SET))
+	$(VENV)/bin/dvc metrics diff
+
+# Two MLflow runs side by side (default: the champion and the latest run);
+# A and B take latest, champion, challenger, v<N> or a run id.
+A ?= champion
+B ?= latest
+compare: install
+	$(PY) -m pipeline.compare $(A) $(B)
+
+# The registered versions, their aliases and the gate's decisions.
+registry: install
+	$(PY) -m pipeline.registry
+
+# The list pinned to a registered model (default: the champion), whatever the latest run:
+# today's customers scored by it, ranked by value at risk, in data/pinned/customers.csv.
+MODEL ?= champion
+pinned-list: install
+	$(PY) -m pipeline.registry score $(MODEL)
+
 test: install
 	$(PY) -m pytest
 
@@ -68,6 +97,7 @@ plots: install
 	$(VENV)/bin/dvc plots show
 
 ui: install
+	$(PY) -c "from pipeline import tracking; tracking.relocate(tracking.project_root())"
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db
 
 clean:

@@ -286,6 +286,21 @@ class Tracking(_Model):
     experiment: str = "churn-loyalty"
 
 
+class Registry(_Model):
+    """The champion gate (pipeline/registry.py): how much better a new model must be."""
+
+    model_name: str = Field("churn-loyalty", min_length=1)
+    # A new version becomes champion only if it beats the champion's ROC-AUC by more than
+    # auc_margin and its Brier score by more than brier_margin (lower is better), on the
+    # test cutoff and over the backtest, on the same customers.
+    auc_margin: float = Field(0.0, ge=-1.0, le=1.0)
+    brier_margin: float = Field(0.0, ge=-1.0, le=1.0)
+    # estimate: the paired difference must clear the margin; interval: its whole 95%
+    # paired bootstrap interval must.
+    evidence: Literal["estimate", "interval"] = "estimate"
+    n_boot: int = Field(500, ge=50)
+
+
 class Params(_Model):
     source: Source = Source()
     synthetic: Synthetic = Synthetic()
@@ -300,6 +315,7 @@ class Params(_Model):
     explain: Explain = Explain()
     retention: Retention = Retention()
     tracking: Tracking = Tracking()
+    registry: Registry = Registry()
 
     @model_validator(mode="after")
     def _files_need_orders(self) -> Params:

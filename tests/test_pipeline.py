@@ -1,16 +1,19 @@
 """The whole pipeline, for real: DVC, DuckDB, LightGBM, SHAP and MLflow on a small shop.
 
-One module-scoped run in a temporary git repository (a copy of this checkout) serves
-the checks a user would make: outputs where the README says, a second `dvc repro`
-that does nothing, `dvc exp run -S train.<param>` re-running only what depends on it,
-identical metrics on a forced re-run, what MLflow holds (and does not hold), and, on
-this medium-sized shop, that the model finds the planted causes and types customers.
+One session-scoped run (tests/conftest.py: `make baseline` in a fresh `git clone` of
+this checkout, from a fresh shell with no venv on PATH) serves the checks a user would
+make: outputs where the README says, a second `dvc repro` that does nothing, `dvc exp
+run -S train.<param>` re-running only what depends on it, identical metrics and
+dvc.lock on a forced re-run, `dvc metrics diff` and `dvc exp show` against the
+committed baseline, the registry's gate, `make compare`, what MLflow holds (and does
+not hold), a moved clone, and, on this medium-sized shop, that the model finds the
+planted causes and types customers.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -20,66 +23,21 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
-REPO = Path(__file__).resolve().parents[1]
-N_CUSTOMERS = 5000
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
-    env["DVC_NO_ANALYTICS"] = "1"
-    env.pop("PIPELINE_PARAMS", None)
-    return env
-
-
-def sh(cwd: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
-    res = subprocess.run(
-        cmd,
-        cwd=cwd,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=1500,
-        stdin=subprocess.DEVNULL,
-    )
-    if check and res.returncode != 0:
-        raise AssertionError(
-            f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}"
-        )
-    return res
-
-
-def _copy_checkout(dst: Path) -> None:
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
-    for f in files:
-        src = REPO / f
-        if src.is_file() and not f.startswith("tests/"):
-            (dst / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst / f)
+from conftest import run_in_shell
 
 
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("shop")
-    _copy_checkout(root)
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params["synthetic"]["n_customers"] = N_CUSTOMERS
-    params["evaluate"]["backtest_origins"] = 2
-    params["retention"]["budget"]["contacts"] = 100
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    sh(root, "git", "init", "-q")
-    sh(root, "git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A")
-    sh(root, "git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init")
-    sh(root, "dvc", "repro")
-    return root
+def shop(dvc_shop) -> Path:
+    """The session's shop (tests/conftest.py): `make baseline` in a fresh clone and shell."""
+    return dvc_shop
+
+
+def sh(cwd: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
+    """A command from a fresh shell (no venv on PATH): ``dvc`` is ``.venv/bin/dvc``."""
+    line = " ".join(shlex.quote(c) for c in cmd)
+    if cmd[0] == "dvc":
+        line = ".venv/bin/" + line
+    return run_in_shell(cwd, line, check=check)
 
 
 def read_json(path: Path) -> dict:
@@ -172,43 +130,193 @@ def test_type_classifier_beats_chance_on_customers_never_surveyed(shop):
     assert accuracy > chance + 0.15, (accuracy, chance)
 
 
-def test_mlflow_run_has_params_metrics_models_and_no_ids_or_complaint_text(shop):
-    info = read_json(shop / "reports/mlflow_run.json")
-    assert info["tracking_uri"] == "sqlite:///mlflow.db"
-    db = sqlite3.connect(shop / "mlflow.db")
-    run = info["run_id"]
+def mlflow_db(shop: Path) -> sqlite3.Connection:
+    return sqlite3.connect(shop / "mlflow.db")
+
+
+def run_record(db: sqlite3.Connection, run: str) -> tuple[dict, dict, dict]:
     metrics = dict(db.execute("select key, value from latest_metrics where run_uuid=?", (run,)))
     params = dict(db.execute("select key, value from params where run_uuid=?", (run,)))
     tags = dict(db.execute("select key, value from tags where run_uuid=?", (run,)))
+    return metrics, params, tags
+
+
+def aliases(db: sqlite3.Connection) -> dict[str, str]:
+    rows = db.execute("select alias, version from registered_model_aliases")
+    return {alias: str(version) for alias, version in rows}
+
+
+def test_mlflow_run_has_params_metrics_models_and_no_ids_or_complaint_text(shop):
+    info = read_json(shop / "reports/mlflow_run.json")
+    assert info["tracking_uri"] == f"sqlite:///{shop.resolve()}/mlflow.db"
+    db = mlflow_db(shop)
+    metrics, params, tags = run_record(db, info["run_id"])
     assert metrics["churn.test.lightgbm.roc_auc"] > 0.7
+    assert metrics["shipped.roc_auc"] == round(metrics["churn.test.lightgbm.roc_auc"], 6)
+    headline = read_json(shop / "metrics.json")
+    assert metrics["list.size"] == headline["list"]["size"] == 100
+    assert metrics["list.value_at_risk"] == headline["list"]["value_at_risk"] > 0
+    drivers = {k: v for k, v in metrics.items() if k.startswith("driver.")}
+    assert len(drivers) > 20 and abs(sum(drivers.values()) - 1) < 1e-9
     assert params["churn.horizon_days"] == "90"
     assert len(tags["git_commit"]) == 40 and len(tags["data_fingerprint"]) == 16
+    shipped = read_json(shop / "reports/train.json")["shipped"]
+    assert tags["model"] == "lightgbm" and tags["calibration"] == shipped["calibration"]
+    assert tags["mlflow.runName"] == "baseline"  # nothing changed since the last commit
+    assert tags["registry.decision"] == "champion" and info["version"] == "1"
+    assert aliases(db) == {"champion": "1"}
     artifacts = [p for p in (shop / "mlruns").rglob("*") if p.is_file()]
+    assert all(p.is_relative_to(shop / "mlruns") for p in artifacts)
     assert any(p.name == "MLmodel" for p in artifacts)
     assert any(p.name == "shap_beeswarm.png" for p in artifacts)
+    assert not [p for p in artifacts if p.suffix in (".pkl", ".pickle")]
     ids = pd.read_parquet(shop / "data/canonical/customers.parquet")["customer_id"].head(300)
     texts = pd.read_parquet(shop / "data/canonical/complaints.parquet")["text"].dropna()
-    blob = b"".join(p.read_bytes() for p in artifacts if p.suffix in (".csv", ".json", ".txt"))
+    blob = b"".join(
+        p.read_bytes() for p in artifacts if p.suffix in (".csv", ".json", ".txt", ".parquet")
+    )
     blob += b"".join(str(row).encode() for row in db.execute("select * from params"))
     blob += b"".join(str(row).encode() for row in db.execute("select * from tags"))
     assert not [i for i in ids if i.encode() in blob]
     assert not [t for t in texts.unique()[:50] if t.encode() in blob]
 
 
-def test_forced_rerun_gives_identical_metrics(shop):
+CHECK_MODEL = """
+import json, sys
+import mlflow, numpy as np, pandas as pd
+root = sys.argv[1]
+mlflow.set_tracking_uri(f"sqlite:///{root}/mlflow.db")
+model = mlflow.pyfunc.load_model("models:/churn-loyalty@champion")
+import pipeline
+meta = json.load(open(f"{root}/data/features/meta.json"))
+snap = pd.read_parquet(f"{root}/data/features/snapshots.parquet")
+rows = snap[snap["cutoff"] == pd.Timestamp(meta["cutoffs"]["score"])]
+out = model.predict(rows)
+p = pd.Series(out["churn_probability"].to_numpy(), index=rows["customer_id"].to_numpy())
+shipped = pd.read_parquet(f"{root}/data/predictions/score.parquet").set_index("customer_id")
+listed = pd.read_csv(f"{root}/data/scored/customers.csv")
+print(json.dumps({
+    "exact": bool(np.array_equal(p.loc[shipped.index].to_numpy(), shipped["p_lightgbm"])),
+    "list": bool(np.array_equal(
+        p.loc[listed["customer_id"]].round(4).to_numpy(), listed["churn_probability"])),
+    "types": bool((pd.Series(out["loyalty_type"].to_numpy(), index=p.index)
+                   .loc[listed["customer_id"]].to_numpy() == listed["loyalty_type"]).all()),
+    "code": pipeline.__file__,
+}))
+"""
+
+
+def test_registered_champion_reproduces_the_list_on_its_own(shop, tmp_path):
+    """Loaded from the registry in another folder: exactly the list's probabilities."""
+    script = tmp_path / "check.py"
+    script.write_text(CHECK_MODEL)
+    res = run_in_shell(tmp_path, f"{shop}/.venv/bin/python {script} {shop.resolve()}")
+    got = json.loads(res.stdout.strip().splitlines()[-1])
+    assert got["exact"] and got["list"] and got["types"], got
+    assert "/mlruns/" in got["code"]  # the model's own copy of the serving code
+
+
+def test_forced_rerun_gives_identical_metrics_and_lock(shop):
     before = (shop / "reports/train.json").read_bytes()
     scored_before = (shop / "data/scored/customers.csv").read_bytes()
     sh(shop, "dvc", "repro", "-f")
     assert (shop / "reports/train.json").read_bytes() == before
     assert (shop / "data/scored/customers.csv").read_bytes() == scored_before
+    # dvc.lock and the headline metrics stay as committed: no run id in them
+    status = run_in_shell(shop, "git status --porcelain dvc.lock metrics.json").stdout
+    assert status == "", status
+    db = mlflow_db(shop)
+    assert aliases(db)["champion"] == "1"  # the same model again does not take over
 
 
 def test_exp_run_reruns_only_stages_that_read_the_param(shop):
     out = sh(shop, "dvc", "exp", "run", "-S", "train.learning_rate=0.1").stdout
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"train", "explain", "score", "forward", "track"}, out
+    assert ran == {"train", "explain", "score", "forward", "headline", "track"}, out
     show = sh(shop, "dvc", "exp", "show", "--json").stdout
     assert "learning_rate" in show
+
+
+def test_metrics_diff_and_exp_show_compare_with_the_committed_baseline(shop):
+    diff = json.loads(sh(shop, "dvc", "metrics", "diff", "--json").stdout)
+    auc = diff["metrics.json"]["shipped.roc_auc"]
+    assert auc["old"] is not None and auc["new"] is not None
+    assert auc["diff"] == pytest.approx(auc["new"] - auc["old"])
+    table = sh(shop, "dvc", "exp", "show", "--no-pager", "--csv").stdout.splitlines()
+    header = table[0].split(",")
+    assert "shipped.roc_auc" in header and "train.learning_rate" in header
+    metric_columns = [c for c in header if c.startswith(("shipped.", "list.", "forward."))]
+    assert len(metric_columns) < 25, metric_columns  # no wall of ingest counts
+    baseline = next(r.split(",") for r in table[1:] if r.split(",")[1] in ("main", "master"))
+    assert float(baseline[header.index("shipped.roc_auc")]) > 0.7  # the committed baseline
+    narrow = sh(shop, "dvc", "exp", "show", "--no-pager", "--csv", "--only-changed", "--drop", "/")
+    columns = narrow.stdout.splitlines()[0].split(",")
+    assert "train.learning_rate" in columns and "shipped.roc_auc" in columns
+    assert len(columns) < 40, columns
+
+
+def test_registry_gates_an_experiment_and_names_its_run(shop):
+    db = mlflow_db(shop)
+    info = read_json(shop / "reports/mlflow_run.json")
+    metrics, params, tags = run_record(db, info["run_id"])
+    assert tags["mlflow.runName"].startswith("train.learning_rate=0.1 (")
+    assert tags["mlflow.runName"].endswith(f"({tags['dvc_exp_name']})")
+    assert params["train.learning_rate"] == "0.1"
+    assert aliases(db)[tags["registry.decision"]] == info["version"]
+    assert "forward roc_auc" in tags["registry.reasons"]
+    assert {"gate.forward.roc_auc.improvement", "gate.backtest.brier.low"} <= set(metrics)
+    champion = aliases(db)["champion"]
+    # a margin no retrain clears: the new version loses the gate; only track re-runs
+    out = sh(shop, "dvc", "exp", "run", "-S", "registry.auc_margin=0.05")
+    lines = out.stdout.splitlines()
+    ran = {line.split("'")[1] for line in lines if line.startswith("Running stage")}
+    assert ran == {"track"}, out.stdout
+    assert "is a challenger; the champion stays version" in out.stderr
+    assert "does not beat the margin +0.0500" in out.stderr
+    latest = read_json(shop / "reports/mlflow_run.json")
+    assert int(latest["version"]) == int(info["version"]) + 1
+    assert latest["alias"] == "challenger"
+    assert aliases(db) == {"champion": champion, "challenger": latest["version"]}
+    state = run_in_shell(shop, "make registry").stdout
+    assert "challenger" in state and "champion" in state and "registry.auc_margin" in state
+    # the list pinned to a registered model: the latest version's is exactly today's list
+    run_in_shell(shop, f"make pinned-list MODEL=v{latest['version']}")
+    pinned = pd.read_csv(shop / "data/pinned/customers.csv")
+    listed = pd.read_csv(shop / "data/scored/customers.csv")
+    both = pinned.merge(listed, on="customer_id", validate="1:1")
+    assert len(both) == len(listed)
+    assert (both["churn_probability_x"] == both["churn_probability_y"]).all()
+    run_in_shell(shop, "make pinned-list")  # the champion's list of today's customers
+    pinned = pd.read_csv(shop / "data/pinned/customers.csv")
+    assert set(pinned["model_version"].astype(str)) == {champion}
+    assert sorted(pinned["customer_id"]) == sorted(listed["customer_id"])
+
+
+def test_make_compare_shows_params_metrics_drivers_and_list_overlap(shop):
+    versions = dict(
+        mlflow_db(shop).execute(
+            "select r.name, v.version from model_versions v join runs r on r.run_uuid = v.run_id"
+        )
+    )
+    lr = next(v for name, v in versions.items() if name.startswith("train.learning_rate=0.1 ("))
+    out = run_in_shell(shop, f"make compare A=v1 B=v{lr}").stdout
+    assert "| train.learning_rate | 0.05 | 0.1 |" in out
+    assert "| shipped.roc_auc |" in out and "n=" in out  # paired interval
+    assert "## Drivers: share of mean |SHAP|" in out
+    assert "| on both lists |" in out
+    page = (shop / "reports/compare.html").read_text()
+    assert "<table>" in page and "http" not in page
+    default = run_in_shell(shop, "make compare").stdout
+    assert "(champion" in default and "(challenger" in default
+    # a reviewer overrules the gate, with a reason on the record
+    why = "reviewed: the margin was a test"
+    state = sh(
+        shop, ".venv/bin/python", "-m", "pipeline.registry", "promote", "v3", "--reason", why
+    )
+    assert aliases(mlflow_db(shop)) == {"champion": "3"}
+    run3 = read_json(shop / "reports/mlflow_run.json")["run_id"]
+    assert run_record(mlflow_db(shop), run3)[2]["registry.promoted_by_hand"] == why
+    assert "champion" in state.stdout
 
 
 def test_failed_stage_leaves_previous_outputs_and_names_the_bad_rows(shop):
@@ -226,3 +334,18 @@ def test_failed_stage_leaves_previous_outputs_and_names_the_bad_rows(shop):
     assert "-5.0" in res.stderr
     assert canonical.read_bytes() == before
     assert not [p for p in canonical.parent.parent.glob(".canonical*")]
+
+
+def test_a_moved_clone_logs_into_its_own_folder(shop, tmp_path):
+    """Last: it moves the session's shop. Its store follows it, old runs included."""
+    moved = tmp_path / "moved"
+    shutil.move(shop, moved)
+    sh(moved, "dvc", "repro", "--single-item", "--force", "track")
+    info = read_json(moved / "reports/mlflow_run.json")
+    assert info["tracking_uri"] == f"sqlite:///{moved.resolve()}/mlflow.db"
+    assert not shop.exists()  # nothing was written to the old folder
+    run_dir = [p for p in (moved / "mlruns").rglob(info["run_id"]) if p.is_dir()]
+    assert run_dir and (run_dir[0] / "artifacts/review/predictions.parquet").exists()
+    tags = run_record(mlflow_db(moved), info["run_id"])[2]
+    # the champion's predictions were read from the moved store: a real comparison
+    assert tags["registry.reasons"].startswith("forward test:"), tags["registry.reasons"]

@@ -128,6 +128,9 @@ def save_shap_plots(values: pd.DataFrame, rows: pd.DataFrame, design: Design, ou
         feature_names=list(design.features),
     )
     for name, plot in (("beeswarm", shap.plots.beeswarm), ("bar", shap.plots.bar)):
+        # shap's beeswarm jitters points with NumPy's global RNG: seeded, the same run
+        # draws the same PNG, and dvc.lock (which hashes reports/explain) stays put.
+        np.random.seed(0)
         plt.figure()
         plot(expl, max_display=20, show=False)
         plt.title(f"Churn drivers (SHAP, log-odds) at the scoring date: {name}")

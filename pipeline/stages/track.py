@@ -1,58 +1,236 @@
-"""Stage ``track``: one MLflow run with everything a reviewer compares.
+"""Stage ``track``: one MLflow run with everything a reviewer compares, and the gate.
 
-Tracks to ``sqlite:///mlflow.db`` unless ``MLFLOW_TRACKING_URI`` says otherwise.
+Logs the run (see :mod:`pipeline.tracking`), registers the model that made the list,
+and lets :mod:`pipeline.registry` decide whether it becomes ``champion`` or
+``challenger``; the decision and its reasons are tagged on the run and logged here.
+
+Nothing it writes is a DVC output: the run id changes every run, and ``dvc.lock`` must
+not. ``reports/mlflow_run.json`` (git-ignored) says where the run went.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
-from pipeline import io, tracking
+import pandas as pd
+import yaml
+
+from pipeline import io, registry, serving, tracking
 from pipeline.config import Params
-from pipeline.stages._common import CANONICAL, MODELS, REPORTS, stage_main
+from pipeline.headline import headline
+from pipeline.shipping import MODEL
+from pipeline.stages._common import (
+    CANONICAL,
+    FEATURES,
+    MODELS,
+    PREDICTIONS,
+    REPORTS,
+    SCORED,
+    stage_main,
+)
+
+log = logging.getLogger(__name__)
+PREDICTIONS_TABLE = "review/predictions.parquet"
+CALL_LIST_TABLE = "review/call_list.parquet"
+DRIVERS = REPORTS / "explain" / "drivers_by_feature.csv"
+FAMILY_DRIVERS = REPORTS / "explain" / "drivers_by_family.csv"
 
 
-def run(params: Params) -> None:
-    metrics = io.read_json(REPORTS / "train.json")
+def committed_params(root: Path) -> dict | None:
+    """The last commit's ``params.yaml``, validated (None outside git or if invalid)."""
+    text = tracking.git(root, "show", "HEAD:params.yaml")
+    if text is None:
+        return None
+    try:
+        return Params.model_validate(yaml.safe_load(text) or {}).model_dump(mode="json")
+    except ValueError:
+        return None
+
+
+def driver_shares(drivers: pd.DataFrame, key: str, prefix: str) -> dict[str, float]:
+    """Each driver's share of the total mean |SHAP| (they sum to 1)."""
+    total = float(drivers["mean_abs_shap"].sum())
+    if total <= 0:
+        return {}
+    return {
+        f"{prefix}.{name}": float(v) / total
+        for name, v in zip(drivers[key], drivers["mean_abs_shap"], strict=True)
+    }
+
+
+def run_metrics(params: Params) -> dict[str, float]:
+    train = io.read_json(REPORTS / "train.json")
     score = io.read_json(REPORTS / "score.json")
     ingest = io.read_json(REPORTS / "ingest.json")
+    forward = REPORTS / "forward.json"
+    report = io.read_json(forward) if forward.exists() else None
+    metrics = {
+        # the same function and inputs as metrics.json (the headline stage)
+        **tracking.numeric_metrics(headline(train, score, report)),
+        **tracking.numeric_metrics({"churn": train["churn"], "loyalty": train["loyalty"]}),
+        **tracking.numeric_metrics({"value": train.get("value", {})}),
+        **tracking.numeric_metrics({"score": score}),
+        **tracking.numeric_metrics({"ingest": ingest}),
+        **driver_shares(pd.read_csv(DRIVERS), "feature", "driver"),
+        **driver_shares(pd.read_csv(FAMILY_DRIVERS), "family", "driver_family"),
+    }
+    if report and report.get("evaluable"):
+        metrics |= tracking.numeric_metrics({"forward": report["metrics"]})
+    del params
+    return metrics
+
+
+def run_tags(params: Params, root: Path) -> dict[str, str]:
+    train = io.read_json(REPORTS / "train.json")
+    churn = train["churn"]
     tags = {
-        "git_commit": tracking.git_commit(),
+        "git_commit": tracking.git_commit(root),
         "data_fingerprint": tracking.fingerprint(list(CANONICAL.glob("*.parquet"))),
         "source_kind": params.source.kind,
-        "test_cutoff": metrics["churn"]["test_cutoff"],
-        "grade": metrics["churn"]["grade"],
-        "loyalty_type_source": metrics["loyalty"]["source"],
+        "test_cutoff": churn["test_cutoff"],
+        "shipped_for": train["shipped"]["shipped_for"],
+        "model": churn["selected_model"],
+        "calibration": train["shipped"]["calibration"],
+        "grade": churn["grade"],
+        "loyalty_type_source": train["loyalty"]["source"],
     }
     for var in ("DVC_EXP_NAME", "DVC_EXP_BASELINE_REV"):
         if os.environ.get(var):
             tags[var.lower()] = os.environ[var]
-    models = {"churn_model": MODELS / "churn" / "model.txt"}
-    if (MODELS / "loyalty" / "model.txt").exists():
-        models["loyalty_model"] = MODELS / "loyalty" / "model.txt"
-    explain_dir = REPORTS / "explain"
-    artifacts = {
-        "explain": sorted(explain_dir.glob("*.csv")) + sorted(explain_dir.glob("*.png")),
-        "plots": sorted((REPORTS / "plots").glob("*.csv")),
-        "evaluation": [REPORTS / "train.json", REPORTS / "backtest.csv"],
-        "reports": [REPORTS / "ingest.json", REPORTS / "score.json"],
-        "models": [MODELS / "churn" / "calibrator.json", MODELS / "churn" / "design.json"],
-    }
-    info = tracking.log_run(
-        experiment=params.tracking.experiment,
-        run_name=f"{params.source.kind}-{metrics['churn']['test_cutoff']}",
-        params=tracking.flatten(params.model_dump(mode="json")),
-        metrics={
-            **tracking.numeric_metrics({"churn": metrics["churn"], "loyalty": metrics["loyalty"]}),
-            **tracking.numeric_metrics({"score": score}),
-            **tracking.numeric_metrics({"ingest": ingest}),
-        },
-        tags=tags,
-        models=models,
-        artifacts={k: [Path(p) for p in v] for k, v in artifacts.items()},
+    return tags
+
+
+def scoring_rows() -> pd.DataFrame:
+    meta = io.read_json(FEATURES / "meta.json")
+    snapshots = io.read_parquet(FEATURES / "snapshots.parquet")
+    rows = snapshots[snapshots["cutoff"] == pd.Timestamp(meta["cutoffs"]["score"])]
+    return rows.sort_values("customer_id", ignore_index=True)
+
+
+def check_reproduces_list(model: serving.ListModel, rows: pd.DataFrame) -> None:
+    """The model to be logged must give exactly the list's probabilities."""
+    shipped = io.read_parquet(PREDICTIONS / "score.parquet").set_index("customer_id")
+    expected = shipped.loc[rows["customer_id"], f"p_{MODEL}"].to_numpy()
+    got = model.predict(rows)["churn_probability"].to_numpy()
+    bad = got != expected
+    if bad.any():
+        raise ValueError(
+            f"the model to log gives other churn probabilities than the list for "
+            f"{int(bad.sum())} of {len(rows)} customers, e.g. customers "
+            f"{rows.loc[bad, 'customer_id'].head(3).tolist()}: models/ and "
+            "data/predictions/score.parquet are out of step (re-run `dvc repro train`)"
+        )
+
+
+def call_list(key: bytes) -> pd.DataFrame:
+    """The call list in its order, customers as keyed hashes."""
+    ids = pd.read_csv(SCORED / "at_risk.csv", usecols=["customer_id"], dtype="string")
+    return pd.DataFrame(
+        {
+            "position": range(1, len(ids) + 1),
+            "customer_key": registry.customer_keys(ids["customer_id"], key),
+        }
     )
-    io.write_json(info, REPORTS / "mlflow_run.json")
+
+
+def gate(
+    c, logged: tracking.Logged, challenger: pd.DataFrame, test_cutoff: str, params: Params
+) -> registry.Decision:
+    """Decide the new version's alias against the current champion, and set it."""
+    name = params.registry.model_name
+    champion = tracking.alias_version(c, name, registry.CHAMPION)
+    if champion is None:
+        decision = registry.first_version()
+    else:
+        previous = tracking.read_table(c, champion.run_id, PREDICTIONS_TABLE)
+        if previous is None:
+            decision = registry.Decision(
+                registry.CHALLENGER,
+                (
+                    f"not comparable: the champion (version {champion.version}, run "
+                    f"{champion.run_id}) has no {PREDICTIONS_TABLE} to pair with",
+                ),
+            )
+        else:
+            decision = registry.decide(
+                challenger,
+                previous,
+                test_cutoff=test_cutoff,
+                config=params.registry,
+                seed=params.train.seed,
+            )
+    tracking.set_alias(c, name, decision.alias, logged.version)
+    tracking.set_tags(
+        c,
+        logged.run_id,
+        {
+            "registry.decision": decision.alias,
+            "registry.version": logged.version,
+            "registry.champion_before": "none" if champion is None else str(champion.version),
+            "registry.reasons": "\n".join(decision.reasons)[:5000],
+        },
+    )
+    tracking.log_metrics(c, logged.run_id, decision.metrics())
+    log.info("%s", decision.render(logged.version, None if champion is None else champion.version))
+    return decision
+
+
+def run(params: Params) -> None:
+    root = tracking.project_root()
+    train = io.read_json(REPORTS / "train.json")
+    before = committed_params(root)
+    current = params.model_dump(mode="json")
+    changed = tracking.changed_params(current, before) if before else {}
+    name = tracking.run_name(changed, os.environ.get("DVC_EXP_NAME"))
+
+    files = serving.model_files(MODELS)
+    model = serving.ListModel.from_files(files)
+    rows = scoring_rows()
+    check_reproduces_list(model, rows)
+    example = model.example(rows)
+
+    key = tracking.customer_key(root)
+    predictions = registry.keyed_predictions(
+        io.read_parquet(PREDICTIONS / "backtest.parquet"), key, model=MODEL
+    )
+    explain_dir = REPORTS / "explain"
+    reports = [REPORTS / n for n in ("ingest.json", "score.json", "forward.json")]
+    logged = tracking.log_run(
+        root,
+        experiment=params.tracking.experiment,
+        run_name=name,
+        params=tracking.flatten(current),
+        metrics=run_metrics(params),
+        tags=run_tags(params, root) | {"changed_params": ", ".join(changed) or "none"},
+        model_files=files,
+        input_example=example,
+        output_example=model.predict(example),
+        artifacts={
+            "explain": sorted(explain_dir.glob("*.csv")) + sorted(explain_dir.glob("*.png")),
+            "plots": sorted((REPORTS / "plots").glob("*.csv")),
+            "evaluation": [REPORTS / "train.json", REPORTS / "backtest.csv"],
+            "reports": [p for p in reports if p.exists()],
+        },
+        tables={PREDICTIONS_TABLE: predictions, CALL_LIST_TABLE: call_list(key)},
+        registered_model=params.registry.model_name,
+    )
+    c = tracking.client(root)
+    decision = gate(c, logged, predictions, train["churn"]["test_cutoff"], params)
+    io.write_json(
+        {
+            "run_id": logged.run_id,
+            "run_name": name,
+            "experiment_id": logged.experiment_id,
+            "tracking_uri": logged.tracking_uri,
+            "model_uri": logged.model_uri,
+            "registered_model": params.registry.model_name,
+            "version": logged.version,
+            "alias": decision.alias,
+        },
+        REPORTS / "mlflow_run.json",
+    )
 
 
 def main() -> None:

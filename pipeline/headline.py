@@ -1,0 +1,81 @@
+"""The headline numbers of a run: what a reviewer compares first, under stable names.
+
+``metrics.json`` (written by the ``headline`` stage, committed to git) is what
+``dvc metrics diff`` and ``dvc exp show`` compare between the workspace, experiments and
+the last commit; MLflow logs the same keys, so ``shipped.roc_auc`` means one thing in
+both. The per-model and per-origin numbers stay in ``reports/train.json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+# The shipped model's test-cutoff metrics that make the headline, and their backtest means.
+TEST_METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "top_decile_lift", "emp")
+BACKTEST_METRICS = ("roc_auc", "brier")
+FORWARD_METRICS = ("roc_auc", "pr_auc", "brier")
+
+
+def _round(value: float) -> float:
+    return round(float(value), 6)
+
+
+def list_headline(score: Mapping[str, Any]) -> dict[str, float]:
+    """Size and value of the call list from ``reports/score.json``.
+
+    Reads both shapes the score stage has written: a ``call_list`` section with
+    ``customers`` and ``value_at_risk``, or the flat ``at_risk_list_size``,
+    ``expected_value_at_risk_total`` and ``at_risk_list_value_at_risk_share``.
+    """
+    out: dict[str, float] = {"customers": int(score["customers_scored"])}
+    if "expected_churners" in score:
+        out["expected_churners"] = _round(score["expected_churners"])
+    call = score.get("call_list")
+    if isinstance(call, Mapping):
+        out["size"] = int(call["customers"])
+        out["value_at_risk"] = _round(call["value_at_risk"])
+        total = score.get("value_at_risk_total")
+    else:
+        total = score["expected_value_at_risk_total"]
+        out["size"] = int(score["at_risk_list_size"])
+        out["value_at_risk"] = round(total * score["at_risk_list_value_at_risk_share"], 2)
+    if total is not None:
+        out["value_at_risk_total"] = _round(total)
+    return out
+
+
+def headline(
+    train: Mapping[str, Any], score: Mapping[str, Any], forward: Mapping[str, Any] | None
+) -> dict[str, dict[str, float]]:
+    """The run's headline metrics.
+
+    Parameters
+    ----------
+    train
+        ``reports/train.json``.
+    score
+        ``reports/score.json``.
+    forward
+        ``reports/forward.json``, or None; its numbers are included only when the list
+        could be judged (``score.as_of`` in the past).
+
+    Returns
+    -------
+    dict
+        ``shipped`` (the selected model at the test cutoff, a forward test of the ship
+        procedure, plus its backtest means), ``list`` (size and value at risk of the call
+        list) and, when evaluable, ``forward`` (the list as shipped against what happened).
+    """
+    churn = train["churn"]
+    model = churn["selected_model"]
+    test = churn["test"][model]
+    backtest = churn["backtest"][model]
+    shipped = {m: _round(test[m]) for m in TEST_METRICS if m in test}
+    for m in BACKTEST_METRICS:
+        shipped[f"backtest_{m}"] = _round(backtest[f"{m}_mean"])
+    out: dict[str, dict[str, float]] = {"shipped": shipped, "list": list_headline(score)}
+    if forward and forward.get("evaluable"):
+        judged = forward["metrics"]["shipped"]
+        out["forward"] = {m: _round(judged[m]) for m in FORWARD_METRICS if m in judged}
+    return out

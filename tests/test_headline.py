@@ -1,0 +1,69 @@
+"""The headline numbers: stable keys from train.json, score.json and forward.json."""
+
+from __future__ import annotations
+
+from pipeline.headline import headline, list_headline
+
+TRAIN = {
+    "churn": {
+        "selected_model": "lightgbm",
+        "test": {
+            "lightgbm": {
+                "roc_auc": 0.9,
+                "pr_auc": 0.8,
+                "brier": 0.1,
+                "log_loss": 0.3,
+                "ece": 0.02,
+            },
+            "recency": {"roc_auc": 0.7},
+        },
+        "backtest": {"lightgbm": {"roc_auc_mean": 0.88, "brier_mean": 0.11}},
+    }
+}
+FLAT_SCORE = {
+    "customers_scored": 1000,
+    "expected_churners": 321.4,
+    "expected_value_at_risk_total": 5000.0,
+    "at_risk_list_size": 100,
+    "at_risk_list_value_at_risk_share": 0.4,
+}
+
+
+def test_headline_keeps_the_shipped_model_and_the_list():
+    out = headline(TRAIN, FLAT_SCORE, {"evaluable": False, "reason": "future"})
+    assert out["shipped"] == {
+        "roc_auc": 0.9,
+        "pr_auc": 0.8,
+        "brier": 0.1,
+        "log_loss": 0.3,
+        "ece": 0.02,
+        "backtest_roc_auc": 0.88,
+        "backtest_brier": 0.11,
+    }
+    assert out["list"] == {
+        "customers": 1000,
+        "expected_churners": 321.4,
+        "size": 100,
+        "value_at_risk": 2000.0,
+        "value_at_risk_total": 5000.0,
+    }
+    assert "forward" not in out
+
+
+def test_forward_numbers_join_when_the_list_could_be_judged():
+    forward = {"evaluable": True, "metrics": {"shipped": {"roc_auc": 0.91, "brier": 0.09}}}
+    assert headline(TRAIN, FLAT_SCORE, forward)["forward"] == {"roc_auc": 0.91, "brier": 0.09}
+
+
+def test_list_headline_reads_the_call_list_section_too():
+    score = {
+        "customers_scored": 10,
+        "value_at_risk_total": 90.0,
+        "call_list": {"customers": 3, "value_at_risk": 40.5},
+    }
+    assert list_headline(score) == {
+        "customers": 10,
+        "size": 3,
+        "value_at_risk": 40.5,
+        "value_at_risk_total": 90.0,
+    }

@@ -1,0 +1,85 @@
+"""MLflow plumbing: where the store is, what runs are called, and a project that moves."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+
+from pipeline import tracking
+
+
+def test_project_root_is_the_folder_with_dvc_yaml(tmp_path):
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    (tmp_path / "notebooks").mkdir()
+    assert tracking.project_root(tmp_path / "notebooks") == tmp_path
+    assert tracking.project_root(tmp_path) == tmp_path
+
+
+def test_tracking_uri_is_the_projects_own_store_unless_told(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    uri = tracking.tracking_uri(tmp_path)
+    assert uri == f"sqlite:///{tmp_path}/mlflow.db" and tracking.is_project_store(uri, tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    assert tracking.tracking_uri(tmp_path) == "http://127.0.0.1:5000"
+
+
+def test_run_names_say_what_changed():
+    before = {"train": {"learning_rate": 0.05, "seed": 7}, "score": {"as_of": None}}
+    now = {"train": {"learning_rate": 0.1, "seed": 7}, "score": {"as_of": "2024-10-01"}}
+    changed = tracking.changed_params(now, before)
+    assert changed == {"train.learning_rate": 0.1, "score.as_of": "2024-10-01"}
+    assert tracking.run_name(changed, None) == "train.learning_rate=0.1, score.as_of=2024-10-01"
+    assert tracking.run_name(changed, "tall-oaks").endswith("(tall-oaks)")
+    assert tracking.run_name({}, "tall-oaks") == "tall-oaks"
+    assert tracking.run_name({}, None) == "baseline"
+    many = {f"p{i}": i for i in range(5)}
+    assert tracking.run_name(many, None) == "p0=0, p1=1, p2=2, +2 more"
+
+
+def test_customer_key_is_made_once_and_private(tmp_path):
+    key = tracking.customer_key(tmp_path)
+    assert len(key) == 32 and tracking.customer_key(tmp_path) == key
+    path = tmp_path / "mlruns" / ".customer-key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def _log(root, text: str) -> str:
+    c = tracking.client(root)
+    exp = tracking.experiment_id(c, "churn-loyalty", root)
+    run = c.create_run(exp, run_name=text)
+    (root / "f.txt").write_text(text)
+    c.log_artifact(run.info.run_id, str(root / "f.txt"), "stuff")
+    c.set_terminated(run.info.run_id)
+    return run.info.run_id
+
+
+def test_a_moved_project_logs_into_its_own_folder_and_reads_its_old_runs(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    old, new = tmp_path / "old", tmp_path / "moved"
+    old.mkdir()
+    first = _log(old, "first")
+    assert (old / "mlruns/churn-loyalty" / first / "artifacts/stuff/f.txt").exists()
+    shutil.move(old, new)
+    monkeypatch.chdir(tmp_path)  # the working directory does not matter either
+    second = _log(new, "second")
+    assert (new / "mlruns/churn-loyalty" / second / "artifacts/stuff/f.txt").exists()
+    assert not old.exists()  # nothing went back to the old folder
+    c = tracking.client(new)
+    assert c.get_run(first).info.artifact_uri.startswith(str(new / "mlruns"))
+    got = c.download_artifacts(first, "stuff/f.txt", str(tmp_path))
+    assert Path(got).read_text() == "first"
+    assert tracking.relocate(new) == 0  # nothing left to move
+
+
+def test_relocate_without_a_store_does_nothing(tmp_path):
+    assert tracking.relocate(tmp_path) == 0
+
+
+@pytest.mark.parametrize("ref", ["latest", "champion"])
+def test_resolve_run_says_what_exists_when_nothing_matches(tmp_path, monkeypatch, ref):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with pytest.raises(LookupError, match="no run|no version with alias"):
+        tracking.resolve_run(tmp_path, "churn-loyalty", "churn-loyalty", ref)
