@@ -550,7 +550,7 @@ def test_a_failed_run_takes_yesterdays_list_away_and_the_summary_says_so(tmp_pat
     params["evaluate"].update(backtest_origins=1, bgnbd=False)
     params["train"].update(max_rounds=100, early_stopping_rounds=10, loyalty_max_rounds=20)
     params["explain"]["max_rows"] = 300
-    params["score"]["at_risk_size"] = 50
+    params["retention"]["budget"] = {"contacts": 50, "money": None}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     _sh(tmp_path, "git", "init", "-q")
     _sh(tmp_path, "git", "add", "-A")

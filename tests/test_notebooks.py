@@ -54,4 +54,4 @@ def test_notebook_runs_on_a_real_run(notebook, dvc_shop):
             "image/png" in out.get("data", {}) for c in nb.cells for out in c.get("outputs", [])
         )
     else:
-        assert "customers scored" in text and "roc_auc" in text
+        assert "of the value at risk" in text and "roc_auc" in text

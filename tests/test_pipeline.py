@@ -313,7 +313,7 @@ def test_make_compare_shows_params_metrics_drivers_and_list_overlap(shop):
     state = sh(
         shop, ".venv/bin/python", "-m", "pipeline.registry", "promote", "v3", "--reason", why
     )
-    assert aliases(mlflow_db(shop)) == {"champion": "3"}
+    assert aliases(mlflow_db(shop))["champion"] == "3"
     run3 = read_json(shop / "reports/mlflow_run.json")["run_id"]
     assert run_record(mlflow_db(shop), run3)[2]["registry.promoted_by_hand"] == why
     assert "champion" in state.stdout
@@ -322,18 +322,31 @@ def test_make_compare_shows_params_metrics_drivers_and_list_overlap(shop):
 def test_failed_stage_leaves_previous_outputs_and_names_the_bad_rows(shop):
     canonical = shop / "data/canonical/orders.parquet"
     before = canonical.read_bytes()
-    raw = pd.read_parquet(shop / "data/raw/orders.parquet")
+    raw_path, params_path = shop / "data/raw/orders.parquet", shop / "params.yaml"
+    raw_bytes, params_text = raw_path.read_bytes(), params_path.read_text()
+    scored = {p.name: p.read_bytes() for p in (shop / "data/scored").iterdir()}
+    raw = pd.read_parquet(raw_path)
     raw.loc[raw.index[:3], "amount"] = -5.0
-    raw.to_parquet(shop / "data/raw/orders.parquet", index=False)
-    params = yaml.safe_load((shop / "params.yaml").read_text())
+    raw.to_parquet(raw_path, index=False)
+    params = yaml.safe_load(params_text)
     params["ingest"]["on_bad_rows"] = "fail"
-    (shop / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    res = sh(shop, sys.executable, "-m", "pipeline.stages.ingest", check=False)
-    assert res.returncode != 0
-    assert "table 'orders', column 'amount': 3 of" in res.stderr
-    assert "-5.0" in res.stderr
-    assert canonical.read_bytes() == before
-    assert not [p for p in canonical.parent.parent.glob(".canonical*")]
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        res = sh(shop, sys.executable, "-m", "pipeline.stages.ingest", check=False)
+        assert res.returncode != 0
+        assert "table 'orders', column 'amount': 3 of" in res.stderr
+        assert "-5.0" in res.stderr
+        assert canonical.read_bytes() == before
+        assert not [p for p in canonical.parent.parent.glob(".canonical*")]
+        # yesterday's lists are taken away, and the folder says why
+        assert not list((shop / "data/scored").glob("*.csv"))
+        assert "stage 'ingest'" in (shop / "data/scored/STALE.txt").read_text()
+    finally:  # the session's shop goes on to the next test as it was
+        raw_path.write_bytes(raw_bytes)
+        params_path.write_text(params_text)
+        (shop / "data/scored/STALE.txt").unlink(missing_ok=True)
+        for name, data in scored.items():
+            (shop / "data/scored" / name).write_bytes(data)
 
 
 def test_a_moved_clone_logs_into_its_own_folder(shop, tmp_path):
