@@ -301,6 +301,15 @@ class Registry(_Model):
     n_boot: int = Field(500, ge=50)
 
 
+class Uplift(_Model):
+    """Learning from past retention campaigns (the ``contacts`` table)."""
+
+    top_share: float = Field(0.2, gt=0.0, le=1.0)  # the budget the policies are compared at
+    min_arm: int = Field(50, gt=0)  # treated contacts a play needs for a model of its own
+    n_boot: int = Field(500, gt=0)  # bootstrap resamples of the policy differences
+    shrink: float = Field(0.5, ge=0.0, le=1.0)  # weight of a play's own estimate vs any contact
+
+
 class Params(_Model):
     source: Source = Source()
     synthetic: Synthetic = Synthetic()
@@ -314,6 +323,7 @@ class Params(_Model):
     evaluate: Evaluate = Evaluate()
     explain: Explain = Explain()
     retention: Retention = Retention()
+    uplift: Uplift = Uplift()
     tracking: Tracking = Tracking()
     registry: Registry = Registry()
 

@@ -45,8 +45,26 @@ def list_headline(score: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
+def uplift_headline(uplift: Mapping[str, Any]) -> dict[str, float]:
+    """The held-out campaign's comparison from ``reports/uplift.json`` (when there is one)."""
+    out: dict[str, float] = {}
+    for name, m in uplift["policies"].items():
+        out[f"auuc_{name}"] = _round(m["auuc"])
+        out[f"saved_value_top_{name}"] = _round(m["saved_value_top_share"])
+    truth = uplift.get("truth")
+    if truth:
+        out["oracle_share"] = _round(truth["oracle_share"])
+        out["sleeping_dogs_marked_share"] = _round(truth["harmed_share_marked"])
+        for other, d in truth["difference_per_1000"].items():
+            out[f"true_saved_vs_{other}_per_1000"] = _round(d["difference_per_1000"])
+    return out
+
+
 def headline(
-    train: Mapping[str, Any], score: Mapping[str, Any], forward: Mapping[str, Any] | None
+    train: Mapping[str, Any],
+    score: Mapping[str, Any],
+    forward: Mapping[str, Any] | None,
+    uplift: Mapping[str, Any] | None = None,
 ) -> dict[str, dict[str, float]]:
     """The run's headline metrics.
 
@@ -59,6 +77,8 @@ def headline(
     forward
         ``reports/forward.json``, or None; its numbers are included only when the list
         could be judged (``score.as_of`` in the past).
+    uplift
+        ``reports/uplift.json``, or None; included when the shop had campaign history.
 
     Returns
     -------
@@ -78,4 +98,6 @@ def headline(
     if forward and forward.get("evaluable"):
         judged = forward["metrics"]["shipped"]
         out["forward"] = {m: _round(judged[m]) for m in FORWARD_METRICS if m in judged}
+    if uplift and uplift.get("available"):
+        out["uplift"] = uplift_headline(uplift)
     return out

@@ -65,6 +65,7 @@ EVENT_TIME = {
     "sessions": "started_at",
     "complaints": "opened_at",
     "surveys": "surveyed_at",
+    "contacts": "contacted_at",
 }
 # Money columns with an outlier bound.
 AMOUNT_COLUMNS = {"orders": "amount", "returns": "amount"}

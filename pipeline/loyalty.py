@@ -306,6 +306,19 @@ PLAYS: dict[str, Play] = {
         0.0,
         0.0,
     ),
+    # Plays that past campaigns tested (pipeline.uplift decides them where it can).
+    "discount": Play(
+        "Discount coupon, for a limited time",
+        "price and incentive customers respond while it lasts; premium customers are put off",
+        7.0,
+        1.0,
+    ),
+    "do_not_contact": Play(
+        "Do not contact: any play tested would push them away",
+        "in past campaigns' control groups, customers like them stayed more when left alone",
+        0.0,
+        0.0,
+    ),
     "none": Play(
         "No contact: keep serving them well",
         "within their rhythm and not at high risk",

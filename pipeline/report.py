@@ -144,6 +144,7 @@ def render_report(
     *,
     pass_through: Sequence[str] = (),
     cards: int = 12,
+    uplift: Mapping[str, object] | None = None,
 ) -> str:
     """The whole report as one HTML string.
 
@@ -168,6 +169,9 @@ def render_report(
         Customer columns (name, e-mail, phone) shown on the cards.
     cards
         How many of the call list get a card.
+    uplift
+        ``reports/uplift.json``: what the held-out campaign says about targeting (None:
+        no campaign history).
     """
     call = scored[scored["list"] == "call"]
     winback = scored[scored["list"] == "winback"]
@@ -320,6 +324,9 @@ concepts a person reasons in.{escape(reasons_note)}</p>
 <h2>Plays</h2>
 {plays_table}
 
+<h2>What past campaigns teach</h2>
+{_uplift_section(uplift, scored)}
+
 <h2>Can the probabilities be trusted?</h2>
 <p>{escape(str(meta["calibration_source"]))}. A point on the diagonal means that of the
 customers given that probability, that share did leave; points are sized by how many
@@ -336,3 +343,59 @@ customers and sessions tables); the scored population starts at the first purcha
 {funnel_chart}
 </body></html>
 """
+
+
+POLICY_LABELS = {
+    "model": "expected saved value (uplift model)",
+    "risk": "churn risk",
+    "value_at_risk": "value at risk",
+    "random": "at random",
+}
+
+
+def _uplift_section(uplift: Mapping[str, object] | None, scored: pd.DataFrame) -> str:
+    """The held-out campaign's verdict on whom to contact, in a table and two sentences."""
+    if not uplift or not uplift.get("available"):
+        reason = (uplift or {}).get("reason", "no campaign history was given")
+        return (
+            f"<p>No uplift model: {escape(str(reason))}. The plays on the lists come from the "
+            "rules (segment, situation, loyalty type). Record each campaign with a random "
+            "control group (the <code>contacts</code> table) and the lists will learn whom a "
+            "contact keeps.</p>"
+        )
+    share = float(uplift["top_share"])
+    rows = []
+    for name, m in uplift["policies"].items():
+        rows.append(
+            [
+                POLICY_LABELS.get(name, name),
+                f"{m['auuc']:.3f}",
+                f"{m['saved_value_top_share']:.2f}",
+            ]
+        )
+    table = _table(
+        ["target by", "area under the Qini curve", f"saved profit per customer, top {share:.0%}"],
+        rows,
+        {1, 2},
+    )
+    truth = uplift.get("truth") or {}
+    told = ""
+    if truth:
+        told = (
+            f"<p>Against the simulator's true effects, contacting the top {share:.0%} by the "
+            f"model saves {truth['oracle_share']:.0%} of what a perfect policy would; "
+            f"{truth['harmed_marked_do_not_contact']:,} of the {truth['harmed_by_every_play']:,} "
+            "customers every play would push away are marked do not contact.</p>"
+        )
+    sources = scored["play_source"].value_counts() if "play_source" in scored else pd.Series()
+    decided = int(sources.get("uplift model", 0))
+    dont = int((scored["play"] == "do_not_contact").sum())
+    return (
+        f"<p>The latest campaign ({escape(str(uplift['held_out_campaign_day']))}, "
+        f"{int(uplift['held_out_contacts']):,} customers chosen, a random control group "
+        f"held out) was predicted from the {int(uplift['training_contacts']):,} contacts "
+        "before it. Each row ranks that campaign's customers one way and asks the control "
+        "group how many more stayed among those it would have contacted.</p>"
+        f"{table}{told}<p>On these lists the uplift model chose the play for {decided:,} "
+        f"customers; {dont:,} are marked do not contact.</p>"
+    )

@@ -200,8 +200,28 @@ SURVEYS = Table(
     ),
 )
 
+# A retention campaign's contact history: who was chosen, and whether they were held
+# out as control or got a play (a key of ``pipeline.loyalty.PLAYS``). The randomised
+# control arm is what lets the uplift stage learn whom a contact keeps.
+CONTACT_ARMS = ("treatment", "control")
+CONTACTS = Table(
+    name="contacts",
+    key=("customer_id", "campaign"),
+    columns=(
+        Column("customer_id", "string", required=True, nullable=False),
+        Column("campaign", "string", required=True, nullable=False),
+        Column("contacted_at", "datetime", required=True, nullable=False),
+        Column("arm", "string", required=True, nullable=False, allowed=CONTACT_ARMS),
+        # the play the treatment arm got; empty for the control arm
+        Column("play", "string"),
+        # what the contact and its offer cost (money), 0 for the control arm
+        Column("cost", "float", min=0.0),
+    ),
+)
+
 TABLES: dict[str, Table] = {
-    t.name: t for t in (CUSTOMERS, ORDERS, ORDER_LINES, RETURNS, SESSIONS, COMPLAINTS, SURVEYS)
+    t.name: t
+    for t in (CUSTOMERS, ORDERS, ORDER_LINES, RETURNS, SESSIONS, COMPLAINTS, SURVEYS, CONTACTS)
 }
 REQUIRED_TABLES = ("orders",)
 OPTIONAL_TABLES = tuple(name for name in TABLES if name not in REQUIRED_TABLES)

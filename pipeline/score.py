@@ -52,7 +52,10 @@ LIST_COLUMNS = (
     "saveable_value",
     "contact_cost",
     "expected_profit",
+    "uplift",
+    "expected_saved_value",
     "play",
+    "play_source",
     "recommended_action",
     "play_because",
     "reasons",
@@ -81,12 +84,19 @@ COLUMN_DOCS: dict[str, str] = {
     "saveable_value": "value_at_risk x contact_success: what a contact can still save",
     "contact_cost": "the contact plus the play's offer (credit, points, gift)",
     "expected_profit": "margin x saveable_value - contact_cost",
+    "uplift": "how much the play lowers the churn probability, learnt from past campaigns' "
+    "control groups (empty: no campaign history; negative: the contact would push them away)",
+    "expected_saved_value": "uplift x margin x expected_value - contact_cost: the profit the "
+    "play is expected to save (uplift model), the list's expected_profit when it decided",
     "play": "the retention play's key",
+    "play_source": "uplift model (learnt from past campaigns with control groups) or rules "
+    "(segment, situation and loyalty type, when there is no campaign evidence)",
     "recommended_action": "what to do",
     "play_because": "why this play: the fact that calls for a fix, or the segment and type",
     "keeps_them": "a real strength that lowers the risk (advocacy, points, rhythm, ...)",
 }
 MONEY_COLUMNS = (
+    "expected_saved_value",
     "expected_value",
     "value_at_risk",
     "saveable_value",
@@ -98,6 +108,7 @@ PROBABILITY_COLUMNS = (
     "churn_probability_prev",
     "loyalty_type_probability",
     "contact_success",
+    "uplift",
 )
 
 
@@ -216,6 +227,71 @@ def score_customers(
     out["saveable_value"] = out["value_at_risk"] * out["contact_success"]
     out["contact_cost"] = economics.contact_cost + out["play"].map(economics.offer_cost)
     out["expected_profit"] = economics.margin * out["saveable_value"] - out["contact_cost"]
+    return out
+
+
+UPLIFT_SOURCE, RULES_SOURCE = "uplift model", "rules"
+NO_CONTACT = ("do not contact", "no contact")
+
+
+def apply_uplift(
+    customers: pd.DataFrame, predictions: pd.DataFrame | None, economics: Economics
+) -> pd.DataFrame:
+    """Let the campaigns' evidence decide the play where there is any.
+
+    For every customer the uplift stage scored (``data/uplift/uplift.parquet``) and
+    whose segment calls for a contact, the play becomes the one with the highest
+    expected saved value; "do not contact" (every tested play would push them away)
+    and "no contact" (none pays for itself) take them off the lists. Saveable value,
+    success and profit then follow the uplift, so the lists rank by what a contact is
+    expected to save. Everyone else, and every shop without campaign history, keeps
+    the rules' play; ``play_source`` says which decided.
+    """
+    out = customers.copy()
+    out["uplift"] = np.nan
+    out["expected_saved_value"] = np.nan
+    out["play_source"] = RULES_SOURCE
+    if predictions is None or predictions.empty:
+        return out
+    pred = predictions.set_index("customer_id")
+    position = pred.index.get_indexer(out["customer_id"])
+    known = position >= 0
+    rows = pred.iloc[position[known]]
+    out.loc[known, "uplift"] = rows["uplift"].to_numpy()
+    out.loc[known, "expected_saved_value"] = rows["expected_saved_value"].to_numpy()
+    decides = known & (out["segment"] != "steady").to_numpy()
+    chosen = pd.Series(pd.NA, index=out.index, dtype="object")
+    chosen[known] = rows["uplift_play"].to_numpy(dtype=object)
+    cost = pd.Series(np.nan, index=out.index)
+    cost[known] = rows["cost"].to_numpy(dtype=float)
+    dont = decides & (chosen == "do not contact").to_numpy()
+    none = decides & (chosen == "no contact").to_numpy()
+    act = decides & ~dont & ~none
+    out.loc[dont, "play"] = "do_not_contact"
+    out.loc[none, "play"] = "none"
+    out.loc[act, "play"] = chosen[act].to_numpy()
+    out.loc[decides, "play_source"] = UPLIFT_SOURCE
+    out.loc[decides, "recommended_action"] = out.loc[decides, "play"].map(
+        {k: p.action for k, p in PLAYS.items()}
+    )
+    uplift = out["uplift"].clip(lower=0.0)
+    p = out["churn_probability"].clip(lower=1e-6)
+    out.loc[act, "contact_success"] = (uplift / p).clip(upper=1.0)[act]
+    out.loc[act, "saveable_value"] = (uplift * out["expected_value"])[act]
+    out.loc[act, "contact_cost"] = cost[act]
+    out.loc[dont | none, "contact_success"] = 0.0
+    out.loc[dont | none, "saveable_value"] = 0.0
+    out.loc[dont | none, "contact_cost"] = 0.0
+    out["expected_profit"] = economics.margin * out["saveable_value"] - out["contact_cost"]
+    out.loc[dont, "play_because"] = (
+        "in past campaigns, customers like them left more often when contacted, whatever the play"
+    )
+    out.loc[none, "play_because"] = "no play tested in past campaigns pays for itself here"
+    out.loc[act, "play_because"] = (
+        "past campaigns: this play lowers their churn probability by "
+        + (100 * out.loc[act, "uplift"]).round(1).astype(str)
+        + " points, more than any other"
+    )
     return out
 
 
@@ -405,7 +481,7 @@ def build_lists(
     play = ranked["play"].to_numpy(dtype=object)
     pools = {
         CALL: contactable & ((segment == "early_warning") | (segment == "lapsing")),
-        WINBACK: contactable & np.isin(play, WINBACK_PLAYS),
+        WINBACK: contactable & ((segment == "lapsed") | np.isin(play, WINBACK_PLAYS)),
     }
     budgets = {CALL: call_budget, WINBACK: winback_budget}
     for name, pool in pools.items():

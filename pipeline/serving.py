@@ -2,11 +2,11 @@
 
 :class:`ListModel` holds what the train stage shipped for the scoring date: the churn
 score (the booster, blended with BG/NBD's feature by the weight chosen on validation),
-the calibrator fitted on ITS validation scores (with its seasonal shift), the feature design (columns and
-category levels), the value model, and the loyalty-type classifier with its class names
-(or, when the shop had too few survey answers, the behavioural rule table). Scoring a
-frame of raw snapshot features (categories as strings) gives exactly what the pipeline
-put on the list: the same code, on the same files.
+the calibrator fitted on ITS validation scores (with its seasonal shift), the feature
+design (columns and category levels), the value model, and the loyalty-type classifier
+with its class names (or, when the shop had too few survey answers, the behavioural rule
+table). Scoring a frame of raw snapshot features (categories as strings) gives exactly
+what the pipeline put on the list: the same code, on the same files.
 
 It reads only LightGBM text files and JSON: no pickle. MLflow stays out of this module;
 ``pipeline/mlflow_model.py`` wraps it as a pyfunc model (models-from-code), and

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ibis
 import numpy as np
 import pandas as pd
-import pytest
 
 from pipeline.features import (
     available_features,

@@ -277,3 +277,60 @@ def test_summary_by_hand(shop) -> None:
     # value at risk: 70 + 100 + 270 + 9 + 100 + 25
     assert summary["value_at_risk_total"] == pytest.approx(574.0)
     assert summary["value_share_of_top_20pct_customers"] == pytest.approx(1000 / 1660, abs=1e-4)
+
+
+# ------------------------------------------------------------------ campaigns decide
+
+
+def test_campaign_evidence_decides_the_play_and_takes_sleeping_dogs_off_the_list(shop) -> None:
+    from pipeline.score import apply_uplift
+
+    customers = score_customers(
+        *shop, horizon_days=90, band_thresholds=BANDS, rising_by=0.15, economics=ECONOMICS
+    )
+    uplift = pd.DataFrame(
+        {
+            "customer_id": ["warn", "lapsing", "gone", "steady"],
+            "uplift_play": ["discount", "do not contact", "winback", "points"],
+            "uplift": [0.2, -0.05, 0.1, 0.3],
+            "expected_saved_value": [0.2 * 0.5 * 100 - 3.0, -1.0, 0.1 * 0.5 * 300 - 2.5, 100.0],
+            "cost": [3.0, 0.0, 2.5, 2.0],
+        }
+    )
+    out = apply_uplift(customers, uplift, ECONOMICS).set_index("customer_id")
+    assert out.loc["warn", "play"] == "discount"
+    assert out.loc["warn", "play_source"] == "uplift model"
+    assert out.loc["warn", "recommended_action"] == PLAYS["discount"].action
+    # saveable value follows the uplift: 0.2 x 100; the profit is what the stage expected
+    assert out.loc["warn", "saveable_value"] == pytest.approx(20.0)
+    assert out.loc["warn", "expected_profit"] == pytest.approx(0.5 * 20.0 - 3.0)
+    assert out.loc["warn", "expected_profit"] == pytest.approx(
+        out.loc["warn", "expected_saved_value"]
+    )
+    assert out.loc["warn", "contact_success"] == pytest.approx(0.2 / 0.7)
+    assert out.loc["lapsing", "play"] == "do_not_contact"
+    assert out.loc["lapsing", "contact_success"] == 0.0
+    assert "left more often when contacted" in out.loc["lapsing", "play_because"]
+    assert out.loc["gone", "play"] == "winback"
+    # steady customers are not contacted whatever a play could do; no evidence: the rules
+    assert out.loc["steady", "play"] == "none" and out.loc["steady", "play_source"] == "rules"
+    assert out.loc["complaint", "play"] == "service_recovery"
+    assert out.loc["complaint", "play_source"] == "rules"
+    assert np.isnan(out.loc["complaint", "uplift"])
+
+    lists = build_lists(out.reset_index(), call_budget=(None, None), winback_budget=(None, None))
+    listed = lists.set_index("customer_id")["list"]
+    assert pd.isna(listed["lapsing"])  # a sleeping dog is on no list
+    assert listed["warn"] == "call" and listed["gone"] == "winback"
+
+
+def test_no_campaign_history_keeps_the_rules(shop) -> None:
+    from pipeline.score import apply_uplift
+
+    customers = score_customers(
+        *shop, horizon_days=90, band_thresholds=BANDS, rising_by=0.15, economics=ECONOMICS
+    )
+    out = apply_uplift(customers, None, ECONOMICS)
+    assert (out["play_source"] == "rules").all()
+    pd.testing.assert_series_equal(out["play"], customers["play"])
+    assert out["uplift"].isna().all()

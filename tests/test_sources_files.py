@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -604,3 +606,57 @@ def test_an_orders_file_with_no_rows_is_named() -> None:
     empty = pd.DataFrame({"customer_id": [], "ordered_at": [], "amount": []}, dtype=str)
     with pytest.raises(ValueError, match="'x.csv' .* has a header but no rows"):
         map_tables({"orders": empty}, {}, paths={"orders": "x.csv"})
+
+
+def test_a_shops_contact_history_is_mapped_and_bad_arms_are_quarantined() -> None:
+    """A real shop's campaign export: its own column names, one row per customer chosen."""
+    from pipeline.ingest import ingest_tables
+
+    orders = pd.DataFrame(
+        {"Client": ["1", "2", "3"], "Date": ["2024-01-02"] * 3, "Total": ["10", "20", "30"]}
+    )
+    contacts = pd.DataFrame(
+        {
+            "Client": ["1", "2", "3", "1"],
+            "Sent": [
+                "2024-02-01 10:00",
+                "2024-02-01 11:00",
+                "2024-02-01 12:00",
+                "2024-03-01 09:00",
+            ],
+            "Wave": ["feb", "feb", "feb", "mar"],
+            "Group": ["treatment", "control", "holdout", "treatment"],  # "holdout": not an arm
+            "Offer": ["discount", None, None, "points"],
+            "Cost": ["3", "0", "0", "2"],
+        }
+    )
+    columns = {
+        "orders": {"customer_id": "Client", "ordered_at": "Date", "amount": "Total"},
+        "contacts": {
+            "customer_id": "Client",
+            "contacted_at": "Sent",
+            "campaign": "Wave",
+            "arm": "Group",
+            "play": "Offer",
+            "cost": "Cost",
+        },
+    }
+    result = map_tables({"orders": orders, "contacts": contacts}, columns)
+    assert_canonical(result)
+    mapped = result.tables["contacts"]
+    assert mapped["contacted_at"].tolist() == list(
+        pd.to_datetime(
+            ["2024-02-01 10:00", "2024-02-01 11:00", "2024-02-01 12:00", "2024-03-01 09:00"]
+        )
+    )
+    ingested = ingest_tables(
+        result.tables,
+        on_bad_rows="quarantine",
+        min_date=dt.date(2000, 1, 1),
+        max_date=dt.date(2100, 1, 1),
+    )
+    kept = ingested.tables["contacts"]
+    assert sorted(kept["arm"]) == ["control", "treatment", "treatment"]
+    bad = ingested.quarantine["contacts"]
+    assert len(bad) == 1 and bad["arm"].tolist() == ["holdout"]
+    assert bad["quarantine_reason"].tolist() == ["arm: not in ['treatment', 'control']"]

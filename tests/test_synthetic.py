@@ -18,7 +18,7 @@ START = dt.date(2023, 1, 1)
 DAYS = 730
 T0 = pd.Timestamp(START)
 END = T0 + pd.Timedelta(days=DAYS)
-TABLE_NAMES = {"customers", "orders", "returns", "sessions", "complaints", "surveys"}
+TABLE_NAMES = {"customers", "orders", "returns", "sessions", "complaints", "surveys", "contacts"}
 REASON_OF_TYPE = {
     "premium": "brand_value",
     "inertia": "habit",
@@ -523,3 +523,80 @@ def test_write_shop_streams_blocks_to_files_in_time_order(
     _check_invariants(
         SyntheticShop(tables=tables, truth=pd.read_parquet(tmp_path / "truth.parquet"))
     )
+
+
+# ------------------------------------------------------------ retention campaigns
+
+
+@pytest.fixture(scope="module")
+def campaign_shop() -> SyntheticShop:
+    return generate_shop(n_customers=12_000, start=START, days=DAYS, seed=11)
+
+
+def _outcomes(shop: SyntheticShop) -> pd.DataFrame:
+    """Each contact with its customer's true type and whether they ordered in 90 days."""
+    contacts = shop.tables["contacts"].copy()
+    contacts["day"] = pd.to_datetime(contacts["campaign"])
+    orders = shop.tables["orders"][["customer_id", "ordered_at"]]
+    both = contacts[["customer_id", "day"]].merge(orders, on="customer_id")
+    within = both[
+        (both["ordered_at"] >= both["day"])
+        & (both["ordered_at"] < both["day"] + pd.Timedelta(days=90))
+    ]
+    bought = within.groupby(["customer_id", "day"]).size().rename("n").reset_index()
+    out = contacts.merge(bought, on=["customer_id", "day"], how="left")
+    out["churned"] = out["n"].isna()
+    out = out[out["day"] + pd.Timedelta(days=90) <= pd.Timestamp(START) + pd.Timedelta(days=DAYS)]
+    types = shop.truth.set_index("customer_id")["true_type"]
+    out["type"] = types.loc[out["customer_id"]].to_numpy()
+    out["arm_play"] = out["play"].astype(object).where(out["arm"] == "treatment", "control")
+    return out.merge(shop.campaign_effects, on=["customer_id", "campaign", "arm", "play"])
+
+
+def test_campaigns_are_randomised_contact_histories(campaign_shop):
+    contacts = campaign_shop.tables["contacts"]
+    assert list(contacts.columns) == list(schema.CONTACTS.names)
+    assert set(contacts["arm"]) == {"treatment", "control"}
+    control = contacts["arm"] == "control"
+    assert (
+        contacts.loc[control, "play"].isna().all() and (contacts.loc[control, "cost"] == 0).all()
+    )
+    assert set(contacts.loc[~control, "play"]) == set(synthetic.CAMPAIGN_PLAYS)
+    assert 0.2 < control.mean() < 0.3  # the held-out share
+    assert not contacts.duplicated(["customer_id", "campaign"]).any()
+    # chosen by the naive rule on the past: last order 3+ calendar weeks back (none in 14 days)
+    orders = campaign_shop.tables["orders"][["customer_id", "ordered_at"]]
+    day = pd.to_datetime(contacts["campaign"])
+    m = contacts.assign(day=day).merge(orders, on="customer_id")
+    recent = (m["ordered_at"] < m["day"]) & (m["ordered_at"] >= m["day"] - pd.Timedelta(days=14))
+    assert not recent.any()
+    # the truth has every contact, and the pipeline's tables hold no effect
+    assert len(campaign_shop.campaign_effects) == len(contacts)
+    assert not any(c.startswith("effect_") for c in contacts.columns)
+
+
+def test_planted_effects_show_in_the_randomised_arms(campaign_shop):
+    """What the arms show is what was planted: a discount keeps price customers, any
+    contact pushes latent ones away (sleeping dogs), a service call wakes inertia ones."""
+    out = _outcomes(campaign_shop)
+    rate = out.groupby(["type", "arm_play"])["churned"].mean()
+    planted = out.groupby(["type", "arm_play"])[
+        [f"effect_{p}" for p in synthetic.CAMPAIGN_PLAYS]
+    ].mean()
+
+    def observed(kind: str, play: str) -> float:  # drop in churn the play caused
+        return rate[(kind, "control")] - rate[(kind, play)]
+
+    assert observed("price", "discount") > 0.06
+    assert planted.loc[("price", "control"), "effect_discount"] > 0.06
+    for play in synthetic.CAMPAIGN_PLAYS:
+        assert observed("latent", play) < -0.03, play
+        assert planted.loc[("latent", "control"), f"effect_{play}"] < -0.05, play
+    assert observed("inertia", "service_recovery") < -0.03
+    # the planted effect of the play each contact got agrees with what happened, overall
+    treated = out[out["arm"] == "treatment"]
+    got = np.array(
+        [row[f"effect_{row['play']}"] for _, row in treated[["play", *planted.columns]].iterrows()]
+    )
+    control_rate = out.loc[out["arm"] == "control", "churned"].mean()
+    assert abs((control_rate - treated["churned"].mean()) - got.mean()) < 0.02

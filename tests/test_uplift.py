@@ -103,3 +103,58 @@ def test_plays_chosen_by_net_saved_value():
     assert out["play"].tolist() == ["coupon", "no contact", "do not contact"]
     assert out["expected_saved_value"].tolist() == pytest.approx([5.0, 0.0, -2.0])
     assert out["uplift"].tolist() == pytest.approx([0.10, 0.01, -0.01])
+
+
+def test_shrunk_plays_find_a_harm_common_to_every_play():
+    """Sleeping dogs: premium customers are pushed away by any contact; pooling all plays'
+    treated contacts finds them where each play alone has a fifth of the data."""
+    rng = np.random.default_rng(5)
+    n = 12_000
+    frame, _ = _campaign(n, seed=5)
+    plays = np.array(["a", "b", "c", "d"])
+    frame["play"] = np.where(frame["arm"] == "treatment", rng.choice(plays, n), None)
+    from pipeline.uplift import fit_shrunk_plays
+
+    learners = fit_shrunk_plays(frame, DESIGN, plays=list(plays), seed=3)
+    assert set(learners) == set(plays)
+    test, truth = _campaign(4_000, seed=6)
+    effects = np.column_stack([learners[p].effect(test) for p in plays])
+    premium = (test["kind"] == "premium").to_numpy() & (test["complaint"] == 0).to_numpy()
+    # every play's estimate is negative on average for the planted sleeping dogs ...
+    assert (effects[premium].mean(axis=0) < -0.04).all()
+    # ... and positive for the planted persuadables
+    persuadable = (test["complaint"] == 1).to_numpy() & (test["kind"] != "premium").to_numpy()
+    assert (effects[persuadable].mean(axis=0) > 0.1).all()
+    assert np.corrcoef(effects.mean(axis=1), truth)[0, 1] > 0.6
+
+
+def test_held_out_campaign_is_learnt_only_from_contacts_whose_horizon_ended():
+    from pipeline.uplift import split_campaigns
+
+    days = pd.to_datetime(["2024-01-01", "2024-03-01", "2024-05-01", "2024-06-01", "2024-07-01"])
+    rows = pd.DataFrame(
+        {
+            "cutoff": np.repeat(days, 3),
+            "labelled": np.repeat([True, True, True, True, False], 3),
+            "customer_id": [f"c{i}" for i in range(15)],
+        }
+    )
+    train, test, day = split_campaigns(rows, horizon_days=90)
+    assert day == pd.Timestamp("2024-06-01")  # the latest LABELLED campaign
+    assert set(test["cutoff"]) == {day}
+    # 2024-05-01's horizon runs to 2024-07-30: after the held-out day, so not learnt from
+    assert set(train["cutoff"]) == set(pd.to_datetime(["2024-01-01", "2024-03-01"]))
+    with pytest.raises(ValueError, match="complete horizon"):
+        split_campaigns(rows.assign(labelled=False), horizon_days=90)
+
+
+def test_policy_value_and_oracle_by_hand():
+    from pipeline.uplift import oracle_value, true_policy_value
+
+    true_net = np.array([[5.0, -1.0], [-2.0, -3.0], [1.0, 4.0], [0.5, 0.2]])
+    order = np.array([2, 0, 1, 3])
+    chosen = np.array([0, -1, 1, 1])  # customer 1: do not contact
+    assert true_policy_value(order, true_net, chosen, k=2) == 4.0 + 5.0
+    assert true_policy_value(order, true_net, chosen, k=3) == 9.0  # the skipped one adds 0
+    assert oracle_value(true_net, k=2) == 9.0
+    assert oracle_value(true_net, k=4) == 9.5  # nobody is contacted at a loss

@@ -88,6 +88,7 @@ EVENT_TIME = {
     "sessions": "started_at",
     "complaints": "opened_at",
     "surveys": "surveyed_at",
+    "contacts": "contacted_at",
 }
 MERGE_RULE = "order lines summed into one order per order_id"
 

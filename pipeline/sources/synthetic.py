@@ -83,7 +83,10 @@ from pipeline import io, schema
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SyntheticShop", "generate_shop", "write_shop"]
+__all__ = ["CAMPAIGN_PLAYS", "CAMPAIGN_TRUTH_FILE", "SyntheticShop", "generate_shop", "write_shop"]
+
+# Next to the truth file: every contact's planted effect of each play.
+CAMPAIGN_TRUTH_FILE = "campaign_effects.parquet"
 
 _DAY = 86_400
 _WEEK = 7 * _DAY
@@ -244,6 +247,156 @@ def _by_type(attr: str) -> np.ndarray:
     return np.array([getattr(_PROFILES[t], attr) for t in schema.LOYALTY_TYPES], float)
 
 
+# --- retention campaigns ------------------------------------------------------------
+# Every four weeks from week 26 the shop runs a retention campaign. The naive rule it
+# selects by: customers overdue against the shop's usual rhythm (last order 3 to 30
+# weeks ago), half of them (capacity), none contacted in the last 8 weeks. A random
+# quarter is held out as control; the rest get one of five plays at random (the shop
+# tests its offers). A play multiplies the customer's weekly churn hazard for a while;
+# how much depends on the loyalty type and the open drivers, as LOYALTY.md says:
+#   discount coupon: price customers respond, but only while it lasts (4 weeks);
+#     premium customers are put off by a blanket discount, inertia ones are reminded to
+#     look around;
+#   points bonus: incentive customers respond, inertia ones somewhat (a switching cost);
+#   free express delivery (fulfilment fix): convenience customers, and anyone whose
+#     recent deliveries were late;
+#   personal service call (service recovery): a customer with an open or slowly
+#     resolved complaint; it wakes an inertia customer up;
+#   win-back offer: works on the long lapsed, a little annoying to the others.
+# Latent customers (they want more but something holds them back) are sleeping dogs:
+# any contact reminds them to cancel. The true effects (the drop in the chance of
+# leaving within 13 weeks each play would cause, at the campaign week's hazard) go to
+# the ground truth (campaign_effects.parquet), never to the pipeline.
+CAMPAIGN_PLAYS = ("discount", "points", "fulfilment_fix", "service_recovery", "winback")
+_CAMPAIGN_FIRST_WEEK = 26
+_CAMPAIGN_EVERY_WEEKS = 2
+_CAMPAIGN_OVERDUE_WEEKS = (3, 30)
+_CAMPAIGN_CAPACITY = 0.8
+_CAMPAIGN_CONTROL = 0.25
+_CAMPAIGN_REST_WEEKS = 13
+_EFFECT_WEEKS = 13
+# A play multiplies the customer's weekly churn hazard and order rate from the week
+# after the contact, for _PLAY_WEEKS. By play (rows) and type (columns: premium,
+# inertia, convenience, monopoly, incentive, price, latent); < 1 hazard and > 1 rate keep
+# the customer.
+_PLAY_HAZARD = np.array(
+    [
+        [3.0, 2.5, 0.7, 0.6, 0.4, 0.15, 3.0],  # discount
+        [1.0, 0.4, 0.7, 0.8, 0.15, 0.8, 3.0],  # points
+        [0.8, 1.0, 0.25, 0.8, 1.0, 1.0, 3.0],  # fulfilment_fix
+        [0.6, 2.5, 1.0, 1.0, 1.0, 1.0, 3.0],  # service_recovery
+        [0.6, 0.8, 0.8, 0.8, 0.6, 0.5, 3.0],  # winback (lapsed 13+ weeks)
+    ]
+)  # fmt: skip
+_PLAY_RATE = np.array(
+    [
+        [0.6, 1.0, 1.3, 1.3, 2.5, 3.0, 0.4],  # discount
+        [1.0, 1.5, 1.2, 1.2, 2.5, 1.1, 0.4],  # points
+        [1.1, 1.0, 2.0, 1.1, 1.0, 1.0, 0.4],  # fulfilment_fix
+        [1.5, 0.6, 1.0, 1.0, 1.0, 1.0, 0.4],  # service_recovery
+        [2.0, 2.0, 2.0, 2.0, 2.0, 2.5, 0.4],  # winback (lapsed 13+ weeks)
+    ]
+)  # fmt: skip
+_PLAY_WEEKS = np.array([4, 12, 12, 12, 12])
+_EFFECT_WEEKS = 13  # the churn horizon, in weeks: effects are on "no order in it"
+_LATE_FIX = (0.3, 1.8)  # fulfilment fix after a recent late delivery: hazard, rate
+_COMPLAINT_FIX = (0.15, 2.0)  # service call with an open or slow complaint
+_WINBACK_TOO_EARLY = (1.5, 0.8)  # a win-back offer to a customer not lapsed 13 weeks
+# What a contact with each play costs, offer included (money).
+_PLAY_COST = np.array([3.0, 2.0, 2.0, 4.0, 2.5])
+
+
+def _play_multipliers(
+    typ: np.ndarray, weeks_since_order: np.ndarray, recent_late: np.ndarray, complaint: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Hazard and order-rate multipliers of each play (columns) for each customer (rows)."""
+    hazard = _PLAY_HAZARD[:, typ].T.copy()
+    rate = _PLAY_RATE[:, typ].T.copy()
+    fix = typ != schema.LOYALTY_TYPES.index("latent")  # sleeping dogs stay sleeping dogs
+    for column, when, (h, r) in (
+        (2, fix & (recent_late > 0), _LATE_FIX),
+        (3, fix & complaint, _COMPLAINT_FIX),
+        (4, fix & (weeks_since_order < 13), _WINBACK_TOO_EARLY),
+    ):
+        if column == 4:  # replaces: an early win-back is mildly annoying to anyone
+            hazard[:, column] = np.where(when, h, hazard[:, column])
+            rate[:, column] = np.where(when, r, rate[:, column])
+        else:
+            hazard[:, column] = np.where(when, hazard[:, column] * h, hazard[:, column])
+            rate[:, column] = np.where(when, rate[:, column] * r, rate[:, column])
+    return hazard, rate
+
+
+def p_no_order(hazard: np.ndarray, rate: np.ndarray) -> np.ndarray:
+    """P(no order within the weeks) for customers who, in week ``w``, leave at
+    ``hazard[:, w]`` and order at ``rate[:, w]`` while they stay (per week): leaving
+    before the first order, or staying without one."""
+    out = np.zeros(hazard.shape[0])
+    alive_no_order = np.ones(hazard.shape[0])
+    for w in range(hazard.shape[1]):
+        h, lam = hazard[:, w], rate[:, w]
+        total = h + lam
+        gone = np.divide(h, total, out=np.zeros_like(h), where=total > 0)
+        stay = np.exp(-total)
+        out += alive_no_order * gone * (1.0 - stay)
+        alive_no_order = alive_no_order * stay
+    return out + alive_no_order
+
+
+def true_effects(
+    hazard: np.ndarray, rate: np.ndarray, hazard_mult: np.ndarray, rate_mult: np.ndarray
+) -> np.ndarray:
+    """The drop in P(no order within the horizon) each play (column) causes.
+
+    ``hazard`` and ``rate`` are each customer's weekly churn hazard and order rate over
+    the horizon's weeks as the calendar will make them (promotions, their end, the
+    competitor), everything else held at the campaign week's values. The first week is
+    untouched (the contact lands), then the play acts for its weeks. Positive: the play
+    keeps the customer; negative: it pushes them away.
+    """
+    control = p_no_order(hazard, rate)
+    out = np.empty_like(hazard_mult)
+    weeks = np.arange(hazard.shape[1])
+    for j, length in enumerate(_PLAY_WEEKS):
+        on = (weeks >= 1) & (weeks < 1 + length)
+        h = np.where(on[None, :], hazard * hazard_mult[:, j : j + 1], hazard)
+        r = np.where(on[None, :], rate * rate_mult[:, j : j + 1], rate)
+        out[:, j] = control - p_no_order(h, r)
+    return out
+
+
+def _horizon_rates(
+    cal: _Calendar,
+    t: int,
+    risk: np.ndarray,
+    tol: np.ndarray,
+    competitor_h: np.ndarray,
+    dep: np.ndarray,
+    rate_per_weight: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weekly hazard and order rate over the ``_EFFECT_WEEKS`` from week ``t``.
+
+    The calendar's parts follow the calendar (the end-of-promotion risk, the
+    competitor, the season and promotion days); the customer's own (attachment,
+    complaints, deliveries, engagement) stay as they are in week ``t``.
+    """
+    weeks = np.minimum(t + np.arange(_EFFECT_WEEKS), cal.n_weeks - 1)
+    own = risk.sum(axis=1) - risk[:, 4] - risk[:, 5]
+    promo_end = _H_PROMO_END * dep**2 * tol
+    hazard = (
+        own[:, None]
+        + promo_end[:, None] * cal.post_promo[weeks][None, :]
+        + (competitor_h * tol)[:, None] * cal.competitor[weeks][None, :]
+    )
+    days = np.minimum(7 * weeks[:, None] + np.arange(7)[None, :], cal.days - 1)  # (W, 7)
+    season, promo = cal.season[days], cal.promo[days]
+    boost = np.where(
+        promo[None, :, :], 1.0 + 5.0 * dep[:, None, None], 1.0 - 0.75 * dep[:, None, None]
+    )
+    weight = (season[None, :, :] * boost).sum(axis=2)  # (n, W)
+    return hazard, rate_per_weight[:, None] * weight
+
+
 @dataclass(frozen=True)
 class SyntheticShop:
     """A simulated shop: the canonical tables, and the ground truth behind them.
@@ -256,6 +409,9 @@ class SyntheticShop:
 
     tables: dict[str, pd.DataFrame]
     truth: pd.DataFrame
+    # One row per contact of the retention campaigns: arm, play and the planted effect
+    # of every play (``effect_<play>``: the drop in P(leave within 13 weeks)).
+    campaign_effects: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -329,7 +485,11 @@ def generate_shop(
             truth_path=root / "truth.parquet",
         )
         tables = io.read_tables(root / "tables")
-        return SyntheticShop(tables=tables, truth=io.read_parquet(root / "truth.parquet"))
+        return SyntheticShop(
+            tables=tables,
+            truth=io.read_parquet(root / "truth.parquet"),
+            campaign_effects=io.read_parquet(root / CAMPAIGN_TRUTH_FILE),
+        )
 
 
 def write_shop(
@@ -393,13 +553,25 @@ def write_shop(
         n_chunks = -(-n_customers // _CHUNK_SIZE)
         chunk_seeds = chunks_ss.spawn(n_chunks)
         blocks = {name: io.ParquetAppender(scratch / f"{name}.parquet") for name in _EVENTS}
+        blocks["campaign_truth"] = io.ParquetAppender(
+            Path(truth_path).parent / CAMPAIGN_TRUTH_FILE
+        )
         seen = dict.fromkeys(_EVENTS, 0)
         try:
             for c in range(n_chunks):
                 lo, hi = c * _CHUNK_SIZE, min(n_customers, (c + 1) * _CHUNK_SIZE)
                 block = {name: values[lo:hi] for name, values in customers.items()}
+                simulation, campaigns = chunk_seeds[c].spawn(2)
                 part = _simulate_block(
-                    block, lo, calendar, survey_share, np.random.default_rng(chunk_seeds[c])
+                    block,
+                    lo,
+                    calendar,
+                    survey_share,
+                    np.random.default_rng(simulation),
+                    np.random.default_rng(campaigns),
+                )
+                blocks["campaign_truth"].write(
+                    _campaign_truth(part["contacts"], origin, customer_width)
                 )
                 for name, values in part.pop("truth").items():
                     truth[name][lo:hi] = values
@@ -618,6 +790,13 @@ class _BlockState:
         self.late_by_week = np.zeros((n, n_weeks + 1), np.int16)  # by week of delivery
         self.quality_until = np.full(n, -1, np.int64)  # week a quality problem is forgotten
         self.n_bad = np.zeros(n, np.int64)
+        self.last_order_week = np.full(n, -1, np.int64)
+        self.hazard_mult = np.ones(n)  # a campaign play's multiplier of the hazard
+        self.rate_mult = np.ones(n)  # ... and of the order rate
+        self.mult_from = np.full(n, -1, np.int64)  # the week it starts acting
+        self.mult_until = np.full(n, -1, np.int64)  # the week it stops acting
+        self.contacted_week = np.full(n, -10_000, np.int64)
+        self.contacts = _Parts()
         self.n_orders = 0
         self.orders = _Parts()
         self.sessions = _Parts()
@@ -630,8 +809,13 @@ def _simulate_block(
     cal: _Calendar,
     survey_share: float,
     rng: np.random.Generator,
+    campaign_rng: np.random.Generator | None = None,
 ) -> dict[str, dict[str, np.ndarray]]:
-    """Week-by-week simulation of one block of customers, vectorised over the block."""
+    """Week-by-week simulation of one block of customers, vectorised over the block.
+
+    ``campaign_rng`` (its own stream) selects, randomises and plays the retention
+    campaigns; None runs no campaigns.
+    """
     n = len(cust["type"])
     typ = cust["type"]
     signup = cust["signup_sec"]
@@ -676,6 +860,17 @@ def _simulate_block(
         if cal.competitor[t]:
             risk[:, 5] = competitor_h[idx] * tol
         total = risk.sum(axis=1)
+        campaign = (
+            campaign_rng is not None
+            and t >= _CAMPAIGN_FIRST_WEEK
+            and (t - _CAMPAIGN_FIRST_WEEK) % _CAMPAIGN_EVERY_WEEKS == 0
+            and valid == 7
+        )
+        if campaign:
+            # chosen on what was known when the week began
+            last_order_before = state.last_order_week[idx].copy()
+        acting = (state.mult_from[idx] <= t) & (t < state.mult_until[idx])
+        total = np.where(acting, total * state.hazard_mult[idx], total)
         leaves = rng.random(k) < -np.expm1(-total * valid / 7.0)
         stop_day = np.full(k, ws + valid)
         if leaves.any():
@@ -702,9 +897,29 @@ def _simulate_block(
         weights *= days_of_week[None, :] < stop_day[:, None]
         lam = cust["rate"][idx] * rate_mult * weights.sum(axis=1)
         lam[cust["browse_only"][idx]] = 0.0
+        lam = np.where(acting, lam * state.rate_mult[idx], lam)
         n_new = rng.poisson(lam)
         if n_new.any():
             _place_orders(rng, cust, cal, t, idx, n_new, weights, state)
+            state.last_order_week[idx[n_new > 0]] = t
+        if campaign:
+            weekly_hazard, weekly_rate = _horizon_rates(
+                cal, t, risk, tol, competitor_h[idx], dep, cust["rate"][idx] * rate_mult
+            )
+            weekly_rate[cust["browse_only"][idx]] = 0.0
+            _run_campaign(
+                campaign_rng,
+                t,
+                idx,
+                typ,
+                last_order_before,
+                weekly_hazard,
+                weekly_rate,
+                leaves,
+                recent_late,
+                still_open | (residue > 0.1),
+                state,
+            )
 
         # Browse-only sessions: comparison shopping, drifting, or a sign-up still deciding.
         lam_b = cust["browse_rate"][idx] * (1.0 + 30.0 * drift) * valid / 7.0
@@ -762,7 +977,8 @@ def _simulate_block(
     surveys = _draw_surveys(rng, cust, order_cols, churn_sec, survey_share, end)
     complaint_cols.update(_resolve_complaints(rng, complaint_cols, end))
 
-    for table in (order_cols, session_cols, returns, complaint_cols, surveys):
+    contact_cols = state.contacts.concat(_CONTACT_DTYPES)
+    for table in (order_cols, session_cols, returns, complaint_cols, surveys, contact_cols):
         table["cust"] = table["cust"].astype(np.int32) + offset
     return {
         "orders": order_cols,
@@ -770,6 +986,7 @@ def _simulate_block(
         "returns": returns,
         "complaints": complaint_cols,
         "surveys": surveys,
+        "contacts": contact_cols,
         "truth": {
             "churn_sec": churn_sec,
             "cause": cause,
@@ -777,6 +994,71 @@ def _simulate_block(
             "n_complaints": n_complaints.astype(np.int64),
         },
     }
+
+
+_CONTACT_DTYPES = {
+    "cust": np.int32,
+    "week": np.int32,
+    "second": np.int32,  # second of the campaign day the contact was made
+    "play": np.int8,  # -1: control
+    "cost": np.float64,
+    "hazard": np.float64,
+    **{f"effect_{p}": np.float64 for p in CAMPAIGN_PLAYS},
+}
+
+
+def _run_campaign(
+    rng: np.random.Generator,
+    t: int,
+    idx: np.ndarray,
+    typ: np.ndarray,
+    last_order_week: np.ndarray,
+    hazard: np.ndarray,
+    rate: np.ndarray,
+    left: np.ndarray,
+    recent_late: np.ndarray,
+    complaint: np.ndarray,
+    state: _BlockState,
+) -> None:
+    """One campaign on the first day of week ``t``: select by the naive rule on what was
+    known then, randomise the arm and the play, act from the next week, remember.
+
+    A customer who left this week is still contacted (the shop cannot know): no play
+    has any effect on them.
+    """
+    since = t - last_order_week
+    lo, hi = _CAMPAIGN_OVERDUE_WEEKS
+    eligible = (
+        (last_order_week >= 0)
+        & (since >= lo)
+        & (since <= hi)
+        & (t - state.contacted_week[idx] >= _CAMPAIGN_REST_WEEKS)
+    )
+    chosen = eligible & (rng.random(idx.size) < _CAMPAIGN_CAPACITY)
+    if not chosen.any():
+        return
+    pos = np.flatnonzero(chosen)
+    who = idx[pos]
+    hm, rm = _play_multipliers(typ[who], since[pos], recent_late[pos], complaint[pos])
+    effects = true_effects(hazard[pos], rate[pos], hm, rm)
+    effects[left[pos]] = 0.0
+    control = rng.random(pos.size) < _CAMPAIGN_CONTROL
+    play = np.where(control, -1, rng.integers(0, len(CAMPAIGN_PLAYS), pos.size))
+    rows = np.flatnonzero(play >= 0)
+    state.hazard_mult[who[rows]] = hm[rows, play[rows]]
+    state.rate_mult[who[rows]] = rm[rows, play[rows]]
+    state.mult_from[who[rows]] = t + 1
+    state.mult_until[who[rows]] = t + 1 + _PLAY_WEEKS[play[rows]]
+    state.contacted_week[who] = t
+    state.contacts.add(
+        cust=who,
+        week=np.full(who.size, t),
+        second=rng.integers(9 * 3600, 17 * 3600, who.size),
+        play=play,
+        cost=np.where(play >= 0, _PLAY_COST[np.maximum(play, 0)], 0.0),
+        hazard=hazard[pos, 0],
+        **{f"effect_{p}": effects[:, j] for j, p in enumerate(CAMPAIGN_PLAYS)},
+    )
 
 
 def _place_orders(
@@ -1146,7 +1428,7 @@ def _width(minimum: int, count: int) -> int:
 
 
 # Event tables, simulated per block and then sorted by time.
-_EVENTS = ("orders", "sessions", "returns", "complaints", "surveys")
+_EVENTS = ("orders", "sessions", "returns", "complaints", "surveys", "contacts")
 # Memory DuckDB may use to sort the event tables (it spills to disk beyond it).
 _SORT_MEMORY = "2GB"
 
@@ -1183,7 +1465,8 @@ def _block_rows(
     def ref(values: np.ndarray) -> np.ndarray:
         return np.where(values >= 0, values.astype(np.int64) + seen["orders"], -1)
 
-    o, s, r, c, v = (part[name] for name in _EVENTS)
+    o, s, r, c, v, k = (part[name] for name in _EVENTS)
+    contact = _contact_columns(k, origin)
     net = o["gross"] - o["discount"] - o["redeemed"]
     frames = {
         "orders": pd.DataFrame(
@@ -1256,10 +1539,51 @@ def _block_rows(
                 "main_reason": _labels(v["reason"], schema.SURVEY_REASONS),
             }
         ),
+        "contacts": pd.DataFrame(
+            {
+                "seq": seq("contacts", k["cust"].size),
+                "key": contact["key"],
+                "customer_id": cid(k["cust"]),
+                "campaign": contact["campaign"],
+                "contacted_at": ts(contact["key"]),
+                "arm": contact["arm"],
+                "play": contact["play"],
+                "cost": k["cost"].astype(float),
+            }
+        ),
     }
     return {
         name: pa.Table.from_pandas(frame, preserve_index=False) for name, frame in frames.items()
     }
+
+
+def _contact_columns(k: dict[str, np.ndarray], origin: int) -> dict[str, object]:
+    """A block's contacts: time of contact, campaign (its date), arm and play labels."""
+    key = k["week"].astype(np.int64) * _WEEK + k["second"]
+    day = _timestamps(origin, k["week"].astype(np.int64) * _WEEK).astype("datetime64[D]")
+    control = k["play"] < 0
+    return {
+        "key": key,
+        "campaign": pd.array(day.astype(str), dtype=pd.StringDtype()),
+        "arm": pd.array(np.where(control, "control", "treatment"), dtype=pd.StringDtype()),
+        "play": _labels(k["play"], CAMPAIGN_PLAYS, missing=control),
+    }
+
+
+def _campaign_truth(k: dict[str, np.ndarray], origin: int, customer_width: int) -> pa.Table:
+    """The planted effects of one block's contacts: the ground truth, never the pipeline's."""
+    contact = _contact_columns(k, origin)
+    frame = pd.DataFrame(
+        {
+            "customer_id": _ids("C", k["cust"] + 1, customer_width),
+            "campaign": contact["campaign"],
+            "arm": contact["arm"],
+            "play": contact["play"],
+            "weekly_hazard": k["hazard"],
+            **{f"effect_{p}": k[f"effect_{p}"] for p in CAMPAIGN_PLAYS},
+        }
+    )
+    return pa.Table.from_pandas(frame, preserve_index=False)
 
 
 def _people(
@@ -1364,6 +1688,7 @@ def _sort_events(scratch: Path, directory: Path, counts: dict[str, int]) -> dict
                 schema.COMPLAINTS, {"complaint_id": complaint_id, "order_id": complaint_order}
             ),
             "surveys": columns(schema.SURVEYS, {}),
+            "contacts": columns(schema.CONTACTS, {}),
         }
         by_order = "LEFT JOIN order_rank o ON o.seq = e.order_ref"
         sources = {
@@ -1373,6 +1698,7 @@ def _sort_events(scratch: Path, directory: Path, counts: dict[str, int]) -> dict
             "returns": f"{src('returns')} e {by_order} ORDER BY e.key, e.seq",
             "complaints": f"{src('complaints')} e {by_order} ORDER BY e.key, e.seq",
             "surveys": f"{src('surveys')} e ORDER BY e.key, e.seq",
+            "contacts": f"{src('contacts')} e ORDER BY e.key, e.seq",
         }
         queries = {name: f"SELECT {select[name]} FROM {sources[name]}" for name in _EVENTS}
         written = {}

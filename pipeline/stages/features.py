@@ -54,6 +54,7 @@ EVENT_TIME = {
     "sessions": "started_at",
     "complaints": "opened_at",
     "surveys": "surveyed_at",
+    "contacts": "contacted_at",
 }
 BATCH_TABLE = "batch_cutoffs"
 # Customer-cutoff rows one batch may hold in the engine's hash tables (an upper bound:
@@ -246,7 +247,98 @@ def _run(con: ibis.BaseBackend, params: Params, as_of: pd.Timestamp | None) -> N
             "snapshots:\n%s",
             pd.DataFrame(summary, columns=["cutoff", "customers", "churn"]).to_string(index=False),
         )
-        io.write_json(_meta(fs, cuts, params), out / "meta.json")
+        meta = _meta(fs, cuts, params)
+        if "contacts" in tables:
+            meta["campaigns"] = write_campaigns(
+                con, tables, feats, cuts=cuts, params=params, path=out / CAMPAIGNS
+            )
+        io.write_json(meta, out / "meta.json")
+
+
+CAMPAIGNS = "campaigns.parquet"
+
+
+def write_campaigns(
+    con: ibis.BaseBackend,
+    tables: dict[str, ibis.Table],
+    feats: ibis.Table,
+    *,
+    cuts: Cutoffs,
+    params: Params,
+    path: Path,
+) -> dict:
+    """Every contact of the retention campaigns with the customer's features as of the
+    day of contact (the cutoff: midnight before it) and what they did in the horizon.
+
+    The same feature query as the snapshots, at the contact days instead of the grid:
+    what the uplift stage learns from. A contact is labelled when its horizon ended
+    before the scoring cutoff. Contacts of customers outside the population that day
+    (no order in the lookback) have no features: they are counted, not kept.
+    """
+    c = tables["contacts"]
+    contacts = c.select(
+        customer_id=c.customer_id,
+        cutoff=c.contacted_at.truncate("D"),
+        campaign=c.campaign,
+        arm=c.arm,
+        play=c.play,
+        contact_cost=c.cost,
+    )
+    ct = con.table(BATCH_TABLE)
+    chosen = contacts.semi_join(ct, contacts.cutoff == ct.cutoff)
+    labels = churn_labels(
+        tables["orders"],
+        chosen.select(*KEY).distinct(),
+        horizon_days=params.churn.horizon_days,
+        returns=tables.get("returns"),
+    )
+    frame = feats.inner_join(chosen, list(KEY))
+    frame = frame.left_join(labels, list(KEY))
+    frame = frame.drop(*[n for n in frame.columns if n.endswith("_right")])
+    frame = frame.order_by(["cutoff", "campaign", "customer_id"])
+    sql, schema = con.compile(frame), frame.schema().to_pyarrow()
+    days = contacts.select("cutoff").distinct().order_by("cutoff").to_pandas()["cutoff"]
+    days = [pd.Timestamp(d) for d in days]
+    horizon = pd.Timedelta(days=params.churn.horizon_days)
+    n_contacts = int(c.count().to_pandas())
+    written = labelled = 0
+    writer = None
+    try:
+        customers = int(tables["orders"].customer_id.nunique().to_pandas())
+        for batch in batches(days, customers):
+            con.create_table(BATCH_TABLE, cutoff_table(batch), overwrite=True)
+            for part in per_cutoff(stream(con, sql)):
+                rows = part.cast(schema).to_pandas()
+                rows.insert(2, "labelled", rows["cutoff"] + horizon <= cuts.score)
+                rows["churned"] = rows["churned"].astype("Int8")
+                table = pa.Table.from_pandas(
+                    rows, schema=writer.schema if writer else None, preserve_index=False
+                )
+                if writer is None:
+                    writer = pq.ParquetWriter(path, table.schema)
+                writer.write_table(table, row_group_size=max(len(table), 1))
+                written += len(rows)
+                labelled += int(rows["labelled"].sum())
+    finally:
+        if writer is not None:
+            writer.close()
+    out = {
+        "contacts": n_contacts,
+        "with_features": written,
+        "outside_population": n_contacts - written,
+        "labelled": labelled,
+        "days": len(days),
+    }
+    log.info(
+        "campaigns: %d contacts on %d days; %d with features (%d labelled), %d outside the "
+        "population that day (no order in the lookback)",
+        n_contacts,
+        len(days),
+        written,
+        labelled,
+        n_contacts - written,
+    )
+    return out
 
 
 def _meta(fs, cuts: Cutoffs, params: Params) -> dict:

@@ -18,11 +18,13 @@ HEADLINE = Path("metrics.json")
 
 def run(params: Params) -> None:
     forward = REPORTS / "forward.json"
+    uplift = REPORTS / "uplift.json"
     io.write_json(
         headline(
             io.read_json(REPORTS / "train.json"),
             io.read_json(REPORTS / "score.json"),
             io.read_json(forward) if forward.exists() else None,
+            io.read_json(uplift) if uplift.exists() else None,
         ),
         HEADLINE,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+from pathlib import Path
 
 import ibis
 import pandas as pd
@@ -28,6 +29,7 @@ from pipeline.score import (
     PROBABILITY_COLUMNS,
     WINBACK,
     Economics,
+    apply_uplift,
     build_lists,
     column_docs,
     format_for_csv,
@@ -211,6 +213,18 @@ def workbook(
     )
 
 
+UPLIFT = Path("data/uplift/uplift.parquet")
+UPLIFT_REPORT = REPORTS / "uplift.json"
+
+
+def read_uplift() -> pd.DataFrame | None:
+    """The uplift stage's plays for the scoring population (None: no campaign history)."""
+    if not UPLIFT.exists():
+        return None
+    frame = io.read_parquet(UPLIFT)
+    return frame if len(frame) else None
+
+
 def run(params: Params) -> None:
     meta = io.read_json(FEATURES / "meta.json")
     as_of = pd.Timestamp(meta["cutoffs"]["score"])
@@ -228,6 +242,7 @@ def run(params: Params) -> None:
             rising_by=r.rising_by,
             economics=economics(params),
         )
+        customers = apply_uplift(customers, read_uplift(), economics(params))
         scored = build_lists(
             customers,
             call_budget=(r.budget.contacts, r.budget.money),
@@ -247,6 +262,10 @@ def run(params: Params) -> None:
         "everyone" if len(scored) <= params.explain.reasons_for_all_up_to else "lists"
     )
     summary["reasons_two_or_more_concepts_share"] = coverage["all"]
+    summary["play_source"] = {
+        str(k): int(v) for k, v in scored["play_source"].value_counts().sort_index().items()
+    }
+    summary["do_not_contact"] = int((scored["play"] == "do_not_contact").sum())
     summary[f"{CALL}_list"]["reasons_two_or_more_concepts_share"] = coverage["call_list"]
     log.info(
         "scored %d customers: %s; call list %d, win-back list %d",
@@ -273,6 +292,7 @@ def run(params: Params) -> None:
         about | {"calibration_source": source},
         pass_through=tuple(extra.columns),
         cards=CARDS,
+        uplift=io.read_json(UPLIFT_REPORT) if UPLIFT_REPORT.exists() else None,
     )
     lists = {
         CALL: scored[scored["list"] == CALL][columns],

@@ -66,9 +66,11 @@ def run_metrics(params: Params) -> dict[str, float]:
     ingest = io.read_json(REPORTS / "ingest.json")
     forward = REPORTS / "forward.json"
     report = io.read_json(forward) if forward.exists() else None
+    uplift_path = REPORTS / "uplift.json"
+    uplift = io.read_json(uplift_path) if uplift_path.exists() else None
     metrics = {
         # the same function and inputs as metrics.json (the headline stage)
-        **tracking.numeric_metrics(headline(train, score, report)),
+        **tracking.numeric_metrics(headline(train, score, report, uplift)),
         **tracking.numeric_metrics({"churn": train["churn"], "loyalty": train["loyalty"]}),
         **tracking.numeric_metrics({"value": train.get("value", {})}),
         **tracking.numeric_metrics({"score": score}),
@@ -78,6 +80,8 @@ def run_metrics(params: Params) -> dict[str, float]:
     }
     if report and report.get("evaluable"):
         metrics |= tracking.numeric_metrics({"forward": report["metrics"]})
+    if uplift and uplift.get("available"):
+        metrics |= tracking.numeric_metrics({"uplift": uplift})
     del params
     return metrics
 
@@ -196,7 +200,10 @@ def run(params: Params) -> None:
         io.read_parquet(PREDICTIONS / "backtest.parquet"), key, model=MODEL
     )
     explain_dir = REPORTS / "explain"
-    reports = [REPORTS / n for n in ("ingest.json", "score.json", "forward.json")]
+    reports = [
+        REPORTS / n
+        for n in ("ingest.json", "score.json", "forward.json", "uplift.json", "qini.csv")
+    ]
     logged = tracking.log_run(
         root,
         experiment=params.tracking.experiment,

@@ -1,0 +1,155 @@
+"""Which uplift learner, chosen on a campaign BEFORE the one the pipeline holds out.
+
+Reads a finished run's ``data/features/campaigns.parquet``, ``data/features/meta.json``
+and the embedded shop's true effects (``data/truth/campaign_effects.parquet``). The
+validation campaign is the latest labelled one whose horizon ended before the
+pipeline's held-out campaign day, so the choice never sees the campaign the README's
+figures come from. For each learner it prints the true saved value of the top share
+(the learner's own plays; "do not contact" and "no contact" skipped) as a share of the
+oracle's, and the sleeping dogs caught.
+
+Usage (from a checkout after `make run`)::
+
+    .venv/bin/python benchmarks/uplift_learners.py [--run DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pipeline import uplift  # noqa: E402
+from pipeline.config import load_params  # noqa: E402
+from pipeline.features import PER_CUTOFF  # noqa: E402
+from pipeline.train import Design, fit_value, predict  # noqa: E402
+
+
+def s_learner(train: pd.DataFrame, design: Design, plays: list[str], seed: int):
+    """One LightGBM on both arms with the play as a feature: effect = f(x, none) - f(x, p)."""
+    x = design.matrix(train)
+    arm = train["play"].astype(object).where(train["arm"] == uplift.TREATMENT, "control")
+    x["_play"] = pd.Categorical(arm, categories=["control", *plays])
+    booster = uplift._fit_with_holdout(
+        x, train["churned"].to_numpy(float), objective="binary", seed=seed, max_rounds=1000
+    )
+
+    def effects(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        base = design.matrix(frame)
+        out = {}
+        base["_play"] = pd.Categorical(["control"] * len(frame), categories=["control", *plays])
+        p0 = booster.predict(base)
+        for p in plays:
+            base["_play"] = pd.Categorical([p] * len(frame), categories=["control", *plays])
+            out[p] = p0 - booster.predict(base)
+        return out
+
+    return effects
+
+
+def t_learner(train: pd.DataFrame, design: Design, plays: list[str], seed: int):
+    control = train[train["arm"] == uplift.CONTROL]
+    mu0 = uplift._fit_with_holdout(
+        design.matrix(control),
+        control["churned"].to_numpy(float),
+        objective="binary",
+        seed=seed,
+        max_rounds=1000,
+    )
+    mu = {}
+    for i, p in enumerate(plays):
+        arm = train[(train["arm"] == uplift.TREATMENT) & (train["play"] == p)]
+        mu[p] = uplift._fit_with_holdout(
+            design.matrix(arm),
+            arm["churned"].to_numpy(float),
+            objective="binary",
+            seed=seed + i + 1,
+            max_rounds=1000,
+        )
+
+    def effects(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        x = design.matrix(frame)
+        p0 = mu0.predict(x)
+        return {p: p0 - m.predict(x) for p, m in mu.items()}
+
+    return effects
+
+
+def x_learner(train: pd.DataFrame, design: Design, plays: list[str], seed: int):
+    models = uplift.fit_plays(train, design, plays=plays, seed=seed)
+    return lambda frame: {p: m.effect(frame) for p, m in models.items()}
+
+
+def x_shrunk(train: pd.DataFrame, design: Design, plays: list[str], seed: int):
+    """Each play's X-learner, shrunk halfway to an X-learner of any contact at all."""
+    own = uplift.fit_plays(train, design, plays=plays, seed=seed)
+    anyone = train.assign(play=train["play"].where(train["arm"] == uplift.CONTROL, "any"))
+    pooled = uplift.fit_plays(anyone, design, plays=["any"], seed=seed + 50)["any"]
+
+    def effects(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        base = pooled.effect(frame)
+        return {p: 0.5 * m.effect(frame) + 0.5 * base for p, m in own.items()}
+
+    return effects
+
+
+LEARNERS = {
+    "x_shrunk": x_shrunk,
+    "x_learner": x_learner,
+    "t_learner": t_learner,
+    "s_learner": s_learner,
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--run", type=Path, default=Path("."))
+    args = ap.parse_args()
+    params = load_params(args.run / "params.yaml")
+    rows = pd.read_parquet(args.run / "data/features/campaigns.parquet")
+    truth = pd.read_parquet(args.run / "data/truth/campaign_effects.parquet")
+    meta = pd.read_json(args.run / "data/features/meta.json", typ="series")
+    horizon = int(meta["horizon_days"])
+    _, _, held_out = uplift.split_campaigns(rows, horizon_days=horizon)
+    past = rows[rows["cutoff"] + pd.Timedelta(days=horizon) <= held_out]
+    train, valid, day = uplift.split_campaigns(past, horizon_days=horizon)
+    print(
+        f"validation campaign {day.date()} ({len(valid)} contacts), trained on "
+        f"{len(train)} contacts before it; the pipeline holds out {held_out.date()}"
+    )
+    names = [n for n in meta["features"] if n not in PER_CUTOFF and n in rows]
+    design = Design.fit(train, names, meta["categorical"])
+    plays = sorted(str(p) for p in train.loc[train["arm"] == "treatment", "play"].unique())
+    costs = train[train["arm"] == "treatment"].groupby("play")["contact_cost"].mean().to_dict()
+    last = train["cutoff"] == train["cutoff"].max()
+    value_model = fit_value(train[~last], train[last], design, params.train)
+    stake = params.retention.margin * np.maximum(predict(value_model, design, valid), 0)
+    t = valid[["customer_id", "campaign"]].merge(truth, on=["customer_id", "campaign"])
+    true_net = t[[f"effect_{p}" for p in plays]].to_numpy() * stake[:, None] - np.array(
+        [costs[p] for p in plays]
+    )
+    k = int(round(params.uplift.top_share * len(valid)))
+    oracle = uplift.oracle_value(true_net, k=k)
+    harmed = (t[[f"effect_{p}" for p in plays]].to_numpy() < 0).all(axis=1)
+    print(f"oracle saved value (top {k}): {oracle:.1f}; harmed by every play: {harmed.sum()}")
+    for name, learner in LEARNERS.items():
+        effects = learner(train, design, plays, params.train.seed)(valid)
+        chosen = uplift.choose_plays(effects, stake, costs)
+        index = {p: j for j, p in enumerate(plays)}
+        decided = chosen["play"].map(index).fillna(-1).astype(int).to_numpy()
+        order = np.argsort(-chosen["expected_saved_value"].to_numpy(), kind="stable")
+        saved = uplift.true_policy_value(order, true_net, decided, k=k)
+        marked = (chosen["play"] == "do not contact").to_numpy()
+        print(
+            f"{name:>10}: saved {saved:8.1f} = {saved / oracle:6.1%} of the oracle; "
+            f"sleeping dogs marked {int((harmed & marked).sum())} of {int(harmed.sum())}"
+        )
+
+
+if __name__ == "__main__":
+    main()

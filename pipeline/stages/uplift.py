@@ -1,0 +1,391 @@
+"""Stage ``uplift``: whom a contact keeps, and with which play, learnt from past campaigns.
+
+Reads the campaign contacts with their features as of the day of contact
+(``data/features/campaigns.parquet``, written by the features stage when the shop has a
+``contacts`` table). The latest labelled campaign day is held out; X-learners per play
+(``pipeline.uplift``) learn from the contacts whose horizon ended before it, with a
+churn-risk and a value model fitted on the same past for the comparison. On the held-out
+campaign it writes the Qini curves (``reports/qini.csv``) and AUUC
+(``reports/uplift.json``) of targeting by the model's expected saved value, by churn
+risk, by value at risk and at random, and, for the embedded shop, the saved value
+against the true planted effects (``data/truth``): the oracle's share and the sleeping
+dogs caught.
+
+Then the same procedure is refitted on every labelled contact and scores the scoring
+population: ``data/uplift/uplift.parquet`` (per customer the best play, its uplift,
+the expected saved value, and "do not contact" for those every play would push away),
+which the score stage puts on the list. Models go to ``models/uplift/`` in LightGBM's
+text format.
+
+A shop with no contact history (or too little) gets ``reports/uplift.json`` saying so
+and an empty prediction table: the list's plays then come from the rules.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline import io, uplift
+from pipeline.config import Params
+from pipeline.features import PER_CUTOFF
+from pipeline.stages._common import (
+    FEATURES,
+    MODELS,
+    REPORTS,
+    TRUTH,
+    stage_main,
+)
+from pipeline.train import Design, fit_value, predict
+
+log = logging.getLogger(__name__)
+
+CAMPAIGNS = FEATURES / "campaigns.parquet"
+SCORE = Path("data/predictions/score.parquet")  # the list's expected value
+OUT = Path("data/uplift")
+QINI = REPORTS / "qini.csv"
+POLICIES = ("model", "risk", "value_at_risk", "random")
+PREDICTION_COLUMNS = ["customer_id", "uplift_play", "uplift", "expected_saved_value", "cost"]
+
+
+def _design(rows: pd.DataFrame, meta: dict) -> Design:
+    names = [n for n in meta["features"] if n not in PER_CUTOFF and n in rows]
+    return Design.fit(rows, names, meta["categorical"])
+
+
+def play_costs(rows: pd.DataFrame, contact_cost: float) -> dict[str, float]:
+    """Each play's cost per contact: its mean recorded cost, else the contact cost."""
+    treated = rows[rows["arm"] == uplift.TREATMENT]
+    costs = treated.groupby("play", observed=True)["contact_cost"].mean()
+    return {str(p): float(c) if np.isfinite(c) else contact_cost for p, c in costs.items()}
+
+
+def _plays(rows: pd.DataFrame, min_arm: int) -> list[str]:
+    treated = rows[rows["arm"] == uplift.TREATMENT]
+    counts = treated["play"].value_counts()
+    return sorted(str(p) for p, n in counts.items() if n >= min_arm)
+
+
+class Fitted:
+    """Everything fitted on one past: X-learners per play, a risk and a value model."""
+
+    def __init__(self, rows: pd.DataFrame, meta: dict, params: Params) -> None:
+        u = params.uplift
+        self.design = _design(rows, meta)
+        self.plays = _plays(rows, u.min_arm)
+        self.learners = uplift.fit_shrunk_plays(
+            rows, self.design, plays=self.plays, weight=u.shrink, seed=params.train.seed
+        )
+        if not self.learners:
+            raise ValueError(
+                f"no play has {u.min_arm} treated contacts with both outcomes and a control "
+                "arm to compare with"
+            )
+        self.costs = play_costs(rows, params.evaluate.contact_cost)
+        # churn risk as the shop would rank it (both arms: contact was random)
+        x = self.design.matrix(rows)
+        self.risk = uplift._fit_with_holdout(
+            x,
+            rows["churned"].to_numpy(float),
+            objective="binary",
+            seed=params.train.seed + 100,
+            max_rounds=500,
+        )
+        # value if retained, early-stopped on the latest campaign day of this past
+        last = rows["cutoff"] == rows["cutoff"].max()
+        if last.all():
+            last = pd.Series(np.arange(len(rows)) % 5 == 0, index=rows.index)
+        self.value = fit_value(rows[~last], rows[last], self.design, params.train)
+        self.margin = params.retention.margin
+
+    def score(self, frame: pd.DataFrame, value: np.ndarray | None = None) -> pd.DataFrame:
+        """Per row: each play's effect, risk, value, and the chosen play and its worth.
+
+        ``value`` (spend over the horizon if retained) defaults to this past's value
+        model; the shipped scoring passes the list's own expected value.
+        """
+        effects = {p: m.effect(frame) for p, m in self.learners.items()}
+        if value is None:
+            value = np.maximum(predict(self.value, self.design, frame), 0.0)
+        profit_at_stake = self.margin * value
+        chosen = uplift.choose_plays(effects, profit_at_stake, self.costs)
+        risk = self.risk.predict(self.design.matrix(frame))
+        cost = chosen["play"].map(self.costs).fillna(0.0).to_numpy(dtype=float)
+        out = pd.DataFrame(
+            {
+                "uplift_play": chosen["play"].to_numpy(),
+                "cost": cost,
+                "uplift": chosen["uplift"].to_numpy(),
+                "expected_saved_value": chosen["expected_saved_value"].to_numpy(),
+                "risk": risk,
+                "value": value,
+                "value_at_risk": risk * value,
+            },
+            index=frame.index,
+        )
+        for p, e in effects.items():
+            out[f"effect_{p}"] = e
+        return out
+
+
+def evaluate(
+    test: pd.DataFrame,
+    scored: pd.DataFrame,
+    fitted: Fitted,
+    params: Params,
+    truth: pd.DataFrame | None,
+) -> tuple[dict, pd.DataFrame]:
+    """The held-out campaign: Qini/AUUC by policy, and against the truth when known."""
+    u = params.uplift
+    plays = fitted.plays
+    effect = scored[[f"effect_{p}" for p in plays]].to_numpy()
+    cost = np.array([fitted.costs[p] for p in plays])
+    stake = fitted.margin * scored["value"].to_numpy()
+    best_any = np.argmax(effect * stake[:, None] - cost, axis=1)
+    play_any = np.asarray(plays, dtype=object)[best_any]
+    rng = np.random.default_rng(params.train.seed)
+    scores = {
+        "model": scored["expected_saved_value"].to_numpy(),
+        "risk": scored["risk"].to_numpy(),
+        "value_at_risk": scored["value_at_risk"].to_numpy(),
+        "random": rng.random(len(test)),
+    }
+    # Qini on the randomised arms: controls and the treated who got the recommended play
+    keep = uplift.matched_rows(test, play_any)
+    churned = test["churned"].to_numpy(float)[keep]
+    treated = (test["arm"] == uplift.TREATMENT).to_numpy()[keep]
+    curves, out = {}, {"policies": {}}
+    for name, s in scores.items():
+        curve = uplift.qini_curve(churned, treated, s[keep])
+        curves[name] = curve["saved"].to_numpy()
+        out["policies"][name] = {
+            "auuc": uplift.auuc(curve),
+            "saved_churners_top_share": uplift.saved_at(
+                churned, treated, s[keep], share=u.top_share
+            ),
+            "saved_value_top_share": uplift.saved_at(
+                churned, treated, s[keep], share=u.top_share, value=stake[keep]
+            ),
+        }
+    qini = pd.DataFrame({"share": curve["share"].to_numpy(), **curves})
+    out["matched_rows"] = int(keep.sum())
+    out["difference_vs_risk"] = uplift.bootstrap_saved_difference(
+        churned,
+        treated,
+        scores["model"][keep],
+        scores["risk"][keep],
+        share=u.top_share,
+        value=stake[keep],
+        n_boot=u.n_boot,
+        seed=params.train.seed,
+    )
+    if truth is not None:
+        out["truth"] = against_truth(test, scored, fitted, truth, scores, play_any, params)
+    return out, qini
+
+
+def against_truth(
+    test: pd.DataFrame,
+    scored: pd.DataFrame,
+    fitted: Fitted,
+    truth: pd.DataFrame,
+    scores: dict[str, np.ndarray],
+    play_any: np.ndarray,
+    params: Params,
+) -> dict:
+    """Saved value of each policy with the planted effects; the oracle; sleeping dogs."""
+    u = params.uplift
+    plays = fitted.plays
+    key = ["customer_id", "campaign"]
+    t = test[key].merge(truth, on=key, how="left", validate="one_to_one")
+    missing = [p for p in plays if f"effect_{p}" not in t]
+    if missing or t[[f"effect_{p}" for p in plays]].isna().any().any():
+        raise ValueError(f"the truth lacks the planted effects of plays {missing or plays}")
+    true_effect = t[[f"effect_{p}" for p in plays]].to_numpy()
+    stake = fitted.margin * scored["value"].to_numpy()
+    cost = np.array([fitted.costs[p] for p in plays])
+    true_net = true_effect * stake[:, None] - cost
+    index = {p: j for j, p in enumerate(plays)}
+    decided = scored["uplift_play"].map(index).fillna(-1).astype(int).to_numpy()
+    forced = np.array([index[p] for p in play_any])
+    k = max(1, int(round(u.top_share * len(test))))
+    order = {name: np.argsort(-s, kind="stable") for name, s in scores.items()}
+    saved = {
+        "model": uplift.true_policy_value(order["model"], true_net, decided, k=k),
+        **{
+            name: uplift.true_policy_value(order[name], true_net, forced, k=k)
+            for name in ("risk", "value_at_risk", "random")
+        },
+    }
+    oracle = uplift.oracle_value(true_net, k=k)
+    harmed = (true_effect < 0).all(axis=1)
+    marked = (scored["uplift_play"] == "do not contact").to_numpy()
+    diff = {
+        name: uplift.bootstrap_true_difference(
+            true_net,
+            decided,
+            forced,
+            scores["model"],
+            scores[name],
+            share=u.top_share,
+            n_boot=u.n_boot,
+            seed=params.train.seed,
+        )
+        for name in ("risk", "value_at_risk")
+    }
+    return {
+        "contacts": int(len(test)),
+        "top_k": int(k),
+        "saved_value": saved,
+        "saved_value_per_1000": {n: v * 1000.0 / len(test) for n, v in saved.items()},
+        "oracle_saved_value": oracle,
+        "oracle_share": saved["model"] / oracle if oracle > 0 else float("nan"),
+        "difference_per_1000": diff,
+        "harmed_by_every_play": int(harmed.sum()),
+        "harmed_marked_do_not_contact": int((harmed & marked).sum()),
+        "harmed_share_marked": float((harmed & marked).sum() / harmed.sum())
+        if harmed.any()
+        else float("nan"),
+        "marked_do_not_contact": int(marked.sum()),
+    }
+
+
+def _save_models(fitted: Fitted, directory: Path) -> None:
+    for play, learner in fitted.learners.items():
+        learner.own.tau_treated.save_model(directory / f"{play}.tau_treated.txt")
+        learner.own.tau_control.save_model(directory / f"{play}.tau_control.txt")
+    pooled = next(iter(fitted.learners.values())).pooled
+    pooled.tau_treated.save_model(directory / "any_contact.tau_treated.txt")
+    pooled.tau_control.save_model(directory / "any_contact.tau_control.txt")
+    fitted.value.save_model(directory / "value.txt")
+    io.write_json(
+        {
+            "plays": {
+                p: {
+                    "share_treated": m.own.share_treated,
+                    "n_treated": m.own.n_treated,
+                    "n_control": m.own.n_control,
+                    "weight": m.weight,
+                    "cost": fitted.costs.get(p),
+                }
+                for p, m in fitted.learners.items()
+            },
+            "design": {
+                "features": list(fitted.design.features),
+                "categories": fitted.design.categories,
+            },
+            "margin": fitted.margin,
+        },
+        directory / "meta.json",
+    )
+
+
+def _write(
+    report: dict, predictions: pd.DataFrame, qini: pd.DataFrame | None, fitted: Fitted | None
+) -> None:
+    with io.staged_dir(MODELS / "uplift") as models, io.staged_dir(OUT) as out:
+        if fitted is not None:
+            _save_models(fitted, models)
+        else:
+            io.write_text("no uplift model: " + report["reason"] + "\n", models / "NONE")
+        io.write_parquet(predictions, out / "uplift.parquet")
+        io.write_json(report, REPORTS / "uplift.json")
+        if qini is not None:
+            io.write_csv(qini, QINI)
+
+
+def run(params: Params) -> None:
+    meta = io.read_json(FEATURES / "meta.json")
+    horizon = int(meta["horizon_days"])
+    score_day = pd.Timestamp(meta["cutoffs"]["score"])
+    empty = pd.DataFrame(
+        {
+            c: pd.Series(dtype="object" if "play" in c or c == "customer_id" else "float64")
+            for c in PREDICTION_COLUMNS
+        }
+    )
+    if not CAMPAIGNS.exists():
+        reason = "the shop has no contacts table (no campaign history): plays from the rules"
+        log.info(reason)
+        _write({"available": False, "reason": reason}, empty, None, None)
+        return
+    rows = pd.read_parquet(CAMPAIGNS)
+    try:
+        train, test, test_day = uplift.split_campaigns(rows, horizon_days=horizon)
+        fitted = Fitted(train, meta, params)
+    except ValueError as err:
+        reason = f"no uplift model from {len(rows)} contacts: {err}; plays from the rules"
+        log.warning(reason)
+        _write({"available": False, "reason": reason}, empty, None, None)
+        return
+    scored = fitted.score(test)
+    truth_path = TRUTH / "campaign_effects.parquet"
+    truth = pd.read_parquet(truth_path) if truth_path.exists() else None
+    report, qini = evaluate(test, scored, fitted, params, truth)
+    report.update(
+        {
+            "available": True,
+            "held_out_campaign_day": str(test_day.date()),
+            "held_out_contacts": int(len(test)),
+            "training_contacts": int(len(train)),
+            "training_days": int(train["cutoff"].nunique()),
+            "top_share": params.uplift.top_share,
+            "plays": fitted.plays,
+            "costs": fitted.costs,
+        }
+    )
+    # ship: the same procedure on every labelled contact, scoring the scoring population
+    labelled = rows[rows["labelled"].astype(bool)].reset_index(drop=True)
+    final = Fitted(labelled, meta, params)
+    snap = pd.read_parquet(FEATURES / "snapshots.parquet", filters=[("cutoff", "==", score_day)])
+    value = pd.read_parquet(SCORE, columns=["customer_id", "expected_value"])
+    snap = snap.merge(value, on="customer_id", how="inner", validate="one_to_one")
+    shipped = final.score(snap, value=snap["expected_value"].to_numpy(dtype=float))
+    predictions = pd.concat(
+        [
+            snap[["customer_id"]].reset_index(drop=True),
+            shipped.reset_index(drop=True)[
+                PREDICTION_COLUMNS[1:] + [f"effect_{p}" for p in final.plays]
+            ],
+        ],
+        axis=1,
+    )
+    report["shipped"] = {
+        "contacts": int(len(labelled)),
+        "customers_scored": int(len(predictions)),
+        "plays": dict(predictions["uplift_play"].value_counts().sort_index().astype(int)),
+    }
+    _log(report)
+    _write(report, predictions, qini, final)
+
+
+def _log(report: dict) -> None:
+    lines = [f"uplift on the held-out campaign of {report['held_out_campaign_day']}:"]
+    for name, m in report["policies"].items():
+        lines.append(
+            f"  {name:>14}: AUUC {m['auuc']:.4f}, saved value top {report['top_share']:.0%} "
+            f"{m['saved_value_top_share']:.3f} per customer"
+        )
+    t = report.get("truth")
+    if t:
+        lines.append(
+            f"  true saved value (top {t['top_k']}): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in t["saved_value"].items())
+            + f"; oracle {t['oracle_saved_value']:.1f} (model {t['oracle_share']:.0%})"
+        )
+        lines.append(
+            f"  sleeping dogs: {t['harmed_marked_do_not_contact']} of "
+            f"{t['harmed_by_every_play']} marked do not contact"
+        )
+    log.info("\n".join(lines))
+
+
+def main() -> None:
+    stage_main(run)
+
+
+if __name__ == "__main__":
+    main()
