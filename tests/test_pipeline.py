@@ -77,6 +77,20 @@ def test_outputs_are_where_the_readme_says(shop):
             assert counts["rows_read"] == counts["rows_accepted"] + counts["rows_quarantined"]
     for png in ("shap_beeswarm.png", "shap_bar.png"):
         assert (shop / "reports/explain" / png).stat().st_size > 10_000
+    # the campaigns were learnt from, judged on the held-out one, and acted on
+    uplift = read_json(shop / "reports/uplift.json")
+    assert uplift["available"], uplift.get("reason")
+    assert set(uplift["policies"]) == {"model", "risk", "value_at_risk", "random"}
+    assert uplift["training_contacts"] > uplift["held_out_contacts"] > 0
+    truth = uplift["truth"]
+    assert 0 < truth["oracle_saved_value"] and truth["top_k"] > 0
+    qini = pd.read_csv(shop / "reports/qini.csv")
+    assert list(qini.columns) == ["share", "model", "risk", "value_at_risk", "random"]
+    assert set(scored["play_source"]) <= {"uplift model", "rules"}
+    assert (scored["play_source"] == "uplift model").any()
+    assert "do_not_contact" not in set(call["play"]) | set(winback["play"])
+    assert {"uplift", "expected_saved_value"} <= set(call.columns)
+    assert "uplift" in read_json(shop / "metrics.json")
 
 
 def test_second_repro_does_nothing_and_dvc_commands_work(shop):

@@ -293,8 +293,9 @@ def _write(
             io.write_text("no uplift model: " + report["reason"] + "\n", models / "NONE")
         io.write_parquet(predictions, out / "uplift.parquet")
         io.write_json(report, REPORTS / "uplift.json")
-        if qini is not None:
-            io.write_csv(qini, QINI)
+        if qini is None:  # no campaign to judge: the curve table is empty, not missing
+            qini = pd.DataFrame(columns=["share", *POLICIES])
+        io.write_csv(qini, QINI)
 
 
 def run(params: Params) -> None:
