@@ -21,7 +21,7 @@ import yaml
 from browser import visit
 
 REPO = Path(__file__).resolve().parents[1]
-MODELS = ["model", "recency", "logistic", "bgnbd"]
+MODELS = ["shipped", "recency", "logistic", "bgnbd", "bgnbd_raw"]
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +49,17 @@ def page(tmp_path_factory) -> Path:
         {
             "predicted": centers,
             "perfect": centers,
-            "before": before,
-            "isotonic": centers,
-            "platt": centers,
+            "shipped_before_calibration": before,
+            "shipped": centers,
+            "recency": centers,
+            "logistic": centers,
+            "bgnbd": centers,
+            "bgnbd_raw": centers,
         }
     ).to_csv(out / "calibration.csv", index=False)
+    pd.DataFrame(
+        {"share": grid, "model": grid * 2, "risk": grid, "value_at_risk": grid, "random": grid}
+    ).to_csv(root / "reports" / "qini.csv", index=False)
     pd.DataFrame(
         {"actual": ["premium", "price", "premium"], "predicted": ["premium", "premium", "price"]}
     ).to_csv(out / "loyalty_confusion.csv", index=False)
@@ -72,7 +78,7 @@ def test_page_carries_vega_and_asks_no_cdn(page) -> None:
 
     assert "cdn.jsdelivr" not in html
     assert not re.search(r"<script[^>]*\ssrc=", html)  # every script is inline
-    assert html.count('vegaEmbed("#') + html.count("vegaEmbed('#") == 5  # one per plot
+    assert html.count('vegaEmbed("#') + html.count("vegaEmbed('#") == 6  # one per plot
 
 
 def test_plots_render_offline_once_each_with_a_colour_per_model(page) -> None:
@@ -97,10 +103,13 @@ def test_plots_render_offline_once_each_with_a_colour_per_model(page) -> None:
         "Cumulative_gain__share_of_churners_reached_",
         "Calibration__observed_churn_rate_by_predicted_bin_",
         "Loyalty_type_confusion_matrix",
+        "Qini__held-out_campaign__churners_saved_by_contacting_the_top_share_",
     ]
     assert all(r["svg"] >= 1 for r in result), result
     roc = result[0]
     assert len(roc["strokes"]) == len(MODELS), roc  # a colour per model
     calibration = result[3]
     # the diagonal, then one line per model; "before" is broken in two by its empty bin
-    assert sorted(calibration["lines"]) == [1, 1, 1, 2], calibration
+    assert sorted(calibration["lines"]) == [1, 1, 1, 1, 1, 2], calibration
+    qini = result[5]
+    assert len(qini["strokes"]) == 4, qini  # model, risk, value at risk, random
