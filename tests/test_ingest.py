@@ -172,8 +172,8 @@ def test_unknown_table_name_raises_and_lists_canonical_tables() -> None:
         ingest_tables(raw, on_bad_rows="quarantine", **DATES)
 
     assert str(err.value) == (
-        "unknown table(s) ['refunds']; canonical tables: ['complaints', 'customers', "
-        "'order_lines', 'orders', 'returns', 'sessions', 'surveys']"
+        "unknown table(s) ['refunds']; canonical tables: ['complaints', 'contacts', "
+        "'customers', 'order_lines', 'orders', 'returns', 'sessions', 'surveys']"
     )
 
 
