@@ -140,6 +140,23 @@ def explain_rows(scored: pd.DataFrame, features: pd.DataFrame, params: Params) -
         return explain.reasons(values, rows, k=params.explain.top_reasons)
 
 
+def fill_missing_reason(scored: pd.DataFrame) -> pd.Series:
+    """A listed customer with no concept raising their risk still gets a first reason.
+
+    Campaign evidence can put a customer of ordinary risk on a list (the play keeps
+    customers like them); the row then says so instead of leaving the reason blank.
+    """
+    reason = scored["reason_1"].copy()
+    blank = scored["list"].notna() & reason.isna()
+    by_uplift = scored.get("play_source", pd.Series("", index=scored.index)) == "uplift model"
+    reason[blank & by_uplift] = (
+        "risk no higher than the shop's usual; past campaigns say this play keeps "
+        "customers like them"
+    )
+    reason[blank & ~by_uplift] = "risk no higher than the shop's usual for their segment"
+    return reason
+
+
 def reason_coverage(scored: pd.DataFrame) -> dict[str, float]:
     """Share of explained customers whose reasons come from two or more concepts."""
     concepts = scored.filter(like="reason_concept_").notna().sum(axis=1)
@@ -249,6 +266,7 @@ def run(params: Params) -> None:
             winback_budget=(r.winback_budget.contacts, r.winback_budget.money),
         )
     scored = scored.join(explain_rows(scored, features, params))
+    scored["reason_1"] = fill_missing_reason(scored)
     scored["as_of"] = as_of.date()
     extra = pass_through_columns(params, scored["customer_id"])
     scored = pd.concat([scored, extra], axis=1)
