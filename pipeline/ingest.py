@@ -44,7 +44,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from pipeline.ledger import LINE, PROVENANCE
-from pipeline.schema import REQUIRED_TABLES, TABLES, Column, Table
+from pipeline.schema import EVENT_TIME, REQUIRED_TABLES, TABLES, Column, Table
 
 log = logging.getLogger(__name__)
 
@@ -56,16 +56,6 @@ _NULL = {
     "float": "float64",
     "int": "Int64",
     "bool": "boolean",
-}
-# Each table's own event time: what "after the export" is measured on.
-EVENT_TIME = {
-    "orders": "ordered_at",
-    "order_lines": "ordered_at",
-    "returns": "returned_at",
-    "sessions": "started_at",
-    "complaints": "opened_at",
-    "surveys": "surveyed_at",
-    "contacts": "contacted_at",
 }
 # Money columns with an outlier bound.
 AMOUNT_COLUMNS = {"orders": "amount", "returns": "amount"}

@@ -223,5 +223,16 @@ TABLES: dict[str, Table] = {
     t.name: t
     for t in (CUSTOMERS, ORDERS, ORDER_LINES, RETURNS, SESSIONS, COMPLAINTS, SURVEYS, CONTACTS)
 }
+# Each event table's own time: what "before the cutoff", "after the export" and
+# ``score.as_of`` are measured on.
+EVENT_TIME: dict[str, str] = {
+    "orders": "ordered_at",
+    "order_lines": "ordered_at",
+    "returns": "returned_at",
+    "sessions": "started_at",
+    "complaints": "opened_at",
+    "surveys": "surveyed_at",
+    "contacts": "contacted_at",
+}
 REQUIRED_TABLES = ("orders",)
 OPTIONAL_TABLES = tuple(name for name in TABLES if name not in REQUIRED_TABLES)

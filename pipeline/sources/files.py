@@ -80,16 +80,9 @@ MAX_ORDER_SPAN = pd.Timedelta(days=7)
 # More than this share of multi-line orders spanning longer: the order id column is
 # not an order id, and the run stops instead of setting most of the file aside.
 MAX_SPANNING_SHARE = 0.05
-# Each table's event time: the latest one is the default moment customers'
-# attributes were observed (``attributes_observed_at``).
-EVENT_TIME = {
-    "orders": "ordered_at",
-    "returns": "returned_at",
-    "sessions": "started_at",
-    "complaints": "opened_at",
-    "surveys": "surveyed_at",
-    "contacts": "contacted_at",
-}
+# Each table's event time (order lines come inside the orders file here): the latest
+# one is the default moment customers' attributes were observed.
+EVENT_TIME = {k: v for k, v in schema.EVENT_TIME.items() if k != "order_lines"}
 MERGE_RULE = "order lines summed into one order per order_id"
 
 

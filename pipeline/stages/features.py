@@ -40,22 +40,11 @@ from pipeline.features import (
     prepare_events,
 )
 from pipeline.labels import Cutoffs, churn_labels, cutoff_table, plan_cutoffs
-from pipeline.schema import TABLES
+from pipeline.schema import EVENT_TIME, TABLES
 from pipeline.stages._common import CANONICAL, FEATURES, stage_main
 
 log = logging.getLogger(__name__)
 
-# Each table's own event time: with score.as_of set, rows from that moment on are
-# invisible to every stage downstream, training snapshots included.
-EVENT_TIME = {
-    "orders": "ordered_at",
-    "order_lines": "ordered_at",
-    "returns": "returned_at",
-    "sessions": "started_at",
-    "complaints": "opened_at",
-    "surveys": "surveyed_at",
-    "contacts": "contacted_at",
-}
 BATCH_TABLE = "batch_cutoffs"
 # Customer-cutoff rows one batch may hold in the engine's hash tables (an upper bound:
 # every customer with an order counts once per cutoff of the batch).
@@ -68,6 +57,7 @@ def connect_tables(con: ibis.BaseBackend, as_of: pd.Timestamp | None) -> dict[st
         if path.stem not in TABLES:
             continue
         t = con.read_parquet(path, table_name=path.stem)
+        # with score.as_of set, rows from that moment on are invisible downstream
         if as_of is not None and path.stem in EVENT_TIME:
             t = t.filter(t[EVENT_TIME[path.stem]] < as_of)
         tables[path.stem] = t
