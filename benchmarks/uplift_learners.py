@@ -35,7 +35,7 @@ def s_learner(train: pd.DataFrame, design: Design, plays: list[str], seed: int):
     x = design.matrix(train)
     arm = train["play"].astype(object).where(train["arm"] == uplift.TREATMENT, "control")
     x["_play"] = pd.Categorical(arm, categories=["control", *plays])
-    booster = uplift._fit_with_holdout(
+    booster = uplift.fit_with_holdout(
         x, train["churned"].to_numpy(float), objective="binary", seed=seed, max_rounds=1000
     )
 
@@ -54,7 +54,7 @@ def s_learner(train: pd.DataFrame, design: Design, plays: list[str], seed: int):
 
 def t_learner(train: pd.DataFrame, design: Design, plays: list[str], seed: int):
     control = train[train["arm"] == uplift.CONTROL]
-    mu0 = uplift._fit_with_holdout(
+    mu0 = uplift.fit_with_holdout(
         design.matrix(control),
         control["churned"].to_numpy(float),
         objective="binary",
@@ -64,7 +64,7 @@ def t_learner(train: pd.DataFrame, design: Design, plays: list[str], seed: int):
     mu = {}
     for i, p in enumerate(plays):
         arm = train[(train["arm"] == uplift.TREATMENT) & (train["play"] == p)]
-        mu[p] = uplift._fit_with_holdout(
+        mu[p] = uplift.fit_with_holdout(
             design.matrix(arm),
             arm["churned"].to_numpy(float),
             objective="binary",

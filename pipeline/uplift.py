@@ -75,7 +75,7 @@ def _lgb_params(seed: int, objective: str, **extra: object) -> dict[str, object]
     }
 
 
-def _fit_with_holdout(
+def fit_with_holdout(
     x: pd.DataFrame, y: np.ndarray, *, objective: str, seed: int, max_rounds: int
 ) -> lgb.Booster:
     """LightGBM early-stopped on a seeded fifth of the rows (all in the training past)."""
@@ -143,13 +143,13 @@ def fit_x_learner(
     x1, x0 = design.matrix(treated), design.matrix(control)
     y1, y0 = treated[outcome].to_numpy(float), control[outcome].to_numpy(float)
     # stage 1: each arm's churn probability
-    mu1 = _fit_with_holdout(x1, y1, objective="binary", seed=seed, max_rounds=max_rounds)
-    mu0 = _fit_with_holdout(x0, y0, objective="binary", seed=seed + 1, max_rounds=max_rounds)
+    mu1 = fit_with_holdout(x1, y1, objective="binary", seed=seed, max_rounds=max_rounds)
+    mu0 = fit_with_holdout(x0, y0, objective="binary", seed=seed + 1, max_rounds=max_rounds)
     # stage 2: imputed individual effects (churn avoided), regressed on the features
     d1 = mu0.predict(x1) - y1  # treated: what would have happened minus what did
     d0 = y0 - mu1.predict(x0)  # controls: what did happen minus what the play would do
-    tau1 = _fit_with_holdout(x1, d1, objective="regression", seed=seed + 2, max_rounds=max_rounds)
-    tau0 = _fit_with_holdout(x0, d0, objective="regression", seed=seed + 3, max_rounds=max_rounds)
+    tau1 = fit_with_holdout(x1, d1, objective="regression", seed=seed + 2, max_rounds=max_rounds)
+    tau0 = fit_with_holdout(x0, d0, objective="regression", seed=seed + 3, max_rounds=max_rounds)
     share = len(treated) / (len(treated) + len(control))
     log.info(
         "uplift %s: %d treated, %d controls, mean effect %.4f",

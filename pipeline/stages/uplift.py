@@ -87,7 +87,7 @@ class Fitted:
         self.costs = play_costs(rows, params.evaluate.contact_cost)
         # churn risk as the shop would rank it (both arms: contact was random)
         x = self.design.matrix(rows)
-        self.risk = uplift._fit_with_holdout(
+        self.risk = uplift.fit_with_holdout(
             x,
             rows["churned"].to_numpy(float),
             objective="binary",
