@@ -35,7 +35,18 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ("source", "ingest", "features", "train", "explain", "score", "track")
+STAGES = (
+    "source",
+    "ingest",
+    "features",
+    "train",
+    "explain",
+    "uplift",
+    "score",
+    "forward",
+    "headline",
+    "track",
+)
 
 
 @dataclass

@@ -212,7 +212,7 @@ class Train(_Model):
     # earlier (pipeline.shipping.seasonal_shift); off: the validation window's rate.
     seasonal_shift: bool = True
     # Above this many training rows, train on a sample stratified by cutoff and label.
-    max_rows: int = Field(1_000_000, gt=0)
+    max_rows: int = Field(250_000, gt=0)
 
 
 class Evaluate(_Model):

@@ -162,6 +162,15 @@ def read_parquet(path: str | Path) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
+def read_at(path: str | Path, *cutoffs: pd.Timestamp) -> pd.DataFrame:
+    """The rows of a snapshot file at the given cutoffs only, in file order.
+
+    A Parquet filter: the other cutoffs' row groups are never decoded, so a stage that
+    needs the scoring date reads one cutoff's rows, not the whole history.
+    """
+    return pd.read_parquet(path, filters=[("cutoff", "in", [pd.Timestamp(c) for c in cutoffs])])
+
+
 def read_tables(directory: str | Path) -> dict[str, pd.DataFrame]:
     """Every ``<table>.parquet`` of a directory, by table name."""
     return {p.stem: pd.read_parquet(p) for p in sorted(Path(directory).glob("*.parquet"))}

@@ -395,8 +395,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as err:  # noqa: BLE001 (MLflow raises its own kinds; say what exists)
         raise SystemExit(f"registry: no version {args.model!r} of {name!r}: {err}") from err
     meta = io.read_json(root / FEATURES / "meta.json")
-    snapshots = io.read_parquet(root / FEATURES / "snapshots.parquet")
-    rows = snapshots[snapshots["cutoff"] == pd.Timestamp(meta["cutoffs"]["score"])]
+    rows = io.read_at(
+        root / FEATURES / "snapshots.parquet", pd.Timestamp(meta["cutoffs"]["score"])
+    )
     rows = rows.sort_values("customer_id", ignore_index=True)
     version = tracking.resolve_run(root, params.tracking.experiment, name, args.model)["version"]
     features = rows[model.metadata.get_input_schema().input_names()]

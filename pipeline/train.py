@@ -181,15 +181,21 @@ def sample_rows(frame: pd.DataFrame, *, max_rows: int, seed: int) -> pd.DataFram
     """
     if len(frame) <= max_rows:
         return frame
-    share = max_rows / len(frame)
-    rng = np.random.default_rng(seed)
-    keep = np.zeros(len(frame), dtype=bool)
-    cells = frame.groupby(["cutoff", "churned"], sort=True, observed=True).indices
-    for rows in cells.values():
-        n = int(round(len(rows) * share))
-        keep[rng.choice(rows, size=n, replace=False)] = True
+    keep = stratified_keep(frame, max_rows / len(frame), np.random.default_rng(seed))
     log.info("training on a stratified sample of %d of %d rows", keep.sum(), len(frame))
     return frame[keep]
+
+
+def stratified_keep(
+    frame: pd.DataFrame, share: float, rng: np.random.Generator, *, floor: bool = False
+) -> np.ndarray:
+    """A mask keeping ``share`` of every (cutoff, churned) cell, drawn with ``rng``."""
+    keep = np.zeros(len(frame), dtype=bool)
+    cells = frame.groupby(["cutoff", "churned"], sort=True, observed=True, dropna=False).indices
+    for rows in cells.values():
+        n = int(len(rows) * share) if floor else int(round(len(rows) * share))
+        keep[rng.choice(rows, size=n, replace=False)] = True
+    return keep
 
 
 def _trimmed(booster: lgb.Booster) -> lgb.Booster:

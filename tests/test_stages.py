@@ -282,3 +282,20 @@ def test_too_short_history_says_how_to_fix_it(orders_only_shop, monkeypatch):
         stage.run(params)
     with pytest.raises(ValueError, match=r"Lower snapshots.min_history_days by at least \d+ days"):
         train.run(params)
+
+
+def test_contact_days_are_batched_by_contacts_times_days(monkeypatch):
+    monkeypatch.setattr(features, "CONTACT_BATCH_ROWS", 100)
+    days = pd.date_range("2024-01-01", periods=5, freq="14D")
+    per_day = pd.Series([10, 10, 30, 60, 20], index=days)
+    # (10+10)x2 = 40, (10+10+30)x3 = 150 > 100: a new batch; (30+60)x2 = 180: another;
+    # (60+20)x2 = 160: another; a day over the limit alone is still a batch
+    assert features.contact_batches(per_day) == [
+        [days[0], days[1]],
+        [days[2]],
+        [days[3]],
+        [days[4]],
+    ]
+    few = pd.Series([10, 10, 10], index=days[:3])  # 30 x 3 = 90: one batch
+    assert features.contact_batches(few) == [list(days[:3])]
+    assert features.contact_batches(per_day.iloc[:0]) == []

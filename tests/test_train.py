@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from pipeline.config import Train
+from pipeline.config import Params, Train
+from pipeline.labels import Cutoffs
+from pipeline.stages.train import read_snapshots
 from pipeline.train import (
     BGNBD_FEATURE,
     ChurnScore,
@@ -91,3 +95,44 @@ def test_value_model_learns_spend_of_those_who_stay():
     assert predicted.sum() == pytest.approx(kept["future_spend"].sum(), rel=0.1)
     with pytest.raises(ValueError, match="every customer churned"):
         fit_value(train.assign(churned=1), valid, design, Train())
+
+
+def _snapshot_file(path, cutoffs: list[str], score: str, n: int) -> pd.DataFrame:
+    """A snapshot file as the features stage writes it: one row group per cutoff."""
+    parts = [_frame(n, i, c).assign(labelled=True) for i, c in enumerate(cutoffs)]
+    scoring = _frame(n, 99, score).assign(labelled=False, churned=pd.NA)
+    frame = pd.concat([*parts, scoring], ignore_index=True)
+    frame["churned"] = frame["churned"].astype("Int8")
+    writer = None
+    for _, rows in frame.groupby("cutoff", sort=True):
+        table = pa.Table.from_pandas(rows, preserve_index=False)
+        writer = writer or pq.ParquetWriter(path, table.schema)
+        writer.write_table(table, row_group_size=len(table))
+    writer.close()
+    return frame
+
+
+def test_train_reads_a_stratified_sample_above_max_rows_and_the_scoring_date_whole(tmp_path):
+    month = pd.Timedelta(days=30)
+    cutoffs = [pd.Timestamp("2024-01-01") + i * month for i in range(6)]
+    score = cutoffs[-1] + 3 * month
+    cuts = Cutoffs(labelled=tuple(cutoffs), score=score, every_days=30, horizon_days=90)
+    path = tmp_path / "snapshots.parquet"
+    frame = _snapshot_file(path, [str(c.date()) for c in cutoffs], str(score.date()), 2000)
+
+    # the shipped model trains on the cutoffs whose horizon ends by the validation cutoff
+    whole = read_snapshots(path, cuts, Params(train=Train(max_rows=10_000)))
+    pd.testing.assert_frame_equal(whole, frame)
+
+    params = Params(train=Train(max_rows=1_000))  # the shipped model's 3 cutoffs: 6,000 rows
+    sample = read_snapshots(path, cuts, params)
+    scoring = sample[sample["cutoff"] == score].reset_index(drop=True)
+    pd.testing.assert_frame_equal(scoring, frame[frame["cutoff"] == score].reset_index(drop=True))
+    labelled = sample[sample["labelled"]]
+    assert len(labelled) == pytest.approx(6 * 2000 / 6, abs=12)  # every cutoff, share 1/6
+    per_cutoff = labelled.groupby("cutoff").size()
+    assert per_cutoff.between(2000 / 6 - 2, 2000 / 6 + 2).all()
+    rate = labelled.groupby("cutoff")["churned"].mean()
+    full = frame[frame["labelled"]].groupby("cutoff")["churned"].mean()
+    assert (rate - full).abs().max() < 0.01
+    pd.testing.assert_frame_equal(sample, read_snapshots(path, cuts, params))  # seeded

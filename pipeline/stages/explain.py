@@ -140,12 +140,14 @@ def save_shap_plots(values: pd.DataFrame, rows: pd.DataFrame, design: Design, ou
 
 
 def run(params: Params) -> None:
-    snapshots = io.read_parquet(FEATURES / "snapshots.parquet")
     meta = io.read_json(FEATURES / "meta.json")
     families = meta["families"]
     score = load_churn_score(MODELS / "churn")
     design = score.design
     cutoff = pd.Timestamp(meta["cutoffs"]["score"])
+    # the scoring cutoff and the one before it ("rising" risk): nothing else is read
+    earlier = [c for c in map(pd.Timestamp, meta["cutoffs"]["labelled"]) if c < cutoff]
+    snapshots = io.read_at(FEATURES / "snapshots.parquet", cutoff, *earlier[-1:])
 
     rows = snapshots[snapshots["cutoff"] == cutoff].sort_values("customer_id", ignore_index=True)
     predictions = shipped_predictions(rows)

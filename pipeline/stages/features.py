@@ -17,6 +17,7 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import ibis
@@ -33,6 +34,7 @@ from pipeline.features import (
     FAMILIES,
     KEY,
     PER_CUTOFF,
+    Events,
     FeatureSet,
     available_features,
     features_at,
@@ -240,7 +242,7 @@ def _run(con: ibis.BaseBackend, params: Params, as_of: pd.Timestamp | None) -> N
         meta = _meta(fs, cuts, params)
         if "contacts" in tables:
             meta["campaigns"] = write_campaigns(
-                con, tables, feats, cuts=cuts, params=params, path=out / CAMPAIGNS
+                con, tables, events, fs, cuts=cuts, params=params, path=out / CAMPAIGNS
             )
         io.write_json(meta, out / "meta.json")
 
@@ -248,10 +250,33 @@ def _run(con: ibis.BaseBackend, params: Params, as_of: pd.Timestamp | None) -> N
 CAMPAIGNS = "campaigns.parquet"
 
 
+# The customers whose features one batch of contact days computes.
+CONTACTED_TABLE = "batch_contacted"
+# Customer-day rows one batch of contact days may compute (contacts x days in it).
+CONTACT_BATCH_ROWS = 250_000
+
+
+def contact_batches(per_day: pd.Series) -> list[list[pd.Timestamp]]:
+    """Consecutive contact days, grouped while (contacts in the group) x (days) stays
+    within :data:`CONTACT_BATCH_ROWS`: every customer contacted in a group has features
+    computed at each of its days, so a small group wastes little."""
+    out: list[list[pd.Timestamp]] = []
+    group: list[pd.Timestamp] = []
+    n = 0
+    for day, count in per_day.items():
+        if group and (n + count) * (len(group) + 1) > CONTACT_BATCH_ROWS:
+            out.append(group)
+            group, n = [], 0
+        group.append(pd.Timestamp(day))
+        n += int(count)
+    return [*out, group] if group else out
+
+
 def write_campaigns(
     con: ibis.BaseBackend,
     tables: dict[str, ibis.Table],
-    feats: ibis.Table,
+    events: Events,
+    fs: FeatureSet,
     *,
     cuts: Cutoffs,
     params: Params,
@@ -260,10 +285,13 @@ def write_campaigns(
     """Every contact of the retention campaigns with the customer's features as of the
     day of contact (the cutoff: midnight before it) and what they did in the horizon.
 
-    The same feature query as the snapshots, at the contact days instead of the grid:
-    what the uplift stage learns from. A contact is labelled when its horizon ended
-    before the scoring cutoff. Contacts of customers outside the population that day
-    (no order in the lookback) have no features: they are counted, not kept.
+    The same feature query as the snapshots, at the contact days instead of the grid,
+    and on the events of the customers contacted in the batch only (a customer's
+    features read their own events, so they are the same; the work shrinks from the
+    whole population to the contacts): what the uplift stage learns from. A contact is
+    labelled when its horizon ended before the scoring cutoff. Contacts of customers
+    outside the population that day (no order in the lookback) have no features: they
+    are counted, not kept.
     """
     c = tables["contacts"]
     contacts = c.select(
@@ -274,8 +302,33 @@ def write_campaigns(
         play=c.play,
         contact_cost=c.cost,
     )
+    per_day = contacts.group_by("cutoff").aggregate(n=contacts.count()).to_pandas()
+    per_day = per_day.sort_values("cutoff").set_index("cutoff")["n"]
+    days = contact_batches(per_day)
     ct = con.table(BATCH_TABLE)
     chosen = contacts.semi_join(ct, contacts.cutoff == ct.cutoff)
+    con.create_table(CONTACTED_TABLE, chosen.select("customer_id").distinct(), overwrite=True)
+    who = con.table(CONTACTED_TABLE)
+
+    def only(table: ibis.Table | None) -> ibis.Table | None:
+        return None if table is None else table.semi_join(who, "customer_id")
+
+    # not the customers table: referrals_made counts the rows of those they referred
+    scoped = replace(
+        events,
+        orders=only(events.orders),
+        sessions=only(events.sessions),
+        complaints=only(events.complaints),
+        returns=only(events.returns),
+        order_lines=only(events.order_lines),
+    )
+    feats = features_at(
+        scoped,
+        ct,
+        fs,
+        lookback_days=params.churn.lookback_days,
+        horizon_days=params.churn.horizon_days,
+    )
     labels = churn_labels(
         tables["orders"],
         chosen.select(*KEY).distinct(),
@@ -287,16 +340,18 @@ def write_campaigns(
     frame = frame.drop(*[n for n in frame.columns if n.endswith("_right")])
     frame = frame.order_by(["cutoff", "campaign", "customer_id"])
     sql, schema = con.compile(frame), frame.schema().to_pyarrow()
-    days = contacts.select("cutoff").distinct().order_by("cutoff").to_pandas()["cutoff"]
-    days = [pd.Timestamp(d) for d in days]
     horizon = pd.Timedelta(days=params.churn.horizon_days)
     n_contacts = int(c.count().to_pandas())
     written = labelled = 0
     writer = None
     try:
-        customers = int(tables["orders"].customer_id.nunique().to_pandas())
-        for batch in batches(days, customers):
+        for batch in days:
             con.create_table(BATCH_TABLE, cutoff_table(batch), overwrite=True)
+            con.create_table(
+                CONTACTED_TABLE,
+                chosen.select("customer_id").distinct().to_pyarrow(),
+                overwrite=True,
+            )
             for part in per_cutoff(stream(con, sql)):
                 rows = part.cast(schema).to_pandas()
                 rows.insert(2, "labelled", rows["cutoff"] + horizon <= cuts.score)
@@ -317,13 +372,13 @@ def write_campaigns(
         "with_features": written,
         "outside_population": n_contacts - written,
         "labelled": labelled,
-        "days": len(days),
+        "days": int(len(per_day)),
     }
     log.info(
         "campaigns: %d contacts on %d days; %d with features (%d labelled), %d outside the "
         "population that day (no order in the lookback)",
         n_contacts,
-        len(days),
+        len(per_day),
         written,
         labelled,
         n_contacts - written,

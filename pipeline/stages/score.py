@@ -246,9 +246,7 @@ def run(params: Params) -> None:
     meta = io.read_json(FEATURES / "meta.json")
     as_of = pd.Timestamp(meta["cutoffs"]["score"])
     scoring = io.read_parquet(EXPLAIN_DATA / "scoring.parquet")
-    snapshots = io.read_parquet(FEATURES / "snapshots.parquet")
-    features = snapshots[snapshots["cutoff"] == as_of].reset_index(drop=True)
-    del snapshots
+    features = io.read_at(FEATURES / "snapshots.parquet", as_of).reset_index(drop=True)
     r = params.retention
     with timed("segments, plays and lists", log):
         customers = score_customers(

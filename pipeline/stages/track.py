@@ -108,8 +108,7 @@ def run_tags(params: Params, root: Path) -> dict[str, str]:
 
 def scoring_rows() -> pd.DataFrame:
     meta = io.read_json(FEATURES / "meta.json")
-    snapshots = io.read_parquet(FEATURES / "snapshots.parquet")
-    rows = snapshots[snapshots["cutoff"] == pd.Timestamp(meta["cutoffs"]["score"])]
+    rows = io.read_at(FEATURES / "snapshots.parquet", pd.Timestamp(meta["cutoffs"]["score"]))
     return rows.sort_values("customer_id", ignore_index=True)
 
 

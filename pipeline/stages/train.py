@@ -14,15 +14,18 @@ Nothing on or after the scoring date is read: orders and surveys are cut at it.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipeline import io
 from pipeline.config import Params
 from pipeline.labels import Cutoffs
 from pipeline.release import Release, build_release
+from pipeline.shipping import split_for
 from pipeline.stages._common import CANONICAL, FEATURES, MODELS, PREDICTIONS, REPORTS, stage_main
-from pipeline.train import Design
+from pipeline.train import Design, stratified_keep
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,39 @@ def load_cutoffs(meta: dict) -> Cutoffs:
         every_days=meta["every_days"],
         horizon_days=meta["horizon_days"],
     )
+
+
+def read_snapshots(path: Path, cuts: Cutoffs, params: Params) -> pd.DataFrame:
+    """The snapshots the stage learns from, in memory bounded by ``train.max_rows``.
+
+    When the shipped model's training cutoffs hold at most ``train.max_rows`` rows, the
+    whole file. Above it, the labelled cutoffs are read one at a time and every
+    (cutoff, label) cell keeps the same seeded share, ``max_rows`` / those rows: the
+    shipped model then trains on at most ``max_rows`` rows and each backtest origin on
+    the same share of its own; validation and test cutoffs are that sample too. The
+    scoring cutoff is always read whole: everyone on it gets a probability.
+    """
+    keys = pd.read_parquet(path, columns=["cutoff"])["cutoff"]
+    split = split_for(cuts, cuts.score, validation_cutoffs=params.snapshots.validation_cutoffs)
+    n_train = int(keys.isin(list(split.train)).sum())
+    if n_train <= params.train.max_rows:
+        return io.read_parquet(path)
+    share = params.train.max_rows / n_train
+    parts = []
+    for i, cutoff in enumerate(sorted(keys.unique())):
+        rows = io.read_at(path, cutoff)
+        if cutoff != cuts.score:
+            rng = np.random.default_rng([params.train.seed, i])
+            rows = rows[stratified_keep(rows, share, rng, floor=True)]
+        parts.append(rows)
+    log.info(
+        "labelled snapshots sampled to %.4f of their rows (train.max_rows %d, %d rows in the "
+        "shipped model's training cutoffs); the scoring cutoff whole",
+        share,
+        params.train.max_rows,
+        n_train,
+    )
+    return pd.concat(parts, ignore_index=True)
 
 
 def read_before(name: str, columns: list[str], time_column: str, end: pd.Timestamp):
@@ -83,7 +119,7 @@ def write_release(release: Release, design: Design) -> None:
 def run(params: Params) -> None:
     meta = io.read_json(FEATURES / "meta.json")
     cuts = load_cutoffs(meta)
-    snapshots = io.read_parquet(FEATURES / "snapshots.parquet")
+    snapshots = read_snapshots(FEATURES / "snapshots.parquet", cuts, params)
     orders = read_before("orders", ["customer_id", "ordered_at"], "ordered_at", cuts.score)
     surveys = read_before(
         "surveys",
