@@ -308,6 +308,7 @@ class Uplift(_Model):
     min_arm: int = Field(50, gt=0)  # treated contacts a play needs for a model of its own
     n_boot: int = Field(500, gt=0)  # bootstrap resamples of the policy differences
     shrink: float = Field(0.5, ge=0.0, le=1.0)  # weight of a play's own estimate vs any contact
+    max_rows: int = Field(500_000, gt=0)  # above this many contacts, learn from a sample
 
 
 class Params(_Model):

@@ -187,11 +187,16 @@ def sample_rows(frame: pd.DataFrame, *, max_rows: int, seed: int) -> pd.DataFram
 
 
 def stratified_keep(
-    frame: pd.DataFrame, share: float, rng: np.random.Generator, *, floor: bool = False
+    frame: pd.DataFrame,
+    share: float,
+    rng: np.random.Generator,
+    *,
+    floor: bool = False,
+    by: tuple[str, ...] = ("cutoff", "churned"),
 ) -> np.ndarray:
-    """A mask keeping ``share`` of every (cutoff, churned) cell, drawn with ``rng``."""
+    """A mask keeping ``share`` of every cell of ``by`` (cutoff and label), drawn with ``rng``."""
     keep = np.zeros(len(frame), dtype=bool)
-    cells = frame.groupby(["cutoff", "churned"], sort=True, observed=True, dropna=False).indices
+    cells = frame.groupby(list(by), sort=True, observed=True, dropna=False).indices
     for rows in cells.values():
         n = int(len(rows) * share) if floor else int(round(len(rows) * share))
         keep[rng.choice(rows, size=n, replace=False)] = True

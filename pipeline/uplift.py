@@ -27,7 +27,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from pipeline.train import Design
+from pipeline.train import Design, stratified_keep
 
 log = logging.getLogger(__name__)
 
@@ -402,6 +402,20 @@ def bootstrap_saved_difference(
 
 
 # --- campaigns held out in time, and the policies compared on them ---------------------
+
+
+def sample_contacts(rows: pd.DataFrame, *, max_rows: int, seed: int) -> pd.DataFrame:
+    """At most ``max_rows`` contacts to learn from, the same seeded share of every
+    (campaign day, arm, play) cell: each play keeps its controls and its treated in the
+    proportions the campaigns had. Below ``max_rows``, ``rows`` itself."""
+    if len(rows) <= max_rows:
+        return rows
+    share = max_rows / len(rows)
+    keep = stratified_keep(
+        rows, share, np.random.default_rng(seed), floor=True, by=("cutoff", "arm", "play")
+    )
+    log.info("uplift learns from a stratified sample of %d of %d contacts", keep.sum(), len(rows))
+    return rows[keep].reset_index(drop=True)
 
 
 def split_campaigns(

@@ -158,3 +158,20 @@ def test_policy_value_and_oracle_by_hand():
     assert true_policy_value(order, true_net, chosen, k=3) == 9.0  # the skipped one adds 0
     assert oracle_value(true_net, k=2) == 9.0
     assert oracle_value(true_net, k=4) == 9.5  # nobody is contacted at a loss
+
+
+def test_learning_sample_keeps_each_day_arm_and_play_in_proportion():
+    from pipeline.uplift import sample_contacts
+
+    frame, _ = _campaign(6_000, seed=9)
+    frame["play"] = np.where(np.arange(len(frame)) % 3 == 0, "points", "service_call")
+    frame["cutoff"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(
+        (np.arange(len(frame)) % 4) * 14, unit="D"
+    )
+    sample = sample_contacts(frame, max_rows=1_500, seed=0)
+    assert 1_480 <= len(sample) <= 1_500
+    cells = ["cutoff", "arm", "play"]
+    share = sample.groupby(cells).size() / frame.groupby(cells).size()
+    assert share.between(0.24, 0.26).all()
+    pd.testing.assert_frame_equal(sample, sample_contacts(frame, max_rows=1_500, seed=0))
+    assert sample_contacts(frame, max_rows=6_000, seed=0) is frame

@@ -301,6 +301,7 @@ def _write(
 def run(params: Params) -> None:
     meta = io.read_json(FEATURES / "meta.json")
     horizon = int(meta["horizon_days"])
+    u = params.uplift
     score_day = pd.Timestamp(meta["cutoffs"]["score"])
     empty = pd.DataFrame(
         {
@@ -316,6 +317,7 @@ def run(params: Params) -> None:
     rows = pd.read_parquet(CAMPAIGNS)
     try:
         train, test, test_day = uplift.split_campaigns(rows, horizon_days=horizon)
+        train = uplift.sample_contacts(train, max_rows=u.max_rows, seed=params.train.seed)
         fitted = Fitted(train, meta, params)
     except ValueError as err:
         reason = f"no uplift model from {len(rows)} contacts: {err}; plays from the rules"
@@ -340,6 +342,7 @@ def run(params: Params) -> None:
     )
     # ship: the same procedure on every labelled contact, scoring the scoring population
     labelled = rows[rows["labelled"].astype(bool)].reset_index(drop=True)
+    labelled = uplift.sample_contacts(labelled, max_rows=u.max_rows, seed=params.train.seed)
     final = Fitted(labelled, meta, params)
     snap = pd.read_parquet(FEATURES / "snapshots.parquet", filters=[("cutoff", "==", score_day)])
     value = pd.read_parquet(SCORE, columns=["customer_id", "expected_value"])
