@@ -112,11 +112,16 @@ def run_size(
             runs.append(result)
             print(f"  n={n:>9,} {'pandas':<9} {fmt(result)}", flush=True)
             print("    " + (work / "pandas.log").read_text().strip().replace("\n", "\n    "))
-    source = work / "reports" / "source.json"
+    # the ingest report counts every table's rows (read = accepted + set aside)
+    report = work / "reports" / "ingest.json"
     volumes = {}
-    if source.exists():
-        tables = json.loads(source.read_text())["tables"]
-        volumes = {name: t["rows_read"] for name, t in tables.items()}
+    if report.exists():
+        tables = json.loads(report.read_text())
+        volumes = {
+            name: t["rows_read"]
+            for name, t in tables.items()
+            if isinstance(t, dict) and "rows_read" in t
+        }
     return runs, volumes
 
 
