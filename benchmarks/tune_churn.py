@@ -3,6 +3,7 @@
 Run after `dvc repro` (it reads data/features and data/canonical of the workspace):
 
     python benchmarks/tune_churn.py --before 2011-09-10 --origins 4
+    python benchmarks/tune_churn.py --before 2011-09-10 --grid num_leaves=7,15 feature_fraction=0.5,0.8
 
 For each candidate it fits the shipped churn model (pipeline.shipping.fit_shipped_churn
 and its seasonal shift, exactly what the list gets: early stopping, the BG/NBD blend and
@@ -24,6 +25,7 @@ import time
 from dataclasses import replace
 
 import pandas as pd
+import yaml
 
 from pipeline import evaluate, io
 from pipeline.config import load_params
@@ -40,10 +42,28 @@ GRID = {
 }
 
 
+def _grid(overrides: list[str]) -> dict[str, list[object]]:
+    """GRID, or only the knobs given as ``name=v1,v2`` (values parsed as YAML)."""
+    if not overrides:
+        return GRID
+    out: dict[str, list[object]] = {}
+    for item in overrides:
+        name, _, values = item.partition("=")
+        out[name] = [yaml.safe_load(v) for v in values.split(",")]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--before", required=True, help="forward-test date D (YYYY-MM-DD)")
     ap.add_argument("--origins", type=int, default=4)
+    ap.add_argument(
+        "--grid",
+        nargs="*",
+        default=[],
+        metavar="NAME=V1,V2",
+        help="search only these train params (e.g. num_leaves=7,15); default: GRID",
+    )
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     before = pd.Timestamp(args.before)
@@ -61,8 +81,9 @@ def main() -> None:
     names = [str(o.date()) for o in origins]
     print("tuning origins:", names, f"(outcomes known by {before:%Y-%m-%d})")
     rows = []
-    for values in itertools.product(*GRID.values()):
-        cand = dict(zip(GRID, values, strict=True))
+    grid = _grid(args.grid)
+    for values in itertools.product(*grid.values()):
+        cand = dict(zip(grid, values, strict=True))
         p = params.model_copy(update={"train": params.train.model_copy(update=cand)})
         start = time.perf_counter()
         aucs, briers = [], []
