@@ -3,7 +3,7 @@
 Run after `dvc repro` (it reads data/features and data/canonical of the workspace):
 
     python benchmarks/tune_churn.py --before 2011-09-10 --origins 4
-    python benchmarks/tune_churn.py --before 2011-09-10 --grid num_leaves=7,15 feature_fraction=0.5,0.8
+    python benchmarks/tune_churn.py --before 2011-09-10 --grid num_leaves=7,15
 
 For each candidate it fits the shipped churn model (pipeline.shipping.fit_shipped_churn
 and its seasonal shift, exactly what the list gets: early stopping, the BG/NBD blend and

@@ -6,16 +6,18 @@ validation campaign is the latest labelled one whose horizon ended before the
 pipeline's held-out campaign day, so the choice never sees the campaign the README's
 figures come from. For each learner it prints the true saved value of the top share
 (the learner's own plays; "do not contact" and "no contact" skipped) as a share of the
-oracle's, and the sleeping dogs caught.
+oracle's, and the sleeping dogs caught. The hazard learner's type model reads only survey
+answers given before the validation campaign.
 
 Usage (from a checkout after `make run`)::
 
-    .venv/bin/python benchmarks/uplift_learners.py [--run DIR]
+    .venv/bin/python benchmarks/uplift_learners.py [--run DIR] [--true-types]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -27,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline import uplift  # noqa: E402
 from pipeline.config import load_params  # noqa: E402
 from pipeline.features import PER_CUTOFF  # noqa: E402
+from pipeline.schema import LOYALTY_TYPES  # noqa: E402
+from pipeline.stages.uplift import surveyed_before  # noqa: E402
 from pipeline.train import Design, fit_value, predict  # noqa: E402
 
 
@@ -98,7 +102,42 @@ def x_shrunk(train: pd.DataFrame, design: Design, plays: list[str], seed: int):
     return effects
 
 
+def hazard(ridge: float, pooled: bool = True):
+    """Plays as hazard multipliers by type and situation (pipeline.uplift.HazardLearner)."""
+
+    def fit(train: pd.DataFrame, design: Design, plays: list[str], seed: int):
+        types = TRUE_TYPES or uplift.fit_type_model(SURVEYED, design, seed=seed)
+        covariates = uplift.HazardCovariates.for_rows(
+            train, types.classes if types is not None else (), types
+        )
+        models = uplift.fit_hazard_plays(
+            train, design, covariates, plays=plays, ridge=ridge, pooled=pooled, seed=seed
+        )
+        return lambda frame: {p: m.effect(frame) for p, m in models.items()}
+
+    return fit
+
+
+SURVEYED = pd.DataFrame()  # the survey answers before the validation campaign (main)
+TRUE_TYPES = None  # --true-types: the simulator's own types, a diagnostic ceiling
+
+
+class TrueTypes:
+    """One-hot true loyalty types (``data/truth/truth.parquet``) in the type model's place."""
+
+    classes = LOYALTY_TYPES
+
+    def __init__(self, truth: pd.DataFrame) -> None:
+        self.type_of = truth.set_index("customer_id")["true_type"]
+
+    def __call__(self, frame: pd.DataFrame) -> np.ndarray:
+        kind = frame["customer_id"].map(self.type_of).to_numpy()
+        return np.column_stack([(kind == t).astype(float) for t in self.classes])
+
+
 LEARNERS = {
+    **{f"hazard_ridge_{r:g}": hazard(r, False) for r in (1.0, 10.0, 30.0, 100.0)},
+    **{f"hazard_pooled_{r:g}": hazard(r) for r in (1.0, 10.0, 30.0, 100.0)},
     "x_shrunk": x_shrunk,
     "x_learner": x_learner,
     "t_learner": t_learner,
@@ -109,6 +148,12 @@ LEARNERS = {
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--run", type=Path, default=Path("."))
+    ap.add_argument(
+        "--true-types",
+        action="store_true",
+        help="hazard learners get the simulator's true loyalty types (how much knowing "
+        "the type is worth; no shop has this)",
+    )
     args = ap.parse_args()
     params = load_params(args.run / "params.yaml")
     rows = pd.read_parquet(args.run / "data/features/campaigns.parquet")
@@ -124,6 +169,12 @@ def main() -> None:
     )
     names = [n for n in meta["features"] if n not in PER_CUTOFF and n in rows]
     design = Design.fit(train, names, meta["categorical"])
+    global SURVEYED, TRUE_TYPES
+    if args.true_types:
+        TRUE_TYPES = TrueTypes(pd.read_parquet(args.run / "data/truth/truth.parquet"))
+    os.chdir(args.run)  # the stage's paths are relative to the run
+    SURVEYED = surveyed_before(day, design)
+    print(f"type model: {len(SURVEYED)} customers surveyed before {day.date()}")
     plays = sorted(str(p) for p in train.loc[train["arm"] == "treatment", "play"].unique())
     costs = train[train["arm"] == "treatment"].groupby("play")["contact_cost"].mean().to_dict()
     last = train["cutoff"] == train["cutoff"].max()

@@ -309,6 +309,11 @@ class Uplift(_Model):
     n_boot: int = Field(500, gt=0)  # bootstrap resamples of the policy differences
     shrink: float = Field(0.5, ge=0.0, le=1.0)  # weight of a play's own estimate vs any contact
     max_rows: int = Field(500_000, gt=0)  # above this many contacts, learn from a sample
+    # hazard: each play multiplies the churn hazard by type and situation (few
+    # coefficients); x_shrunk: boosted X-learners shrunk to any contact's. Both chosen
+    # on the campaign before the held-out one (benchmarks/uplift_learners.py).
+    learner: Literal["hazard", "x_shrunk"] = "hazard"
+    ridge: float = Field(30.0, ge=0.0)  # the hazard learner's L2 penalty on its coefficients
 
 
 class Params(_Model):

@@ -175,3 +175,122 @@ def test_learning_sample_keeps_each_day_arm_and_play_in_proportion():
     assert share.between(0.24, 0.26).all()
     pd.testing.assert_frame_equal(sample, sample_contacts(frame, max_rows=1_500, seed=0))
     assert sample_contacts(frame, max_rows=6_000, seed=0) is frame
+
+
+# --- the hazard learner ------------------------------------------------------------------
+
+
+def _hazard_campaign(n: int, seed: int) -> pd.DataFrame:
+    """Plays that multiply the churn hazard: known multipliers by situation and type.
+
+    A service call multiplies the hazard of a customer with an open complaint by 0.3
+    and everyone else's by 1.5; a discount multiplies everyone's by 2 (the sleeping dogs
+    of a shop whose customers all dislike coupons); the type column ``kind`` changes
+    nothing, so its coefficient must stay near 0.
+    """
+    rng = np.random.default_rng(seed)
+    recency = rng.uniform(0, 1, n)
+    complaint = (rng.random(n) < 0.4).astype(float)
+    arm = np.where(rng.random(n) < 0.5, "treatment", "control")
+    play = np.where(rng.random(n) < 0.5, "service_call", "discount")
+    hazard = -np.log1p(-(0.15 + 0.5 * recency))  # p0 = 1 - exp(-hazard)
+    m = np.where(play == "discount", 2.0, np.where(complaint > 0, 0.3, 1.5))
+    m = np.where(arm == "treatment", m, 1.0)
+    churned = rng.random(n) < -np.expm1(-hazard * m)
+    return pd.DataFrame(
+        {
+            "recency": recency,
+            "complaints_unresolved_now": complaint,
+            "arm": arm,
+            "play": np.where(arm == "treatment", play, None),
+            "churned": churned.astype(int),
+        }
+    )
+
+
+HAZARD_DESIGN = Design(features=("recency", "complaints_unresolved_now"), categories={})
+
+
+def test_hazard_learner_recovers_planted_multipliers_and_marks_sleeping_dogs():
+    from pipeline.uplift import HazardCovariates, fit_hazard_plays
+
+    train = _hazard_campaign(40_000, seed=4)
+    covariates = HazardCovariates.for_rows(train)
+    assert covariates.names == ["intercept", "open_complaint"]
+    models = fit_hazard_plays(
+        train,
+        HAZARD_DESIGN,
+        covariates,
+        plays=["service_call", "discount"],
+        ridge=1.0,
+        pooled=False,
+        seed=5,
+    )
+    call = models["service_call"].multipliers()
+    assert call["intercept"] == pytest.approx(1.5, rel=0.2)
+    assert call["intercept"] * call["open_complaint"] == pytest.approx(0.3, rel=0.25)
+    discount = models["discount"].multipliers()
+    assert discount["intercept"] == pytest.approx(2.0, rel=0.2)
+    assert discount["open_complaint"] == pytest.approx(1.0, abs=0.25)
+
+    test = _hazard_campaign(4_000, seed=6)
+    effects = {p: m.effect(test) for p, m in models.items()}
+    value = np.full(len(test), 100.0)
+    chosen = choose_plays(effects, value, {"service_call": 4.0, "discount": 3.0})
+    complaint = test["complaints_unresolved_now"].to_numpy() > 0
+    # a call keeps those with a complaint; every play pushes the others away
+    assert (chosen.loc[complaint, "play"] == "service_call").mean() > 0.95
+    assert (chosen.loc[~complaint, "play"] == "do not contact").mean() > 0.95
+
+
+def test_pooling_borrows_what_every_play_shares():
+    """With few contacts per play, a shared aversion is found through the pooled prior."""
+    from pipeline.uplift import HazardCovariates, fit_hazard_plays
+
+    rng = np.random.default_rng(8)
+    n = 6_000
+    averse = (rng.random(n) < 0.3).astype(float)  # every play triples their hazard
+    arm = np.where(rng.random(n) < 0.5, "treatment", "control")
+    play = rng.choice(["a", "b", "c", "d", "e"], n)
+    m = np.where(arm == "treatment", np.where(averse > 0, 3.0, 0.8), 1.0)
+    churned = rng.random(n) < -np.expm1(-0.4 * m)
+    frame = pd.DataFrame(
+        {
+            "late_deliveries_90d": averse,  # stands for any situation column
+            "arm": arm,
+            "play": np.where(arm == "treatment", play, None),
+            "churned": churned.astype(int),
+        }
+    )
+    design = Design(features=("late_deliveries_90d",), categories={})
+    covariates = HazardCovariates.for_rows(frame)
+    kwargs = dict(plays=list("abcde"), ridge=30.0, seed=1)
+    alone = fit_hazard_plays(frame, design, covariates, pooled=False, **kwargs)
+    pooled = fit_hazard_plays(frame, design, covariates, pooled=True, **kwargs)
+    truth = np.log(3.0 / 0.8)
+    error_alone = np.mean([abs(m.beta[1] - truth) for m in alone.values()])
+    error_pooled = np.mean([abs(m.beta[1] - truth) for m in pooled.values()])
+    assert error_pooled < 0.6 * error_alone, (error_pooled, error_alone)
+
+
+def test_type_model_needs_two_answered_types_and_gives_probabilities():
+    from pipeline.uplift import fit_type_model
+
+    rng = np.random.default_rng(2)
+    n = 400
+    x = rng.normal(size=n)
+    surveyed = pd.DataFrame(
+        {
+            "recency": x,
+            "complaints_unresolved_now": 0.0,
+            "loyalty_type": np.where(x > 0, "price", "premium"),
+        }
+    )
+    model = fit_type_model(surveyed, HAZARD_DESIGN, seed=1)
+    assert model is not None and model.classes == ("premium", "price")
+    proba = model(surveyed)
+    assert proba.shape == (n, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert (proba[x > 1, 1] > 0.8).all() and (proba[x < -1, 0] > 0.8).all()
+    one_type = surveyed.assign(loyalty_type="price")
+    assert fit_type_model(one_type, HAZARD_DESIGN, seed=1) is None

@@ -2,8 +2,10 @@
 
 Reads the campaign contacts with their features as of the day of contact
 (``data/features/campaigns.parquet``, written by the features stage when the shop has a
-``contacts`` table). The latest labelled campaign day is held out; X-learners per play
-(``pipeline.uplift``) learn from the contacts whose horizon ended before it, with a
+``contacts`` table). The latest labelled campaign day is held out; an uplift learner per
+play (``pipeline.uplift``: the play's hazard multiplier by loyalty type and situation, the
+types from survey answers given before that day) learns from the contacts whose horizon
+ended before it, with a
 churn-risk and a value model fitted on the same past for the comparison. On the held-out
 campaign it writes the Qini curves (``reports/qini.csv``) and AUUC
 (``reports/uplift.json``) of targeting by the model's expected saved value, by churn
@@ -32,7 +34,9 @@ import pandas as pd
 from pipeline import io, uplift
 from pipeline.config import Params
 from pipeline.features import PER_CUTOFF
+from pipeline.release import survey_labels
 from pipeline.stages._common import (
+    CANONICAL,
     FEATURES,
     MODELS,
     REPORTS,
@@ -44,6 +48,8 @@ from pipeline.train import Design, fit_value, predict
 log = logging.getLogger(__name__)
 
 CAMPAIGNS = FEATURES / "campaigns.parquet"
+SNAPSHOTS = FEATURES / "snapshots.parquet"
+SURVEYS = CANONICAL / "surveys.parquet"
 SCORE = Path("data/predictions/score.parquet")  # the list's expected value
 OUT = Path("data/uplift")
 QINI = REPORTS / "qini.csv"
@@ -69,16 +75,56 @@ def _plays(rows: pd.DataFrame, min_arm: int) -> list[str]:
     return sorted(str(p) for p, n in counts.items() if n >= min_arm)
 
 
-class Fitted:
-    """Everything fitted on one past: X-learners per play, a risk and a value model."""
+def surveyed_before(day: pd.Timestamp, design: Design) -> pd.DataFrame:
+    """Surveyed customers' features (latest snapshot up to ``day``) and their type.
 
-    def __init__(self, rows: pd.DataFrame, meta: dict, params: Params) -> None:
+    Only answers given before ``day`` and snapshots of cutoffs up to it: the type model
+    of a campaign's past never reads a later answer.
+    """
+    if not SURVEYS.exists() or not SNAPSHOTS.exists():
+        return pd.DataFrame()
+    surveys = pd.read_parquet(SURVEYS)
+    surveys = surveys[surveys["surveyed_at"] < day]
+    if surveys.empty:
+        return pd.DataFrame()
+    ids = sorted(surveys["customer_id"].astype(str).unique())
+    columns = ["customer_id", "cutoff", *design.features]
+    snaps = pd.read_parquet(
+        SNAPSHOTS, columns=columns, filters=[("cutoff", "<=", day), ("customer_id", "in", ids)]
+    )
+    return survey_labels(snaps, surveys)
+
+
+class Fitted:
+    """Everything fitted on one past: uplift learners per play, a risk and a value model."""
+
+    def __init__(
+        self, rows: pd.DataFrame, meta: dict, params: Params, surveyed: pd.DataFrame
+    ) -> None:
         u = params.uplift
         self.design = _design(rows, meta)
         self.plays = _plays(rows, u.min_arm)
-        self.learners = uplift.fit_shrunk_plays(
-            rows, self.design, plays=self.plays, weight=u.shrink, seed=params.train.seed
-        )
+        self.learner = u.learner
+        self.types: uplift.TypeModel | None = None
+        if u.learner == "hazard":
+            self.types = uplift.fit_type_model(surveyed, self.design, seed=params.train.seed)
+            covariates = uplift.HazardCovariates.for_rows(
+                rows,
+                self.types.classes if self.types is not None else (),
+                self.types,
+            )
+            self.learners = uplift.fit_hazard_plays(
+                rows,
+                self.design,
+                covariates,
+                plays=self.plays,
+                ridge=u.ridge,
+                seed=params.train.seed,
+            )
+        else:
+            self.learners = uplift.fit_shrunk_plays(
+                rows, self.design, plays=self.plays, weight=u.shrink, seed=params.train.seed
+            )
         if not self.learners:
             raise ValueError(
                 f"no play has {u.min_arm} treated contacts with both outcomes and a control "
@@ -107,7 +153,11 @@ class Fitted:
         ``value`` (spend over the horizon if retained) defaults to this past's value
         model; the shipped scoring passes the list's own expected value.
         """
-        effects = {p: m.effect(frame) for p, m in self.learners.items()}
+        if self.learner == "hazard":  # one baseline shared by every play
+            p0 = next(iter(self.learners.values())).baseline_churn(frame)
+            effects = {p: m.effect(frame, p0) for p, m in self.learners.items()}
+        else:
+            effects = {p: m.effect(frame) for p, m in self.learners.items()}
         if value is None:
             value = np.maximum(predict(self.value, self.design, frame), 0.0)
         profit_at_stake = self.margin * value
@@ -254,6 +304,9 @@ def against_truth(
 
 
 def _save_models(fitted: Fitted, directory: Path) -> None:
+    if fitted.learner == "hazard":
+        _save_hazard_models(fitted, directory)
+        return
     for play, learner in fitted.learners.items():
         learner.own.tau_treated.save_model(directory / f"{play}.tau_treated.txt")
         learner.own.tau_control.save_model(directory / f"{play}.tau_control.txt")
@@ -269,6 +322,38 @@ def _save_models(fitted: Fitted, directory: Path) -> None:
                     "n_treated": m.own.n_treated,
                     "n_control": m.own.n_control,
                     "weight": m.weight,
+                    "cost": fitted.costs.get(p),
+                }
+                for p, m in fitted.learners.items()
+            },
+            "design": {
+                "features": list(fitted.design.features),
+                "categories": fitted.design.categories,
+            },
+            "margin": fitted.margin,
+        },
+        directory / "meta.json",
+    )
+
+
+def _save_hazard_models(fitted: Fitted, directory: Path) -> None:
+    """The shared baseline and type model in LightGBM's format; the multipliers as JSON."""
+    first = next(iter(fitted.learners.values()))
+    first.baseline.save_model(directory / "baseline.txt")
+    fitted.value.save_model(directory / "value.txt")
+    if fitted.types is not None:
+        fitted.types.booster.save_model(directory / "types.txt")
+    io.write_json(
+        {
+            "learner": "hazard",
+            "covariates": first.covariates.names,
+            "types": list(fitted.types.classes) if fitted.types is not None else [],
+            "plays": {
+                p: {
+                    "hazard_multipliers": m.multipliers(),
+                    "coefficients": [float(b) for b in m.beta],
+                    "n_treated": m.n_treated,
+                    "n_control": m.n_control,
                     "cost": fitted.costs.get(p),
                 }
                 for p, m in fitted.learners.items()
@@ -318,7 +403,7 @@ def run(params: Params) -> None:
     try:
         train, test, test_day = uplift.split_campaigns(rows, horizon_days=horizon)
         train = uplift.sample_contacts(train, max_rows=u.max_rows, seed=params.train.seed)
-        fitted = Fitted(train, meta, params)
+        fitted = Fitted(train, meta, params, surveyed_before(test_day, _design(train, meta)))
     except ValueError as err:
         reason = f"no uplift model from {len(rows)} contacts: {err}; plays from the rules"
         log.warning(reason)
@@ -338,12 +423,14 @@ def run(params: Params) -> None:
             "top_share": params.uplift.top_share,
             "plays": fitted.plays,
             "costs": fitted.costs,
+            "learner": fitted.learner,
+            "type_model_surveys": fitted.types.n_labelled if fitted.types is not None else 0,
         }
     )
     # ship: the same procedure on every labelled contact, scoring the scoring population
     labelled = rows[rows["labelled"].astype(bool)].reset_index(drop=True)
     labelled = uplift.sample_contacts(labelled, max_rows=u.max_rows, seed=params.train.seed)
-    final = Fitted(labelled, meta, params)
+    final = Fitted(labelled, meta, params, surveyed_before(score_day, _design(labelled, meta)))
     snap = pd.read_parquet(FEATURES / "snapshots.parquet", filters=[("cutoff", "==", score_day)])
     value = pd.read_parquet(SCORE, columns=["customer_id", "expected_value"])
     snap = snap.merge(value, on="customer_id", how="inner", validate="one_to_one")
