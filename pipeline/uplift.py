@@ -324,11 +324,19 @@ class HazardLearner:
     def baseline_churn(self, frame: pd.DataFrame) -> np.ndarray:
         return self.baseline.predict(self.design.matrix(frame))
 
-    def effect(self, frame: pd.DataFrame, p0: np.ndarray | None = None) -> np.ndarray:
-        """Reduction in churn probability from the play, per row (may be negative)."""
+    def effect(
+        self, frame: pd.DataFrame, p0: np.ndarray | None = None, z: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Reduction in churn probability from the play, per row (may be negative).
+
+        ``p0`` (:meth:`baseline_churn`) and ``z`` (the covariates' matrix) may be passed
+        in when several plays score the same rows: both are the same for every play.
+        """
         if p0 is None:
             p0 = self.baseline_churn(frame)
-        m = np.exp(np.clip(self.covariates.matrix(frame) @ self.beta, -8.0, 8.0))
+        if z is None:
+            z = self.covariates.matrix(frame)
+        m = np.exp(np.clip(z @ self.beta, -8.0, 8.0))
         return p0 - (1.0 - (1.0 - p0) ** m)
 
     def multipliers(self) -> dict[str, float]:
@@ -434,29 +442,28 @@ def fit_hazard_plays(
         max_rounds=1000,
     )
 
-    def fit(treated: pd.DataFrame, prior: np.ndarray | None) -> np.ndarray:
-        offset = _cloglog(baseline.predict(design.matrix(treated)))
-        return fit_hazard_multiplier(
-            covariates.matrix(treated),
-            offset,
-            treated[outcome].to_numpy(float),
-            ridge=ridge,
-            prior=prior,
-        )
+    every = contacts[(contacts["arm"] == TREATMENT) & contacts["play"].isin(plays)]
+    if every.empty:
+        log.warning("no hazard learner: no treated contacts of plays %s", list(plays))
+        return {}
+    # computed once for every treated contact: the type model is the costly part
+    z = covariates.matrix(every)
+    offset = _cloglog(baseline.predict(design.matrix(every)))
+    y = every[outcome].to_numpy(float)
+    play_of = every["play"].astype(str).to_numpy()
 
-    prior = None
-    if pooled:
-        every = contacts[(contacts["arm"] == TREATMENT) & contacts["play"].isin(plays)]
-        prior = fit(every, None) if not every.empty else None
+    def fit(rows: np.ndarray, prior: np.ndarray | None) -> np.ndarray:
+        return fit_hazard_multiplier(z[rows], offset[rows], y[rows], ridge=ridge, prior=prior)
+
+    prior = fit(np.ones(len(every), dtype=bool), None) if pooled else None
     models = {}
     for play in plays:
-        treated = contacts[(contacts["arm"] == TREATMENT) & (contacts["play"] == play)]
-        if treated.empty:
+        rows = play_of == play
+        if not rows.any():
             log.warning("no uplift model for %s: no treated contacts", play)
             continue
-        beta = fit(treated, prior)
         models[play] = HazardLearner(
-            play, baseline, design, covariates, beta, len(treated), len(control)
+            play, baseline, design, covariates, fit(rows, prior), int(rows.sum()), len(control)
         )
     return models
 

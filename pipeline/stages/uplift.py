@@ -153,9 +153,10 @@ class Fitted:
         ``value`` (spend over the horizon if retained) defaults to this past's value
         model; the shipped scoring passes the list's own expected value.
         """
-        if self.learner == "hazard":  # one baseline shared by every play
-            p0 = next(iter(self.learners.values())).baseline_churn(frame)
-            effects = {p: m.effect(frame, p0) for p, m in self.learners.items()}
+        if self.learner == "hazard":  # one baseline and one covariate matrix for every play
+            first = next(iter(self.learners.values()))
+            p0, z = first.baseline_churn(frame), first.covariates.matrix(frame)
+            effects = {p: m.effect(frame, p0, z) for p, m in self.learners.items()}
         else:
             effects = {p: m.effect(frame) for p, m in self.learners.items()}
         if value is None:
