@@ -12,10 +12,11 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -169,6 +170,49 @@ def read_at(path: str | Path, *cutoffs: pd.Timestamp) -> pd.DataFrame:
     needs the scoring date reads one cutoff's rows, not the whole history.
     """
     return pd.read_parquet(path, filters=[("cutoff", "in", [pd.Timestamp(c) for c in cutoffs])])
+
+
+def read_latest(
+    path: str | Path,
+    ids: Sequence[str],
+    *,
+    until: pd.Timestamp,
+    columns: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Each of ``ids``' row at its latest cutoff on or before ``until``, by cutoff then id.
+
+    Two passes in bounded memory: the ``customer_id`` and ``cutoff`` columns find each
+    id's latest cutoff, then only the row groups holding those cutoffs are decoded, one at
+    a time, and only the wanted rows kept. A million customers' history is never loaded
+    to find a hundred thousand rows in it.
+    """
+    until = pd.Timestamp(until)
+    keys = pd.read_parquet(
+        path, columns=["customer_id", "cutoff"], filters=[("cutoff", "<=", until)]
+    )
+    keys = keys[keys["customer_id"].astype(str).isin(set(map(str, ids)))]
+    latest = keys.groupby("customer_id", observed=True)["cutoff"].max()
+    wanted = {c: set(g.index.astype(str)) for c, g in latest.groupby(latest)}
+    file = pq.ParquetFile(path)
+    parts = []
+    for i in range(file.num_row_groups):
+        cut = file.read_row_group(i, columns=["cutoff"]).column(0).to_pandas().unique()
+        hits = [c for c in cut if pd.Timestamp(c) in wanted]
+        if not hits:
+            continue
+        group = file.read_row_group(i, columns=list(columns) if columns else None).to_pandas()
+        keep = np.zeros(len(group), dtype=bool)
+        for c in hits:
+            keep |= (group["cutoff"] == c).to_numpy() & group["customer_id"].astype(str).isin(
+                wanted[pd.Timestamp(c)]
+            ).to_numpy()
+        if keep.any():
+            parts.append(group[keep])
+    if not parts:
+        return pd.read_parquet(path, columns=list(columns) if columns else None).iloc[:0]
+    return pd.concat(parts, ignore_index=True).sort_values(
+        ["cutoff", "customer_id"], ignore_index=True
+    )
 
 
 def read_tables(directory: str | Path) -> dict[str, pd.DataFrame]:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from pipeline import io
@@ -206,3 +207,27 @@ def test_failed_parquet_appender_keeps_the_previous_file(tmp_path) -> None:
         raise RuntimeError("stage failed half-way")
     assert pd.read_parquet(path)["n"].tolist() == [7]
     assert [p.name for p in tmp_path.iterdir()] == ["t.parquet"]
+
+
+def test_read_latest_finds_each_ids_last_row_up_to_a_date(tmp_path):
+    """One row per wanted id at its latest cutoff on or before the date; later ones unread."""
+    path = tmp_path / "snapshots.parquet"
+    cutoffs = pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"])
+    with io.ParquetAppender(path) as out:  # one row group per cutoff, as the stage writes
+        for k, c in enumerate(cutoffs):
+            ids = ["a", "b", "c"] if k < 2 else ["a", "c"]  # b left the population in March
+            frame = pd.DataFrame(
+                {"customer_id": ids, "cutoff": c, "x": [10 * k + i for i in range(len(ids))]}
+            )
+            out.write(pa.Table.from_pandas(frame, preserve_index=False))
+    got = io.read_latest(path, ["b", "c", "zz"], until=pd.Timestamp("2024-03-01"))
+    assert got[["customer_id", "cutoff", "x"]].values.tolist() == [
+        ["b", cutoffs[1], 11],
+        ["c", cutoffs[2], 21],
+    ]
+    before = io.read_latest(
+        path, ["a", "c"], until=pd.Timestamp("2024-02-15"), columns=["customer_id", "cutoff"]
+    )
+    assert list(before.columns) == ["customer_id", "cutoff"]
+    assert before["cutoff"].tolist() == [cutoffs[1], cutoffs[1]]
+    assert io.read_latest(path, ["a"], until=pd.Timestamp("2023-12-31")).empty

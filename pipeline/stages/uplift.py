@@ -87,10 +87,11 @@ def surveyed_before(day: pd.Timestamp, design: Design) -> pd.DataFrame:
     surveys = surveys[surveys["surveyed_at"] < day]
     if surveys.empty:
         return pd.DataFrame()
-    ids = sorted(surveys["customer_id"].astype(str).unique())
-    columns = ["customer_id", "cutoff", *design.features]
-    snaps = pd.read_parquet(
-        SNAPSHOTS, columns=columns, filters=[("cutoff", "<=", day), ("customer_id", "in", ids)]
+    snaps = io.read_latest(
+        SNAPSHOTS,
+        surveys["customer_id"].astype(str).unique(),
+        until=day,
+        columns=["customer_id", "cutoff", *design.features],
     )
     return survey_labels(snaps, surveys)
 
