@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
@@ -100,14 +101,27 @@ class Fitted:
     """Everything fitted on one past: uplift learners per play, a risk and a value model."""
 
     def __init__(
-        self, rows: pd.DataFrame, meta: dict, params: Params, surveyed: pd.DataFrame
+        self,
+        rows: pd.DataFrame,
+        meta: dict,
+        params: Params,
+        *,
+        as_of: pd.Timestamp,
+        comparison: bool = True,
     ) -> None:
+        """``as_of``: the day this past ends; the type model reads answers before it.
+
+        ``comparison``: also fit the churn-risk and value models the held-out evaluation
+        compares with. The shipped refit scores with the list's own value and ships no
+        risk, so it skips them (at a million customers they are a third of the stage).
+        """
         u = params.uplift
         self.design = _design(rows, meta)
         self.plays = _plays(rows, u.min_arm)
         self.learner = u.learner
         self.types: uplift.TypeModel | None = None
         if u.learner == "hazard":
+            surveyed = surveyed_before(as_of, self.design)
             self.types = uplift.fit_type_model(surveyed, self.design, seed=params.train.seed)
             covariates = uplift.HazardCovariates.for_rows(
                 rows,
@@ -132,6 +146,11 @@ class Fitted:
                 "arm to compare with"
             )
         self.costs = play_costs(rows, params.evaluate.contact_cost)
+        self.margin = params.retention.margin
+        self.risk: lgb.Booster | None = None
+        self.value: lgb.Booster | None = None
+        if not comparison:
+            return
         # churn risk as the shop would rank it (both arms: contact was random)
         x = self.design.matrix(rows)
         self.risk = uplift.fit_with_holdout(
@@ -146,7 +165,6 @@ class Fitted:
         if last.all():
             last = pd.Series(np.arange(len(rows)) % 5 == 0, index=rows.index)
         self.value = fit_value(rows[~last], rows[last], self.design, params.train)
-        self.margin = params.retention.margin
 
     def score(self, frame: pd.DataFrame, value: np.ndarray | None = None) -> pd.DataFrame:
         """Per row: each play's effect, risk, value, and the chosen play and its worth.
@@ -161,10 +179,16 @@ class Fitted:
         else:
             effects = {p: m.effect(frame) for p, m in self.learners.items()}
         if value is None:
+            if self.value is None:
+                raise ValueError("fitted without a value model: pass the customers' value")
             value = np.maximum(predict(self.value, self.design, frame), 0.0)
         profit_at_stake = self.margin * value
         chosen = uplift.choose_plays(effects, profit_at_stake, self.costs)
-        risk = self.risk.predict(self.design.matrix(frame))
+        risk = (
+            self.risk.predict(self.design.matrix(frame))
+            if self.risk is not None
+            else np.full(len(frame), np.nan)
+        )
         cost = chosen["play"].map(self.costs).fillna(0.0).to_numpy(dtype=float)
         out = pd.DataFrame(
             {
@@ -315,7 +339,8 @@ def _save_models(fitted: Fitted, directory: Path) -> None:
     pooled = next(iter(fitted.learners.values())).pooled
     pooled.tau_treated.save_model(directory / "any_contact.tau_treated.txt")
     pooled.tau_control.save_model(directory / "any_contact.tau_control.txt")
-    fitted.value.save_model(directory / "value.txt")
+    if fitted.value is not None:
+        fitted.value.save_model(directory / "value.txt")
     io.write_json(
         {
             "plays": {
@@ -342,7 +367,8 @@ def _save_hazard_models(fitted: Fitted, directory: Path) -> None:
     """The shared baseline and type model in LightGBM's format; the multipliers as JSON."""
     first = next(iter(fitted.learners.values()))
     first.baseline.save_model(directory / "baseline.txt")
-    fitted.value.save_model(directory / "value.txt")
+    if fitted.value is not None:
+        fitted.value.save_model(directory / "value.txt")
     if fitted.types is not None:
         fitted.types.booster.save_model(directory / "types.txt")
     io.write_json(
@@ -405,7 +431,7 @@ def run(params: Params) -> None:
     try:
         train, test, test_day = uplift.split_campaigns(rows, horizon_days=horizon)
         train = uplift.sample_contacts(train, max_rows=u.max_rows, seed=params.train.seed)
-        fitted = Fitted(train, meta, params, surveyed_before(test_day, _design(train, meta)))
+        fitted = Fitted(train, meta, params, as_of=test_day)
     except ValueError as err:
         reason = f"no uplift model from {len(rows)} contacts: {err}; plays from the rules"
         log.warning(reason)
@@ -432,7 +458,7 @@ def run(params: Params) -> None:
     # ship: the same procedure on every labelled contact, scoring the scoring population
     labelled = rows[rows["labelled"].astype(bool)].reset_index(drop=True)
     labelled = uplift.sample_contacts(labelled, max_rows=u.max_rows, seed=params.train.seed)
-    final = Fitted(labelled, meta, params, surveyed_before(score_day, _design(labelled, meta)))
+    final = Fitted(labelled, meta, params, as_of=score_day, comparison=False)
     snap = pd.read_parquet(FEATURES / "snapshots.parquet", filters=[("cutoff", "==", score_day)])
     value = pd.read_parquet(SCORE, columns=["customer_id", "expected_value"])
     snap = snap.merge(value, on="customer_id", how="inner", validate="one_to_one")
