@@ -6,8 +6,10 @@ validation campaign is the latest labelled one whose horizon ended before the
 pipeline's held-out campaign day, so the choice never sees the campaign the README's
 figures come from. For each learner it prints the true saved value of the top share
 (the learner's own plays; "do not contact" and "no contact" skipped) as a share of the
-oracle's, and the sleeping dogs caught. The hazard learner's type model reads only survey
-answers given before the validation campaign.
+oracle's, the sleeping dogs caught, and what the campaign's randomised arms say (saved
+profit per customer of the top share, as the stage's held-out evaluation estimates it:
+the one measure a real shop, with no true effects, can choose by). The hazard learner's
+type model reads only survey answers given before the validation campaign.
 
 Usage (from a checkout after `make run`)::
 
@@ -196,9 +198,22 @@ def main() -> None:
         order = np.argsort(-chosen["expected_saved_value"].to_numpy(), kind="stable")
         saved = uplift.true_policy_value(order, true_net, decided, k=k)
         marked = (chosen["play"] == "do not contact").to_numpy()
+        # what a shop without a simulator sees: the validation campaign's own arms
+        effect = np.column_stack([effects[p] for p in plays])
+        best = np.argmax(effect * stake[:, None] - np.array([costs[p] for p in plays]), axis=1)
+        keep = uplift.matched_rows(valid, np.asarray(plays, dtype=object)[best])
+        arms = uplift.saved_at(
+            valid["churned"].to_numpy(float)[keep],
+            (valid["arm"] == uplift.TREATMENT).to_numpy()[keep],
+            chosen["expected_saved_value"].to_numpy()[keep],
+            share=params.uplift.top_share,
+            value=stake[keep],
+        )
         print(
             f"{name:>10}: saved {saved:8.1f} = {saved / oracle:6.1%} of the oracle; "
-            f"sleeping dogs marked {int((harmed & marked).sum())} of {int(harmed.sum())}"
+            f"sleeping dogs marked {int((harmed & marked).sum())} of {int(harmed.sum())}; "
+            f"arms: {arms:+.2f} saved per customer",
+            flush=True,
         )
 
 

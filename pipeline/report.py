@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from html import escape
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -353,6 +354,39 @@ POLICY_LABELS = {
 }
 
 
+SITUATION_LABELS = {
+    "late_delivery_90d": "a late parcel in 90 days",
+    "open_complaint": "an open complaint",
+    "recent_order_90d": "an order in 90 days",
+}
+
+
+def _plays_table(hazard: Mapping[str, Any]) -> str:
+    """What each play did to the hazard of leaving, by loyalty type and situation."""
+    types = list(hazard.get("types") or []) or ["everyone"]
+    plays: Mapping[str, Mapping[str, float]] = hazard["multipliers"]
+    situations = [s for s in SITUATION_LABELS if any(s in m for m in plays.values())]
+    rows = []
+    for play, m in plays.items():
+        base = float(m["intercept"])
+        label = PLAYS[play].action.split(":")[0] if play in PLAYS else play.replace("_", " ")
+        cells: list[object] = [label]
+        for t in types:
+            factor = base * float(m.get(f"type_{t}", 1.0))
+            change = round((factor - 1.0) * 100)
+            cells.append(f"{change:+d}%".replace("-", "−") if change else "0%")
+        cells.extend(f"×{float(m[s]):.2f}" for s in situations)
+        rows.append(cells)
+    header = ["play", *types, *(f"with {SITUATION_LABELS[s]}" for s in situations)]
+    return (
+        "<p>What each play did to the chance of leaving, learnt from the campaigns' random "
+        "arms: the change in the hazard for a customer of each loyalty type in none of the "
+        "situations (below zero keeps them, above zero pushes them away), and the factor each "
+        "situation multiplies it by. The plays on the lists come from these.</p>"
+        + _table(header, rows, set(range(1, len(header))))
+    )
+
+
 def _uplift_section(uplift: Mapping[str, object] | None, scored: pd.DataFrame) -> str:
     """The held-out campaign's verdict on whom to contact, in a table and two sentences."""
     if not uplift or not uplift.get("available"):
@@ -387,6 +421,7 @@ def _uplift_section(uplift: Mapping[str, object] | None, scored: pd.DataFrame) -
             f"{truth['harmed_marked_do_not_contact']:,} of the {truth['harmed_by_every_play']:,} "
             "customers every play would push away are marked do not contact.</p>"
         )
+    hazard = (uplift.get("shipped") or {}).get("hazard")
     sources = scored["play_source"].value_counts() if "play_source" in scored else pd.Series()
     decided = int(sources.get("uplift model", 0))
     dont = int((scored["play"] == "do_not_contact").sum())
@@ -398,4 +433,5 @@ def _uplift_section(uplift: Mapping[str, object] | None, scored: pd.DataFrame) -
         "group how many more stayed among those it would have contacted.</p>"
         f"{table}{told}<p>On these lists the uplift model chose the play for {decided:,} "
         f"customers; {dont:,} are marked do not contact.</p>"
+        f"{_plays_table(hazard) if hazard else ''}"
     )

@@ -155,3 +155,45 @@ def test_renders_in_chromium_offline_with_its_charts_and_cards(report) -> None:
     assert "not in the data" in text  # the funnel stage the data cannot see
     assert call["name"].iloc[0] in text
     assert path.with_suffix(".png").stat().st_size > 20_000
+
+
+def test_uplift_section_says_what_each_play_does_to_whom() -> None:
+    """The learnt hazard multipliers become a table a retention team can read."""
+    from pipeline.report import _uplift_section
+
+    uplift = {
+        "available": True,
+        "top_share": 0.2,
+        "held_out_campaign_day": "2024-09-22",
+        "held_out_contacts": 1000,
+        "training_contacts": 30000,
+        "policies": {"model": {"auuc": 1.0, "saved_value_top_share": 0.9}},
+        "shipped": {
+            "hazard": {
+                "types": ["premium", "price", "latent"],
+                "multipliers": {
+                    "discount": {
+                        "intercept": 1.5,
+                        "type_price": 0.4,
+                        "type_latent": 2.0,
+                        "open_complaint": 1.1,
+                    },
+                    "service_recovery": {
+                        "intercept": 1.0,
+                        "type_price": 1.0,
+                        "type_latent": 3.0,
+                        "open_complaint": 0.3,
+                    },
+                },
+            }
+        },
+    }
+    scored = pd.DataFrame({"play": ["discount"], "play_source": ["uplift model"]})
+    html = _uplift_section(uplift, scored)
+    # a discount: premium +50%, price 1.5 x 0.4 = 0.6 -> -40%, latent 1.5 x 2 -> +200%
+    row = re.search(r"<tr><td[^>]*>Discount coupon[^<]*</td>(.*?)</tr>", html).group(1)
+    assert re.findall(r">([^<]+)</td>", row) == ["+50%", "−40%", "+200%", "×1.10"]
+    assert "with an open complaint" in html and "×0.30" in html
+    # without the hazard learner (an X-learner run), no table and no error
+    del uplift["shipped"]
+    assert "with an open complaint" not in _uplift_section(uplift, scored)

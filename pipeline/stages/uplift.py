@@ -477,6 +477,11 @@ def run(params: Params) -> None:
         "customers_scored": int(len(predictions)),
         "plays": dict(predictions["uplift_play"].value_counts().sort_index().astype(int)),
     }
+    if final.learner == "hazard":  # what each play does, for the report and MLflow
+        report["shipped"]["hazard"] = {
+            "types": list(final.types.classes) if final.types is not None else [],
+            "multipliers": {p: m.multipliers() for p, m in final.learners.items()},
+        }
     _log(report)
     _write(report, predictions, qini, final)
 
