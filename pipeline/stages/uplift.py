@@ -330,49 +330,15 @@ def against_truth(
 
 
 def _save_models(fitted: Fitted, directory: Path) -> None:
-    if fitted.learner == "hazard":
-        _save_hazard_models(fitted, directory)
-        return
-    for play, learner in fitted.learners.items():
-        learner.own.tau_treated.save_model(directory / f"{play}.tau_treated.txt")
-        learner.own.tau_control.save_model(directory / f"{play}.tau_control.txt")
-    pooled = next(iter(fitted.learners.values())).pooled
-    pooled.tau_treated.save_model(directory / "any_contact.tau_treated.txt")
-    pooled.tau_control.save_model(directory / "any_contact.tau_control.txt")
+    """The learner's models in LightGBM's format, and what they were fitted with as JSON."""
     if fitted.value is not None:
         fitted.value.save_model(directory / "value.txt")
-    io.write_json(
-        {
-            "plays": {
-                p: {
-                    "share_treated": m.own.share_treated,
-                    "n_treated": m.own.n_treated,
-                    "n_control": m.own.n_control,
-                    "weight": m.weight,
-                    "cost": fitted.costs.get(p),
-                }
-                for p, m in fitted.learners.items()
-            },
-            "design": {
-                "features": list(fitted.design.features),
-                "categories": fitted.design.categories,
-            },
-            "margin": fitted.margin,
-        },
-        directory / "meta.json",
-    )
-
-
-def _save_hazard_models(fitted: Fitted, directory: Path) -> None:
-    """The shared baseline and type model in LightGBM's format; the multipliers as JSON."""
     first = next(iter(fitted.learners.values()))
-    first.baseline.save_model(directory / "baseline.txt")
-    if fitted.value is not None:
-        fitted.value.save_model(directory / "value.txt")
-    if fitted.types is not None:
-        fitted.types.booster.save_model(directory / "types.txt")
-    io.write_json(
-        {
+    if fitted.learner == "hazard":
+        first.baseline.save_model(directory / "baseline.txt")
+        if fitted.types is not None:
+            fitted.types.booster.save_model(directory / "types.txt")
+        learnt = {
             "learner": "hazard",
             "covariates": first.covariates.names,
             "types": list(fitted.types.classes) if fitted.types is not None else [],
@@ -386,14 +352,28 @@ def _save_hazard_models(fitted: Fitted, directory: Path) -> None:
                 }
                 for p, m in fitted.learners.items()
             },
-            "design": {
-                "features": list(fitted.design.features),
-                "categories": fitted.design.categories,
+        }
+    else:
+        for play, learner in fitted.learners.items():
+            learner.own.tau_treated.save_model(directory / f"{play}.tau_treated.txt")
+            learner.own.tau_control.save_model(directory / f"{play}.tau_control.txt")
+        first.pooled.tau_treated.save_model(directory / "any_contact.tau_treated.txt")
+        first.pooled.tau_control.save_model(directory / "any_contact.tau_control.txt")
+        learnt = {
+            "learner": fitted.learner,
+            "plays": {
+                p: {
+                    "share_treated": m.own.share_treated,
+                    "n_treated": m.own.n_treated,
+                    "n_control": m.own.n_control,
+                    "weight": m.weight,
+                    "cost": fitted.costs.get(p),
+                }
+                for p, m in fitted.learners.items()
             },
-            "margin": fitted.margin,
-        },
-        directory / "meta.json",
-    )
+        }
+    design = {"features": list(fitted.design.features), "categories": fitted.design.categories}
+    io.write_json(learnt | {"design": design, "margin": fitted.margin}, directory / "meta.json")
 
 
 def _write(
