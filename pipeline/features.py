@@ -299,6 +299,24 @@ def _ratio(num: ir.NumericValue, den: ir.NumericValue) -> ir.FloatingValue:
 # -------------------------------------------------------------------- joins to cutoffs
 
 
+# A cutoff table with this column holds (customer, cutoff) pairs: each customer's
+# features at their own cutoffs only (the day each was contacted), instead of every
+# customer at every cutoff. The joins then match on the customer too: the work is the
+# customers' own events, whatever the number of distinct days.
+PAIR_ID = "pair_customer_id"
+
+
+def _join(
+    events: ir.Table, cutoffs: ir.Table, *on: ir.BooleanValue, who: ir.Value | None = None
+) -> ir.Table:
+    """``events`` joined to ``cutoffs`` on ``on``; for a table of pairs (:data:`PAIR_ID`)
+    also on the customer (``who``, by default the events' ``customer_id``)."""
+    if PAIR_ID not in cutoffs.columns:
+        return events.join(cutoffs, list(on))
+    who = events.customer_id if who is None else who
+    return events.join(cutoffs, [who == cutoffs[PAIR_ID], *on]).drop(PAIR_ID)
+
+
 def _within(events: ir.Table, cutoffs: ir.Table, time_col: str, *, days: int) -> ir.Table:
     """Each event paired with the cutoffs it precedes by at most ``days`` days.
 
@@ -306,8 +324,8 @@ def _within(events: ir.Table, cutoffs: ir.Table, time_col: str, *, days: int) ->
     the cost grows with the events, never with events x all later cutoffs.
     """
     at = events[time_col]
-    j = events.join(
-        cutoffs, [at < cutoffs.cutoff, at >= cutoffs.cutoff - ibis.interval(days=days)]
+    j = _join(
+        events, cutoffs, at < cutoffs.cutoff, at >= cutoffs.cutoff - ibis.interval(days=days)
     )
     return j.mutate(age_days=_days(j.cutoff, j[time_col]))
 
@@ -328,7 +346,7 @@ def _latest(
     if within_days is not None:
         limit = at + ibis.interval(days=within_days)
         until = ibis.ifelse(until > limit, limit, until)
-    return events.join(cutoffs, [at < cutoffs.cutoff, cutoffs.cutoff <= until])
+    return _join(events, cutoffs, at < cutoffs.cutoff, cutoffs.cutoff <= until)
 
 
 def _history(table: ir.Table, time_col: str, id_col: str) -> ir.Table:
@@ -721,12 +739,11 @@ def _complaint_features(complaints: ir.Table, cutoffs: ir.Table) -> list[ir.Tabl
 
     # Open at c: opened before it and not resolved before it. The join is bounded by how
     # long a complaint stays open (one never resolved is open at every later cutoff).
-    still = complaints.join(
+    still = _join(
+        complaints,
         cutoffs,
-        [
-            complaints.opened_at < cutoffs.cutoff,
-            ibis.coalesce(complaints.resolved_at, _FAR_FUTURE) >= cutoffs.cutoff,
-        ],
+        complaints.opened_at < cutoffs.cutoff,
+        ibis.coalesce(complaints.resolved_at, _FAR_FUTURE) >= cutoffs.cutoff,
     )
     still = still.group_by(list(KEY)).aggregate(
         complaints_unresolved_now=still.count(), oldest_open_at=still.opened_at.min()
@@ -791,7 +808,7 @@ def _customer_features(customers: ir.Table, base: ir.Table, fs: FeatureSet) -> i
 def _referral_features(customers: ir.Table, cutoffs: ir.Table) -> ir.Table:
     # A customer is referred once: few enough rows to pair each with every later cutoff.
     r = customers.filter(customers.referred_by.notnull())
-    rj = r.join(cutoffs, r.signup_at < cutoffs.cutoff)
+    rj = _join(r, cutoffs, r.signup_at < cutoffs.cutoff, who=r.referred_by)
     return rj.group_by(customer_id=rj.referred_by, cutoff=rj.cutoff).aggregate(
         referrals_made=rj.count()
     )

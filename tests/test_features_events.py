@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.features import (
+    PAIR_ID,
     available_features,
     build_features,
     features_at,
@@ -93,6 +94,34 @@ def test_batches_of_cutoffs_give_the_rows_of_one_query() -> None:
     batched = pd.concat(parts).sort_values(["cutoff", "customer_id"], ignore_index=True)
     pd.testing.assert_frame_equal(batched, whole, check_exact=True)
     assert whole["cutoff"].nunique() == 4
+
+
+def test_customer_cutoff_pairs_give_those_customers_rows_of_the_grid() -> None:
+    # The campaigns' features: each contacted customer at their own day of contact. The
+    # pairs query must give exactly the grid query's row for that customer and day, and
+    # nothing for a customer outside the population that day.
+    frames = _random_shop(5)
+    fs = available_features(present_columns(frames))
+    cutoffs = ["2023-06-01", "2023-08-15", "2024-01-01", "2024-04-20"]
+    whole = compute(frames, cutoffs, fs)
+    rng = np.random.default_rng(2)
+    picked = whole.sample(n=12, random_state=rng)[["customer_id", "cutoff"]]
+    # a customer with no order in the lookback at that cutoff: no row
+    absent = pd.DataFrame({"customer_id": ["nobody"], "cutoff": [ts("2024-01-01")]})
+    pairs = pd.concat([picked, absent], ignore_index=True).rename(columns={"customer_id": PAIR_ID})
+    pairs["cutoff"] = pairs["cutoff"].astype("datetime64[us]")
+
+    con = ibis.duckdb.connect()
+    tables = {n: con.create_table(n, df) for n, df in frames.items()}
+    events = prepare_events(tables, fs)
+    ct = con.create_table("pairs", pairs)
+    got = features_at(events, ct, fs, lookback_days=365, horizon_days=90).to_pandas()
+    got = got.sort_values(["cutoff", "customer_id"], ignore_index=True)
+    want = whole.merge(picked, on=["customer_id", "cutoff"])
+    want = want.sort_values(["cutoff", "customer_id"], ignore_index=True)
+    assert len(got) == 12 and got["cutoff"].nunique() > 1
+    assert want["referrals_made"].gt(0).any()  # the referrer-side join is exercised
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
 
 
 def test_the_order_of_the_input_rows_changes_no_bit() -> None:

@@ -284,18 +284,15 @@ def test_too_short_history_says_how_to_fix_it(orders_only_shop, monkeypatch):
         train.run(params)
 
 
-def test_contact_days_are_batched_by_contacts_times_days(monkeypatch):
-    monkeypatch.setattr(features, "CONTACT_BATCH_ROWS", 100)
+def test_contact_days_are_batched_by_contacts():
     days = pd.date_range("2024-01-01", periods=5, freq="14D")
-    per_day = pd.Series([10, 10, 30, 60, 20], index=days)
-    # (10+10)x2 = 40, (10+10+30)x3 = 150 > 100: a new batch; (30+60)x2 = 180: another;
-    # (60+20)x2 = 160: another; a day over the limit alone is still a batch
-    assert features.contact_batches(per_day) == [
-        [days[0], days[1]],
-        [days[2]],
+    per_day = pd.Series([10, 10, 30, 60, 120], index=days)
+    # 10+10+30 = 50 fits in 60, +60 does not; 60 alone; 120 is over the limit alone: a
+    # batch of its own all the same
+    assert features.contact_batches(per_day, 60) == [
+        [days[0], days[1], days[2]],
         [days[3]],
         [days[4]],
     ]
-    few = pd.Series([10, 10, 10], index=days[:3])  # 30 x 3 = 90: one batch
-    assert features.contact_batches(few) == [list(days[:3])]
-    assert features.contact_batches(per_day.iloc[:0]) == []
+    assert features.contact_batches(per_day, 1000) == [list(days)]
+    assert features.contact_batches(per_day.iloc[:0], 60) == []

@@ -17,7 +17,6 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import ibis
@@ -33,6 +32,7 @@ from pipeline.engine import connect, materialise, stream
 from pipeline.features import (
     FAMILIES,
     KEY,
+    PAIR_ID,
     PER_CUTOFF,
     Events,
     FeatureSet,
@@ -250,21 +250,15 @@ def _run(con: ibis.BaseBackend, params: Params, as_of: pd.Timestamp | None) -> N
 CAMPAIGNS = "campaigns.parquet"
 
 
-# The customers whose features one batch of contact days computes.
-CONTACTED_TABLE = "batch_contacted"
-# Customer-day rows one batch of contact days may compute (contacts x days in it).
-CONTACT_BATCH_ROWS = 250_000
-
-
-def contact_batches(per_day: pd.Series) -> list[list[pd.Timestamp]]:
-    """Consecutive contact days, grouped while (contacts in the group) x (days) stays
-    within :data:`CONTACT_BATCH_ROWS`: every customer contacted in a group has features
-    computed at each of its days, so a small group wastes little."""
+def contact_batches(per_day: pd.Series, max_rows: int) -> list[list[pd.Timestamp]]:
+    """Consecutive contact days, grouped while the group's contacts stay within
+    ``max_rows`` (a day with more is a group of its own): each group is one query over
+    (customer, day) pairs, so its cost is the contacted customers' own events."""
     out: list[list[pd.Timestamp]] = []
     group: list[pd.Timestamp] = []
     n = 0
     for day, count in per_day.items():
-        if group and (n + count) * (len(group) + 1) > CONTACT_BATCH_ROWS:
+        if group and n + count > max_rows:
             out.append(group)
             group, n = [], 0
         group.append(pd.Timestamp(day))
@@ -285,10 +279,10 @@ def write_campaigns(
     """Every contact of the retention campaigns with the customer's features as of the
     day of contact (the cutoff: midnight before it) and what they did in the horizon.
 
-    The same feature query as the snapshots, at the contact days instead of the grid,
-    and on the events of the customers contacted in the batch only (a customer's
-    features read their own events, so they are the same; the work shrinks from the
-    whole population to the contacts): what the uplift stage learns from. A contact is
+    The same feature query as the snapshots, on (customer, day of contact) pairs
+    instead of every customer at every cutoff: its joins match each pair to that
+    customer's own events, so the work is the contacted customers' events, however many
+    days the campaigns spread over. What the uplift stage learns from. A contact is
     labelled when its horizon ended before the scoring cutoff. Contacts of customers
     outside the population that day (no order in the lookback) have no features: they
     are counted, not kept.
@@ -304,26 +298,19 @@ def write_campaigns(
     )
     per_day = contacts.group_by("cutoff").aggregate(n=contacts.count()).to_pandas()
     per_day = per_day.sort_values("cutoff").set_index("cutoff")["n"]
-    days = contact_batches(per_day)
+    days = contact_batches(per_day, BATCH_ROWS)
+    pairs = contacts.select(contacts.cutoff, **{PAIR_ID: contacts.customer_id}).distinct()
+
+    def pairs_on(batch: list[pd.Timestamp]) -> pa.Table:
+        chosen = pairs.filter(pairs.cutoff.isin([d.to_pydatetime() for d in batch]))
+        return chosen.order_by(["cutoff", PAIR_ID]).to_pyarrow()
+
+    # The query is compiled once against the first batch's pairs, then rerun on the others.
+    con.create_table(BATCH_TABLE, pairs_on(days[0]), overwrite=True)
     ct = con.table(BATCH_TABLE)
     chosen = contacts.semi_join(ct, contacts.cutoff == ct.cutoff)
-    con.create_table(CONTACTED_TABLE, chosen.select("customer_id").distinct(), overwrite=True)
-    who = con.table(CONTACTED_TABLE)
-
-    def only(table: ibis.Table | None) -> ibis.Table | None:
-        return None if table is None else table.semi_join(who, "customer_id")
-
-    # not the customers table: referrals_made counts the rows of those they referred
-    scoped = replace(
-        events,
-        orders=only(events.orders),
-        sessions=only(events.sessions),
-        complaints=only(events.complaints),
-        returns=only(events.returns),
-        order_lines=only(events.order_lines),
-    )
     feats = features_at(
-        scoped,
+        events,
         ct,
         fs,
         lookback_days=params.churn.lookback_days,
@@ -346,12 +333,7 @@ def write_campaigns(
     writer = None
     try:
         for batch in days:
-            con.create_table(BATCH_TABLE, cutoff_table(batch), overwrite=True)
-            con.create_table(
-                CONTACTED_TABLE,
-                chosen.select("customer_id").distinct().to_pyarrow(),
-                overwrite=True,
-            )
+            con.create_table(BATCH_TABLE, pairs_on(batch), overwrite=True)
             for part in per_cutoff(stream(con, sql)):
                 rows = part.cast(schema).to_pandas()
                 rows.insert(2, "labelled", rows["cutoff"] + horizon <= cuts.score)
