@@ -394,6 +394,66 @@ def fit_logistic_baseline(X: pd.DataFrame, y: ArrayLike, *, seed: int) -> Pipeli
 SUMMARY_COLUMNS = ("customer_id", "frequency", "recency", "T")
 
 
+def _purchase_days(
+    ids: pd.Series, at: pd.Series, cutoff: pd.Timestamp, wanted: ArrayLike | None
+) -> pd.DataFrame:
+    """Per customer with an order before ``cutoff``: first and last purchase day and the
+    number of distinct purchase days, indexed by customer id in sorted order.
+
+    One sort of (customer, day) integer keys instead of a string group-by: at a million
+    customers and 14 million orders it takes seconds, and the summary is computed a
+    dozen times per training run. A categorical ``ids`` (the train stage reads its
+    orders that way) skips hashing the strings; ``wanted`` then narrows the orders to
+    those customers first.
+    """
+    keep = (at < cutoff).to_numpy(copy=True)
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        codes, labels = ids.cat.codes.to_numpy(), ids.cat.categories
+        if wanted is not None:
+            allowed = np.zeros(len(labels) + 1, dtype=bool)
+            found = labels.get_indexer(pd.Index(wanted))
+            allowed[found[found >= 0]] = True
+            keep &= allowed[codes]
+        codes = codes[keep]
+    else:
+        codes, labels = pd.factorize(ids[keep])
+    tz = getattr(at.dtype, "tz", None)
+    # calendar days of the local wall time (what Series.dt.normalize keeps)
+    local = at[keep].dt.tz_localize(None) if tz is not None else at[keep]
+    day = local.to_numpy().astype("datetime64[D]").astype(np.int64)
+    if day.size == 0:
+        return pd.DataFrame(
+            {"first": at[:0].to_numpy(), "last": at[:0].to_numpy(), "n_days": day[:0]},
+            index=pd.Index(labels[:0], name="customer_id"),
+        )
+    low = int(day.min())
+    # sorted (customer, day) keys, each once (an explicit sort: NumPy's hash-based
+    # unique is several times slower on 14 million keys)
+    keys = np.sort((codes.astype(np.int64) << 32) | (day - low))
+    unique = keys[np.r_[True, keys[1:] != keys[:-1]]]
+    code = unique >> 32
+    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+    ends = np.r_[starts[1:] - 1, len(unique) - 1]
+    days = (unique & 0xFFFFFFFF) + low
+    order = np.argsort(np.asarray(labels[code[starts]], dtype=object), kind="stable")
+
+    def stamps(d: np.ndarray) -> pd.DatetimeIndex:
+        values = pd.DatetimeIndex(d[order].astype("datetime64[D]").astype(local.dtype))
+        return values.tz_localize(tz) if tz is not None else values
+
+    index = pd.Index(labels[code[starts][order]], name="customer_id")
+    if not isinstance(ids.dtype, pd.CategoricalDtype):
+        index = index.astype(ids.dtype)
+    return pd.DataFrame(
+        {
+            "first": stamps(days[starts]),
+            "last": stamps(days[ends]),
+            "n_days": np.diff(np.r_[starts, len(unique)])[order],
+        },
+        index=index,
+    )
+
+
 def bgnbd_summary(
     orders: pd.DataFrame,
     *,
@@ -460,12 +520,7 @@ def bgnbd_summary(
             f"cutoff time zone {cutoff.tz} does not match orders.ordered_at time zone {column_tz}"
         )
 
-    before = orders.loc[ordered_at < cutoff, ["customer_id"]].assign(
-        day=ordered_at[ordered_at < cutoff].dt.normalize()
-    )
-    per_customer = before.groupby("customer_id", sort=True)["day"].agg(
-        first="min", last="max", n_days="nunique"
-    )
+    per_customer = _purchase_days(orders["customer_id"], ordered_at, cutoff, customer_ids)
     one_unit = pd.Timedelta(days=1) * time_unit_days
     summary = pd.DataFrame(
         {

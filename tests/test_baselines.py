@@ -222,6 +222,59 @@ def test_bgnbd_summary_customer_ids_and_time_unit() -> None:
     assert summary.iloc[1, 1:].tolist() == pytest.approx([2.0, 10 / 7, 31 / 7])
 
 
+def _summary_by_groupby(orders: pd.DataFrame, cutoff: pd.Timestamp, unit: float) -> pd.DataFrame:
+    # The plain pandas reading of the definition: what the fast path must equal, bit for bit.
+    before = orders[orders["ordered_at"] < cutoff]
+    g = before.assign(day=before["ordered_at"].dt.normalize()).groupby("customer_id")["day"]
+    a = g.agg(first="min", last="max", n_days="nunique")
+    one = pd.Timedelta(days=1) * unit
+    out = pd.DataFrame(
+        {
+            "frequency": (a["n_days"] - 1).astype("float64"),
+            "recency": (a["last"] - a["first"]) / one,
+            "T": (cutoff - a["first"]) / one,
+        }
+    )
+    return out.astype("float64").reset_index()
+
+
+@pytest.mark.parametrize("kind", ["string", "object", "category", "tz"])
+def test_bgnbd_summary_equals_the_groupby_definition(kind: str) -> None:
+    rng = np.random.default_rng(7)
+    n = 5_000
+    at = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 400 * 24, n), unit="h")
+    ids = pd.Series([f"c{k:03d}" for k in rng.integers(0, 700, n)])
+    orders = pd.DataFrame({"customer_id": ids, "ordered_at": at}).astype(
+        {"ordered_at": "datetime64[us]"}
+    )
+    cutoff = pd.Timestamp("2023-11-20 06:00")
+    if kind == "string":
+        orders["customer_id"] = orders["customer_id"].astype("string")
+    elif kind == "category":
+        # categories in order of appearance, not sorted: the output must still be
+        orders["customer_id"] = pd.Categorical(
+            orders["customer_id"], categories=pd.unique(orders["customer_id"])
+        )
+    elif kind == "tz":
+        orders["ordered_at"] = (
+            orders["ordered_at"].dt.tz_localize("UTC").dt.tz_convert("Europe/London")
+        )
+        cutoff = cutoff.tz_localize("Europe/London")
+    plain = orders.astype({"customer_id": "object"})
+    for unit in (1.0, 7.0):
+        got = bgnbd_summary(orders, cutoff=cutoff, time_unit_days=unit)
+        want = _summary_by_groupby(plain, cutoff, unit)
+        assert got["customer_id"].astype(str).tolist() == want["customer_id"].tolist()
+        np.testing.assert_array_equal(
+            got[["frequency", "recency", "T"]].to_numpy(),
+            want[["frequency", "recency", "T"]].to_numpy(),
+        )
+    wanted = ["c010", "nobody", "c003", "c699"]
+    got = bgnbd_summary(orders, cutoff=cutoff, customer_ids=wanted).set_index("customer_id")
+    want = _summary_by_groupby(plain, cutoff, 1.0).set_index("customer_id").reindex(wanted)
+    np.testing.assert_array_equal(got.to_numpy(), want.to_numpy())
+
+
 def test_bgnbd_summary_rejects_bad_input() -> None:
     orders = _orders()
     cutoff = pd.Timestamp("2024-02-01")
