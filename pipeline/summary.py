@@ -39,6 +39,7 @@ def render(train: dict, score: dict) -> str:
     if lo["source"] == "classifier":
         lines.append(
             f"\nloyalty types: classifier on {lo['n_labelled']} surveyed customers, out-of-fold "
+            f"on {lo.get('n_judged', lo['n_labelled'])}: "
             f"macro-F1 {lo['macro_f1']:.3f}, accuracy {lo['accuracy']:.3f} "
             f"(majority class {lo['chance_accuracy']:.3f})"
         )

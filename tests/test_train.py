@@ -18,6 +18,7 @@ from pipeline.train import (
     Design,
     choose_bgnbd_weight,
     fit_churn,
+    fit_loyalty,
     fit_value,
     sample_rows,
 )
@@ -136,3 +137,32 @@ def test_train_reads_a_stratified_sample_above_max_rows_and_the_scoring_date_who
     full = frame[frame["labelled"]].groupby("cutoff")["churned"].mean()
     assert (rate - full).abs().max() < 0.01
     pd.testing.assert_frame_equal(sample, read_snapshots(path, cuts, params))  # seeded
+
+
+def test_loyalty_types_are_judged_on_a_stratified_sample_and_shipped_on_all() -> None:
+    rng = np.random.default_rng(4)
+    n = 3_000
+    types = rng.choice(["premium", "price", "inertia"], n, p=[0.5, 0.3, 0.2])
+    # the type shows (noisily) in behaviour: each has its own centre
+    centre = pd.Series(types).map({"premium": 0.0, "price": 2.0, "inertia": 4.0})
+    frame = pd.DataFrame(
+        {"x1": centre.to_numpy() + rng.normal(0, 1, n), "x2": rng.normal(0, 1, n)}
+    )
+    labels = pd.Series(types)
+    design = Design.fit(frame, ["x1", "x2"], [])
+    p = Train(loyalty_max_rounds=30)
+
+    whole = fit_loyalty(frame, labels, design, p)
+    judged = fit_loyalty(frame, labels, design, p, judged_max=600)
+
+    # every customer judged below the cap; 600 above it, with the types' shares kept
+    assert whole.metrics["n_judged"] == whole.metrics["n_labelled"] == n
+    assert judged.metrics["n_judged"] == 600 and judged.metrics["n_labelled"] == n
+    assert judged.confusion["count"].sum() == 600 == len(judged.out_of_fold)
+    shares = judged.out_of_fold["actual"].value_counts(normalize=True)
+    assert shares["price"] == pytest.approx(labels.eq("price").mean(), abs=0.005)
+    # the judgment is the same story on fewer customers
+    assert judged.metrics["accuracy"] == pytest.approx(whole.metrics["accuracy"], abs=0.05)
+    assert judged.metrics["accuracy"] > 0.6
+    # the shipped model learnt from all 3,000 either way: the same trees
+    assert judged.booster.model_to_string() == whole.booster.model_to_string()
