@@ -525,6 +525,31 @@ def test_write_shop_streams_blocks_to_files_in_time_order(
     )
 
 
+def test_blocks_simulated_in_worker_processes_write_the_same_bytes(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each block has its own seed: two workers simulating them out of step must write
+    # exactly what one process writes block by block.
+    monkeypatch.setattr(synthetic, "_CHUNK_SIZE", 300)
+    out = {}
+    for workers in (1, 2):
+        monkeypatch.setattr(synthetic, "_WORKERS", workers)
+        root = tmp_path / f"w{workers}"
+        synthetic.write_shop(
+            n_customers=1_000,
+            start=START,
+            days=DAYS,
+            seed=11,
+            directory=root / "raw",
+            truth_path=root / "truth" / "truth.parquet",
+        )
+        out[workers] = {
+            p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*.parquet"))
+        }
+    assert len(out[1]) >= len(TABLE_NAMES) + 2  # the tables, the truth, the campaign effects
+    assert out[2] == out[1]
+
+
 # ------------------------------------------------------------ retention campaigns
 
 

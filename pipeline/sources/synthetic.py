@@ -69,8 +69,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing
+import os
 import shutil
 import tempfile
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +96,8 @@ CAMPAIGN_TRUTH_FILE = "campaign_effects.parquet"
 _DAY = 86_400
 _WEEK = 7 * _DAY
 _CHUNK_SIZE = 50_000
+# Processes simulating blocks at once (a shop of one block runs in this process).
+_WORKERS = max(1, min(2, os.cpu_count() or 1))
 # Times are held as int32 seconds from the window start while simulating.
 _MAX_DAYS = 20_000
 _EXISTING_SHARE = 0.45
@@ -557,19 +564,14 @@ def write_shop(
             Path(truth_path).parent / CAMPAIGN_TRUTH_FILE
         )
         seen = dict.fromkeys(_EVENTS, 0)
+        tasks = []
+        for c in range(n_chunks):
+            lo, hi = c * _CHUNK_SIZE, min(n_customers, (c + 1) * _CHUNK_SIZE)
+            block = {name: values[lo:hi] for name, values in customers.items()}
+            tasks.append((block, lo, calendar, survey_share, *chunk_seeds[c].spawn(2)))
         try:
-            for c in range(n_chunks):
+            for c, part in enumerate(_simulate_blocks(tasks)):
                 lo, hi = c * _CHUNK_SIZE, min(n_customers, (c + 1) * _CHUNK_SIZE)
-                block = {name: values[lo:hi] for name, values in customers.items()}
-                simulation, campaigns = chunk_seeds[c].spawn(2)
-                part = _simulate_block(
-                    block,
-                    lo,
-                    calendar,
-                    survey_share,
-                    np.random.default_rng(simulation),
-                    np.random.default_rng(campaigns),
-                )
                 blocks["campaign_truth"].write(
                     _campaign_truth(part["contacts"], origin, customer_width)
                 )
@@ -606,6 +608,45 @@ def write_shop(
         days,
     )
     return counts
+
+
+def _simulate_task(task: tuple) -> dict[str, dict[str, np.ndarray]]:
+    block, lo, calendar, survey_share, simulation, campaigns = task
+    return _simulate_block(
+        block,
+        lo,
+        calendar,
+        survey_share,
+        np.random.default_rng(simulation),
+        np.random.default_rng(campaigns),
+    )
+
+
+def _simulate_blocks(tasks: list[tuple]) -> Iterator[dict[str, dict[str, np.ndarray]]]:
+    """Each block's simulation, in block order.
+
+    A block's randomness comes from its own seed, so blocks can be simulated anywhere
+    in any order: with more than one block, worker processes (one per core) simulate
+    them while this one writes, at most one block per worker ahead of the writer, so
+    memory stays bounded. The output is the same as simulating them one by one.
+    """
+    workers = min(_WORKERS, len(tasks))
+    if workers <= 1:
+        for task in tasks:
+            yield _simulate_task(task)
+        return
+    # fork: a worker needs nothing but NumPy and the task (spawn would re-import the
+    # caller's script, which breaks scripts without a __main__ guard); the simulation
+    # touches no lock an inherited Arrow or DuckDB thread could hold
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pending: deque[Future] = deque()
+        for task in tasks:
+            pending.append(pool.submit(_simulate_task, task))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _check_args(*, n_customers: int, start: dt.date, days: int, seed: int, share: float) -> None:
