@@ -28,6 +28,7 @@ class SourceFiles(_Model):
     sessions: str | None = None
     complaints: str | None = None
     surveys: str | None = None
+    contacts: str | None = None
 
 
 class OnlineRetail(_Model):

@@ -296,3 +296,72 @@ def test_contact_days_are_batched_by_contacts():
     ]
     assert features.contact_batches(per_day, 1000) == [list(days)]
     assert features.contact_batches(per_day.iloc[:0], 60) == []
+
+
+def test_an_empty_contacts_export_means_no_campaign_history(orders_only_shop, monkeypatch):
+    # A shop that exports its contact history before its first campaign: the header
+    # only. The features stage writes no campaign file (the uplift stage then falls back
+    # to the rules) instead of failing on a batch of no contact days.
+    root, _ = orders_only_shop
+    monkeypatch.chdir(root)
+    pd.DataFrame(
+        columns=["customer_id", "campaign", "contacted_at", "arm", "play", "cost"]
+    ).to_csv(root / "exports/contacts.csv", index=False)
+    params = small_params(
+        source={
+            "kind": "files",
+            "files": {"orders": "exports/orders.csv", "contacts": "exports/contacts.csv"},
+            "columns": {
+                "orders": {"customer_id": "Client", "ordered_at": "Placed", "amount": "Total"}
+            },
+        },
+    )
+    for stage in (source, ingest, features):
+        stage.run(params)
+    meta = json.loads(Path("data/features/meta.json").read_text())
+    assert meta["campaigns"]["contacts"] == 0
+    assert not Path("data/features/campaigns.parquet").exists()
+    assert Path("data/features/snapshots.parquet").exists()
+
+
+def test_a_contacts_export_feeds_the_campaigns_through_source_files(orders_only_shop, monkeypatch):
+    # The README's example: a real shop's contact history under its own column names.
+    root, export = orders_only_shop
+    monkeypatch.chdir(root)
+    shop = generate_shop(n_customers=1500, start=dt.date(2022, 3, 1), days=700, seed=11)
+    c = shop.tables["contacts"]
+    pd.DataFrame(
+        {
+            "client": c["customer_id"].str.replace("C", "client-", regex=False),
+            "wave": c["campaign"],
+            "sent": c["contacted_at"].dt.strftime("%Y-%m-%d %H:%M:%S"),
+            "group": c["arm"],
+            "offer": c["play"],
+            "cost": c["cost"],
+        }
+    ).to_csv(root / "exports/contacts.csv", index=False)
+    params = small_params(
+        source={
+            "kind": "files",
+            "files": {"orders": "exports/orders.csv", "contacts": "exports/contacts.csv"},
+            "columns": {
+                "orders": {"customer_id": "Client", "ordered_at": "Placed", "amount": "Total"},
+                "contacts": {
+                    "customer_id": "client",
+                    "campaign": "wave",
+                    "contacted_at": "sent",
+                    "arm": "group",
+                    "play": "offer",
+                    "cost": "cost",
+                },
+            },
+        },
+    )
+    for stage in (source, ingest, features):
+        stage.run(params)
+    meta = json.loads(Path("data/features/meta.json").read_text())["campaigns"]
+    rows = pd.read_parquet("data/features/campaigns.parquet")
+    assert meta["contacts"] == len(c)
+    assert meta["with_features"] == len(rows) > 0.5 * len(c)
+    assert set(rows["arm"]) == {"treatment", "control"}
+    assert rows["customer_id"].str.startswith("client-").all()

@@ -299,6 +299,15 @@ def write_campaigns(
     per_day = contacts.group_by("cutoff").aggregate(n=contacts.count()).to_pandas()
     per_day = per_day.sort_values("cutoff").set_index("cutoff")["n"]
     days = contact_batches(per_day, BATCH_ROWS)
+    if not days:  # a contacts table without rows: no campaign history, no file
+        log.info("campaigns: the contacts table has no rows")
+        return {
+            "contacts": 0,
+            "with_features": 0,
+            "outside_population": 0,
+            "labelled": 0,
+            "days": 0,
+        }
     pairs = contacts.select(contacts.cutoff, **{PAIR_ID: contacts.customer_id}).distinct()
 
     def pairs_on(batch: list[pd.Timestamp]) -> pa.Table:
