@@ -39,6 +39,23 @@ def small_params(**sections) -> Params:
     return Params.model_validate(base)
 
 
+# The orders export of ``orders_only_shop`` under its own column names.
+EXPORT_ORDERS = {"customer_id": "Client", "ordered_at": "Placed", "amount": "Total"}
+
+
+def export_params(files=None, columns=None, **sections) -> Params:
+    """``small_params`` reading ``orders_only_shop``'s exports through ``source.files``:
+    its orders, plus ``files`` (table -> path) mapped by ``columns``."""
+    return small_params(
+        source={
+            "kind": "files",
+            "files": {"orders": "exports/orders.csv", **(files or {})},
+            "columns": {"orders": EXPORT_ORDERS, **(columns or {})},
+        },
+        **sections,
+    )
+
+
 @pytest.fixture(scope="module")
 def orders_only_shop(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
     """Another shop's export: orders only, its own column names, an order per line."""
@@ -148,14 +165,7 @@ def test_as_of_scores_the_past_with_only_data_before_it(orders_only_shop, monkey
     root, export = orders_only_shop
     monkeypatch.chdir(root)
     as_of = dt.date(2023, 9, 1)
-    params = small_params(
-        source={
-            "kind": "files",
-            "files": {"orders": "exports/orders.csv"},
-            "columns": {
-                "orders": {"customer_id": "Client", "ordered_at": "Placed", "amount": "Total"}
-            },
-        },
+    params = export_params(
         score={"as_of": as_of},
         snapshots={"min_history_days": 90},
     )
@@ -268,14 +278,7 @@ def test_the_list_at_the_test_cutoff_is_the_reported_model(synthetic_snapshots, 
 def test_too_short_history_says_how_to_fix_it(orders_only_shop, monkeypatch):
     root, _ = orders_only_shop
     monkeypatch.chdir(root)
-    params = small_params(
-        source={
-            "kind": "files",
-            "files": {"orders": "exports/orders.csv"},
-            "columns": {
-                "orders": {"customer_id": "Client", "ordered_at": "Placed", "amount": "Total"}
-            },
-        },
+    params = export_params(
         snapshots={"min_history_days": 500},
     )
     for stage in (source, ingest, features):
@@ -307,15 +310,7 @@ def test_an_empty_contacts_export_means_no_campaign_history(orders_only_shop, mo
     pd.DataFrame(
         columns=["customer_id", "campaign", "contacted_at", "arm", "play", "cost"]
     ).to_csv(root / "exports/contacts.csv", index=False)
-    params = small_params(
-        source={
-            "kind": "files",
-            "files": {"orders": "exports/orders.csv", "contacts": "exports/contacts.csv"},
-            "columns": {
-                "orders": {"customer_id": "Client", "ordered_at": "Placed", "amount": "Total"}
-            },
-        },
-    )
+    params = export_params({"contacts": "exports/contacts.csv"})
     for stage in (source, ingest, features):
         stage.run(params)
     meta = json.loads(Path("data/features/meta.json").read_text())
@@ -340,23 +335,15 @@ def test_a_contacts_export_feeds_the_campaigns_through_source_files(orders_only_
             "cost": c["cost"],
         }
     ).to_csv(root / "exports/contacts.csv", index=False)
-    params = small_params(
-        source={
-            "kind": "files",
-            "files": {"orders": "exports/orders.csv", "contacts": "exports/contacts.csv"},
-            "columns": {
-                "orders": {"customer_id": "Client", "ordered_at": "Placed", "amount": "Total"},
-                "contacts": {
-                    "customer_id": "client",
-                    "campaign": "wave",
-                    "contacted_at": "sent",
-                    "arm": "group",
-                    "play": "offer",
-                    "cost": "cost",
-                },
-            },
-        },
-    )
+    mapping = {
+        "customer_id": "client",
+        "campaign": "wave",
+        "contacted_at": "sent",
+        "arm": "group",
+        "play": "offer",
+        "cost": "cost",
+    }
+    params = export_params({"contacts": "exports/contacts.csv"}, {"contacts": mapping})
     for stage in (source, ingest, features):
         stage.run(params)
     meta = json.loads(Path("data/features/meta.json").read_text())["campaigns"]
