@@ -304,6 +304,9 @@ def _ratio(num: ir.NumericValue, den: ir.NumericValue) -> ir.FloatingValue:
 # customer at every cutoff. The joins then match on the customer too: the work is the
 # customers' own events, whatever the number of distinct days.
 PAIR_ID = "pair_customer_id"
+# Snapshot rows the models learn from and are judged on (the features stage's training
+# sample above ``train.max_rows``; every row below it).
+SAMPLED = "sampled"
 
 
 def _join(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ import pytest
 from pipeline.backtest import backtest_origins, backtest_table, run_origin
 from pipeline.calibration import METHODS
 from pipeline.config import Params
+from pipeline.features import KEY
 from pipeline.shipping import split_for
 from pipeline.sources.synthetic import generate_shop
 from pipeline.stages import explain, features, forward, ingest, score, source, train
@@ -195,6 +197,52 @@ def synthetic_snapshots(tmp_path_factory) -> Path:
     finally:
         mp.undo()
     return root
+
+
+def test_above_max_rows_only_the_training_sample_and_the_surveyed_are_computed(
+    synthetic_snapshots, tmp_path, monkeypatch
+):
+    """More rows than ``train.max_rows``: the labelled cutoffs before the last hold the
+    stratified training sample and the surveyed customers only, each row exactly what
+    the full computation gives; the last labelled cutoff and the scoring one everyone."""
+    full = pd.read_parquet(synthetic_snapshots / "data/features/snapshots.parquet")
+    assert full["sampled"].all()  # below max_rows every row is learnt from
+    shutil.copytree(synthetic_snapshots / "data/canonical", tmp_path / "data/canonical")
+    monkeypatch.chdir(tmp_path)
+    params = small_params(train={"max_rows": 1500})
+    features.run(params)
+    snaps = pd.read_parquet("data/features/snapshots.parquet")
+    meta = json.loads(Path("data/features/meta.json").read_text())
+    cuts = load_cutoffs(meta)
+    share = meta["sample"]["share"]
+    assert 0.05 < share < 0.5
+
+    merged = snaps.merge(
+        full.drop(columns="sampled"), on=list(KEY), suffixes=("", "_full"), validate="1:1"
+    )
+    assert len(merged) == len(snaps)
+    for column in full.columns.drop([*KEY, "sampled"]):
+        pd.testing.assert_series_equal(merged[column], merged[f"{column}_full"], check_names=False)
+    surveyed = set(pd.read_parquet("data/canonical/surveys.parquet")["customer_id"])
+    for cutoff in cuts.labelled:
+        at, whole = snaps[snaps["cutoff"] == cutoff], full[full["cutoff"] == cutoff]
+        chosen = at[at["sampled"]]
+        for label, cell in whole.groupby("churned"):
+            assert (chosen["churned"] == label).sum() == int(len(cell) * share)
+        if cutoff == cuts.labelled[-1]:
+            assert len(at) == len(whole)
+        else:
+            beside = surveyed & set(whole["customer_id"]) - set(chosen["customer_id"])
+            assert set(at.loc[~at["sampled"], "customer_id"]) == beside
+    scoring = snaps[snaps["cutoff"] == cuts.score]
+    assert scoring["sampled"].all() and len(scoring) == (full["cutoff"] == cuts.score).sum()
+    split = split_for(cuts, cuts.score, validation_cutoffs=1)
+    assert (snaps["sampled"] & snaps["cutoff"].isin(split.train)).sum() <= 1500
+
+    # the same rows however the cutoffs are batched
+    monkeypatch.setattr(features, "BATCH_ROWS", 500)
+    features.run(params)
+    pd.testing.assert_frame_equal(pd.read_parquet("data/features/snapshots.parquet"), snaps)
 
 
 def test_backtest_on_a_small_shop_is_time_ordered_and_beats_recency(synthetic_snapshots):

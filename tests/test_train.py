@@ -9,8 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from pipeline.config import Params, Train
-from pipeline.labels import Cutoffs
+from pipeline.config import Train
 from pipeline.stages.train import read_snapshots
 from pipeline.train import (
     BGNBD_FEATURE,
@@ -98,45 +97,26 @@ def test_value_model_learns_spend_of_those_who_stay():
         fit_value(train.assign(churned=1), valid, design, Train())
 
 
-def _snapshot_file(path, cutoffs: list[str], score: str, n: int) -> pd.DataFrame:
-    """A snapshot file as the features stage writes it: one row group per cutoff."""
-    parts = [_frame(n, i, c).assign(labelled=True) for i, c in enumerate(cutoffs)]
-    scoring = _frame(n, 99, score).assign(labelled=False, churned=pd.NA)
+def test_train_reads_the_rows_the_features_stage_sampled_and_no_others(tmp_path):
+    cutoffs = ["2024-01-01", "2024-01-31", "2024-03-01"]
+    parts = [_frame(1000, i, c).assign(labelled=True) for i, c in enumerate(cutoffs)]
+    scoring = _frame(1000, 99, "2024-06-01").assign(labelled=False, churned=pd.NA)
     frame = pd.concat([*parts, scoring], ignore_index=True)
     frame["churned"] = frame["churned"].astype("Int8")
+    rng = np.random.default_rng(0)
+    frame.insert(3, "sampled", (rng.random(len(frame)) < 0.2) | ~frame["labelled"])
+    path = tmp_path / "snapshots.parquet"
     writer = None
     for _, rows in frame.groupby("cutoff", sort=True):
         table = pa.Table.from_pandas(rows, preserve_index=False)
         writer = writer or pq.ParquetWriter(path, table.schema)
         writer.write_table(table, row_group_size=len(table))
     writer.close()
-    return frame
 
-
-def test_train_reads_a_stratified_sample_above_max_rows_and_the_scoring_date_whole(tmp_path):
-    month = pd.Timedelta(days=30)
-    cutoffs = [pd.Timestamp("2024-01-01") + i * month for i in range(6)]
-    score = cutoffs[-1] + 3 * month
-    cuts = Cutoffs(labelled=tuple(cutoffs), score=score, every_days=30, horizon_days=90)
-    path = tmp_path / "snapshots.parquet"
-    frame = _snapshot_file(path, [str(c.date()) for c in cutoffs], str(score.date()), 2000)
-
-    # the shipped model trains on the cutoffs whose horizon ends by the validation cutoff
-    whole = read_snapshots(path, cuts, Params(train=Train(max_rows=10_000)))
-    pd.testing.assert_frame_equal(whole, frame)
-
-    params = Params(train=Train(max_rows=1_000))  # the shipped model's 3 cutoffs: 6,000 rows
-    sample = read_snapshots(path, cuts, params)
-    scoring = sample[sample["cutoff"] == score].reset_index(drop=True)
-    pd.testing.assert_frame_equal(scoring, frame[frame["cutoff"] == score].reset_index(drop=True))
-    labelled = sample[sample["labelled"]]
-    assert len(labelled) == pytest.approx(6 * 2000 / 6, abs=12)  # every cutoff, share 1/6
-    per_cutoff = labelled.groupby("cutoff").size()
-    assert per_cutoff.between(2000 / 6 - 2, 2000 / 6 + 2).all()
-    rate = labelled.groupby("cutoff")["churned"].mean()
-    full = frame[frame["labelled"]].groupby("cutoff")["churned"].mean()
-    assert (rate - full).abs().max() < 0.01
-    pd.testing.assert_frame_equal(sample, read_snapshots(path, cuts, params))  # seeded
+    read = read_snapshots(path)
+    expected = frame[frame["sampled"]].drop(columns="sampled").reset_index(drop=True)
+    pd.testing.assert_frame_equal(read, expected)
+    assert (read["cutoff"] == pd.Timestamp("2024-06-01")).sum() == 1000  # scoring: everyone
 
 
 def test_loyalty_types_are_judged_on_a_stratified_sample_and_shipped_on_all() -> None:

@@ -8,6 +8,15 @@ the feature families, and the features the data could not support).
 The per-event half of the features is computed once; the per-cutoff half runs a batch
 of cutoffs at a time and streams each cutoff's rows to the file: nothing holds every
 snapshot in memory. ``features.engine`` picks DuckDB (default) or Spark.
+
+Only the rows something reads are computed. When the shipped model's training cutoffs
+hold more than ``train.max_rows`` customers, the models learn from a sample: every
+(cutoff, label) cell keeps the same seeded share (drawn here, from the population and
+its labels, which cost a fraction of the features). ``sampled`` marks those rows. The
+labelled cutoffs before the last then hold only the sample and the customers who
+answered a survey (the type models learn from their rows); the last labelled cutoff
+(the list's "rising risk" compares with it) and the scoring cutoff hold everyone. With
+fewer rows than ``train.max_rows``, every row is computed and ``sampled``.
 """
 
 from __future__ import annotations
@@ -17,12 +26,14 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import io
@@ -34,6 +45,7 @@ from pipeline.features import (
     KEY,
     PAIR_ID,
     PER_CUTOFF,
+    SAMPLED,
     Events,
     FeatureSet,
     available_features,
@@ -43,11 +55,14 @@ from pipeline.features import (
 )
 from pipeline.labels import Cutoffs, churn_labels, cutoff_table, plan_cutoffs
 from pipeline.schema import EVENT_TIME, TABLES
+from pipeline.shipping import split_for
 from pipeline.stages._common import CANONICAL, FEATURES, stage_main
+from pipeline.train import stratified_keep
 
 log = logging.getLogger(__name__)
 
 BATCH_TABLE = "batch_cutoffs"
+PAIRS_TABLE = "batch_pairs"
 # Customer-cutoff rows one batch may hold in the engine's hash tables (an upper bound:
 # every customer with an order counts once per cutoff of the batch).
 BATCH_ROWS = 1_000_000
@@ -80,11 +95,130 @@ def batches(cutoffs: list[pd.Timestamp], customers: int) -> list[list[pd.Timesta
     return [cutoffs[i : i + size] for i in range(0, len(cutoffs), size)]
 
 
-def finish_cutoff(frame: pd.DataFrame, cuts: Cutoffs) -> pd.DataFrame:
+def finish_cutoff(frame: pd.DataFrame, cuts: Cutoffs, sample: Sample | None) -> pd.DataFrame:
     """One cutoff's rows, just before they are written: the last place to add columns."""
     frame.insert(2, "labelled", frame["cutoff"] < cuts.score)
+    cutoff = pd.Timestamp(frame["cutoff"].iloc[0])
+    chosen = None if sample is None else sample.chosen.get(cutoff)
+    frame.insert(
+        3,
+        SAMPLED,
+        True if chosen is None else frame["customer_id"].isin(chosen.to_pylist()).to_numpy(),
+    )
     frame["churned"] = frame["churned"].astype("Int8")
     return frame
+
+
+@dataclass
+class Sample:
+    """The rows the models learn from, when there are more than ``train.max_rows``.
+
+    ``chosen``: labelled cutoff -> the customers drawn (each (cutoff, label) cell keeps
+    ``share`` of its rows, seeded per cutoff); ``extra``: labelled cutoff -> customers
+    computed beside them (who answered a survey); ``whole``: cutoffs computed for
+    everyone.
+    """
+
+    share: float
+    rows_in_training_cutoffs: int
+    population: dict[pd.Timestamp, int]
+    chosen: dict[pd.Timestamp, pa.Array]
+    extra: dict[pd.Timestamp, pa.Array]
+    whole: tuple[pd.Timestamp, ...]
+
+    def pairs(self, cutoffs: list[pd.Timestamp]) -> pa.Table:
+        """(cutoff, customer) pairs to compute at ``cutoffs``, sorted."""
+        parts = []
+        for c in cutoffs:
+            ids = pa.concat_arrays([self.chosen[c], self.extra[c]]).cast(pa.string())
+            parts.append(
+                pa.table(
+                    {
+                        "cutoff": pa.array(np.full(len(ids), c.to_datetime64(), "datetime64[us]")),
+                        PAIR_ID: ids,
+                    }
+                )
+            )
+        return pa.concat_tables(parts).sort_by([("cutoff", "ascending"), (PAIR_ID, "ascending")])
+
+    def summary(self) -> dict:
+        return {
+            "share": self.share,
+            "rows_in_training_cutoffs": self.rows_in_training_cutoffs,
+            "sampled_rows": int(sum(len(a) for a in self.chosen.values())),
+            "survey_rows_beside_them": int(sum(len(a) for a in self.extra.values())),
+            "computed_for_everyone": [str(c) for c in self.whole],
+        }
+
+
+def population_counts(
+    con: ibis.BaseBackend, events: Events, cuts: Cutoffs, params: Params
+) -> dict[pd.Timestamp, int]:
+    """Customers in the population at each labelled cutoff (an order in the lookback)."""
+    ct = con.create_table("plan_cutoffs", cutoff_table(cuts.labelled), overwrite=True)
+    pop = population(events.orders, ct, lookback_days=params.churn.lookback_days)
+    counts = pop.group_by("cutoff").aggregate(n=pop.count()).to_pandas()
+    return {pd.Timestamp(c): int(n) for c, n in zip(counts["cutoff"], counts["n"], strict=True)}
+
+
+def draw_sample(
+    con: ibis.BaseBackend,
+    tables: dict[str, ibis.Table],
+    events: Events,
+    cuts: Cutoffs,
+    params: Params,
+    counts: dict[pd.Timestamp, int],
+) -> Sample | None:
+    """The training sample when the shipped model's training cutoffs hold more than
+    ``train.max_rows`` rows, else None (every row is computed and learnt from).
+
+    The share is ``max_rows`` / those rows, the same at every labelled cutoff, so each
+    backtest origin trains on that share of its own cutoffs and is judged on that share
+    of its test cutoff. Cell by cell (label within cutoff), seeded by ``train.seed`` and
+    the cutoff's place: the same rows whatever the engine or the batch sizes.
+    """
+    split = split_for(cuts, cuts.score, validation_cutoffs=params.snapshots.validation_cutoffs)
+    n_train = sum(counts.get(c, 0) for c in split.train)
+    if n_train <= params.train.max_rows:
+        return None
+    share = params.train.max_rows / n_train
+    ct = con.create_table("plan_cutoffs", cutoff_table(cuts.labelled), overwrite=True)
+    pop = population(events.orders, ct, lookback_days=params.churn.lookback_days).select(*KEY)
+    labels = churn_labels(
+        tables["orders"],
+        pop,
+        horizon_days=params.churn.horizon_days,
+        returns=tables.get("returns"),
+    )
+    labels = labels.select(*KEY, "churned").order_by(["cutoff", "customer_id"])
+    surveyed = None
+    if "surveys" in tables:
+        s = tables["surveys"]
+        surveyed = s.select("customer_id").distinct().to_pyarrow().column(0).combine_chunks()
+    index = {c: i for i, c in enumerate(cuts.labelled)}
+    chosen, extra = {}, {}
+    for part in per_cutoff(stream(con, con.compile(labels))):
+        cutoff = pd.Timestamp(part.column("cutoff")[0].as_py())
+        cells = pd.DataFrame(
+            {"cutoff": np.zeros(len(part)), "churned": part.column("churned").to_numpy()}
+        )
+        rng = np.random.default_rng([params.train.seed, index[cutoff]])
+        keep = stratified_keep(cells, share, rng, floor=True)
+        ids = part.column("customer_id").combine_chunks()
+        chosen[cutoff] = ids.filter(pa.array(keep))
+        if surveyed is None:
+            extra[cutoff] = ids.slice(0, 0)
+        else:
+            beside = pc.is_in(ids, value_set=surveyed).to_numpy(zero_copy_only=False) & ~keep
+            extra[cutoff] = ids.filter(pa.array(beside))
+    return Sample(
+        share=share,
+        rows_in_training_cutoffs=n_train,
+        population=counts,
+        chosen=chosen,
+        extra=extra,
+        whole=(cuts.labelled[-1], cuts.score),
+    )
 
 
 def per_cutoff(reader: pa.RecordBatchReader) -> Iterator[pa.Table]:
@@ -136,6 +270,33 @@ def add_per_cutoff_features(
     return pd.concat([rows, extra.set_axis(rows.index)], axis=1)
 
 
+def snapshot_query(
+    tables: dict[str, ibis.Table],
+    events: Events,
+    ct: ibis.Table,
+    fs: FeatureSet,
+    cuts: Cutoffs,
+    params: Params,
+) -> ibis.Table:
+    """Features and labels of the population at the cutoffs (or pairs) of ``ct``."""
+    feats = features_at(
+        events,
+        ct,
+        fs,
+        lookback_days=params.churn.lookback_days,
+        horizon_days=params.churn.horizon_days,
+    )
+    pop = population(events.orders, ct, lookback_days=params.churn.lookback_days)
+    labels = churn_labels(
+        tables["orders"],
+        pop.filter(pop.cutoff < cuts.score).select(*KEY),
+        horizon_days=params.churn.horizon_days,
+        returns=tables.get("returns"),
+    )
+    frame = feats.left_join(labels, list(KEY)).drop("customer_id_right", "cutoff_right")
+    return frame.order_by(["cutoff", "customer_id"])
+
+
 def run(params: Params) -> None:
     as_of = pd.Timestamp(params.score.as_of) if params.score.as_of else None
     scratch = Path(tempfile.mkdtemp(prefix=".features-", dir=FEATURES.parent))
@@ -185,26 +346,48 @@ def _run(con: ibis.BaseBackend, params: Params, as_of: pd.Timestamp | None) -> N
     )
     log.info("per-event tables ready")
 
+    counts = population_counts(con, events, cuts, params)
+    sample = draw_sample(con, tables, events, cuts, params, counts)
+    if sample is not None:
+        log.info(
+            "training sample: %.4f of the %d rows of the shipped model's training cutoffs "
+            "(train.max_rows %d); %d sampled and %d surveyed customers' rows computed at "
+            "the %d labelled cutoffs before the last, everyone at %s",
+            sample.share,
+            sample.rows_in_training_cutoffs,
+            params.train.max_rows,
+            sum(len(a) for a in sample.chosen.values()),
+            sum(len(a) for a in sample.extra.values()),
+            len(cuts.labelled) - 1,
+            ", ".join(str(c.date()) for c in sample.whole),
+        )
+
     # Once per batch of cutoffs: the same query, compiled once, on other cutoffs.
+    def compiled(ct: ibis.Table) -> tuple[str, pa.Schema]:
+        frame = snapshot_query(tables, events, ct, fs, cuts, params)
+        return con.compile(frame), frame.schema().to_pyarrow()
+
     ct = con.create_table(BATCH_TABLE, cutoff_table(cuts.labelled[:1]), overwrite=True)
-    feats = features_at(
-        events,
-        ct,
-        fs,
-        lookback_days=params.churn.lookback_days,
-        horizon_days=params.churn.horizon_days,
-    )
-    pop = population(events.orders, ct, lookback_days=params.churn.lookback_days)
-    labels = churn_labels(
-        tables["orders"],
-        pop.filter(pop.cutoff < cuts.score).select(*KEY),
-        horizon_days=params.churn.horizon_days,
-        returns=tables.get("returns"),
-    )
-    frame = feats.left_join(labels, list(KEY)).drop("customer_id_right", "cutoff_right")
-    frame = frame.order_by(["cutoff", "customer_id"])
-    sql, schema = con.compile(frame), frame.schema().to_pyarrow()
-    models = fit_per_cutoff(fs, tables["orders"], [*cuts.labelled, cuts.score], seed=0)
+    sql, schema = compiled(ct)
+    units: list[tuple[str, object, str]] = []  # (batch table, its rows, query), in cutoff order
+    every = [*cuts.labelled, cuts.score]
+    if sample is None:
+        units += [(BATCH_TABLE, batch, sql) for batch in batches(every, int(span["customers"]))]
+    else:
+        paired = [c for c in cuts.labelled if c not in sample.whole]
+        per_cutoff_rows = pd.Series(
+            {c: len(sample.chosen[c]) + len(sample.extra[c]) for c in paired}, dtype=int
+        )
+        groups = contact_batches(per_cutoff_rows, BATCH_ROWS)
+        if groups:
+            pt = con.create_table(PAIRS_TABLE, sample.pairs(groups[0]), overwrite=True)
+            pair_sql, pair_schema = compiled(pt)
+            if pair_schema != schema:
+                raise AssertionError(f"pair query schema differs:\n{pair_schema}\n{schema}")
+            units += [(PAIRS_TABLE, group, pair_sql) for group in groups]
+        whole = list(sample.whole)
+        units += [(BATCH_TABLE, batch, sql) for batch in batches(whole, int(span["customers"]))]
+    models = fit_per_cutoff(fs, tables["orders"], every, seed=0)
 
     summary = []
     out_path = None
@@ -212,13 +395,12 @@ def _run(con: ibis.BaseBackend, params: Params, as_of: pd.Timestamp | None) -> N
         out_path = out / "snapshots.parquet"
         writer = None
         try:
-            every = [*cuts.labelled, cuts.score]
-            for batch in batches(every, int(span["customers"])):
-                con.create_table(BATCH_TABLE, cutoff_table(batch), overwrite=True)
-                reader = stream(con, sql)
-                for part in per_cutoff(reader):
+            for name, batch, query in units:
+                rows_of = sample.pairs(batch) if name == PAIRS_TABLE else cutoff_table(batch)
+                con.create_table(name, rows_of, overwrite=True)
+                for part in per_cutoff(stream(con, query)):
                     # the types Ibis promises (the raw query may widen some, int32 -> int64)
-                    rows = finish_cutoff(part.cast(schema).to_pandas(), cuts)
+                    rows = finish_cutoff(part.cast(schema).to_pandas(), cuts, sample)
                     rows = add_per_cutoff_features(
                         rows, fs, models, horizon_days=params.churn.horizon_days
                     )
@@ -228,8 +410,15 @@ def _run(con: ibis.BaseBackend, params: Params, as_of: pd.Timestamp | None) -> N
                     if writer is None:
                         writer = pq.ParquetWriter(out_path, table.schema)
                     writer.write_table(table, row_group_size=max(len(table), 1))
+                    cutoff = pd.Timestamp(rows["cutoff"].iloc[0])
                     summary.append(
-                        (rows["cutoff"].iloc[0], len(rows), rows["churned"].astype(float).mean())
+                        (
+                            cutoff,
+                            counts.get(cutoff, len(rows)),
+                            len(rows),
+                            int(rows[SAMPLED].sum()),
+                            rows.loc[rows[SAMPLED], "churned"].astype(float).mean(),
+                        )
                     )
                 log.info("cutoffs %s .. %s written", batch[0].date(), batch[-1].date())
         finally:
@@ -237,9 +426,12 @@ def _run(con: ibis.BaseBackend, params: Params, as_of: pd.Timestamp | None) -> N
                 writer.close()
         log.info(
             "snapshots:\n%s",
-            pd.DataFrame(summary, columns=["cutoff", "customers", "churn"]).to_string(index=False),
+            pd.DataFrame(
+                summary, columns=["cutoff", "customers", "computed", "sampled", "churn"]
+            ).to_string(index=False),
         )
         meta = _meta(fs, cuts, params)
+        meta["sample"] = None if sample is None else sample.summary()
         if "contacts" in tables:
             meta["campaigns"] = write_campaigns(
                 con, tables, events, fs, cuts=cuts, params=params, path=out / CAMPAIGNS

@@ -16,17 +16,16 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
 from pipeline import io
 from pipeline.config import Params
+from pipeline.features import SAMPLED
 from pipeline.labels import Cutoffs
 from pipeline.release import Release, build_release
-from pipeline.shipping import split_for
 from pipeline.stages._common import CANONICAL, FEATURES, MODELS, PREDICTIONS, REPORTS, stage_main
-from pipeline.train import Design, stratified_keep
+from pipeline.train import Design
 
 log = logging.getLogger(__name__)
 
@@ -40,37 +39,19 @@ def load_cutoffs(meta: dict) -> Cutoffs:
     )
 
 
-def read_snapshots(path: Path, cuts: Cutoffs, params: Params) -> pd.DataFrame:
-    """The snapshots the stage learns from, in memory bounded by ``train.max_rows``.
+def read_snapshots(path: Path) -> pd.DataFrame:
+    """The snapshots the stage learns from: the rows the features stage marked ``sampled``.
 
-    When the shipped model's training cutoffs hold at most ``train.max_rows`` rows, the
-    whole file. Above it, the labelled cutoffs are read one at a time and every
-    (cutoff, label) cell keeps the same seeded share, ``max_rows`` / those rows: the
-    shipped model then trains on at most ``max_rows`` rows and each backtest origin on
-    the same share of its own; validation and test cutoffs are that sample too. The
-    scoring cutoff is always read whole: everyone on it gets a probability.
+    Every row when the shipped model's training cutoffs hold at most ``train.max_rows``;
+    above it, the stratified sample the features stage drew (every (cutoff, label) cell
+    the same seeded share), so the shipped model trains on at most ``max_rows`` rows and
+    each backtest origin on the same share of its own, judged on that share of its test
+    cutoff. The scoring cutoff is always whole: everyone on it gets a probability.
     """
-    keys = pd.read_parquet(path, columns=["cutoff"])["cutoff"]
-    split = split_for(cuts, cuts.score, validation_cutoffs=params.snapshots.validation_cutoffs)
-    n_train = int(keys.isin(list(split.train)).sum())
-    if n_train <= params.train.max_rows:
-        return io.read_parquet(path)
-    share = params.train.max_rows / n_train
-    parts = []
-    for i, cutoff in enumerate(sorted(keys.unique())):
-        rows = io.read_at(path, cutoff)
-        if cutoff != cuts.score:
-            rng = np.random.default_rng([params.train.seed, i])
-            rows = rows[stratified_keep(rows, share, rng, floor=True)]
-        parts.append(rows)
-    log.info(
-        "labelled snapshots sampled to %.4f of their rows (train.max_rows %d, %d rows in the "
-        "shipped model's training cutoffs); the scoring cutoff whole",
-        share,
-        params.train.max_rows,
-        n_train,
-    )
-    return pd.concat(parts, ignore_index=True)
+    frame = pd.read_parquet(path, filters=[(SAMPLED, "==", True)])
+    if len(frame) < pq.ParquetFile(path).metadata.num_rows:
+        log.info("%d sampled snapshot rows (the features stage's training sample)", len(frame))
+    return frame.drop(columns=SAMPLED)
 
 
 def read_before(
@@ -139,7 +120,7 @@ def write_release(release: Release, design: Design) -> None:
 def run(params: Params) -> None:
     meta = io.read_json(FEATURES / "meta.json")
     cuts = load_cutoffs(meta)
-    snapshots = read_snapshots(FEATURES / "snapshots.parquet", cuts, params)
+    snapshots = read_snapshots(FEATURES / "snapshots.parquet")
     orders = read_before(
         "orders",
         ["customer_id", "ordered_at"],
