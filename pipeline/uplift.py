@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import train_test_split
 
 from pipeline.schema import LOYALTY_TYPES
 from pipeline.train import Design, stratified_keep
@@ -86,15 +87,28 @@ def _lgb_params(seed: int, objective: str, **extra: object) -> dict[str, object]
 
 
 def fit_with_holdout(
-    x: pd.DataFrame, y: np.ndarray, *, objective: str, seed: int, max_rounds: int
+    x: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    objective: str,
+    seed: int,
+    max_rounds: int,
+    stratify: bool = False,
+    **extra: object,
 ) -> lgb.Booster:
-    """LightGBM early-stopped on a seeded fifth of the rows (all in the training past)."""
-    rng = np.random.default_rng(seed)
-    hold = rng.random(len(y)) < 0.2
+    """LightGBM early-stopped on a seeded fifth of the rows (all in the training past),
+    stratified by ``y`` when ``stratify`` (a class label); ``extra`` LightGBM params."""
+    if stratify:
+        hold = np.zeros(len(y), dtype=bool)
+        _, held = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=seed)
+        hold[held] = True
+    else:
+        rng = np.random.default_rng(seed)
+        hold = rng.random(len(y)) < 0.2
     if hold.all() or not hold.any():
         hold = np.zeros(len(y), dtype=bool)
         hold[: max(1, len(y) // 5)] = True
-    params = _lgb_params(seed, objective)
+    params = _lgb_params(seed, objective, **extra)
     train = lgb.Dataset(x[~hold], label=y[~hold], free_raw_data=False)
     valid = lgb.Dataset(x[hold], label=y[hold], reference=train)
     booster = lgb.train(
@@ -374,9 +388,19 @@ def fit_type_model(
         return None
     rows = surveyed[surveyed["loyalty_type"].isin(classes)]
     y = rows["loyalty_type"].map({c: i for i, c in enumerate(classes)}).to_numpy()
-    params = _lgb_params(seed, "multiclass", num_class=len(classes), min_data_in_leaf=20)
-    params["num_leaves"] = 15
-    booster = lgb.train(params, lgb.Dataset(design.matrix(rows), label=y), num_boost_round=300)
+    # early-stopped on a stratified fifth of the answers: a few hundred overfit in a few
+    # dozen rounds, and overconfident type probabilities would move every play's effect
+    booster = fit_with_holdout(
+        design.matrix(rows),
+        y,
+        objective="multiclass",
+        seed=seed,
+        max_rounds=300,
+        stratify=True,
+        num_class=len(classes),
+        min_data_in_leaf=20,
+        num_leaves=15,
+    )
     return TypeModel(booster, classes, design, len(rows))
 
 

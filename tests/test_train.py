@@ -144,5 +144,29 @@ def test_loyalty_types_are_judged_on_a_stratified_sample_and_shipped_on_all() ->
     # the judgment is the same story on fewer customers
     assert judged.metrics["accuracy"] == pytest.approx(whole.metrics["accuracy"], abs=0.05)
     assert judged.metrics["accuracy"] > 0.6
-    # the shipped model learnt from all 3,000 either way: the same trees
-    assert judged.booster.model_to_string() == whole.booster.model_to_string()
+    # the shipped model learnt from all 3,000 either way: the same trees, as many rounds
+    # as the judged folds chose
+    k = min(judged.metrics["rounds"], whole.metrics["rounds"])
+    assert judged.booster.model_to_string(num_iteration=k) == whole.booster.model_to_string(
+        num_iteration=k
+    )
+    for model in (whole, judged):
+        assert model.booster.num_trees() == 3 * model.metrics["rounds"]
+
+
+def test_few_answers_with_little_signal_stop_boosting_early() -> None:
+    rng = np.random.default_rng(8)
+    n = 400
+    types = rng.choice(["premium", "price", "inertia"], n)
+    centre = pd.Series(types).map({"premium": 0.0, "price": 0.5, "inertia": 1.0})
+    frame = pd.DataFrame(
+        {
+            "x1": centre.to_numpy() + rng.normal(0, 1, n),
+            **{f"n{i}": rng.normal(0, 1, n) for i in range(5)},
+        }
+    )
+    design = Design.fit(frame, list(frame.columns), [])
+    model = fit_loyalty(frame, pd.Series(types), design, Train(loyalty_max_rounds=300))
+    # 300 rounds on 400 noisy answers would learn the noise; held-out answers stop it
+    assert 1 <= model.metrics["rounds"] < 150
+    assert model.booster.num_trees() == 3 * model.metrics["rounds"]

@@ -294,3 +294,25 @@ def test_type_model_needs_two_answered_types_and_gives_probabilities():
     assert (proba[x > 1, 1] > 0.8).all() and (proba[x < -1, 0] > 0.8).all()
     one_type = surveyed.assign(loyalty_type="price")
     assert fit_type_model(one_type, HAZARD_DESIGN, seed=1) is None
+
+
+def test_type_model_does_not_turn_noise_into_confident_types():
+    from pipeline.uplift import fit_type_model
+
+    rng = np.random.default_rng(5)
+    n = 600
+    surveyed = pd.DataFrame(
+        {
+            "recency": rng.normal(size=n),
+            "complaints_unresolved_now": rng.integers(0, 3, n).astype(float),
+            # answers unrelated to behaviour
+            "loyalty_type": rng.choice(["premium", "price", "latent"], n, p=[0.5, 0.3, 0.2]),
+        }
+    )
+    model = fit_type_model(surveyed, HAZARD_DESIGN, seed=1)
+    # early-stopped on held-out answers: a few rounds at most, near the answers' shares
+    assert model.booster.num_trees() < 3 * 50
+    shares = surveyed["loyalty_type"].value_counts(normalize=True)
+    proba = model(surveyed)
+    for j, name in enumerate(model.classes):
+        assert np.abs(proba[:, j] - shares[name]).max() < 0.2, name
