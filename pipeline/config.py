@@ -170,8 +170,8 @@ class Score(_Model):
     # What money is counted in, for the people reading the lists (null: from the
     # source when it knows, else "the shop's currency").
     currency: str | None = None
-    # Rows per sheet of at_risk.xlsx (the CSVs hold everyone): openpyxl writes some
-    # tens of thousands of cells a second; spreadsheets slow down long before 1M rows.
+    # Rows per sheet of at_risk.xlsx (the CSVs hold everyone): the workbook is written
+    # at about 100,000 cells a second; spreadsheets slow down long before 1M rows.
     workbook_rows: int = Field(100_000, gt=0)
 
     @model_validator(mode="after")

