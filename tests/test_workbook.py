@@ -133,10 +133,10 @@ def test_missing_and_numpy_values_are_written_as_cells() -> None:
 
 
 def test_text_that_looks_like_a_formula_stays_text() -> None:
-    frame = pd.DataFrame({"customer_id": ["=HYPERLINK(\"http://x\")", "+1", "C3"]})
+    frame = pd.DataFrame({"customer_id": ['=HYPERLINK("http://x")', "+1", "C3"]})
     data = workbook_bytes([("S", "s", frame)], about=[], columns={}, as_of=AS_OF)
 
     ws = read(data)["S"]
 
-    assert [c.value for c in ws["A"]][1:] == ["=HYPERLINK(\"http://x\")", "+1", "C3"]
+    assert [c.value for c in ws["A"]][1:] == ['=HYPERLINK("http://x")', "+1", "C3"]
     assert {c.data_type for c in ws["A"]} == {"s"}
