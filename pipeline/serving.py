@@ -183,7 +183,7 @@ class ListModel:
             If feature columns are missing; the message names them.
         """
         self._check(features)
-        raw = self.churn.predict(features)
+        churn = self.churn_probability(features)
         if self.loyalty is not None:
             types = predict_types(self.loyalty, self.design, features)
         else:
@@ -191,7 +191,7 @@ class ListModel:
             types["loyalty_type_probability"] = np.nan
         return pd.DataFrame(
             {
-                "churn_probability": self.calibrator.predict(raw),
+                "churn_probability": churn,
                 "expected_value": predict(self.value, self.design, features),
                 "loyalty_type": types["loyalty_type"].to_numpy(dtype=object),
                 "loyalty_type_probability": types["loyalty_type_probability"].to_numpy(float),
@@ -199,6 +199,15 @@ class ListModel:
             },
             index=features.index,
         )
+
+    def churn_probability(self, features: pd.DataFrame) -> np.ndarray:
+        """The list's churn probability alone: the churn model, then its calibrator.
+
+        :meth:`predict` computes its ``churn_probability`` with this very method, so a
+        check of the list's probabilities need not pay for the loyalty types and values.
+        """
+        self._check(features)
+        return self.calibrator.predict(self.churn.predict(features))
 
     def _check(self, features: pd.DataFrame) -> None:
         missing = [c for c in self.design.features if c not in features.columns]

@@ -178,3 +178,24 @@ def test_pyfunc_model_loads_without_pickle_and_reproduces_the_list(tmp_path, mon
     assert {"MLmodel", "input_example.json", "mlflow_model.py", "calibrator.json"} <= names
     requirements = next(p for p in stored if p.name == "requirements.txt").read_text()
     assert "lightgbm==" in requirements and "mlflow==" in requirements
+
+
+def test_track_refuses_a_model_that_is_not_the_one_behind_the_list(tmp_path, monkeypatch):
+    from pipeline.stages import track
+
+    models = write_models(tmp_path, calibration="platt", classifier=True)
+    model = ListModel.from_files(model_files(models))
+    rows = frame(300, 8).assign(customer_id=[f"C{i}" for i in range(300)])
+    predictions = tmp_path / "predictions"
+    predictions.mkdir()
+    monkeypatch.setattr(track, "PREDICTIONS", predictions)
+    listed = model.predict(rows)["churn_probability"].to_numpy()
+    shipped = pd.DataFrame({"customer_id": rows["customer_id"][::-1], "p_lightgbm": listed[::-1]})
+    shipped.to_parquet(predictions / "score.parquet")
+
+    track.check_reproduces_list(model, rows)  # the list's own model, rows in another order
+
+    shipped.loc[shipped["customer_id"] == "C7", "p_lightgbm"] += 1e-12
+    shipped.to_parquet(predictions / "score.parquet")
+    with pytest.raises(ValueError, match=r"for 1 of 300 customers, e.g. customers \['C7'\]"):
+        track.check_reproduces_list(model, rows)

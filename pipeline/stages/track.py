@@ -113,10 +113,16 @@ def scoring_rows() -> pd.DataFrame:
 
 
 def check_reproduces_list(model: serving.ListModel, rows: pd.DataFrame) -> None:
-    """The model to be logged must give exactly the list's probabilities."""
+    """The model to be logged must give exactly the list's probabilities.
+
+    Every scored customer is checked through the logged model's own churn path
+    (:meth:`ListModel.churn_probability`, which its ``predict`` calls), without the
+    loyalty types and values the check does not compare: at a million customers those
+    were 30 of the 45 seconds.
+    """
     shipped = io.read_parquet(PREDICTIONS / "score.parquet").set_index("customer_id")
     expected = shipped.loc[rows["customer_id"], f"p_{MODEL}"].to_numpy()
-    got = model.predict(rows)["churn_probability"].to_numpy()
+    got = model.churn_probability(rows)
     bad = got != expected
     if bad.any():
         raise ValueError(
