@@ -169,6 +169,18 @@ def main() -> None:
             and (stage[key].to_numpy() == reference[key].to_numpy()).all()
         )
         print(f"same rows as the features stage: {same_rows}")
+        if not same_rows:
+            # above train.max_rows the stage computes the labelled cutoffs before the
+            # last only for the training sample and the surveyed: compare on its rows
+            found = stage[key].merge(reference[key], on=key, how="left", indicator=True)
+            missing = int((found["_merge"] != "both").sum())
+            print(
+                f"the stage computed {len(stage):,} of the reference's {len(reference):,} "
+                f"rows (sampled above train.max_rows); {missing} of its rows are not in "
+                "the reference"
+            )
+            reference = stage[key].merge(reference, on=key, how="inner")
+            stage = stage.merge(reference[key], on=key, how="inner")
         worst = 0.0
         for column in SUBSET:
             a = stage[column].astype("float64").to_numpy()

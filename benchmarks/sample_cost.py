@@ -3,15 +3,18 @@
 Ships the churn model for the test cutoff exactly as the train stage's backtest does
 (``shipping.ship``: booster early-stopped on the validation cutoff, BG/NBD blend,
 calibrator), once per ``--max-rows`` setting, with the training and validation cutoffs
-sampled the way ``stages/train.read_snapshots`` samples them (every (cutoff, label) cell
-keeps the same seeded share). Every setting is then scored on the WHOLE test cutoff, so
+sampled the way the features stage draws the training sample (``stages/features``
+``draw_sample``: every (cutoff, label) cell keeps the same seeded share). Every setting is then scored on the WHOLE test cutoff, so
 the settings are compared on the same customers; BG/NBD shipped the same way is printed
 for scale. ``0`` means no sample.
 
+It needs every snapshot row: above ``train.max_rows`` the features stage computes the
+labelled cutoffs before the last only for the training sample, so build the features
+once with the cap out of the way (the script refuses sampled snapshots and says so).
 Usage, from the checkout, on a working directory kept by ``benchmarks/scale.py``::
 
     .venv/bin/python benchmarks/scale.py 1000000 --keep /tmp/scale \\
-        --stages source ingest features
+        --stages source ingest features --set train.max_rows=100000000
     .venv/bin/python benchmarks/sample_cost.py /tmp/scale/n1000000 --max-rows 250000 1000000 0
 """
 
@@ -61,6 +64,12 @@ def main() -> None:
     os.chdir(args.workdir)
     params = load_params("params.yaml")
     meta = io.read_json(FEATURES / "meta.json")
+    if meta.get("sample"):
+        raise SystemExit(
+            f"{args.workdir}/data/features holds a training sample, not every row "
+            f"({meta['sample']}): rebuild the features with train.max_rows above the "
+            "training rows (see this script's docstring)"
+        )
     cuts = load_cutoffs(meta)
     path = FEATURES / "snapshots.parquet"
     test = cuts.test

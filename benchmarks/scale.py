@@ -15,7 +15,8 @@ Usage, with the project's interpreter, from the checkout::
 ``--pandas`` also times ``benchmarks/pandas_features.py`` (a straightforward pandas
 groupby of a subset of the features) on the same data, after the features stage.
 ``--keep DIR`` keeps the working directories (``DIR/n<N>``); otherwise they go to a
-temporary directory that is removed at the end.
+temporary directory that is removed at the end. ``--set section.key=value`` overrides
+``params.yaml`` for the run (e.g. ``train.max_rows=100000000``: no training sample).
 """
 
 from __future__ import annotations
@@ -91,12 +92,35 @@ def measure(name: str, cmd: list[str], cwd: Path, log: Path, timeout: float | No
     )
 
 
+def overrides(pairs: list[str]) -> dict[str, object]:
+    """``section.key=value`` pairs (values read as YAML), as ``dvc exp run -S`` takes them."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or "." not in key:
+            raise SystemExit(f"--set {pair!r}: expected section.key=value")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
 def run_size(
-    n: int, work: Path, stages: list[str], *, pandas: bool, timeout: float | None
+    n: int,
+    work: Path,
+    stages: list[str],
+    *,
+    pandas: bool,
+    timeout: float | None,
+    settings: dict[str, object] | None = None,
 ) -> tuple[list[Run], dict]:
     work.mkdir(parents=True, exist_ok=True)
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["synthetic"]["n_customers"] = n
+    for key, value in (settings or {}).items():
+        *path, last = key.split(".")
+        node = params
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = value
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     runs = []
     for stage in stages:
@@ -141,7 +165,15 @@ def main() -> None:
     parser.add_argument("--pandas", action="store_true", help="time the pandas reference")
     parser.add_argument("--keep", type=Path, help="keep the working directories here")
     parser.add_argument("--timeout", type=float, help="kill a stage after this many seconds")
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override params.yaml for these runs, e.g. train.max_rows=100000000",
+    )
     args = parser.parse_args()
+    settings = overrides(args.set)
 
     stages = [s for s in STAGES if s in args.stages]
     base = args.keep or Path(tempfile.mkdtemp(prefix="churn-scale-"))
@@ -150,7 +182,12 @@ def main() -> None:
     try:
         for n in sorted(args.sizes):
             results[n] = run_size(
-                n, base / f"n{n}", stages, pandas=args.pandas, timeout=args.timeout
+                n,
+                base / f"n{n}",
+                stages,
+                pandas=args.pandas,
+                timeout=args.timeout,
+                settings=settings,
             )
     finally:
         if args.keep is None:
