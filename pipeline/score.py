@@ -110,6 +110,8 @@ PROBABILITY_COLUMNS = (
     "contact_success",
     "uplift",
 )
+# Days as the CSVs write them: whole days since the last order, the usual gap to a tenth.
+DAY_FORMATS = {"days_since_last_order": "0", "usual_gap_days": "0.0"}
 
 
 @dataclass(frozen=True)

@@ -159,6 +159,7 @@ def workbook_bytes(
     money: Sequence[str] = (),
     percent: Sequence[str] = (),
     dates: Sequence[str] = (),
+    number_formats: Mapping[str, str] | None = None,
     as_of: dt.datetime,
     max_rows: int | None = None,
 ) -> bytes:
@@ -175,6 +176,8 @@ def workbook_bytes(
         Column name -> meaning, for the first sheet.
     money, percent, dates
         Columns to format as money (two decimals), percentages or dates.
+    number_formats
+        Other columns' Excel number formats, e.g. ``{"usual_gap_days": "0.0"}``.
     as_of
         The document's creation and modification time (keeps the bytes reproducible).
     max_rows
@@ -205,6 +208,7 @@ def workbook_bytes(
         **{c: date_fmt for c in dates},
         **{c: percent_fmt for c in percent},
         **{c: money_fmt for c in money},
+        **{c: wb.add_format({"num_format": f}) for c, f in (number_formats or {}).items()},
     }
     header = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "pattern": 1})
     for title, _, frame in sheets:

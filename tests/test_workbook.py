@@ -140,3 +140,20 @@ def test_text_that_looks_like_a_formula_stays_text() -> None:
 
     assert [c.value for c in ws["A"]][1:] == ['=HYPERLINK("http://x")', "+1", "C3"]
     assert {c.data_type for c in ws["A"]} == {"s"}
+
+
+def test_days_keep_the_precision_the_csv_gives_them(lists) -> None:
+    call = lists[0].assign(days_since_last_order=[34.349, 2.0], usual_gap_days=[9.65, None])
+    data = workbook_bytes(
+        [("Call list", "who to call", call)],
+        about=[],
+        columns={},
+        number_formats={"days_since_last_order": "0", "usual_gap_days": "0.0"},
+        as_of=AS_OF,
+    )
+
+    ws = read(data)["Call list"]
+
+    assert (ws["G2"].value, ws["G2"].number_format) == (34.349, "0")  # the value stays exact
+    assert (ws["H2"].value, ws["H2"].number_format) == (9.65, "0.0")
+    assert ws["H3"].value is None

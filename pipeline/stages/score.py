@@ -25,6 +25,7 @@ from pipeline.report import render_report
 from pipeline.schema import TABLES
 from pipeline.score import (
     CALL,
+    DAY_FORMATS,
     MONEY_COLUMNS,
     PROBABILITY_COLUMNS,
     WINBACK,
@@ -225,6 +226,7 @@ def workbook(
         money=MONEY_COLUMNS,
         percent=PROBABILITY_COLUMNS,
         dates=("as_of",),
+        number_formats=DAY_FORMATS,
         as_of=dt.datetime.fromisoformat(about["as_of"]),
         max_rows=params.score.workbook_rows,
     )
