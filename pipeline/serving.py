@@ -182,8 +182,7 @@ class ListModel:
         ValueError
             If feature columns are missing; the message names them.
         """
-        self._check(features)
-        churn = self.churn_probability(features)
+        churn = self.churn_probability(features)  # checks the feature columns first
         if self.loyalty is not None:
             types = predict_types(self.loyalty, self.design, features)
         else:
