@@ -21,7 +21,6 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import expit, logit
 from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 logger = logging.getLogger(__name__)
@@ -211,6 +210,45 @@ class Calibrator:
         )
 
 
+def platt_fit(z: np.ndarray, y: np.ndarray, *, max_iter: int = 100) -> tuple[float, float]:
+    """The maximum-likelihood logistic regression of ``y`` on ``z`` (no penalty): ``(a, b)``
+    with ``P(y=1) = expit(a z + b)``.
+
+    Newton's method on the two parameters with step halving, to machine precision: the
+    same map as an unpenalised solver at a tight tolerance, a hundred times faster (the
+    calibration choice fits it 15 times per model and date).
+    """
+    x = np.column_stack([z, np.ones_like(z)])
+    w = np.zeros(2)
+
+    def nll(w: np.ndarray) -> float:
+        eta = x @ w
+        return float(np.sum(np.logaddexp(0.0, eta) - y * eta))
+
+    current = nll(w)
+    for _ in range(max_iter):
+        q = expit(x @ w)
+        gradient = x.T @ (q - y)
+        hessian = (x * (q * (1.0 - q))[:, None]).T @ x
+        try:
+            step = np.linalg.solve(hessian, gradient)
+        except np.linalg.LinAlgError:  # every score equal: no slope to learn
+            step = np.array([0.0, gradient[1] / max(hessian[1, 1], 1e-12)])
+        scale = 1.0
+        while scale > 1e-10:
+            trial = w - scale * step
+            value = nll(trial)
+            if value <= current:
+                break
+            scale /= 2
+        else:
+            break
+        w, improvement, current = trial, current - value, value
+        if np.max(np.abs(scale * step)) < 1e-12 or improvement < 1e-13 * max(1.0, current):
+            break
+    return float(w[0]), float(w[1])
+
+
 def fit_calibrator(
     y_val: ArrayLike,
     p_val: ArrayLike,
@@ -269,15 +307,8 @@ def fit_calibrator(
     if method == "none":
         return Calibrator(method="none", eps=eps)
     if method == "platt":
-        z = logit(np.clip(p, eps, 1.0 - eps)).reshape(-1, 1)
-        # C=inf: no penalty, so the fit is the plain maximum-likelihood Platt map.
-        lr = LogisticRegression(C=np.inf, tol=1e-10, max_iter=1000).fit(z, y)
-        calibrator = Calibrator(
-            method="platt",
-            eps=eps,
-            coef=float(lr.coef_[0, 0]),
-            intercept=float(lr.intercept_[0]),
-        )
+        coef, intercept = platt_fit(logit(np.clip(p, eps, 1.0 - eps)), y)
+        calibrator = Calibrator(method="platt", eps=eps, coef=coef, intercept=intercept)
     else:
         iso = IsotonicRegression(
             y_min=eps, y_max=1.0 - eps, increasing=True, out_of_bounds="clip"

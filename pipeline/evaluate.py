@@ -542,37 +542,61 @@ def paired_bootstrap(
         percentile interval of the difference) and ``n_boot``. For Brier, lower is better,
         so a negative difference favours the model.
     """
+    return paired_bootstraps(
+        y_true, p_model, {"other": p_other}, n_boot=n_boot, seed=seed, level=level, chunk=chunk
+    )["other"]
+
+
+def paired_bootstraps(
+    y_true: ArrayLike,
+    p_model: ArrayLike,
+    others: dict[str, ArrayLike],
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    chunk: int = 100,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """:func:`paired_bootstrap` of the model against each of ``others``, on the same
+    resamples: the model's resampled AUCs are computed once, and each comparison gives
+    exactly what :func:`paired_bootstrap` gives for it alone (same seed, same draws)."""
     y, a = _as_labels_and_scores(y_true, p_model, probabilities=True)
-    _, b = _as_labels_and_scores(y_true, p_other, probabilities=True)
+    bs = {
+        name: _as_labels_and_scores(y_true, p, probabilities=True)[1] for name, p in others.items()
+    }
     _require_both_classes(y)
     rng = np.random.default_rng(seed)
-    diffs: dict[str, list[np.ndarray]] = {"roc_auc": [], "brier": []}
-    sq_a, sq_b = (a - y) ** 2, (b - y) ** 2
+    diffs = {name: {"roc_auc": [], "brier": []} for name in bs}
+    sq_a = (a - y) ** 2
+    sq_bs = {name: (b - y) ** 2 for name, b in bs.items()}
     done = 0
     while done < n_boot:
         size = min(chunk, n_boot - done)
         w = rng.poisson(1.0, size=(size, len(y))).astype(float)
-        diffs["roc_auc"].append(_weighted_auc(y, a, w) - _weighted_auc(y, b, w))
+        auc_a = _weighted_auc(y, a, w)
+        brier_a = w @ sq_a
         total = w.sum(axis=1)
-        diffs["brier"].append((w @ sq_a - w @ sq_b) / total)
+        for name, b in bs.items():
+            diffs[name]["roc_auc"].append(auc_a - _weighted_auc(y, b, w))
+            diffs[name]["brier"].append((brier_a - w @ sq_bs[name]) / total)
         done += size
     tail = (1.0 - level) / 2.0
-    full = {
-        "roc_auc": (float(roc_auc_score(y, a)), float(roc_auc_score(y, b))),
-        "brier": (float(sq_a.mean()), float(sq_b.mean())),
-    }
-    out = {}
-    for metric, parts in diffs.items():
-        d = np.concatenate(parts)
-        d = d[np.isfinite(d)]
-        out[metric] = {
-            "model": full[metric][0],
-            "other": full[metric][1],
-            "difference": full[metric][0] - full[metric][1],
-            "low": float(np.quantile(d, tail)),
-            "high": float(np.quantile(d, 1.0 - tail)),
-            "n_boot": int(n_boot),
-        }
+    model_full = {"roc_auc": float(roc_auc_score(y, a)), "brier": float(sq_a.mean())}
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for name, b in bs.items():
+        other_full = {"roc_auc": float(roc_auc_score(y, b)), "brier": float(sq_bs[name].mean())}
+        out[name] = {}
+        for metric, parts in diffs[name].items():
+            d = np.concatenate(parts)
+            d = d[np.isfinite(d)]
+            out[name][metric] = {
+                "model": model_full[metric],
+                "other": other_full[metric],
+                "difference": model_full[metric] - other_full[metric],
+                "low": float(np.quantile(d, tail)),
+                "high": float(np.quantile(d, 1.0 - tail)),
+                "n_boot": int(n_boot),
+            }
     return out
 
 

@@ -122,11 +122,12 @@ def forward_report(
         for name in COMPARED_WITH
         if f"p_{name}" in frame and frame[f"p_{name}"].notna().all()
     }
-    differences = {
-        other: evaluate.paired_bootstrap(y, scores[SHIPPED], scores[other], seed=params.train.seed)
-        for other in COMPARED_WITH
-        if other in scores
-    }
+    differences = evaluate.paired_bootstraps(
+        y,
+        scores[SHIPPED],
+        {other: scores[other] for other in COMPARED_WITH if other in scores},
+        seed=params.train.seed,
+    )
     kept = frame[frame["churned"] == 0]
     value = {}
     if len(kept):

@@ -145,11 +145,12 @@ def report_metrics(
     test_metrics = test.metrics(params)
     y = test.y
     scores = test.scores
-    comparisons = {
-        other: evaluate.paired_bootstrap(y, scores[MODEL], scores[other], seed=params.train.seed)
-        for other in COMPARED_WITH
-        if other in scores
-    }
+    comparisons = evaluate.paired_bootstraps(
+        y,
+        scores[MODEL],
+        {other: scores[other] for other in COMPARED_WITH if other in scores},
+        seed=params.train.seed,
+    )
     return {
         "churn": {
             "test_cutoff": str(test.test.date()),

@@ -216,10 +216,13 @@ class Shipped:
     def booster(self) -> lgb.Booster:
         return self.churn.booster
 
-    def raw_scores(self, rows: pd.DataFrame, orders: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Uncalibrated scores of every model for ``rows`` (one cutoff's snapshot)."""
-        out = {
-            MODEL: self.churn.predict(rows),
+    def raw_scores(
+        self, rows: pd.DataFrame, orders: pd.DataFrame, *, model: bool = True
+    ) -> dict[str, np.ndarray]:
+        """Uncalibrated scores of every model for ``rows`` (one cutoff's snapshot);
+        ``model=False``: the baselines only."""
+        out = {MODEL: self.churn.predict(rows)} if model else {}
+        out |= {
             "recency": self.recency.predict_proba(rows["days_since_last_order"].to_numpy())[:, 1],
             "logistic": self.logistic.predict_proba(self.design.matrix(rows))[:, 1],
         }
@@ -333,10 +336,15 @@ def fit_shipped_churn(
     with BG/NBD (``train.bgnbd_blend``) and then the calibration of the blend.
     """
     booster = fit_churn(train, valid, design, params.train)
-    weight = choose_bgnbd_weight(booster, design, valid) if params.train.bgnbd_blend else 0.0
+    trees = booster.predict(design.matrix(valid), raw_score=True)  # once, for every choice
+    weight = (
+        choose_bgnbd_weight(booster, design, valid, trees) if params.train.bgnbd_blend else 0.0
+    )
     score = ChurnScore(booster, design, weight, bgnbd_reference(valid) if weight else 0.0)
     y = valid["churned"].to_numpy(int)
-    calibrated = _calibrate(y, score.predict(valid), params.train.calibration, params.train.seed)
+    calibrated = _calibrate(
+        y, score.predict(valid, trees), params.train.calibration, params.train.seed
+    )
     return score, calibrated
 
 
@@ -400,13 +408,13 @@ def ship(
     for cutoff in split.valid:
         rows = valid[valid["cutoff"] == cutoff]
         history = orders[orders["ordered_at"] < cutoff]
-        for name, p in partial.raw_scores(rows, history).items():
+        # the model's own calibrator is fitted already (fit_shipped_churn)
+        for name, p in partial.raw_scores(rows, history, model=False).items():
             valid_scores.setdefault(name, []).append(p)
     y_valid = np.concatenate([valid.loc[valid["cutoff"] == c, "churned"] for c in split.valid])
     calibrated = {MODEL: churn_calibrated} | {
         name: _calibrate(y_valid, np.concatenate(parts), params.train.calibration, seed)
         for name, parts in valid_scores.items()
-        if name != MODEL
     }
     season: dict[str, object] = {"shift": 0.0, "reason": "train.seasonal_shift is off"}
     if params.train.seasonal_shift:

@@ -251,16 +251,19 @@ class ChurnScore:
             return None
         return _log_odds(frame[BGNBD_FEATURE].to_numpy(dtype=float))
 
-    def log_odds(self, frame: pd.DataFrame) -> np.ndarray:
-        trees = self.booster_log_odds(frame)
+    def log_odds(self, frame: pd.DataFrame, trees: np.ndarray | None = None) -> np.ndarray:
+        """The blended log-odds of ``frame``'s rows; ``trees`` (the booster's raw scores
+        of the same rows, when already computed) spares predicting them again."""
+        if trees is None:
+            trees = self.booster_log_odds(frame)
         bgnbd = self.bgnbd_log_odds(frame)
         if bgnbd is None:
             return trees
         blended = (1.0 - self.bgnbd_weight) * trees + self.bgnbd_weight * bgnbd
         return np.where(np.isfinite(bgnbd), blended, trees)
 
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-self.log_odds(frame)))
+    def predict(self, frame: pd.DataFrame, trees: np.ndarray | None = None) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.log_odds(frame, trees)))
 
     def contributions(self, frame: pd.DataFrame) -> np.ndarray:
         """Per row, each feature's part of :meth:`log_odds`, and the base in the last column.
@@ -308,19 +311,25 @@ def bgnbd_reference(valid: pd.DataFrame) -> float:
     return float(z.mean()) if z.size else 0.0
 
 
-def choose_bgnbd_weight(booster: lgb.Booster, design: Design, valid: pd.DataFrame) -> float:
+def choose_bgnbd_weight(
+    booster: lgb.Booster, design: Design, valid: pd.DataFrame, trees: np.ndarray | None = None
+) -> float:
     """The blend weight with the best ROC-AUC on the validation cutoff (ties: less BG/NBD).
 
-    Returns 0 when the rows have no BG/NBD feature.
+    ``trees``: the booster's raw scores of ``valid`` when already computed (the trees are
+    predicted once for all the weights tried either way). Returns 0 when the rows have
+    no BG/NBD feature.
     """
     if BGNBD_FEATURE not in design.features or valid[BGNBD_FEATURE].isna().all():
         return 0.0
     from sklearn.metrics import roc_auc_score
 
     y = valid["churned"].to_numpy(dtype=int)
+    if trees is None:
+        trees = booster.predict(design.matrix(valid), raw_score=True)
     best, best_auc = 0.0, -1.0
     for weight in BLEND_WEIGHTS:
-        auc = roc_auc_score(y, ChurnScore(booster, design, weight).log_odds(valid))
+        auc = roc_auc_score(y, ChurnScore(booster, design, weight).log_odds(valid, trees))
         if auc > best_auc + 1e-4:
             best, best_auc = weight, auc
     log.info("BG/NBD blend weight %.1f (validation AUC %.4f)", best, best_auc)

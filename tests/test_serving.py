@@ -89,7 +89,9 @@ def test_list_model_gives_the_calibrated_probability_of_its_booster(tmp_path, ca
     out = model.predict(rows)
     booster = lgb.Booster(model_file=str(models / "churn/model.txt"))
     expected = model.calibrator.predict(predict(booster, model.design, rows))
-    np.testing.assert_array_equal(out["churn_probability"].to_numpy(), expected)
+    # LightGBM's own sigmoid and ours of its raw log-odds may differ in the last bit
+    # (vectorised exp differs between CPUs); another booster would differ in the 2nd digit
+    np.testing.assert_allclose(out["churn_probability"].to_numpy(), expected, rtol=1e-12)
     assert model.calibrator.method == calibration
     assert set(out["loyalty_type"]) <= set(CLASSES)
     assert out["loyalty_type_probability"].between(0, 1).all()
