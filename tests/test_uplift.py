@@ -296,6 +296,30 @@ def test_type_model_needs_two_answered_types_and_gives_probabilities():
     assert fit_type_model(one_type, HAZARD_DESIGN, seed=1) is None
 
 
+def test_type_model_learns_from_a_sample_stratified_by_type_above_its_cap():
+    from pipeline.uplift import fit_type_model
+
+    rng = np.random.default_rng(3)
+    n = 2_000
+    x = rng.normal(size=n)
+    rare = rng.uniform(size=n) < 0.05
+    surveyed = pd.DataFrame(
+        {
+            "recency": x,
+            "complaints_unresolved_now": 0.0,
+            "loyalty_type": np.where(rare, "latent", np.where(x > 0, "price", "premium")),
+        }
+    )
+    capped = fit_type_model(surveyed, HAZARD_DESIGN, seed=1, max_answers=500)
+    assert capped.n_labelled == 500
+    assert capped.classes == ("premium", "price", "latent")  # the rare type kept
+    whole = fit_type_model(surveyed, HAZARD_DESIGN, seed=1, max_answers=n)
+    assert whole.n_labelled == n
+    # the sample still tells the types apart
+    proba = capped(surveyed)
+    assert (proba[(x > 1) & ~rare, 1] > 0.6).mean() > 0.9
+
+
 def test_type_model_does_not_turn_noise_into_confident_types():
     from pipeline.uplift import fit_type_model
 
