@@ -215,8 +215,9 @@ def platt_fit(z: np.ndarray, y: np.ndarray, *, max_iter: int = 100) -> tuple[flo
     with ``P(y=1) = expit(a z + b)``.
 
     Newton's method on the two parameters with step halving, to machine precision: the
-    same map as an unpenalised solver at a tight tolerance, a hundred times faster (the
-    calibration choice fits it 15 times per model and date).
+    same map as scikit-learn's unpenalised solver at tolerance 1e-10 (to 1e-9), about 15
+    times faster on a validation cutoff of 14k rows (the calibration choice fits it once
+    per fold, then once more for the map it ships, for every model at every date).
     """
     x = np.column_stack([z, np.ones_like(z)])
     w = np.zeros(2)
