@@ -375,7 +375,8 @@ class TypeModel:
 # by type above it). Its probabilities are covariates of the plays' hazard multipliers,
 # computed for every contact and every scored customer: at a million customers (69k
 # answers) the full model grew to 257 rounds x 7 classes and predicting it was 77 s of
-# the stage's 182. A shop of 20k customers has about 1.3k answers: unaffected.
+# the stage's 182 under cProfile. A shop of 20k customers has about 1.3k answers:
+# unaffected.
 TYPE_MODEL_MAX_ANSWERS = 20_000
 
 
