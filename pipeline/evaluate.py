@@ -491,16 +491,25 @@ def summarise_backtest(per_cutoff: pd.DataFrame) -> pd.DataFrame:
 
 
 def _weighted_auc(y: np.ndarray, s: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """ROC-AUC under each row of ``weights`` (shape (B, n)); ties count one half."""
-    order = np.argsort(s, kind="stable")
-    s_sorted, y_sorted = s[order], y[order]
-    w = weights[:, order]
-    starts = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])
-    pos = np.add.reduceat(w * y_sorted, starts, axis=1)
-    neg = np.add.reduceat(w * (1 - y_sorted), starts, axis=1)
-    below = np.cumsum(neg, axis=1) - neg
-    num = (pos * (below + 0.5 * neg)).sum(axis=1)
-    return num / (pos.sum(axis=1) * neg.sum(axis=1))
+    """ROC-AUC under each row of ``weights`` (shape (B, n)); ties count one half.
+
+    Each positive scores the weighted negatives ranked below it, plus half those tied
+    with it: with the negatives sorted by score and their weights cumulated (``c``), that
+    is ``(c[lo] + c[hi]) / 2`` between its score's first and last place among them. The
+    weights are counts (a Poisson bootstrap), so every sum is of integers or halves and
+    exact in float64: any order of summing gives the same bits.
+    """
+    pos = y == 1
+    s_neg = s[~pos]
+    order = np.argsort(s_neg, kind="stable")
+    sorted_neg = s_neg[order]
+    lo = np.searchsorted(sorted_neg, s[pos], side="left")
+    hi = np.searchsorted(sorted_neg, s[pos], side="right")
+    c = np.zeros((weights.shape[0], s_neg.size + 1))
+    np.cumsum(weights[:, ~pos][:, order], axis=1, out=c[:, 1:])
+    w_pos = weights[:, pos]
+    num = 0.5 * (w_pos * (c[:, lo] + c[:, hi])).sum(axis=1)
+    return num / (w_pos.sum(axis=1) * c[:, -1])
 
 
 def paired_bootstrap(

@@ -13,6 +13,7 @@ import pytest
 from scipy import stats
 from scipy.special import expit
 from sklearn.isotonic import IsotonicRegression
+from sklearn.metrics import roc_auc_score
 
 from pipeline.calibration import Calibrator, fit_calibrator, platt_fit
 from pipeline.evaluate import (
@@ -447,3 +448,22 @@ def test_fit_calibrator_rejects_bad_input() -> None:
     calibrator = fit_calibrator([0, 1], [0.2, 0.8])
     with pytest.raises(ValueError, match="p must hold probabilities"):
         calibrator.predict([-0.1])
+
+
+def test_weighted_auc_is_the_auc_of_the_resample() -> None:
+    # Each bootstrap AUC must be exactly the AUC of the customers counted that many
+    # times, ties between a churner and a stayer counting one half.
+    from pipeline.evaluate import _weighted_auc
+
+    rng = np.random.default_rng(11)
+    n = 3_000
+    y = (rng.random(n) < 0.35).astype(float)
+    for score in (rng.random(n) + 0.3 * y, np.round(rng.random(n) + 0.3 * y, 1)):
+        weights = rng.poisson(1.0, size=(4, n)).astype(float)
+        got = _weighted_auc(y, score, weights)
+        for row, w in zip(got, weights, strict=True):
+            want = roc_auc_score(np.repeat(y, w.astype(int)), np.repeat(score, w.astype(int)))
+            assert row == pytest.approx(want, abs=1e-12)
+        assert _weighted_auc(y, score, np.ones((1, n)))[0] == pytest.approx(
+            roc_auc_score(y, score), abs=1e-12
+        )
