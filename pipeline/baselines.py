@@ -354,9 +354,12 @@ def fit_logistic_baseline(X: pd.DataFrame, y: ArrayLike, *, seed: int) -> Pipeli
     Numeric and boolean columns: median imputation with a missing-indicator column, then
     standard scaling. Categorical columns (object, string or category dtype): missing
     becomes its own level, then one-hot encoding (levels unseen in training are ignored
-    when scoring). Then ``LogisticRegression(C=1.0, max_iter=2000)``. The lbfgs solver is
-    deterministic; ``seed`` is passed on as ``random_state`` so the call is reproducible
-    whatever solver a future version defaults to.
+    when scoring). Then ``LogisticRegression(C=1.0, solver="newton-cholesky")``: Newton's
+    method on a few dozen columns reaches the optimum in about six steps. The default
+    L-BFGS stopped at its tolerance with probabilities up to 0.09 away from it (20k shop,
+    82k rows), far enough that the baseline's Online Retail AUC moved by 0.005 between
+    two CPUs; a converged baseline is the same model on any machine, and is fitted 2.3x
+    faster. ``seed`` is passed on as ``random_state`` (Newton's method does not use it).
 
     Parameters
     ----------
@@ -432,7 +435,12 @@ def fit_logistic_baseline(X: pd.DataFrame, y: ArrayLike, *, seed: int) -> Pipeli
     model = Pipeline(
         [
             ("prepare", ColumnTransformer(transformers, remainder="drop")),
-            ("logistic", LogisticRegression(C=1.0, max_iter=2000, random_state=seed)),
+            (
+                "logistic",
+                LogisticRegression(
+                    C=1.0, solver="newton-cholesky", max_iter=100, random_state=seed
+                ),
+            ),
         ]
     )
     model.fit(X, labels)
