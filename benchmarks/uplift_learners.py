@@ -108,7 +108,7 @@ def hazard(ridge: float, pooled: bool = True):
     """Plays as hazard multipliers by type and situation (pipeline.uplift.HazardLearner)."""
 
     def fit(train: pd.DataFrame, design: Design, plays: list[str], seed: int):
-        types = TRUE_TYPES or uplift.fit_type_model(SURVEYED, design, seed=seed)
+        types = TRUE_TYPES or uplift.fit_type_model(SURVEYED, design, seed=seed, contacts=CONTACTS)
         covariates = uplift.HazardCovariates.for_rows(
             train, types.classes if types is not None else (), types
         )
@@ -121,6 +121,7 @@ def hazard(ridge: float, pooled: bool = True):
 
 
 SURVEYED = pd.DataFrame()  # the survey answers before the validation campaign (main)
+CONTACTS = None  # every contact before the validation campaign: the type model's too
 TRUE_TYPES = None  # --true-types: the simulator's own types, a diagnostic ceiling
 
 
@@ -171,7 +172,8 @@ def main() -> None:
     )
     names = [n for n in meta["features"] if n not in PER_CUTOFF and n in rows]
     design = Design.fit(train, names, meta["categorical"])
-    global SURVEYED, TRUE_TYPES
+    global SURVEYED, TRUE_TYPES, CONTACTS
+    CONTACTS = rows[rows["cutoff"] < day]
     if args.true_types:
         TRUE_TYPES = TrueTypes(pd.read_parquet(args.run / "data/truth/truth.parquet"))
     os.chdir(args.run)  # the stage's paths are relative to the run

@@ -94,11 +94,27 @@ def fit_with_holdout(
     seed: int,
     max_rounds: int,
     stratify: bool = False,
+    groups: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
     **extra: object,
 ) -> lgb.Booster:
     """LightGBM early-stopped on a seeded fifth of the rows (all in the training past),
-    stratified by ``y`` when ``stratify`` (a class label); ``extra`` LightGBM params."""
-    if stratify:
+    stratified by ``y`` when ``stratify`` (a class label); ``extra`` LightGBM params.
+
+    ``groups`` (one key per row, e.g. the customer): the fifth held out is one of whole
+    groups, so rows of one customer never sit on both sides (with ``stratify``, the
+    groups are stratified by their first row's ``y``). ``weight``: per-row weights."""
+    if groups is not None:
+        groups = np.asarray(groups)
+        keys, first = np.unique(groups, return_index=True)
+        _, held = train_test_split(
+            keys,
+            test_size=0.2,
+            stratify=np.asarray(y)[first] if stratify else None,
+            random_state=seed,
+        )
+        hold = np.isin(groups, held)
+    elif stratify:
         hold = np.zeros(len(y), dtype=bool)
         _, held = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=seed)
         hold[held] = True
@@ -109,8 +125,13 @@ def fit_with_holdout(
         hold = np.zeros(len(y), dtype=bool)
         hold[: max(1, len(y) // 5)] = True
     params = _lgb_params(seed, objective, **extra)
-    train = lgb.Dataset(x[~hold], label=y[~hold], free_raw_data=False)
-    valid = lgb.Dataset(x[hold], label=y[hold], reference=train)
+    w = None if weight is None else np.asarray(weight, dtype=float)
+    train = lgb.Dataset(
+        x[~hold], label=y[~hold], weight=None if w is None else w[~hold], free_raw_data=False
+    )
+    valid = lgb.Dataset(
+        x[hold], label=y[hold], weight=None if w is None else w[hold], reference=train
+    )
     booster = lgb.train(
         params,
         train,
@@ -387,6 +408,7 @@ def fit_type_model(
     seed: int,
     min_per_type: int = 5,
     max_answers: int = TYPE_MODEL_MAX_ANSWERS,
+    contacts: pd.DataFrame | None = None,
 ) -> TypeModel | None:
     """A multiclass LightGBM of the surveyed customers' types (``loyalty_type``), or None.
 
@@ -394,7 +416,14 @@ def fit_type_model(
     answers give (``pipeline.release.survey_labels``). Types with fewer than
     ``min_per_type`` answers are left out; fewer than two types left: None. Above
     ``max_answers`` answers it learns from a seeded sample of them stratified by type
-    (``n_labelled`` counts what it learnt from).
+    (``n_labelled`` counts the answers it learnt from).
+
+    ``contacts``: campaign contacts (``customer_id`` and the features as of the day of
+    contact). A surveyed customer's contacts are labelled examples too, with the type
+    their answer gave: the model is applied to customers as campaigns find them (lapsing,
+    3 to 30 weeks since the last order), and a survey's latest snapshot mostly shows the
+    same customers while still buying. Each customer's rows weigh 1 in all, and early
+    stopping holds out whole customers.
     """
     if surveyed.empty or "loyalty_type" not in surveyed:
         return None
@@ -412,6 +441,26 @@ def fit_type_model(
         )
         log.info("type model learns from a sample of %d of %d answers", max_answers, len(rows))
         rows = rows.iloc[np.sort(keep)]
+    n_answers = len(rows)
+    groups = weight = None
+    if contacts is not None and not contacts.empty and "customer_id" in rows:
+        label = rows.drop_duplicates("customer_id").set_index("customer_id")["loyalty_type"]
+        seen = contacts[contacts["customer_id"].isin(label.index)]
+        seen = seen.assign(loyalty_type=seen["customer_id"].map(label).to_numpy())
+        rows = pd.concat(
+            [
+                rows[["customer_id", *design.features, "loyalty_type"]],
+                seen[["customer_id", *design.features, "loyalty_type"]],
+            ],
+            ignore_index=True,
+        )
+        groups = rows["customer_id"].astype(str).to_numpy()
+        weight = 1.0 / pd.Series(groups).map(pd.Series(groups).value_counts()).to_numpy()
+        log.info(
+            "type model: %d answers and %d contacts of the surveyed customers",
+            n_answers,
+            len(seen),
+        )
     y = rows["loyalty_type"].map({c: i for i, c in enumerate(classes)}).to_numpy()
     # early-stopped on a stratified fifth of the answers: a few hundred overfit in a few
     # dozen rounds, and overconfident type probabilities would move every play's effect
@@ -422,11 +471,13 @@ def fit_type_model(
         seed=seed,
         max_rounds=300,
         stratify=True,
+        groups=groups,
+        weight=weight,
         num_class=len(classes),
         min_data_in_leaf=20,
         num_leaves=15,
     )
-    return TypeModel(booster, classes, design, len(rows))
+    return TypeModel(booster, classes, design, n_answers)
 
 
 def fit_hazard_multiplier(

@@ -341,3 +341,54 @@ def test_type_model_does_not_turn_noise_into_confident_types():
     proba = model(surveyed)
     for j, name in enumerate(model.classes):
         assert np.abs(proba[:, j] - shares[name]).max() < 0.2, name
+
+
+def _types_seen_apart_only_when_lapsing(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Surveyed customers whose type shows only once they lapse, as campaigns find them.
+
+    While buying (the survey's latest snapshot) a latent customer's ``recency`` looks like
+    anyone's; at a campaign contact (3-30 weeks since the last order) it is far longer.
+    """
+    rng = np.random.default_rng(seed)
+    ids = np.array([f"C{i:05d}" for i in range(n)])
+    latent = rng.random(n) < 0.3
+    kind = np.where(latent, "latent", "premium")
+    surveyed = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "recency": rng.normal(size=n),
+            "complaints_unresolved_now": 0.0,
+            "loyalty_type": kind,
+        }
+    )
+    per = rng.integers(1, 4, n)  # contacts per customer
+    who = np.repeat(np.arange(n), per)
+    contacts = pd.DataFrame(
+        {
+            "customer_id": ids[who],
+            "cutoff": pd.Timestamp("2024-01-01"),
+            "recency": rng.normal(size=who.size) + 3.0 * latent[who],
+            "complaints_unresolved_now": 0.0,
+        }
+    )
+    return surveyed, contacts
+
+
+def test_type_model_learns_from_the_surveyed_customers_contacts():
+    """Types are applied to customers as campaigns find them: their contacts teach it."""
+    from pipeline.uplift import fit_type_model
+
+    surveyed, contacts = _types_seen_apart_only_when_lapsing(800, seed=11)
+    answers, new = _types_seen_apart_only_when_lapsing(2_000, seed=12)
+    truth = new["customer_id"].map(answers.set_index("customer_id")["loyalty_type"])
+    latent = (truth == "latent").to_numpy()
+    alone = fit_type_model(surveyed, HAZARD_DESIGN, seed=1)
+    taught = fit_type_model(surveyed, HAZARD_DESIGN, seed=1, contacts=contacts)
+    j = taught.classes.index("latent")
+    # the snapshots alone cannot tell a lapsing latent customer from a premium one
+    assert abs(alone(new)[latent, j].mean() - alone(new)[~latent, j].mean()) < 0.1
+    proba = taught(new)[:, j]
+    assert proba[latent].mean() > 0.7
+    assert proba[latent].mean() - proba[~latent].mean() > 0.5
+    # n_labelled counts the answers, not the rows
+    assert taught.n_labelled == alone.n_labelled == 800
