@@ -300,6 +300,21 @@ def _cloglog(p: np.ndarray) -> np.ndarray:
     return np.log(-np.log1p(-p))
 
 
+def _loglog(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-4, 1.0 - 1e-4)
+    return -np.log(-np.log(p))
+
+
+# How a play's multiplier m = exp(z . beta) turns the chance of churning without contact
+# (p0, no order within the horizon) into the chance after the play:
+#   cloglog: 1 - (1 - p0) ** m, m multiplies the hazard of leaving (a constant hazard);
+#   loglog: p0 ** (1 / m), m divides the rate of ordering: "churned" is "no order in the
+#     horizon", exp(-rate x horizon), and a play that brings orders forward (a coupon, an
+#     express delivery) or puts them off acts on that rate.
+# Both read m > 1 as pushing the customer away.
+HAZARD_LINKS = ("cloglog", "loglog")
+
+
 @dataclass(frozen=True)
 class HazardCovariates:
     """Who the customer is, as the plays' effects depend on it: intercept, the loyalty
@@ -355,6 +370,7 @@ class HazardLearner:
     beta: np.ndarray
     n_treated: int
     n_control: int
+    link: str = "cloglog"  # HAZARD_LINKS: how the multiplier acts on p0
 
     def baseline_churn(self, frame: pd.DataFrame) -> np.ndarray:
         return self.baseline.predict(self.design.matrix(frame))
@@ -372,6 +388,8 @@ class HazardLearner:
         if z is None:
             z = self.covariates.matrix(frame)
         m = np.exp(np.clip(z @ self.beta, -8.0, 8.0))
+        if self.link == "loglog":
+            return p0 - p0 ** (1.0 / m)
         return p0 - (1.0 - (1.0 - p0) ** m)
 
     def multipliers(self) -> dict[str, float]:
@@ -487,19 +505,29 @@ def fit_hazard_multiplier(
     *,
     ridge: float,
     prior: np.ndarray | None = None,
+    link: str = "cloglog",
 ) -> np.ndarray:
-    """Complementary log-log regression with an offset, its coefficients (all but the
-    intercept) pulled toward ``prior`` (default 0) by an L2 penalty of weight ``ridge``."""
+    """Complementary log-log (``link="loglog"``: log-log) regression with an offset, its
+    coefficients (all but the intercept) pulled toward ``prior`` (default 0) by an L2
+    penalty of weight ``ridge``. The offset is ``p0`` on the link's scale; a positive
+    ``z . beta`` raises the chance of churning under either link."""
     from scipy.optimize import minimize
 
     centre = np.zeros(z.shape[1]) if prior is None else np.asarray(prior, dtype=float)
 
     def loss(beta: np.ndarray) -> tuple[float, np.ndarray]:
-        eta = np.clip(offset + z @ beta, -12.0, 4.0)
-        mu = np.exp(eta)
-        p = np.clip(-np.expm1(-mu), 1e-12, 1.0)
-        loglik = y * np.log(p) - (1.0 - y) * mu
-        dldeta = y * np.exp(-mu) * mu / p - (1.0 - y) * mu
+        if link == "loglog":  # churn p = exp(-u), u = exp(-eta) the ordering rate
+            eta = np.clip(offset + z @ beta, -4.0, 12.0)
+            u = np.exp(-eta)
+            q = np.clip(-np.expm1(-u), 1e-12, 1.0)  # 1 - p: ordered
+            loglik = -y * u + (1.0 - y) * np.log(q)
+            dldeta = y * u - (1.0 - y) * u * np.exp(-u) / q
+        else:
+            eta = np.clip(offset + z @ beta, -12.0, 4.0)
+            mu = np.exp(eta)
+            p = np.clip(-np.expm1(-mu), 1e-12, 1.0)
+            loglik = y * np.log(p) - (1.0 - y) * mu
+            dldeta = y * np.exp(-mu) * mu / p - (1.0 - y) * mu
         penalty = beta - centre
         penalty[0] = 0.0
         return (
@@ -521,6 +549,7 @@ def fit_hazard_plays(
     pooled: bool = True,
     outcome: str = "churned",
     seed: int = 0,
+    link: str = "cloglog",
 ) -> dict[str, HazardLearner]:
     """One :class:`HazardLearner` per play, sharing the baseline fitted on the controls.
 
@@ -529,7 +558,12 @@ def fit_hazard_plays(
     no effect: what is common to every play, such as a latent customer's aversion to any
     contact, is learnt from all of them, and a play departs from it where its own arm
     says so (partial pooling).
+
+    ``link`` (:data:`HAZARD_LINKS`): whether a play multiplies the hazard of leaving
+    (``cloglog``) or divides the rate of ordering (``loglog``).
     """
+    if link not in HAZARD_LINKS:
+        raise ValueError(f"unknown link {link!r}: one of {HAZARD_LINKS}")
     control = contacts[contacts["arm"] == CONTROL]
     if control.empty or control[outcome].nunique() < 2:
         log.warning("no hazard learner: the control arm needs both outcomes")
@@ -548,12 +582,14 @@ def fit_hazard_plays(
         return {}
     # computed once for every treated contact: the type model is the costly part
     z = covariates.matrix(every)
-    offset = _cloglog(baseline.predict(design.matrix(every)))
+    offset = (_loglog if link == "loglog" else _cloglog)(baseline.predict(design.matrix(every)))
     y = every[outcome].to_numpy(float)
     play_of = every["play"].astype(str).to_numpy()
 
     def fit(rows: np.ndarray, prior: np.ndarray | None) -> np.ndarray:
-        return fit_hazard_multiplier(z[rows], offset[rows], y[rows], ridge=ridge, prior=prior)
+        return fit_hazard_multiplier(
+            z[rows], offset[rows], y[rows], ridge=ridge, prior=prior, link=link
+        )
 
     prior = fit(np.ones(len(every), dtype=bool), None) if pooled else None
     models = {}
@@ -563,7 +599,14 @@ def fit_hazard_plays(
             log.warning("no uplift model for %s: no treated contacts", play)
             continue
         models[play] = HazardLearner(
-            play, baseline, design, covariates, fit(rows, prior), int(rows.sum()), len(control)
+            play,
+            baseline,
+            design,
+            covariates,
+            fit(rows, prior),
+            int(rows.sum()),
+            len(control),
+            link,
         )
     return models
 

@@ -392,3 +392,58 @@ def test_type_model_learns_from_the_surveyed_customers_contacts():
     assert proba[latent].mean() - proba[~latent].mean() > 0.5
     # n_labelled counts the answers, not the rows
     assert taught.n_labelled == alone.n_labelled == 800
+
+
+def _rate_campaign(n: int, seed: int) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Churn is "no order in the horizon", exp(-rate); plays multiply the order rate.
+
+    Express delivery triples the rate of a customer with a late parcel and cuts everyone
+    else's by a fifth; a reminder cuts everyone's by a third (a shop whose customers all
+    dislike reminders). Returns the contacts and each play's true effect per row.
+    """
+    rng = np.random.default_rng(seed)
+    recency = rng.uniform(0, 1, n)
+    late = (rng.random(n) < 0.4).astype(float)
+    rate = 0.1 + 2.5 * (1.0 - recency)  # orders expected in the horizon without contact
+    arm = np.where(rng.random(n) < 0.5, "treatment", "control")
+    play = np.where(rng.random(n) < 0.5, "express", "reminder")
+    factor = {"express": np.where(late > 0, 3.0, 0.8), "reminder": np.full(n, 2.0 / 3.0)}
+    p0 = np.exp(-rate)
+    effect = {p: p0 - np.exp(-rate * f) for p, f in factor.items()}
+    got = np.where(play == "express", factor["express"], factor["reminder"])
+    churned = rng.random(n) < np.exp(-rate * np.where(arm == "treatment", got, 1.0))
+    frame = pd.DataFrame(
+        {
+            "recency": recency,
+            "late_deliveries_90d": late,
+            "arm": arm,
+            "play": np.where(arm == "treatment", play, None),
+            "churned": churned.astype(int),
+        }
+    )
+    return frame, effect
+
+
+def test_loglog_link_recovers_plays_that_act_on_the_order_rate():
+    from pipeline.uplift import HazardCovariates, fit_hazard_plays
+
+    design = Design(features=("recency", "late_deliveries_90d"), categories={})
+    train, _ = _rate_campaign(40_000, seed=21)
+    test, truth = _rate_campaign(4_000, seed=22)
+    covariates = HazardCovariates.for_rows(train)
+    kwargs = dict(plays=["express", "reminder"], ridge=1.0, pooled=False, seed=3)
+    loglog = fit_hazard_plays(train, design, covariates, link="loglog", **kwargs)
+    cloglog = fit_hazard_plays(train, design, covariates, link="cloglog", **kwargs)
+    # the multiplier divides the order rate: 1 / 0.8 for express without a late parcel,
+    # 1 / 3 with one, 1.5 for the reminder
+    express = loglog["express"].multipliers()
+    assert express["intercept"] == pytest.approx(1.25, rel=0.15)
+    assert express["intercept"] * express["late_delivery_90d"] == pytest.approx(1 / 3, rel=0.15)
+    assert loglog["reminder"].multipliers()["intercept"] == pytest.approx(1.5, rel=0.15)
+    # the hazard form cannot bend that way: its effects are further from the truth
+    for play, effect in truth.items():
+        err_loglog = np.abs(loglog[play].effect(test) - effect).mean()
+        err_cloglog = np.abs(cloglog[play].effect(test) - effect).mean()
+        assert err_loglog < 0.5 * err_cloglog, (play, err_loglog, err_cloglog)
+    with pytest.raises(ValueError, match="unknown link"):
+        fit_hazard_plays(train, design, covariates, link="probit", **kwargs)

@@ -146,6 +146,7 @@ class Fitted:
                 plays=self.plays,
                 ridge=u.ridge,
                 seed=params.train.seed,
+                link=u.link,
             )
         else:
             self.learners = uplift.fit_shrunk_plays(
@@ -351,6 +352,7 @@ def _save_models(fitted: Fitted, directory: Path) -> None:
             fitted.types.booster.save_model(directory / "types.txt")
         learnt = {
             "learner": "hazard",
+            "link": first.link,
             "covariates": first.covariates.names,
             "types": list(fitted.types.classes) if fitted.types is not None else [],
             "plays": {
@@ -479,6 +481,7 @@ def run(params: Params) -> None:
     }
     if final.learner == "hazard":  # what each play does, for the report and MLflow
         report["shipped"]["hazard"] = {
+            "link": params.uplift.link,
             "types": list(final.types.classes) if final.types is not None else [],
             "multipliers": {p: m.multipliers() for p, m in final.learners.items()},
         }
