@@ -315,6 +315,10 @@ class Uplift(_Model):
     # on the campaign before the held-out one (benchmarks/uplift_learners.py).
     learner: Literal["hazard", "x_shrunk"] = "hazard"
     ridge: float = Field(30.0, ge=0.0)  # the hazard learner's L2 penalty on its coefficients
+    # how the hazard learner's multiplier acts on the chance of churning without contact:
+    # loglog divides the rate of ordering, cloglog multiplies the hazard of leaving
+    # (pipeline.uplift.HAZARD_LINKS; chosen on the campaigns before the held-out one)
+    link: Literal["cloglog", "loglog"] = "loglog"
 
 
 class Params(_Model):

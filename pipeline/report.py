@@ -378,9 +378,14 @@ def _plays_table(hazard: Mapping[str, Any]) -> str:
         cells.extend(f"×{float(m[s]):.2f}" for s in situations)
         rows.append(cells)
     header = ["play", *types, *(f"with {SITUATION_LABELS[s]}" for s in situations)]
+    scale = (
+        "the factor by which it divided the rate of ordering (+50%: a third fewer orders)"
+        if hazard.get("link") == "loglog"
+        else "the change in the hazard"
+    )
     return (
         "<p>What each play did to the chance of leaving, learnt from the campaigns' random "
-        "arms: the change in the hazard for a customer of each loyalty type in none of the "
+        f"arms: {scale} for a customer of each loyalty type in none of the "
         "situations (below zero keeps them, above zero pushes them away), and the factor each "
         "situation multiplies it by. The plays on the lists come from these.</p>"
         + _table(header, rows, set(range(1, len(header))))

@@ -94,11 +94,27 @@ def fit_with_holdout(
     seed: int,
     max_rounds: int,
     stratify: bool = False,
+    groups: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
     **extra: object,
 ) -> lgb.Booster:
     """LightGBM early-stopped on a seeded fifth of the rows (all in the training past),
-    stratified by ``y`` when ``stratify`` (a class label); ``extra`` LightGBM params."""
-    if stratify:
+    stratified by ``y`` when ``stratify`` (a class label); ``extra`` LightGBM params.
+
+    ``groups`` (one key per row, e.g. the customer): the fifth held out is one of whole
+    groups, so rows of one customer never sit on both sides (with ``stratify``, the
+    groups are stratified by their first row's ``y``). ``weight``: per-row weights."""
+    if groups is not None:
+        groups = np.asarray(groups)
+        keys, first = np.unique(groups, return_index=True)
+        _, held = train_test_split(
+            keys,
+            test_size=0.2,
+            stratify=np.asarray(y)[first] if stratify else None,
+            random_state=seed,
+        )
+        hold = np.isin(groups, held)
+    elif stratify:
         hold = np.zeros(len(y), dtype=bool)
         _, held = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=seed)
         hold[held] = True
@@ -109,8 +125,13 @@ def fit_with_holdout(
         hold = np.zeros(len(y), dtype=bool)
         hold[: max(1, len(y) // 5)] = True
     params = _lgb_params(seed, objective, **extra)
-    train = lgb.Dataset(x[~hold], label=y[~hold], free_raw_data=False)
-    valid = lgb.Dataset(x[hold], label=y[hold], reference=train)
+    w = None if weight is None else np.asarray(weight, dtype=float)
+    train = lgb.Dataset(
+        x[~hold], label=y[~hold], weight=None if w is None else w[~hold], free_raw_data=False
+    )
+    valid = lgb.Dataset(
+        x[hold], label=y[hold], weight=None if w is None else w[hold], reference=train
+    )
     booster = lgb.train(
         params,
         train,
@@ -279,6 +300,21 @@ def _cloglog(p: np.ndarray) -> np.ndarray:
     return np.log(-np.log1p(-p))
 
 
+def _loglog(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-4, 1.0 - 1e-4)
+    return -np.log(-np.log(p))
+
+
+# How a play's multiplier m = exp(z . beta) turns the chance of churning without contact
+# (p0, no order within the horizon) into the chance after the play:
+#   cloglog: 1 - (1 - p0) ** m, m multiplies the hazard of leaving (a constant hazard);
+#   loglog: p0 ** (1 / m), m divides the rate of ordering: "churned" is "no order in the
+#     horizon", exp(-rate x horizon), and a play that brings orders forward (a coupon, an
+#     express delivery) or puts them off acts on that rate.
+# Both read m > 1 as pushing the customer away.
+HAZARD_LINKS = ("cloglog", "loglog")
+
+
 @dataclass(frozen=True)
 class HazardCovariates:
     """Who the customer is, as the plays' effects depend on it: intercept, the loyalty
@@ -334,6 +370,7 @@ class HazardLearner:
     beta: np.ndarray
     n_treated: int
     n_control: int
+    link: str = "cloglog"  # HAZARD_LINKS: how the multiplier acts on p0
 
     def baseline_churn(self, frame: pd.DataFrame) -> np.ndarray:
         return self.baseline.predict(self.design.matrix(frame))
@@ -351,6 +388,8 @@ class HazardLearner:
         if z is None:
             z = self.covariates.matrix(frame)
         m = np.exp(np.clip(z @ self.beta, -8.0, 8.0))
+        if self.link == "loglog":
+            return p0 - p0 ** (1.0 / m)
         return p0 - (1.0 - (1.0 - p0) ** m)
 
     def multipliers(self) -> dict[str, float]:
@@ -387,6 +426,7 @@ def fit_type_model(
     seed: int,
     min_per_type: int = 5,
     max_answers: int = TYPE_MODEL_MAX_ANSWERS,
+    contacts: pd.DataFrame | None = None,
 ) -> TypeModel | None:
     """A multiclass LightGBM of the surveyed customers' types (``loyalty_type``), or None.
 
@@ -394,7 +434,14 @@ def fit_type_model(
     answers give (``pipeline.release.survey_labels``). Types with fewer than
     ``min_per_type`` answers are left out; fewer than two types left: None. Above
     ``max_answers`` answers it learns from a seeded sample of them stratified by type
-    (``n_labelled`` counts what it learnt from).
+    (``n_labelled`` counts the answers it learnt from).
+
+    ``contacts``: campaign contacts (``customer_id`` and the features as of the day of
+    contact). A surveyed customer's contacts are labelled examples too, with the type
+    their answer gave: the model is applied to customers as campaigns find them (lapsing,
+    3 to 30 weeks since the last order), and a survey's latest snapshot mostly shows the
+    same customers while still buying. Each customer's rows weigh 1 in all, and early
+    stopping holds out whole customers.
     """
     if surveyed.empty or "loyalty_type" not in surveyed:
         return None
@@ -412,6 +459,26 @@ def fit_type_model(
         )
         log.info("type model learns from a sample of %d of %d answers", max_answers, len(rows))
         rows = rows.iloc[np.sort(keep)]
+    n_answers = len(rows)
+    groups = weight = None
+    if contacts is not None and not contacts.empty and "customer_id" in rows:
+        label = rows.drop_duplicates("customer_id").set_index("customer_id")["loyalty_type"]
+        seen = contacts[contacts["customer_id"].isin(label.index)]
+        seen = seen.assign(loyalty_type=seen["customer_id"].map(label).to_numpy())
+        rows = pd.concat(
+            [
+                rows[["customer_id", *design.features, "loyalty_type"]],
+                seen[["customer_id", *design.features, "loyalty_type"]],
+            ],
+            ignore_index=True,
+        )
+        groups = rows["customer_id"].astype(str).to_numpy()
+        weight = 1.0 / pd.Series(groups).map(pd.Series(groups).value_counts()).to_numpy()
+        log.info(
+            "type model: %d answers and %d contacts of the surveyed customers",
+            n_answers,
+            len(seen),
+        )
     y = rows["loyalty_type"].map({c: i for i, c in enumerate(classes)}).to_numpy()
     # early-stopped on a stratified fifth of the answers: a few hundred overfit in a few
     # dozen rounds, and overconfident type probabilities would move every play's effect
@@ -422,11 +489,13 @@ def fit_type_model(
         seed=seed,
         max_rounds=300,
         stratify=True,
+        groups=groups,
+        weight=weight,
         num_class=len(classes),
         min_data_in_leaf=20,
         num_leaves=15,
     )
-    return TypeModel(booster, classes, design, len(rows))
+    return TypeModel(booster, classes, design, n_answers)
 
 
 def fit_hazard_multiplier(
@@ -436,19 +505,29 @@ def fit_hazard_multiplier(
     *,
     ridge: float,
     prior: np.ndarray | None = None,
+    link: str = "cloglog",
 ) -> np.ndarray:
-    """Complementary log-log regression with an offset, its coefficients (all but the
-    intercept) pulled toward ``prior`` (default 0) by an L2 penalty of weight ``ridge``."""
+    """Complementary log-log (``link="loglog"``: log-log) regression with an offset, its
+    coefficients (all but the intercept) pulled toward ``prior`` (default 0) by an L2
+    penalty of weight ``ridge``. The offset is ``p0`` on the link's scale; a positive
+    ``z . beta`` raises the chance of churning under either link."""
     from scipy.optimize import minimize
 
     centre = np.zeros(z.shape[1]) if prior is None else np.asarray(prior, dtype=float)
 
     def loss(beta: np.ndarray) -> tuple[float, np.ndarray]:
-        eta = np.clip(offset + z @ beta, -12.0, 4.0)
-        mu = np.exp(eta)
-        p = np.clip(-np.expm1(-mu), 1e-12, 1.0)
-        loglik = y * np.log(p) - (1.0 - y) * mu
-        dldeta = y * np.exp(-mu) * mu / p - (1.0 - y) * mu
+        if link == "loglog":  # churn p = exp(-u), u = exp(-eta) the ordering rate
+            eta = np.clip(offset + z @ beta, -4.0, 12.0)
+            u = np.exp(-eta)
+            q = np.clip(-np.expm1(-u), 1e-12, 1.0)  # 1 - p: ordered
+            loglik = -y * u + (1.0 - y) * np.log(q)
+            dldeta = y * u - (1.0 - y) * u * np.exp(-u) / q
+        else:
+            eta = np.clip(offset + z @ beta, -12.0, 4.0)
+            mu = np.exp(eta)
+            p = np.clip(-np.expm1(-mu), 1e-12, 1.0)
+            loglik = y * np.log(p) - (1.0 - y) * mu
+            dldeta = y * np.exp(-mu) * mu / p - (1.0 - y) * mu
         penalty = beta - centre
         penalty[0] = 0.0
         return (
@@ -470,6 +549,7 @@ def fit_hazard_plays(
     pooled: bool = True,
     outcome: str = "churned",
     seed: int = 0,
+    link: str = "cloglog",
 ) -> dict[str, HazardLearner]:
     """One :class:`HazardLearner` per play, sharing the baseline fitted on the controls.
 
@@ -478,7 +558,12 @@ def fit_hazard_plays(
     no effect: what is common to every play, such as a latent customer's aversion to any
     contact, is learnt from all of them, and a play departs from it where its own arm
     says so (partial pooling).
+
+    ``link`` (:data:`HAZARD_LINKS`): whether a play multiplies the hazard of leaving
+    (``cloglog``) or divides the rate of ordering (``loglog``).
     """
+    if link not in HAZARD_LINKS:
+        raise ValueError(f"unknown link {link!r}: one of {HAZARD_LINKS}")
     control = contacts[contacts["arm"] == CONTROL]
     if control.empty or control[outcome].nunique() < 2:
         log.warning("no hazard learner: the control arm needs both outcomes")
@@ -497,12 +582,14 @@ def fit_hazard_plays(
         return {}
     # computed once for every treated contact: the type model is the costly part
     z = covariates.matrix(every)
-    offset = _cloglog(baseline.predict(design.matrix(every)))
+    offset = (_loglog if link == "loglog" else _cloglog)(baseline.predict(design.matrix(every)))
     y = every[outcome].to_numpy(float)
     play_of = every["play"].astype(str).to_numpy()
 
     def fit(rows: np.ndarray, prior: np.ndarray | None) -> np.ndarray:
-        return fit_hazard_multiplier(z[rows], offset[rows], y[rows], ridge=ridge, prior=prior)
+        return fit_hazard_multiplier(
+            z[rows], offset[rows], y[rows], ridge=ridge, prior=prior, link=link
+        )
 
     prior = fit(np.ones(len(every), dtype=bool), None) if pooled else None
     models = {}
@@ -512,7 +599,14 @@ def fit_hazard_plays(
             log.warning("no uplift model for %s: no treated contacts", play)
             continue
         models[play] = HazardLearner(
-            play, baseline, design, covariates, fit(rows, prior), int(rows.sum()), len(control)
+            play,
+            baseline,
+            design,
+            covariates,
+            fit(rows, prior),
+            int(rows.sum()),
+            len(control),
+            link,
         )
     return models
 

@@ -341,3 +341,109 @@ def test_type_model_does_not_turn_noise_into_confident_types():
     proba = model(surveyed)
     for j, name in enumerate(model.classes):
         assert np.abs(proba[:, j] - shares[name]).max() < 0.2, name
+
+
+def _types_seen_apart_only_when_lapsing(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Surveyed customers whose type shows only once they lapse, as campaigns find them.
+
+    While buying (the survey's latest snapshot) a latent customer's ``recency`` looks like
+    anyone's; at a campaign contact (3-30 weeks since the last order) it is far longer.
+    """
+    rng = np.random.default_rng(seed)
+    ids = np.array([f"C{i:05d}" for i in range(n)])
+    latent = rng.random(n) < 0.3
+    kind = np.where(latent, "latent", "premium")
+    surveyed = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "recency": rng.normal(size=n),
+            "complaints_unresolved_now": 0.0,
+            "loyalty_type": kind,
+        }
+    )
+    per = rng.integers(1, 4, n)  # contacts per customer
+    who = np.repeat(np.arange(n), per)
+    contacts = pd.DataFrame(
+        {
+            "customer_id": ids[who],
+            "cutoff": pd.Timestamp("2024-01-01"),
+            "recency": rng.normal(size=who.size) + 3.0 * latent[who],
+            "complaints_unresolved_now": 0.0,
+        }
+    )
+    return surveyed, contacts
+
+
+def test_type_model_learns_from_the_surveyed_customers_contacts():
+    """Types are applied to customers as campaigns find them: their contacts teach it."""
+    from pipeline.uplift import fit_type_model
+
+    surveyed, contacts = _types_seen_apart_only_when_lapsing(800, seed=11)
+    answers, new = _types_seen_apart_only_when_lapsing(2_000, seed=12)
+    truth = new["customer_id"].map(answers.set_index("customer_id")["loyalty_type"])
+    latent = (truth == "latent").to_numpy()
+    alone = fit_type_model(surveyed, HAZARD_DESIGN, seed=1)
+    taught = fit_type_model(surveyed, HAZARD_DESIGN, seed=1, contacts=contacts)
+    j = taught.classes.index("latent")
+    # the snapshots alone cannot tell a lapsing latent customer from a premium one
+    assert abs(alone(new)[latent, j].mean() - alone(new)[~latent, j].mean()) < 0.1
+    proba = taught(new)[:, j]
+    assert proba[latent].mean() > 0.7
+    assert proba[latent].mean() - proba[~latent].mean() > 0.5
+    # n_labelled counts the answers, not the rows
+    assert taught.n_labelled == alone.n_labelled == 800
+
+
+def _rate_campaign(n: int, seed: int) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Churn is "no order in the horizon", exp(-rate); plays multiply the order rate.
+
+    Express delivery triples the rate of a customer with a late parcel and cuts everyone
+    else's by a fifth; a reminder cuts everyone's by a third (a shop whose customers all
+    dislike reminders). Returns the contacts and each play's true effect per row.
+    """
+    rng = np.random.default_rng(seed)
+    recency = rng.uniform(0, 1, n)
+    late = (rng.random(n) < 0.4).astype(float)
+    rate = 0.1 + 2.5 * (1.0 - recency)  # orders expected in the horizon without contact
+    arm = np.where(rng.random(n) < 0.5, "treatment", "control")
+    play = np.where(rng.random(n) < 0.5, "express", "reminder")
+    factor = {"express": np.where(late > 0, 3.0, 0.8), "reminder": np.full(n, 2.0 / 3.0)}
+    p0 = np.exp(-rate)
+    effect = {p: p0 - np.exp(-rate * f) for p, f in factor.items()}
+    got = np.where(play == "express", factor["express"], factor["reminder"])
+    churned = rng.random(n) < np.exp(-rate * np.where(arm == "treatment", got, 1.0))
+    frame = pd.DataFrame(
+        {
+            "recency": recency,
+            "late_deliveries_90d": late,
+            "arm": arm,
+            "play": np.where(arm == "treatment", play, None),
+            "churned": churned.astype(int),
+        }
+    )
+    return frame, effect
+
+
+def test_loglog_link_recovers_plays_that_act_on_the_order_rate():
+    from pipeline.uplift import HazardCovariates, fit_hazard_plays
+
+    design = Design(features=("recency", "late_deliveries_90d"), categories={})
+    train, _ = _rate_campaign(40_000, seed=21)
+    test, truth = _rate_campaign(4_000, seed=22)
+    covariates = HazardCovariates.for_rows(train)
+    kwargs = dict(plays=["express", "reminder"], ridge=1.0, pooled=False, seed=3)
+    loglog = fit_hazard_plays(train, design, covariates, link="loglog", **kwargs)
+    cloglog = fit_hazard_plays(train, design, covariates, link="cloglog", **kwargs)
+    # the multiplier divides the order rate: 1 / 0.8 for express without a late parcel,
+    # 1 / 3 with one, 1.5 for the reminder
+    express = loglog["express"].multipliers()
+    assert express["intercept"] == pytest.approx(1.25, rel=0.15)
+    assert express["intercept"] * express["late_delivery_90d"] == pytest.approx(1 / 3, rel=0.15)
+    assert loglog["reminder"].multipliers()["intercept"] == pytest.approx(1.5, rel=0.15)
+    # the hazard form cannot bend that way: its effects are further from the truth
+    for play, effect in truth.items():
+        err_loglog = np.abs(loglog[play].effect(test) - effect).mean()
+        err_cloglog = np.abs(cloglog[play].effect(test) - effect).mean()
+        assert err_loglog < 0.5 * err_cloglog, (play, err_loglog, err_cloglog)
+    with pytest.raises(ValueError, match="unknown link"):
+        fit_hazard_plays(train, design, covariates, link="probit", **kwargs)

@@ -108,8 +108,13 @@ class Fitted:
         *,
         as_of: pd.Timestamp,
         comparison: bool = True,
+        contacts: pd.DataFrame | None = None,
     ) -> None:
         """``as_of``: the day this past ends; the type model reads answers before it.
+
+        ``contacts``: every campaign contact made before ``as_of`` (features as of the day
+        of contact, outcome not needed): the surveyed customers' among them are examples
+        of the type model too (``uplift.fit_type_model``). Default: ``rows``.
 
         ``comparison``: also fit the churn-risk and value models the held-out evaluation
         compares with. The shipped refit scores with the list's own value and ships no
@@ -122,7 +127,13 @@ class Fitted:
         self.types: uplift.TypeModel | None = None
         if u.learner == "hazard":
             surveyed = surveyed_before(as_of, self.design)
-            self.types = uplift.fit_type_model(surveyed, self.design, seed=params.train.seed)
+            seen = rows if contacts is None else contacts
+            self.types = uplift.fit_type_model(
+                surveyed,
+                self.design,
+                seed=params.train.seed,
+                contacts=seen[seen["cutoff"] < as_of],
+            )
             covariates = uplift.HazardCovariates.for_rows(
                 rows,
                 self.types.classes if self.types is not None else (),
@@ -135,6 +146,7 @@ class Fitted:
                 plays=self.plays,
                 ridge=u.ridge,
                 seed=params.train.seed,
+                link=u.link,
             )
         else:
             self.learners = uplift.fit_shrunk_plays(
@@ -340,6 +352,7 @@ def _save_models(fitted: Fitted, directory: Path) -> None:
             fitted.types.booster.save_model(directory / "types.txt")
         learnt = {
             "learner": "hazard",
+            "link": first.link,
             "covariates": first.covariates.names,
             "types": list(fitted.types.classes) if fitted.types is not None else [],
             "plays": {
@@ -411,7 +424,9 @@ def run(params: Params) -> None:
     try:
         train, test, test_day = uplift.split_campaigns(rows, horizon_days=horizon)
         train = uplift.sample_contacts(train, max_rows=u.max_rows, seed=params.train.seed)
-        fitted = Fitted(train, meta, params, as_of=test_day)
+        fitted = Fitted(
+            train, meta, params, as_of=test_day, contacts=rows[rows["cutoff"] < test_day]
+        )
     except ValueError as err:
         reason = f"no uplift model from {len(rows)} contacts: {err}; plays from the rules"
         log.warning(reason)
@@ -438,7 +453,14 @@ def run(params: Params) -> None:
     # ship: the same procedure on every labelled contact, scoring the scoring population
     labelled = rows[rows["labelled"].astype(bool)].reset_index(drop=True)
     labelled = uplift.sample_contacts(labelled, max_rows=u.max_rows, seed=params.train.seed)
-    final = Fitted(labelled, meta, params, as_of=score_day, comparison=False)
+    final = Fitted(
+        labelled,
+        meta,
+        params,
+        as_of=score_day,
+        comparison=False,
+        contacts=rows[rows["cutoff"] < score_day],
+    )
     snap = pd.read_parquet(FEATURES / "snapshots.parquet", filters=[("cutoff", "==", score_day)])
     value = pd.read_parquet(SCORE, columns=["customer_id", "expected_value"])
     snap = snap.merge(value, on="customer_id", how="inner", validate="one_to_one")
@@ -459,6 +481,7 @@ def run(params: Params) -> None:
     }
     if final.learner == "hazard":  # what each play does, for the report and MLflow
         report["shipped"]["hazard"] = {
+            "link": params.uplift.link,
             "types": list(final.types.classes) if final.types is not None else [],
             "multipliers": {p: m.multipliers() for p, m in final.learners.items()},
         }
