@@ -4,8 +4,9 @@ Ships the churn model for the test cutoff exactly as the train stage's backtest 
 (``shipping.ship``: booster early-stopped on the validation cutoff, BG/NBD blend,
 calibrator), once per ``--max-rows`` setting, with the training and validation cutoffs
 sampled the way the features stage draws the training sample (``stages/features``
-``draw_sample``: every (cutoff, label) cell keeps the same seeded share). Every setting is then scored on the WHOLE test cutoff, so
-the settings are compared on the same customers; BG/NBD shipped the same way is printed
+``draw_sample``: every (cutoff, label) cell keeps the same seeded share). Every setting
+is then scored on the WHOLE test cutoff, so the settings are compared on the same
+customers; BG/NBD shipped the same way is printed
 for scale. ``0`` means no sample.
 
 It needs every snapshot row: above ``train.max_rows`` the features stage computes the
