@@ -112,9 +112,9 @@ class Fitted:
     ) -> None:
         """``as_of``: the day this past ends; the type model reads answers before it.
 
-        ``contacts``: every campaign contact made before ``as_of`` (features as of the day
-        of contact, outcome not needed): the surveyed customers' among them are examples
-        of the type model too (``uplift.fit_type_model``). Default: ``rows``.
+        ``contacts``: campaign contacts (features as of the day of contact, outcome not
+        needed); those made before ``as_of`` by surveyed customers are examples of the type
+        model too (``uplift.fit_type_model``). Default: ``rows``.
 
         ``comparison``: also fit the churn-risk and value models the held-out evaluation
         compares with. The shipped refit scores with the list's own value and ships no
@@ -424,9 +424,7 @@ def run(params: Params) -> None:
     try:
         train, test, test_day = uplift.split_campaigns(rows, horizon_days=horizon)
         train = uplift.sample_contacts(train, max_rows=u.max_rows, seed=params.train.seed)
-        fitted = Fitted(
-            train, meta, params, as_of=test_day, contacts=rows[rows["cutoff"] < test_day]
-        )
+        fitted = Fitted(train, meta, params, as_of=test_day, contacts=rows)
     except ValueError as err:
         reason = f"no uplift model from {len(rows)} contacts: {err}; plays from the rules"
         log.warning(reason)
@@ -459,7 +457,7 @@ def run(params: Params) -> None:
         params,
         as_of=score_day,
         comparison=False,
-        contacts=rows[rows["cutoff"] < score_day],
+        contacts=rows,
     )
     snap = pd.read_parquet(FEATURES / "snapshots.parquet", filters=[("cutoff", "==", score_day)])
     value = pd.read_parquet(SCORE, columns=["customer_id", "expected_value"])
