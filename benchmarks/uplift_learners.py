@@ -108,11 +108,14 @@ def x_shrunk(train: pd.DataFrame, design: Design, plays: list[str], seed: int):
     return effects
 
 
-def hazard(ridge: float, pooled: bool = True, link: str = "cloglog"):
-    """Plays as hazard multipliers by type and situation (pipeline.uplift.HazardLearner)."""
+def hazard(ridge: float, pooled: bool = True, link: str = "cloglog", contacts: bool = True):
+    """Plays as hazard multipliers by type and situation (pipeline.uplift.HazardLearner);
+    ``contacts=False``: the type model learns from the survey answers only (as before)."""
 
     def fit(train: pd.DataFrame, design: Design, plays: list[str], seed: int):
-        types = TRUE_TYPES or uplift.fit_type_model(SURVEYED, design, seed=seed, contacts=CONTACTS)
+        types = TRUE_TYPES or uplift.fit_type_model(
+            SURVEYED, design, seed=seed, contacts=CONTACTS if contacts else None
+        )
         covariates = uplift.HazardCovariates.for_rows(
             train, types.classes if types is not None else (), types
         )
@@ -154,6 +157,8 @@ LEARNERS = {
     **{f"hazard_pooled_{r:g}": hazard(r) for r in (1.0, 10.0, 30.0, 100.0)},
     **{f"loglog_ridge_{r:g}": hazard(r, False, "loglog") for r in (10.0, 30.0)},
     **{f"loglog_pooled_{r:g}": hazard(r, True, "loglog") for r in (10.0, 30.0, 100.0)},
+    "hazard_pooled_30_answers": hazard(30.0, True, "cloglog", contacts=False),
+    "loglog_pooled_30_answers": hazard(30.0, True, "loglog", contacts=False),
     "x_shrunk": x_shrunk,
     "x_learner": x_learner,
     "t_learner": t_learner,
