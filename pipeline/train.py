@@ -38,7 +38,7 @@ def lgb_params(p: Train, **extra: object) -> dict[str, object]:
         "seed": p.seed,
         "num_threads": p.num_threads,
         "deterministic": True,
-        "force_row_wise": True,
+        "force_col_wise": True,
         "verbosity": -1,
         **extra,
     }

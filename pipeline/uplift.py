@@ -80,7 +80,7 @@ def _lgb_params(seed: int, objective: str, **extra: object) -> dict[str, object]
         "seed": seed,
         "num_threads": 2,
         "deterministic": True,
-        "force_row_wise": True,
+        "force_col_wise": True,
         "verbosity": -1,
         **extra,
     }
