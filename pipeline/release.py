@@ -9,10 +9,16 @@ that report them. :func:`build_release` computes it; the stage only reads and wr
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from pipeline import curves, evaluate
 from pipeline.backtest import (
@@ -80,7 +86,12 @@ def fit_loyalty_types(
     snapshots: pd.DataFrame, surveys: pd.DataFrame | None, design: Design, params: Params
 ) -> tuple[LoyaltyModel | None, int]:
     """The loyalty-type classifier when enough customers answered a survey, else None."""
-    surveyed = survey_labels(snapshots, surveys)
+    return _fit_loyalty_labelled(survey_labels(snapshots, surveys), design, params)
+
+
+def _fit_loyalty_labelled(
+    surveyed: pd.DataFrame, design: Design, params: Params
+) -> tuple[LoyaltyModel | None, int]:
     if len(surveyed) < MIN_SURVEY_LABELS:
         log.info(
             "%d surveyed customers (< %d): loyalty types will come from behaviour rules",
@@ -232,18 +243,23 @@ def build_release(
             f"{cuts.score:%Y-%m-%d}: nothing from then on may be read"
         )
     labelled = snapshots[snapshots["cutoff"] < cuts.score].reset_index(drop=True)
-    origins = [
-        run_origin(labelled, orders, cuts, origin, design, params)
-        for origin in backtest_origins(
-            cuts,
-            n=params.evaluate.backtest_origins,
-            validation_cutoffs=params.snapshots.validation_cutoffs,
-        )
-    ]
-    shipped = ship(labelled, orders, cuts, cuts.score, design, params)
-    score_rows = snapshots[snapshots["cutoff"] == cuts.score].reset_index(drop=True)
-    score_predictions = predict_origin(shipped, score_rows, orders, cuts.horizon_days)
-    loyalty, n_surveyed = fit_loyalty_types(snapshots, surveys, design, params)
+    origins_at = backtest_origins(
+        cuts,
+        n=params.evaluate.backtest_origins,
+        validation_cutoffs=params.snapshots.validation_cutoffs,
+    )
+    surveyed = survey_labels(snapshots, surveys)
+    # the biggest fit first (the scoring date's: every labelled cutoff), so the last
+    # to start are the small ones and the processes finish together
+    jobs = [("ship", cuts.score), *(("origin", at) for at in reversed(origins_at))]
+    jobs.append(("loyalty", None))
+    with _fitting(labelled, orders, cuts, design, params, surveyed) as run:
+        done = dict(zip(jobs, run(jobs), strict=True))
+        shipped = done[("ship", cuts.score)]
+        origins = [done[("origin", at)] for at in origins_at]
+        loyalty, n_surveyed = done[("loyalty", None)]
+        score_rows = snapshots[snapshots["cutoff"] == cuts.score].reset_index(drop=True)
+        score_predictions = predict_origin(shipped, score_rows, orders, cuts.horizon_days)
     per_cutoff = backtest_table(origins, params)
     metrics = report_metrics(origins, shipped, loyalty, n_surveyed, per_cutoff, params)
     log.info(
@@ -260,3 +276,88 @@ def build_release(
         backtest=per_cutoff,
         plots=curve_tables(origins[-1], loyalty),
     )
+
+
+# The fits of a release run ``train.num_threads`` at a time, each on ONE thread (LightGBM
+# and BLAS alike): the same models, bit for bit, whatever the thread count or the
+# machine's cores. Two single-threaded fits side by side beat one fit on two threads,
+# and what is not LightGBM (the baselines, BG/NBD, calibration) no longer leaves a core
+# idle. Each process gets the labelled snapshots and the orders once.
+ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+_WORKER: dict[str, object] = {}
+
+
+def _one_thread(params: Params) -> Params:
+    return params.model_copy(update={"train": params.train.model_copy(update={"num_threads": 1})})
+
+
+def _start_worker(
+    labelled: pd.DataFrame,
+    orders: pd.DataFrame,
+    cuts: Cutoffs,
+    design: Design,
+    params: Params,
+    surveyed: pd.DataFrame,
+    log_level: int,
+) -> None:
+    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    threadpool_limits(1)
+    _WORKER.update(
+        labelled=labelled,
+        orders=orders,
+        cuts=cuts,
+        design=design,
+        params=params,
+        surveyed=surveyed,
+    )
+
+
+def _run_job(job: tuple[str, pd.Timestamp | None]) -> object:
+    kind, at = job
+    w = _WORKER
+    if kind == "origin":
+        return run_origin(w["labelled"], w["orders"], w["cuts"], at, w["design"], w["params"])
+    if kind == "ship":
+        return ship(w["labelled"], w["orders"], w["cuts"], at, w["design"], w["params"])
+    return _fit_loyalty_labelled(w["surveyed"], w["design"], w["params"])
+
+
+@contextmanager
+def _fitting(
+    labelled: pd.DataFrame,
+    orders: pd.DataFrame,
+    cuts: Cutoffs,
+    design: Design,
+    params: Params,
+    surveyed: pd.DataFrame,
+) -> Iterator:
+    """A function running jobs in order of submission and returning their results in
+    that order, in ``train.num_threads`` fresh processes (one: in this one)."""
+    processes = params.train.num_threads
+    args = (labelled, orders, cuts, design, _one_thread(params), surveyed)
+    with threadpool_limits(1):
+        if processes == 1:
+            _start_worker(*args, logging.getLogger().level)
+            try:
+                yield lambda jobs: [_run_job(job) for job in jobs]
+            finally:
+                _WORKER.clear()
+            return
+        # fresh interpreters (not fork: OpenMP does not survive a fork once it has run),
+        # told to use one thread from the start
+        saved = {k: os.environ.get(k) for k in ONE_THREAD_ENV}
+        os.environ.update(ONE_THREAD_ENV)
+        try:
+            with ProcessPoolExecutor(
+                max_workers=processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(*args, logging.getLogger().level),
+            ) as pool:
+                yield lambda jobs: list(pool.map(_run_job, jobs))
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v

@@ -275,6 +275,60 @@ def test_backtest_on_a_small_shop_is_time_ordered_and_beats_recency(synthetic_sn
         assert max(r.shipped.split.valid) + pd.Timedelta(days=90) <= r.test
 
 
+def test_a_release_is_the_same_fitted_in_one_process_or_two(synthetic_snapshots):
+    """``train.num_threads`` sets how many fits run at once, never what they fit: every
+    model, probability and metric is the same, bit for bit, in one process or two."""
+    from pipeline.release import build_release
+    from pipeline.stages.train import read_before, read_snapshots
+
+    mp = pytest.MonkeyPatch()
+    mp.chdir(synthetic_snapshots)
+    try:
+        meta = json.loads(Path("data/features/meta.json").read_text())
+        cuts = load_cutoffs(meta)
+        snaps = read_snapshots(Path("data/features/snapshots.parquet"))
+        orders = read_before(
+            "orders",
+            ["customer_id", "ordered_at"],
+            "ordered_at",
+            cuts.score,
+            categorical=["customer_id"],
+        )
+        surveys = read_before(
+            "surveys",
+            ["customer_id", "surveyed_at", "attachment", "recommend", "main_reason"],
+            "surveyed_at",
+            cuts.score,
+        )
+        design = Design.fit(snaps[snaps["labelled"]], meta["features"], meta["categorical"])
+        releases = [
+            build_release(
+                snaps,
+                orders,
+                surveys,
+                cuts,
+                design,
+                small_params(evaluate={"bgnbd": True}, train={"num_threads": n}),
+            )
+            for n in (1, 2)
+        ]
+    finally:
+        mp.undo()
+    one, two = releases
+    assert one.metrics == two.metrics
+    pd.testing.assert_frame_equal(one.score_predictions, two.score_predictions)
+    pd.testing.assert_frame_equal(one.test_predictions(), two.test_predictions())
+    assert one.metrics["loyalty"]["source"] == "classifier"
+
+    def trees(booster):
+        return booster.model_to_string().split("parameters:")[0]
+
+    for a, b in zip([*one.origins, one], [*two.origins, two], strict=True):
+        assert trees(a.shipped.booster) == trees(b.shipped.booster)
+        assert trees(a.shipped.value_booster) == trees(b.shipped.value_booster)
+    assert trees(one.loyalty.booster) == trees(two.loyalty.booster)
+
+
 def test_the_list_at_the_test_cutoff_is_the_reported_model(synthetic_snapshots, tmp_path):
     """What ships is what was measured: score the test cutoff as of itself, compare.
 
