@@ -18,6 +18,7 @@ import pandas as pd
 
 from pipeline import evaluate
 from pipeline.config import Params
+from pipeline.evaluate import churn_metrics
 from pipeline.labels import Cutoffs
 from pipeline.shipping import MODEL, Shipped, ship, split_for
 from pipeline.train import Design
@@ -62,28 +63,6 @@ class OriginResult:
                 actual, kept["spend_last_horizon"].to_numpy(dtype=float)
             ),
         }
-
-
-def churn_metrics(
-    y: np.ndarray, scores: dict[str, np.ndarray], params: Params
-) -> dict[str, dict[str, float]]:
-    """Every metric of every model's probabilities against the same outcomes."""
-    e = params.evaluate
-    out = {}
-    for name, p in scores.items():
-        m = evaluate.binary_metrics(y, p)
-        m["ece"] = evaluate.expected_calibration_error(y, p)
-        m["emp"], m["emp_share_contacted"] = evaluate.emp_churn(
-            y,
-            p,
-            clv=e.clv,
-            incentive_cost=e.incentive_cost,
-            contact_cost=e.contact_cost,
-            alpha=e.acceptance_alpha,
-            beta=e.acceptance_beta,
-        )
-        out[name] = {k: float(v) for k, v in m.items()}
-    return out
 
 
 def spend_last_horizon(rows: pd.DataFrame, horizon_days: int) -> np.ndarray:

@@ -13,13 +13,16 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import special
 from sklearn.metrics import average_precision_score, roc_auc_score
+
+if TYPE_CHECKING:
+    from pipeline.config import Params
 
 logger = logging.getLogger(__name__)
 
@@ -485,6 +488,28 @@ def summarise_backtest(per_cutoff: pd.DataFrame) -> pd.DataFrame:
     summary = summary[["n_cutoffs", "last_cutoff", *columns]]
     summary.index.name = "model"
     return summary.reset_index()
+
+
+def churn_metrics(
+    y: np.ndarray, scores: dict[str, np.ndarray], params: Params
+) -> dict[str, dict[str, float]]:
+    """Every metric of every model's probabilities against the same outcomes."""
+    e = params.evaluate
+    out = {}
+    for name, p in scores.items():
+        m = binary_metrics(y, p)
+        m["ece"] = expected_calibration_error(y, p)
+        m["emp"], m["emp_share_contacted"] = emp_churn(
+            y,
+            p,
+            clv=e.clv,
+            incentive_cost=e.incentive_cost,
+            contact_cost=e.contact_cost,
+            alpha=e.acceptance_alpha,
+            beta=e.acceptance_beta,
+        )
+        out[name] = {k: float(v) for k, v in m.items()}
+    return out
 
 
 # --- paired bootstrap ----------------------------------------------------------------

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline import evaluate
-from pipeline.backtest import churn_metrics
 from pipeline.config import Params
-from pipeline.shipping import MODEL, RAW_BGNBD
+from pipeline.evaluate import churn_metrics
+from pipeline.names import MODEL, RAW_BGNBD
 
 # The list's own probability is "shipped"; the baselines keep their names.
 SHIPPED = "shipped"

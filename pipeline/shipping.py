@@ -36,6 +36,7 @@ from pipeline import baselines, clv
 from pipeline.calibration import Calibrator, choose_calibration, fit_calibrator
 from pipeline.config import Params
 from pipeline.labels import Cutoffs
+from pipeline.names import MODEL, RAW_BGNBD
 from pipeline.train import (
     ChurnScore,
     Design,
@@ -48,11 +49,6 @@ from pipeline.train import (
 )
 
 log = logging.getLogger(__name__)
-
-MODEL = "lightgbm"
-# Baselines shipped like the model (trained before, calibrated on, the validation cutoff).
-BASELINES = ("recency", "logistic", "bgnbd")
-RAW_BGNBD = "bgnbd_raw"
 
 
 @dataclass(frozen=True)
