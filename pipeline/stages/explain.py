@@ -23,7 +23,14 @@ from pipeline.calibration import Calibrator
 from pipeline.config import Params
 from pipeline.loyalty import BEHAVIOUR_RULES, assign_types
 from pipeline.progress import Progress
-from pipeline.stages._common import FEATURES, MODELS, PREDICTIONS, REPORTS, stage_main
+from pipeline.stages._common import (
+    FEATURES,
+    MODELS,
+    PREDICTIONS,
+    REPORTS,
+    SHAP_SAMPLE,
+    stage_main,
+)
 from pipeline.train import ChurnScore, Design, LoyaltyModel, load_churn_score, predict_types
 
 matplotlib.use("Agg")
@@ -194,6 +201,10 @@ def run(params: Params) -> None:
         )
         save_shap_plots(values, sample, design, rep)
         io.write_parquet(scoring, data / "scoring.parquet")
+        io.write_parquet(
+            pd.concat([sample[["customer_id"]], values.set_axis(sample.index)], axis=1),
+            data / SHAP_SAMPLE.name,
+        )
 
 
 def main() -> None:

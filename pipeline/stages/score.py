@@ -39,7 +39,15 @@ from pipeline.score import (
     summarise_lists,
 )
 from pipeline.sources.files import parse_ids, read_table_file
-from pipeline.stages._common import CANONICAL, FEATURES, MODELS, REPORTS, SCORED, stage_main
+from pipeline.stages._common import (
+    CANONICAL,
+    FEATURES,
+    MODELS,
+    REPORTS,
+    SCORED,
+    SHAP_SAMPLE,
+    stage_main,
+)
 from pipeline.train import load_churn_score
 from pipeline.workbook import workbook_bytes
 
@@ -134,9 +142,18 @@ def explain_rows(scored: pd.DataFrame, features: pd.DataFrame, params: Params) -
     position = pd.Index(features["customer_id"]).get_indexer_for(chosen["customer_id"])
     rows = features.iloc[position].set_axis(chosen.index)
     score = load_churn_score(MODELS / "churn")
-    batches = -(-len(rows) // SHAP_BATCH)
+    # the explain stage's sample is explained already (same model, same rows: TreeSHAP
+    # of a row does not depend on the others), the rest here
+    known = io.read_parquet(SHAP_SAMPLE)
+    done = chosen["customer_id"].isin(known["customer_id"]).to_numpy()
+    todo = rows[~done]
+    batches = -(-len(todo) // SHAP_BATCH)
     with Progress("SHAP for the reasons", batches, unit="batches", logger=log) as progress:
-        values = explain.shap_values(score, rows, batch_size=SHAP_BATCH, progress=progress)
+        fresh = explain.shap_values(score, todo, batch_size=SHAP_BATCH, progress=progress)
+    reused = known.set_index("customer_id").loc[chosen.loc[done, "customer_id"]]
+    values = pd.concat([fresh, reused.set_axis(rows.index[done])])
+    values = values.loc[rows.index, list(fresh.columns)]
+    log.info("SHAP values of %d customers reused from the explain stage", int(done.sum()))
     with timed(f"reasons for {len(rows):,} customers", log):
         return explain.reasons(values, rows, k=params.explain.top_reasons)
 
