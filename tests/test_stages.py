@@ -377,6 +377,30 @@ def test_the_list_at_the_test_cutoff_is_the_reported_model(synthetic_snapshots, 
     )
 
 
+def test_reasons_reusing_the_drivers_sample_are_the_reasons_computed_afresh(
+    synthetic_snapshots, tmp_path
+):
+    """score reuses the explain stage's SHAP values of its sample; the lists must be
+    exactly those of a score stage that explains every customer itself."""
+    root = tmp_path / "shop"
+    shutil.copytree(synthetic_snapshots, root)
+    mp = pytest.MonkeyPatch()
+    mp.chdir(root)
+    try:
+        params = small_params(explain={"max_rows": 200})
+        for stage in (train, explain, score):
+            stage.run(params)
+        reused = Path("data/scored/customers.csv").read_bytes()
+        sample = pd.read_parquet("data/explain/shap_sample.parquet")
+        sample.head(0).to_parquet("data/explain/shap_sample.parquet", index=False)
+        score.run(params)
+        afresh = Path("data/scored/customers.csv").read_bytes()
+    finally:
+        mp.undo()
+    assert len(sample) == 200 and sample["customer_id"].is_unique
+    assert reused == afresh
+
+
 def test_too_short_history_says_how_to_fix_it(orders_only_shop, monkeypatch):
     root, _ = orders_only_shop
     monkeypatch.chdir(root)
