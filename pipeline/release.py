@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -253,7 +253,7 @@ def build_release(
     # to start are the small ones and the processes finish together
     jobs = [("ship", cuts.score), *(("origin", at) for at in reversed(origins_at))]
     jobs.append(("loyalty", None))
-    with _fitting(labelled, orders, cuts, design, params, surveyed) as run:
+    with _fitting(_Inputs(labelled, orders, cuts, design, params, surveyed)) as run:
         done = dict(zip(jobs, run(jobs), strict=True))
         shipped = done[("ship", cuts.score)]
         origins = [done[("origin", at)] for at in origins_at]
@@ -291,50 +291,40 @@ def _one_thread(params: Params) -> Params:
     return params.model_copy(update={"train": params.train.model_copy(update={"num_threads": 1})})
 
 
-def _start_worker(
-    labelled: pd.DataFrame,
-    orders: pd.DataFrame,
-    cuts: Cutoffs,
-    design: Design,
-    params: Params,
-    surveyed: pd.DataFrame,
-    log_level: int,
-) -> None:
+@dataclass(frozen=True)
+class _Inputs:
+    """What every fit of a release reads (sent once to each process)."""
+
+    labelled: pd.DataFrame
+    orders: pd.DataFrame
+    cuts: Cutoffs
+    design: Design
+    params: Params
+    surveyed: pd.DataFrame
+
+
+def _start_worker(inputs: _Inputs, log_level: int) -> None:
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     threadpool_limits(1)
-    _WORKER.update(
-        labelled=labelled,
-        orders=orders,
-        cuts=cuts,
-        design=design,
-        params=params,
-        surveyed=surveyed,
-    )
+    _WORKER["inputs"] = inputs
 
 
 def _run_job(job: tuple[str, pd.Timestamp | None]) -> object:
     kind, at = job
-    w = _WORKER
+    w: _Inputs = _WORKER["inputs"]
     if kind == "origin":
-        return run_origin(w["labelled"], w["orders"], w["cuts"], at, w["design"], w["params"])
+        return run_origin(w.labelled, w.orders, w.cuts, at, w.design, w.params)
     if kind == "ship":
-        return ship(w["labelled"], w["orders"], w["cuts"], at, w["design"], w["params"])
-    return _fit_loyalty_labelled(w["surveyed"], w["design"], w["params"])
+        return ship(w.labelled, w.orders, w.cuts, at, w.design, w.params)
+    return _fit_loyalty_labelled(w.surveyed, w.design, w.params)
 
 
 @contextmanager
-def _fitting(
-    labelled: pd.DataFrame,
-    orders: pd.DataFrame,
-    cuts: Cutoffs,
-    design: Design,
-    params: Params,
-    surveyed: pd.DataFrame,
-) -> Iterator:
+def _fitting(inputs: _Inputs) -> Iterator:
     """A function running jobs in order of submission and returning their results in
     that order, in ``train.num_threads`` fresh processes (one: in this one)."""
-    processes = params.train.num_threads
-    args = (labelled, orders, cuts, design, _one_thread(params), surveyed)
+    processes = inputs.params.train.num_threads
+    args = (replace(inputs, params=_one_thread(inputs.params)),)
     with threadpool_limits(1):
         if processes == 1:
             _start_worker(*args, logging.getLogger().level)

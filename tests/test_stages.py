@@ -279,28 +279,12 @@ def test_a_release_is_the_same_fitted_in_one_process_or_two(synthetic_snapshots)
     """``train.num_threads`` sets how many fits run at once, never what they fit: every
     model, probability and metric is the same, bit for bit, in one process or two."""
     from pipeline.release import build_release
-    from pipeline.stages.train import read_before, read_snapshots
+    from pipeline.stages.train import read_inputs
 
     mp = pytest.MonkeyPatch()
     mp.chdir(synthetic_snapshots)
     try:
-        meta = json.loads(Path("data/features/meta.json").read_text())
-        cuts = load_cutoffs(meta)
-        snaps = read_snapshots(Path("data/features/snapshots.parquet"))
-        orders = read_before(
-            "orders",
-            ["customer_id", "ordered_at"],
-            "ordered_at",
-            cuts.score,
-            categorical=["customer_id"],
-        )
-        surveys = read_before(
-            "surveys",
-            ["customer_id", "surveyed_at", "attachment", "recommend", "main_reason"],
-            "surveyed_at",
-            cuts.score,
-        )
-        design = Design.fit(snaps[snaps["labelled"]], meta["features"], meta["categorical"])
+        snaps, orders, surveys, cuts, design = read_inputs()
         releases = [
             build_release(
                 snaps,

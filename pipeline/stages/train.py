@@ -117,7 +117,9 @@ def write_release(release: Release, design: Design) -> None:
             io.write_csv(table, REPORTS / "plots" / f"{name}.csv")
 
 
-def run(params: Params) -> None:
+def read_inputs() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None, Cutoffs, Design]:
+    """What the release is built from: the snapshots, the orders and survey answers before
+    the scoring date, the cutoffs and the feature design."""
     meta = io.read_json(FEATURES / "meta.json")
     cuts = load_cutoffs(meta)
     snapshots = read_snapshots(FEATURES / "snapshots.parquet")
@@ -136,6 +138,11 @@ def run(params: Params) -> None:
     )
     labelled = snapshots[snapshots["labelled"]]
     design = Design.fit(labelled, meta["features"], meta["categorical"])
+    return snapshots, orders, surveys, cuts, design
+
+
+def run(params: Params) -> None:
+    snapshots, orders, surveys, cuts, design = read_inputs()
     release = build_release(snapshots, orders, surveys, cuts, design, params)
     write_release(release, design)
 
