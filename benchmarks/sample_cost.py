@@ -37,10 +37,11 @@ sys.path.insert(0, str(ROOT))
 from pipeline import evaluate, io  # noqa: E402
 from pipeline.backtest import predict_origin  # noqa: E402
 from pipeline.config import load_params  # noqa: E402
-from pipeline.shipping import MODEL, ship, split_for  # noqa: E402
+from pipeline.labels import split_for, stratified_keep  # noqa: E402
+from pipeline.shipping import MODEL, ship  # noqa: E402
 from pipeline.stages._common import FEATURES  # noqa: E402
 from pipeline.stages.train import load_cutoffs, read_before  # noqa: E402
-from pipeline.train import Design, stratified_keep  # noqa: E402
+from pipeline.train import Design  # noqa: E402
 
 
 def sampled(path: Path, cutoffs: list[pd.Timestamp], share: float, seed: int) -> pd.DataFrame:

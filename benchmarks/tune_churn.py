@@ -29,7 +29,8 @@ import yaml
 
 from pipeline import evaluate, io
 from pipeline.config import load_params
-from pipeline.shipping import fit_shipped_churn, seasonal_shift, split_for, training_rows
+from pipeline.labels import split_for
+from pipeline.shipping import fit_shipped_churn, seasonal_shift, training_rows
 from pipeline.stages._common import CANONICAL, FEATURES
 from pipeline.stages.train import load_cutoffs
 from pipeline.train import Design

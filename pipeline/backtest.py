@@ -19,8 +19,8 @@ import pandas as pd
 from pipeline import evaluate
 from pipeline.config import Params
 from pipeline.evaluate import churn_metrics
-from pipeline.labels import Cutoffs
-from pipeline.shipping import MODEL, Shipped, ship, split_for
+from pipeline.labels import Cutoffs, split_for
+from pipeline.shipping import MODEL, Shipped, ship
 from pipeline.train import Design
 
 log = logging.getLogger(__name__)

@@ -8,13 +8,17 @@ features (``pipeline.features``) read only events before it.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from pipeline.features import MONEY_UNITS, to_units
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -200,3 +204,83 @@ def _left(population: ir.Table, per_customer: ir.Table) -> ir.Table:
         ],
     )
     return j.drop("l_cid", "l_cutoff")
+
+
+# --- the training split and sample (the features stage draws the sample, train uses it)
+
+
+@dataclass(frozen=True)
+class Split:
+    """The cutoffs a model shipped for ``at`` learns from."""
+
+    at: pd.Timestamp
+    train: tuple[pd.Timestamp, ...]
+    valid: tuple[pd.Timestamp, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "shipped_for": str(self.at.date()),
+            "train_cutoffs": [str(c.date()) for c in self.train],
+            "validation_cutoffs": [str(c.date()) for c in self.valid],
+            "labels_end_by": str(self.at.date()),
+        }
+
+
+def split_for(cuts: Cutoffs, at: pd.Timestamp, *, validation_cutoffs: int = 1) -> Split:
+    """Training and validation cutoffs for a model shipped for ``at``.
+
+    Raises
+    ------
+    ValueError
+        If fewer than ``validation_cutoffs`` labelled cutoffs end by ``at``, or no
+        training cutoff ends by the first validation cutoff; the message says which
+        parameter to change.
+    """
+    horizon = pd.Timedelta(days=cuts.horizon_days)
+    ended = [c for c in cuts.labelled if c + horizon <= at]
+    if len(ended) < validation_cutoffs:
+        raise ValueError(
+            f"a model for {at:%Y-%m-%d} needs {validation_cutoffs} validation cutoff(s) whose "
+            f"{cuts.horizon_days}-day horizon ends by then; only {len(ended)} do. Lower "
+            "snapshots.min_history_days or churn.horizon_days, or score a later date"
+        )
+    valid = tuple(ended[-validation_cutoffs:])
+    train = tuple(c for c in cuts.labelled if c + horizon <= valid[0])
+    if not train:
+        raise ValueError(
+            f"a model for {at:%Y-%m-%d}: no training cutoff on or before "
+            f"{valid[0] - horizon:%Y-%m-%d} (the validation cutoff {valid[0]:%Y-%m-%d} minus "
+            f"the horizon); the data is too short for horizon {cuts.horizon_days} d (lower "
+            "snapshots.min_history_days or churn.horizon_days)"
+        )
+    return Split(at=at, train=train, valid=valid)
+
+
+def sample_rows(frame: pd.DataFrame, *, max_rows: int, seed: int) -> pd.DataFrame:
+    """At most ``max_rows`` rows, stratified by cutoff and churn label (seeded).
+
+    Every (cutoff, label) cell keeps the same share of its rows, so the churn rate and
+    the mix of cutoffs the model learns from are those of the full table.
+    """
+    if len(frame) <= max_rows:
+        return frame
+    keep = stratified_keep(frame, max_rows / len(frame), np.random.default_rng(seed))
+    log.info("training on a stratified sample of %d of %d rows", keep.sum(), len(frame))
+    return frame[keep]
+
+
+def stratified_keep(
+    frame: pd.DataFrame,
+    share: float,
+    rng: np.random.Generator,
+    *,
+    floor: bool = False,
+    by: tuple[str, ...] = ("cutoff", "churned"),
+) -> np.ndarray:
+    """A mask keeping ``share`` of every cell of ``by`` (cutoff and label), drawn with ``rng``."""
+    keep = np.zeros(len(frame), dtype=bool)
+    cells = frame.groupby(list(by), sort=True, observed=True, dropna=False).indices
+    for rows in cells.values():
+        n = int(len(rows) * share) if floor else int(round(len(rows) * share))
+        keep[rng.choice(rows, size=n, replace=False)] = True
+    return keep

@@ -35,7 +35,7 @@ import pandas as pd
 from pipeline import baselines, clv
 from pipeline.calibration import Calibrator, choose_calibration, fit_calibrator
 from pipeline.config import Params
-from pipeline.labels import Cutoffs
+from pipeline.labels import Cutoffs, Split, sample_rows, split_for
 from pipeline.names import MODEL, RAW_BGNBD
 from pipeline.train import (
     ChurnScore,
@@ -45,57 +45,9 @@ from pipeline.train import (
     fit_churn,
     fit_value,
     predict,
-    sample_rows,
 )
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Split:
-    """The cutoffs a model shipped for ``at`` learns from."""
-
-    at: pd.Timestamp
-    train: tuple[pd.Timestamp, ...]
-    valid: tuple[pd.Timestamp, ...]
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "shipped_for": str(self.at.date()),
-            "train_cutoffs": [str(c.date()) for c in self.train],
-            "validation_cutoffs": [str(c.date()) for c in self.valid],
-            "labels_end_by": str(self.at.date()),
-        }
-
-
-def split_for(cuts: Cutoffs, at: pd.Timestamp, *, validation_cutoffs: int = 1) -> Split:
-    """Training and validation cutoffs for a model shipped for ``at``.
-
-    Raises
-    ------
-    ValueError
-        If fewer than ``validation_cutoffs`` labelled cutoffs end by ``at``, or no
-        training cutoff ends by the first validation cutoff; the message says which
-        parameter to change.
-    """
-    horizon = pd.Timedelta(days=cuts.horizon_days)
-    ended = [c for c in cuts.labelled if c + horizon <= at]
-    if len(ended) < validation_cutoffs:
-        raise ValueError(
-            f"a model for {at:%Y-%m-%d} needs {validation_cutoffs} validation cutoff(s) whose "
-            f"{cuts.horizon_days}-day horizon ends by then; only {len(ended)} do. Lower "
-            "snapshots.min_history_days or churn.horizon_days, or score a later date"
-        )
-    valid = tuple(ended[-validation_cutoffs:])
-    train = tuple(c for c in cuts.labelled if c + horizon <= valid[0])
-    if not train:
-        raise ValueError(
-            f"a model for {at:%Y-%m-%d}: no training cutoff on or before "
-            f"{valid[0] - horizon:%Y-%m-%d} (the validation cutoff {valid[0]:%Y-%m-%d} minus "
-            f"the horizon); the data is too short for horizon {cuts.horizon_days} d (lower "
-            "snapshots.min_history_days or churn.horizon_days)"
-        )
-    return Split(at=at, train=train, valid=valid)
 
 
 YEAR = pd.Timedelta(days=365)
@@ -273,14 +225,12 @@ def _bgnbd_inputs(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """BG/NBD's frequency, recency and age (days) of ``rows``' customers at their cutoff."""
     cutoff = pd.Timestamp(rows["cutoff"].iloc[0])
-    summary = baselines.bgnbd_summary(
-        orders, cutoff=cutoff, customer_ids=rows["customer_id"].to_numpy()
-    )
+    summary = clv.bgnbd_summary(orders, cutoff=cutoff, customer_ids=rows["customer_id"].to_numpy())
     return tuple(summary[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
 
 
 def _fit_bgnbd(orders: pd.DataFrame, cutoff: pd.Timestamp, seed: int) -> clv.BgNbd:
-    summary = baselines.bgnbd_summary(orders, cutoff=cutoff)
+    summary = clv.bgnbd_summary(orders, cutoff=cutoff)
     x, t_x, T = (summary[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
     return clv.fit_bgnbd(x, t_x, T, seed=seed)
 

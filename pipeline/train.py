@@ -173,36 +173,6 @@ def _spend(frame: pd.DataFrame) -> np.ndarray:
     return frame["future_spend"].to_numpy(dtype=float).clip(min=0.0)
 
 
-def sample_rows(frame: pd.DataFrame, *, max_rows: int, seed: int) -> pd.DataFrame:
-    """At most ``max_rows`` rows, stratified by cutoff and churn label (seeded).
-
-    Every (cutoff, label) cell keeps the same share of its rows, so the churn rate and
-    the mix of cutoffs the model learns from are those of the full table.
-    """
-    if len(frame) <= max_rows:
-        return frame
-    keep = stratified_keep(frame, max_rows / len(frame), np.random.default_rng(seed))
-    log.info("training on a stratified sample of %d of %d rows", keep.sum(), len(frame))
-    return frame[keep]
-
-
-def stratified_keep(
-    frame: pd.DataFrame,
-    share: float,
-    rng: np.random.Generator,
-    *,
-    floor: bool = False,
-    by: tuple[str, ...] = ("cutoff", "churned"),
-) -> np.ndarray:
-    """A mask keeping ``share`` of every cell of ``by`` (cutoff and label), drawn with ``rng``."""
-    keep = np.zeros(len(frame), dtype=bool)
-    cells = frame.groupby(list(by), sort=True, observed=True, dropna=False).indices
-    for rows in cells.values():
-        n = int(len(rows) * share) if floor else int(round(len(rows) * share))
-        keep[rng.choice(rows, size=n, replace=False)] = True
-    return keep
-
-
 def _trimmed(booster: lgb.Booster) -> lgb.Booster:
     # Round-trip through LightGBM's text format keeps exactly the best iteration and
     # makes what we evaluate identical to what we save and load later.

@@ -37,8 +37,9 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from pipeline.labels import stratified_keep
 from pipeline.schema import LOYALTY_TYPES
-from pipeline.train import Design, stratified_keep
+from pipeline.train import Design
 
 log = logging.getLogger(__name__)
 

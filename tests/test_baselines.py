@@ -13,11 +13,11 @@ from sklearn.metrics import roc_auc_score
 from pipeline.baselines import (
     MedianImputer,
     RecencyRule,
-    bgnbd_summary,
     fit_logistic_baseline,
     fit_recency_rule,
     recency_rule_scores,
 )
+from pipeline.clv import bgnbd_summary
 
 # --- recency rule -------------------------------------------------------------------------
 

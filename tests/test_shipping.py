@@ -11,8 +11,8 @@ import pytest
 
 from pipeline.calibration import fit_calibrator
 from pipeline.config import Params
-from pipeline.labels import Cutoffs
-from pipeline.shipping import churn_rate, seasonal_shift, ship, split_for
+from pipeline.labels import Cutoffs, split_for
+from pipeline.shipping import churn_rate, seasonal_shift, ship
 from pipeline.train import Design, predict
 from tests.conftest import ts
 

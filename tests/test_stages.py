@@ -20,7 +20,7 @@ from pipeline.backtest import backtest_origins, backtest_table, run_origin
 from pipeline.calibration import METHODS
 from pipeline.config import Params
 from pipeline.features import KEY
-from pipeline.shipping import split_for
+from pipeline.labels import split_for
 from pipeline.sources.synthetic import generate_shop
 from pipeline.stages import explain, features, forward, ingest, score, source, train
 from pipeline.stages.train import load_cutoffs

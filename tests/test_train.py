@@ -10,6 +10,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from pipeline.config import Train
+from pipeline.labels import sample_rows
 from pipeline.stages.train import read_snapshots
 from pipeline.train import (
     BGNBD_FEATURE,
@@ -19,7 +20,6 @@ from pipeline.train import (
     fit_churn,
     fit_loyalty,
     fit_value,
-    sample_rows,
 )
 
 

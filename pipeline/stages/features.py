@@ -53,11 +53,16 @@ from pipeline.features import (
     population,
     prepare_events,
 )
-from pipeline.labels import Cutoffs, churn_labels, cutoff_table, plan_cutoffs
+from pipeline.labels import (
+    Cutoffs,
+    churn_labels,
+    cutoff_table,
+    plan_cutoffs,
+    split_for,
+    stratified_keep,
+)
 from pipeline.schema import EVENT_TIME, TABLES
-from pipeline.shipping import split_for
 from pipeline.stages._common import CANONICAL, FEATURES, stage_main
-from pipeline.train import stratified_keep
 
 log = logging.getLogger(__name__)
 
