@@ -1,0 +1,46 @@
+"""Every module a stage runs is a DVC dependency of it: edit the code, the stage re-runs.
+
+A module missing from a stage's ``deps`` in ``dvc.yaml`` means ``dvc repro`` keeps that
+stage's outputs after the module changes: a stale list that looks current.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+
+IMPORTED = """
+import importlib, sys
+importlib.import_module("pipeline.stages." + sys.argv[1])
+for name in sorted(sys.modules):
+    module = sys.modules[name]
+    if name.startswith("pipeline.") and getattr(module, "__file__", None):
+        print(module.__file__)
+"""
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_every_module_a_stage_imports_is_a_dependency(stage: str) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", IMPORTED, stage],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    deps = [ROOT / d for d in STAGES[stage]["deps"]]
+    files = [Path(f).resolve() for f in out]
+    missing = [
+        str(f.relative_to(ROOT))
+        for f in files
+        # an empty package __init__ holds no code
+        if f.stat().st_size and not any(f == d or d in f.parents for d in deps)
+    ]
+    assert not missing, f"stage {stage} imports {missing}, not in its dvc.yaml deps"
