@@ -303,9 +303,12 @@ class _Inputs:
     surveyed: pd.DataFrame
 
 
-def _start_worker(inputs: _Inputs, log_level: int) -> None:
-    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    threadpool_limits(1)
+def _start_worker(inputs: _Inputs, log_level: int | None = None) -> None:
+    if log_level is not None:  # a fresh process: its logging and threads
+        logging.basicConfig(
+            level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        threadpool_limits(1)
     _WORKER["inputs"] = inputs
 
 
@@ -327,7 +330,7 @@ def _fitting(inputs: _Inputs) -> Iterator:
     args = (replace(inputs, params=_one_thread(inputs.params)),)
     with threadpool_limits(1):
         if processes == 1:
-            _start_worker(*args, logging.getLogger().level)
+            _start_worker(*args)
             try:
                 yield lambda jobs: [_run_job(job) for job in jobs]
             finally:
