@@ -22,9 +22,10 @@ CANONICAL = Path("data/canonical")
 LEDGER = Path("data/ledger")
 FEATURES = Path("data/features")
 PREDICTIONS = Path("data/predictions")
-# The explain stage's SHAP values of its drivers' sample, by customer: the score stage
-# explains the listed customers and need not redo these.
-SHAP_SAMPLE = Path("data/explain/shap_sample.parquet")
+# The explain stage's data: everyone's probabilities and types (scoring.parquet), and
+# the SHAP values of its drivers' sample by customer, which score need not redo.
+EXPLAIN = Path("data/explain")
+SHAP_SAMPLE = EXPLAIN / "shap_sample.parquet"
 SCORED = Path("data/scored")
 MODELS = Path("models")
 REPORTS = Path("reports")

@@ -24,6 +24,7 @@ from pipeline.config import Params
 from pipeline.loyalty import BEHAVIOUR_RULES, assign_types
 from pipeline.progress import Progress
 from pipeline.stages._common import (
+    EXPLAIN,
     FEATURES,
     MODELS,
     PREDICTIONS,
@@ -38,7 +39,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import shap  # noqa: E402
 
 log = logging.getLogger(__name__)
-EXPLAIN_DATA = FEATURES.parent / "explain"
 SHIPPED = PREDICTIONS / "score.parquet"
 SHAP_BATCH = 5_000
 
@@ -191,7 +191,7 @@ def run(params: Params) -> None:
         len(sample),
     )
 
-    with io.staged_dir(REPORTS / "explain") as rep, io.staged_dir(EXPLAIN_DATA) as data:
+    with io.staged_dir(REPORTS / "explain") as rep, io.staged_dir(EXPLAIN) as data:
         io.write_csv(explain.global_drivers(values, families), rep / "drivers_by_feature.csv")
         io.write_csv(explain.family_drivers(values, families), rep / "drivers_by_family.csv")
         io.write_csv(explain.concept_drivers(values, sample), rep / "drivers_by_concept.csv")
@@ -202,7 +202,7 @@ def run(params: Params) -> None:
         save_shap_plots(values, sample, design, rep)
         io.write_parquet(scoring, data / "scoring.parquet")
         io.write_parquet(
-            pd.concat([sample[["customer_id"]], values.set_axis(sample.index)], axis=1),
+            pd.concat([sample[["customer_id"]], values], axis=1),
             data / SHAP_SAMPLE.name,
         )
 

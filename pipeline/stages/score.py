@@ -41,6 +41,7 @@ from pipeline.score import (
 from pipeline.sources.files import parse_ids, read_table_file
 from pipeline.stages._common import (
     CANONICAL,
+    EXPLAIN,
     FEATURES,
     MODELS,
     REPORTS,
@@ -52,7 +53,6 @@ from pipeline.train import load_churn_score
 from pipeline.workbook import workbook_bytes
 
 log = logging.getLogger(__name__)
-EXPLAIN_DATA = FEATURES.parent / "explain"
 TEST_CALIBRATION = REPORTS / "plots" / "calibration.csv"
 SHAP_BATCH = 5_000
 CARDS = 12
@@ -264,7 +264,7 @@ def read_uplift() -> pd.DataFrame | None:
 def run(params: Params) -> None:
     meta = io.read_json(FEATURES / "meta.json")
     as_of = pd.Timestamp(meta["cutoffs"]["score"])
-    scoring = io.read_parquet(EXPLAIN_DATA / "scoring.parquet")
+    scoring = io.read_parquet(EXPLAIN / "scoring.parquet")
     features = io.read_at(FEATURES / "snapshots.parquet", as_of).reset_index(drop=True)
     r = params.retention
     with timed("segments, plays and lists", log):
