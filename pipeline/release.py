@@ -11,10 +11,13 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import pickle
+import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -303,12 +306,17 @@ class _Inputs:
     surveyed: pd.DataFrame
 
 
-def _start_worker(inputs: _Inputs, log_level: int | None = None) -> None:
+def _start_worker(inputs: _Inputs | str, log_level: int | None = None) -> None:
+    """``inputs``: the inputs, or the path of a file holding them pickled (a fresh
+    process reads them from there)."""
     if log_level is not None:  # a fresh process: its logging and threads
         logging.basicConfig(
             level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
         threadpool_limits(1)
+    if isinstance(inputs, str):
+        with open(inputs, "rb") as f:
+            inputs = pickle.load(f)
     _WORKER["inputs"] = inputs
 
 
@@ -337,17 +345,24 @@ def _fitting(inputs: _Inputs) -> Iterator:
                 _WORKER.clear()
             return
         # fresh interpreters (not fork: OpenMP does not survive a fork once it has run),
-        # told to use one thread from the start
+        # told to use one thread from the start. The inputs go through a file: sent as
+        # the initializer's arguments, each process's start would wait for the one
+        # before to import and unpickle them (a spawned child reads what it was sent
+        # only after importing), and the second process would start a second late.
         saved = {k: os.environ.get(k) for k in ONE_THREAD_ENV}
         os.environ.update(ONE_THREAD_ENV)
         try:
-            with ProcessPoolExecutor(
-                max_workers=processes,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker,
-                initargs=(*args, logging.getLogger().level),
-            ) as pool:
-                yield lambda jobs: list(pool.map(_run_job, jobs))
+            with tempfile.TemporaryDirectory(prefix="release-") as tmp:
+                path = Path(tmp) / "inputs.pickle"
+                with path.open("wb") as f:
+                    pickle.dump(args[0], f, protocol=pickle.HIGHEST_PROTOCOL)
+                with ProcessPoolExecutor(
+                    max_workers=processes,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start_worker,
+                    initargs=(str(path), logging.getLogger().level),
+                ) as pool:
+                    yield lambda jobs: list(pool.map(_run_job, jobs))
         finally:
             for k, v in saved.items():
                 if v is None:
