@@ -323,9 +323,6 @@ def log_run(
         items = list(params.items())
         for i in range(0, len(items), 100):
             mlflow.log_params(dict(items[i : i + 100]))
-        items = list(metrics.items())
-        for i in range(0, len(items), 500):
-            mlflow.log_metrics(dict(items[i : i + 500]))
         with _serving_code() as code:
             info = mlflow.pyfunc.log_model(
                 name=MODEL_NAME,
@@ -336,6 +333,11 @@ def log_run(
                 input_example=input_example,
                 pip_requirements=PIP_REQUIREMENTS,
             )
+        # after the model, tied to it as they are logged: logged before, MLflow links
+        # them to the model one metric history query at a time (0.8 s for ~500)
+        items = list(metrics.items())
+        for i in range(0, len(items), 500):
+            mlflow.log_metrics(dict(items[i : i + 500]), model_id=info.model_id)
         for folder, files in artifacts.items():
             for f in files:
                 mlflow.log_artifact(str(f), artifact_path=folder)

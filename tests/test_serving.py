@@ -160,6 +160,14 @@ def test_pyfunc_model_loads_without_pickle_and_reproduces_the_list(tmp_path, mon
         registered_model="churn-loyalty",
     )
     assert logged.version == "1"
+    # a reviewer sees the metrics on the run and on the logged model's own page
+    c = tracking.client(tmp_path)
+    run = c.get_run(logged.run_id)
+    assert run.data.metrics == {"shipped.roc_auc": 0.8}
+    model_id = run.outputs.model_outputs[0].model_id
+    assert {m.key: m.value for m in c.get_logged_model(model_id).metrics} == {
+        "shipped.roc_auc": 0.8
+    }
     loaded = mlflow.pyfunc.load_model(f"models:/churn-loyalty/{logged.version}")
     out = loaded.predict(rows)
     expected = model.predict(rows)
