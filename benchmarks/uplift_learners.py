@@ -18,6 +18,13 @@ Usage (from a checkout after `make run`)::
 
 ``--campaigns N`` validates on the N campaigns before the held-out one (each learnt
 from its own past): one campaign of ~1,000 contacts ranks close learners by noise.
+
+Two diagnostics no shop can run, for what limits every learner: ``--true-types`` gives
+the hazard learners (and ``truth_fed``) the simulator's true loyalty types, and the
+``truth_fed`` learner regresses the TRUE planted effects of the training contacts on
+the features and type probabilities: a ceiling for what those inputs tell about the
+effects. ``--held-out`` starts from the pipeline's own held-out campaign (to explain
+the README's figures, not to choose).
 """
 
 from __future__ import annotations
@@ -134,7 +141,49 @@ def hazard(ridge: float, pooled: bool = True, link: str = "cloglog", contacts: b
     return fit
 
 
+def truth_fed(train: pd.DataFrame, design: Design, plays: list[str], seed: int):
+    """A diagnostic ceiling no shop can run: per play, a LightGBM regressing the TRUE
+    planted effect of each training contact on everything the shop knows at the contact
+    (the features and the type model's probabilities; with ``--true-types`` the true
+    types). It needs no arms and no baseline: what it misses on the validation campaign,
+    the features and types do not tell (up to its own regression error), so no learner
+    of the arms with these inputs can be expected to do better."""
+    types = TRUE_TYPES or uplift.fit_type_model(SURVEYED, design, seed=seed, contacts=CONTACTS)
+
+    def inputs(frame: pd.DataFrame) -> pd.DataFrame:
+        x = design.matrix(frame)
+        if types is not None:
+            proba = np.asarray(types(frame), dtype=float)
+            for j, t in enumerate(types.classes):
+                x[f"_type_{t}"] = proba[:, j]
+        return x
+
+    effects = train[["customer_id", "campaign"]].merge(
+        TRUTH, on=["customer_id", "campaign"], how="left", validate="one_to_one"
+    )
+    x = inputs(train)
+    models = {
+        p: uplift.fit_with_holdout(
+            x,
+            effects[f"effect_{p}"].to_numpy(float),
+            objective="regression",
+            seed=seed + i,
+            max_rounds=2000,
+            num_leaves=31,
+            min_data_in_leaf=20,
+        )
+        for i, p in enumerate(plays)
+    }
+
+    def predict(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        x = inputs(frame)
+        return {p: m.predict(x) for p, m in models.items()}
+
+    return predict
+
+
 SURVEYED = pd.DataFrame()  # the survey answers before the validation campaign (main)
+TRUTH = pd.DataFrame()  # every contact's planted effects (main): truth_fed learns from them
 CONTACTS = None  # every contact before the validation campaign: the type model's too
 TRUE_TYPES = None  # --true-types: the simulator's own types, a diagnostic ceiling
 
@@ -159,6 +208,7 @@ LEARNERS = {
     **{f"loglog_pooled_{r:g}": hazard(r, True, "loglog") for r in (10.0, 30.0, 100.0)},
     "hazard_pooled_30_answers": hazard(30.0, True, "cloglog", contacts=False),
     "loglog_pooled_30_answers": hazard(30.0, True, "loglog", contacts=False),
+    "truth_fed": truth_fed,  # a diagnostic: learns from the true effects
     "x_shrunk": x_shrunk,
     "x_learner": x_learner,
     "t_learner": t_learner,
@@ -182,6 +232,12 @@ def main() -> None:
         help="validate on this many campaigns before the held-out one, each learnt from "
         "its own past, and print the mean oracle share and the sleeping dogs in all",
     )
+    ap.add_argument(
+        "--held-out",
+        action="store_true",
+        help="start from the pipeline's held-out campaign itself (the README's figures): "
+        "a diagnostic of those figures, never a way to choose",
+    )
     ap.add_argument("--only", nargs="*", help="learners to run (default: all)")
     args = ap.parse_args()
     params = load_params(args.run / "params.yaml")
@@ -190,8 +246,9 @@ def main() -> None:
     meta = pd.read_json(args.run / "data/features/meta.json", typ="series")
     horizon = int(meta["horizon_days"])
     _, _, held_out = uplift.split_campaigns(rows, horizon_days=horizon)
-    past = rows[rows["cutoff"] + pd.Timedelta(days=horizon) <= held_out]
-    global SURVEYED, TRUE_TYPES, CONTACTS
+    past = rows if args.held_out else rows[rows["cutoff"] + pd.Timedelta(days=horizon) <= held_out]
+    global SURVEYED, TRUE_TYPES, CONTACTS, TRUTH
+    TRUTH = truth
     if args.true_types:
         TRUE_TYPES = TrueTypes(pd.read_parquet(args.run / "data/truth/truth.parquet"))
     os.chdir(args.run)  # the stage's paths are relative to the run
