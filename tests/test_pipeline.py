@@ -13,6 +13,7 @@ planted causes and types customers.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import shutil
 import sqlite3
@@ -91,6 +92,25 @@ def test_outputs_are_where_the_readme_says(shop):
     assert "do_not_contact" not in set(call["play"]) | set(winback["play"])
     assert {"uplift", "expected_saved_value"} <= set(call.columns)
     assert "uplift" in read_json(shop / "metrics.json")
+
+
+def test_the_uplift_diagnostics_reproduce_the_stages_held_out_figures(shop):
+    """The README's ``benchmarks/uplift_learners.py --held-out`` as written: the shipped
+    learner's line is the stage's own figure in reports/uplift.json (the same fits on
+    the same past), and the truth-fed ceiling is printed beside it."""
+    out = run_in_shell(
+        shop,
+        ".venv/bin/python benchmarks/uplift_learners.py --held-out "
+        "--only loglog_pooled_30 truth_fed",
+    ).stdout
+    lines = dict(re.findall(r"^\s*(\S+): saved .* = +(-?[\d.]+%.*)$", out, re.M))
+    assert set(lines) == {"loglog_pooled_30", "truth_fed"}, out
+    truth = read_json(shop / "reports/uplift.json")["truth"]
+    share, dogs = re.match(
+        r"(-?[\d.]+)%.*sleeping dogs marked (\d+ of \d+)", lines["loglog_pooled_30"]
+    ).groups()
+    assert float(share) == pytest.approx(100 * truth["oracle_share"], abs=0.051), out
+    assert dogs == f"{truth['harmed_marked_do_not_contact']} of {truth['harmed_by_every_play']}"
 
 
 def test_second_repro_does_nothing_and_dvc_commands_work(shop):
