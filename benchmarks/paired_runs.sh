@@ -14,13 +14,13 @@ pairs=${3:-3}
 export MLFLOW_DISABLE_TELEMETRY=true DVC_NO_ANALYTICS=1 DO_NOT_TRACK=1
 declare -A times
 one() {
-  local dir=$1 start end
-  start=$(date +%s.%N)
+  local dir=$1 start end t
+  start=$(date +%s%N)
   (cd "$dir" && PATH="$dir/.venv/bin:$PATH" dvc repro -f >/dev/null 2>&1 \
     && PATH="$dir/.venv/bin:$PATH" python -m pipeline.summary >/dev/null 2>&1) \
     || { echo "run failed in $dir" >&2; exit 1; }
-  end=$(date +%s.%N)
-  t=$(echo "$end - $start" | bc)
+  end=$(date +%s%N)
+  t=$(awk -v ns=$((end - start)) 'BEGIN {printf "%.1f", ns / 1e9}')
   printf '%s %.1f s\n' "$dir" "$t"
   times[$dir]="${times[$dir]:-} $t"
 }
