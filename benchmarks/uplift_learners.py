@@ -115,9 +115,16 @@ def x_shrunk(train: pd.DataFrame, design: Design, plays: list[str], seed: int):
     return effects
 
 
-def hazard(ridge: float, pooled: bool = True, link: str = "cloglog", contacts: bool = True):
+def hazard(
+    ridge: float,
+    pooled: bool = True,
+    link: str = "cloglog",
+    contacts: bool = True,
+    correct_baseline: bool = True,
+):
     """Plays as hazard multipliers by type and situation (pipeline.uplift.HazardLearner);
-    ``contacts=False``: the type model learns from the survey answers only (as before)."""
+    ``contacts=False``: the type model learns from the survey answers only (as before);
+    ``correct_baseline=False``: the boosted baseline as is (as before)."""
 
     def fit(train: pd.DataFrame, design: Design, plays: list[str], seed: int):
         types = TRUE_TYPES or uplift.fit_type_model(
@@ -135,6 +142,7 @@ def hazard(ridge: float, pooled: bool = True, link: str = "cloglog", contacts: b
             pooled=pooled,
             seed=seed,
             link=link,
+            correct_baseline=correct_baseline,
         )
         return lambda frame: {p: m.effect(frame) for p, m in models.items()}
 
@@ -208,6 +216,7 @@ LEARNERS = {
     **{f"loglog_pooled_{r:g}": hazard(r, True, "loglog") for r in (10.0, 30.0, 100.0)},
     "hazard_pooled_30_answers": hazard(30.0, True, "cloglog", contacts=False),
     "loglog_pooled_30_answers": hazard(30.0, True, "loglog", contacts=False),
+    "loglog_pooled_30_uncorrected": hazard(30.0, True, "loglog", correct_baseline=False),
     "truth_fed": truth_fed,  # a diagnostic: learns from the true effects
     "x_shrunk": x_shrunk,
     "x_learner": x_learner,

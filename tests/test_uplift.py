@@ -447,3 +447,63 @@ def test_loglog_link_recovers_plays_that_act_on_the_order_rate():
         assert err_loglog < 0.5 * err_cloglog, (play, err_loglog, err_cloglog)
     with pytest.raises(ValueError, match="unknown link"):
         fit_hazard_plays(train, design, covariates, link="probit", **kwargs)
+
+
+def _rare_complaints(n: int, seed: int) -> pd.DataFrame:
+    """A shop where 1.5% of the contacts have an open complaint: they churn three times
+    as often as anyone else (p0 0.6 against 0.2), a service call keeps them (hazard x
+    0.3) and changes nothing for the others, a discount changes nothing for anyone. Their
+    controls (about 150) are fewer than the baseline booster's smallest leaf."""
+    rng = np.random.default_rng(seed)
+    noise = rng.uniform(0, 1, n)
+    complaint = (rng.random(n) < 0.015).astype(float)
+    arm = np.where(rng.random(n) < 0.5, "treatment", "control")
+    play = np.where(rng.random(n) < 0.5, "service_call", "discount")
+    hazard = -np.log1p(-np.where(complaint > 0, 0.6, 0.2))
+    m = np.where((arm == "treatment") & (play == "service_call") & (complaint > 0), 0.3, 1.0)
+    churned = rng.random(n) < -np.expm1(-hazard * m)
+    return pd.DataFrame(
+        {
+            "noise": noise,
+            "complaints_unresolved_now": complaint,
+            "arm": arm,
+            "play": np.where(arm == "treatment", play, None),
+            "churned": churned.astype(int),
+        }
+    )
+
+
+@pytest.mark.parametrize("correct_baseline", [True, False])
+def test_a_group_the_baseline_cannot_see_is_not_read_as_every_plays_harm(correct_baseline):
+    """The reviewed defect: customers with an open complaint were marked "do not contact"
+    and never offered the service call that keeps them, because the boosted baseline
+    (leaves of 200 or more) under-stated their churn and every play looked harmful.
+    Corrected on the controls, the baseline lets the arms speak."""
+    from pipeline.uplift import HazardCovariates, fit_hazard_plays
+
+    design = Design(features=("noise", "complaints_unresolved_now"), categories={})
+    train = _rare_complaints(20_000, seed=11)
+    covariates = HazardCovariates.for_rows(train)
+    models = fit_hazard_plays(
+        train,
+        design,
+        covariates,
+        plays=["service_call", "discount"],
+        ridge=1.0,
+        pooled=False,
+        seed=3,
+        correct_baseline=correct_baseline,
+    )
+    discount = models["discount"].multipliers()["open_complaint"]
+    call = models["service_call"].multipliers()["open_complaint"]
+    test = _rare_complaints(20_000, seed=12)
+    test = test[test["complaints_unresolved_now"] > 0]
+    effects = {p: m.effect(test) for p, m in models.items()}
+    chosen = choose_plays(effects, np.full(len(test), 100.0), {"service_call": 4, "discount": 3})
+    if correct_baseline:
+        assert discount == pytest.approx(1.0, abs=0.35)
+        assert call < 0.6
+        assert (chosen["play"] == "service_call").mean() > 0.95
+        assert (chosen["play"] == "do not contact").mean() == 0.0
+    else:  # what the list did before: a harm no play has
+        assert discount > 1.5

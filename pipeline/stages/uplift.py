@@ -186,7 +186,8 @@ class Fitted:
         """
         if self.learner == "hazard":  # one baseline and one covariate matrix for every play
             first = next(iter(self.learners.values()))
-            p0, z = first.baseline_churn(frame), first.covariates.matrix(frame)
+            z = first.covariates.matrix(frame)
+            p0 = first.baseline_churn(frame, z)
             effects = {p: m.effect(frame, p0, z) for p, m in self.learners.items()}
         else:
             effects = {p: m.effect(frame) for p, m in self.learners.items()}
@@ -354,6 +355,7 @@ def _save_models(fitted: Fitted, directory: Path) -> None:
             "learner": "hazard",
             "link": first.link,
             "covariates": first.covariates.names,
+            "baseline_correction": first.baseline_multipliers(),
             "types": list(fitted.types.classes) if fitted.types is not None else [],
             "plays": {
                 p: {
