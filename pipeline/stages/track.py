@@ -4,8 +4,12 @@ Logs the run (see :mod:`pipeline.tracking`), registers the model that made the l
 and lets :mod:`pipeline.registry` decide whether it becomes ``champion`` or
 ``challenger``; the decision and its reasons are tagged on the run and logged here.
 
-Nothing it writes is a DVC output: the run id changes every run, and ``dvc.lock`` must
-not. ``reports/mlflow_run.json`` (git-ignored) says where the run went.
+``reports/mlflow_run.json`` (git-ignored) says where the run went; it is no DVC output,
+because the run id changes every run and ``dvc.lock`` must not. The stage's one output
+is ``mlruns/tracked.json``, the same bytes every run (experiment and model name): a
+fresh clone or an emptied store lacks it, so ``dvc repro`` logs the run there even when
+every input matches ``dvc.lock`` (without it DVC would skip the stage and the store
+would stay empty), and an unchanged pipeline still logs nothing twice.
 """
 
 from __future__ import annotations
@@ -186,6 +190,10 @@ def gate(
     return decision
 
 
+# The stage's DVC output, under the store's artifacts (see the module's docstring).
+TRACKED = "tracked.json"
+
+
 def run(params: Params) -> None:
     root = tracking.project_root()
     train = io.read_json(REPORTS / "train.json")
@@ -242,6 +250,10 @@ def run(params: Params) -> None:
             "alias": decision.alias,
         },
         REPORTS / "mlflow_run.json",
+    )
+    io.write_json(
+        {"experiment": params.tracking.experiment, "registered_model": params.registry.model_name},
+        root / tracking.ARTIFACT_DIR / TRACKED,
     )
 
 
