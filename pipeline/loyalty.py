@@ -235,7 +235,8 @@ PLAYS: dict[str, Play] = {
         1.5,
     ),
     "fulfilment_fix": Play(
-        "Fulfilment fix: expedite the next order, offer a goodwill credit",
+        "Fulfilment fix: free express delivery on the next order; a goodwill credit "
+        "after a late one",
         "late deliveries break the first promise an online shop makes",
         10.0,
         1.2,
@@ -326,6 +327,9 @@ PLAYS: dict[str, Play] = {
         0.0,
     ),
 }
+
+# Plays that contact no one: they cost nothing and save nothing.
+NO_CONTACT_PLAYS = ("none", "do_not_contact", "let_go")
 
 TYPE_PLAY: dict[str, str] = {
     "premium": "vip_care",

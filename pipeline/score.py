@@ -24,7 +24,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.loyalty import PLAYS, WINBACK_PLAYS, recommend_play, relationship_stage, situations
+from pipeline.loyalty import (
+    NO_CONTACT_PLAYS,
+    PLAYS,
+    WINBACK_PLAYS,
+    recommend_play,
+    relationship_stage,
+    situations,
+)
 from pipeline.segments import assign_segments, rhythm
 
 CALL = "call"
@@ -227,7 +234,10 @@ def score_customers(
     out["contact_success"] = rate * out["play"].map(economics.success_factor)
     out["value_at_risk"] = p * value
     out["saveable_value"] = out["value_at_risk"] * out["contact_success"]
-    out["contact_cost"] = economics.contact_cost + out["play"].map(economics.offer_cost)
+    contacted = ~out["play"].isin(NO_CONTACT_PLAYS)
+    out["contact_cost"] = np.where(
+        contacted, economics.contact_cost + out["play"].map(economics.offer_cost), 0.0
+    )
     out["expected_profit"] = economics.margin * out["saveable_value"] - out["contact_cost"]
     return out
 
@@ -289,12 +299,53 @@ def apply_uplift(
         "in past campaigns, customers like them left more often when contacted, whatever the play"
     )
     out.loc[none, "play_because"] = "no play tested in past campaigns pays for itself here"
-    out.loc[act, "play_because"] = (
-        "past campaigns: this play lowers their churn probability by "
-        + (100 * out.loc[act, "uplift"]).round(1).astype(str)
-        + " points, more than any other"
+    out.loc[act, "play_because"] = _uplift_because(
+        out.loc[act, "play"], out.loc[act, "uplift"], rows.set_index(out.index[known]), act[known]
     )
     return out
+
+
+# The campaigns' plays as a sentence names them.
+PLAY_NOUNS = {
+    "discount": "a discount coupon",
+    "points": "a points bonus",
+    "fulfilment_fix": "free express delivery",
+    "service_recovery": "a service call",
+    "winback": "a win-back offer",
+}
+
+
+def _uplift_because(
+    play: pd.Series, uplift: pd.Series, rows: pd.DataFrame, act: np.ndarray
+) -> pd.Series:
+    """Why the uplift model chose each play: its effect and the runner-up's.
+
+    ``rows``: the uplift predictions of the scored customers (``effect_<play>`` per
+    play), ``act`` which of them the model gave a play to (the order of ``play``)."""
+    effects = rows.loc[act, [c for c in rows.columns if c.startswith("effect_")]]
+    text = "past campaigns: lowers their churn probability by " + _points(uplift)
+    if effects.shape[1] < 2:
+        return text
+    names = np.array([c.removeprefix("effect_") for c in effects.columns], dtype=object)
+    values = effects.to_numpy(dtype=float, copy=True)
+    values[names[None, :] == play.to_numpy(dtype=object)[:, None]] = -np.inf
+    second = values.argmax(axis=1)
+    second_effect = pd.Series(values[np.arange(len(values)), second], index=play.index)
+    noun = pd.Series(names[second], index=play.index).map(lambda k: PLAY_NOUNS.get(k, k))
+    # chosen by saved value net of cost: a dearer play may remove more churn
+    dearer = second_effect > uplift
+    return text + np.select(
+        [dearer, second_effect > 0],
+        [
+            "; " + noun + " would remove " + _points(second_effect) + " but costs more",
+            "; the next best, " + noun + ", by " + _points(second_effect),
+        ],
+        "; every other play would push them away",
+    )
+
+
+def _points(share: pd.Series) -> pd.Series:
+    return (100 * share).round(1).astype(str) + " points"
 
 
 def _check_scoring(scoring: pd.DataFrame) -> None:

@@ -148,6 +148,10 @@ def test_every_customer_gets_a_segment_a_play_and_its_economics(shop) -> None:
     # service recovery works 1.5x: 0.5 x 50 x 0.4 x 1.5
     assert out.loc["complaint", "saveable_value"] == pytest.approx(15.0)
     assert out.loc["steady", "contact_success"] == 0.0
+    # no contact is made: it costs nothing (the Everyone sheet showed -1.00 profit)
+    for who in ("steady", "gone_price"):
+        assert out.loc[who, "contact_cost"] == 0.0
+        assert out.loc[who, "expected_profit"] == 0.0
     assert out.loc["gone_price", "contact_success"] == 0.0
     assert out.loc["lapsing", "risk_band"] == "medium"
     assert out.loc["lapsing", "usual_gap_days"] == 20.0
@@ -295,9 +299,21 @@ def test_campaign_evidence_decides_the_play_and_takes_sleeping_dogs_off_the_list
             "uplift": [0.2, -0.05, 0.1, 0.3],
             "expected_saved_value": [0.2 * 0.5 * 100 - 3.0, -1.0, 0.1 * 0.5 * 300 - 2.5, 100.0],
             "cost": [3.0, 0.0, 2.5, 2.0],
+            "effect_discount": [0.2, -0.05, 0.05, 0.1],
+            "effect_points": [0.1, -0.1, 0.12, 0.3],
+            "effect_winback": [-0.01, -0.02, 0.1, 0.1],
         }
     )
     out = apply_uplift(customers, uplift, ECONOMICS).set_index("customer_id")
+    # why this play and not another: its effect and the runner-up's
+    assert out.loc["warn", "play_because"] == (
+        "past campaigns: lowers their churn probability by 20.0 points; "
+        "the next best, a points bonus, by 10.0 points"
+    )
+    assert out.loc["gone", "play_because"] == (
+        "past campaigns: lowers their churn probability by 10.0 points; "
+        "a points bonus would remove 12.0 points but costs more"
+    )
     assert out.loc["warn", "play"] == "discount"
     assert out.loc["warn", "play_source"] == "uplift model"
     assert out.loc["warn", "recommended_action"] == PLAYS["discount"].action
