@@ -105,6 +105,13 @@ def amount_p99(path: Path, column: str) -> float | None:
     return None if value is None else float(value)
 
 
+def latest_possible_day() -> pd.Timestamp:
+    """Midnight two days after today (UTC): the first moment no event of an export can
+    have happened at, whatever the shop's time zone."""
+    today = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
+    return today + pd.Timedelta(days=2)
+
+
 def plan_rules(
     raw: Mapping[str, Path],
     *,
@@ -128,14 +135,31 @@ def plan_rules(
         facts["export_date"] = str(bound)
         facts["export_date_from"] = "set in source.export_date"
     else:
-        found = detect_export_date(event_days(raw, min_date=min_date, max_date=max_date))
+        daily = event_days(raw, min_date=min_date, max_date=max_date)
+        # Nothing in an export happened after the export was read: rows dated later
+        # than tomorrow (time zones) are typos, however many. Detection reads the rest.
+        ceiling = latest_possible_day()
+        future = daily["day"] >= ceiling
+        found = detect_export_date(daily[~future])
         bound = found.bound
-        if found.bound is not None:
+        n = int(daily.loc[future, "n"].sum())
+        if n and bound is None:
+            last = found.last_dense_day
+            bound = ceiling
+            note = "the day after the ingest: nothing can have happened later"
+            facts["export_date"] = str(bound)
+            facts["export_date_from"] = (
+                f"not set; {n} rows are dated after the ingest ({ceiling:%Y-%m-%d} on), "
+                f"up to {daily.loc[future, 'day'].max():%Y-%m-%d}: quarantined"
+                + (f"; the other data end on {last:%Y-%m-%d}" if last is not None else "")
+            )
+            log.warning("%d rows are dated after the ingest day: quarantined", n)
+        elif found.bound is not None:
             note = "detected; set source.export_date to override"
             facts["export_date"] = str(found.bound)
             facts["export_date_from"] = (
                 f"detected: events are dense until {found.last_dense_day:%Y-%m-%d} "
-                f"(about {found.rate_per_day:,.0f} a day); {found.lone_rows} lone rows "
+                f"(about {found.rate_per_day:,.0f} a day); {found.lone_rows + n} lone rows "
                 "lie after it"
             )
             log.warning(
