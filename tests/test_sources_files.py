@@ -504,13 +504,34 @@ def test_exact_copies_are_set_aside_with_the_line_they_copy() -> None:
     ]
 
     result = map_tables({"orders": raw.iloc[:4]}, {})
-    # "5.0" differs as written: a real second line of order 1, summed
-    assert result.tables["orders"]["amount"].tolist() == [10.0, 6.0]
-    assert result.report["orders"]["duplicate_row"] == 1
+    # "5.0" is "5" written differently: a copy too, never summed (a reviewer's file
+    # doubled three orders this way: 18.210 and 18.21, "1000 " and 1000)
+    assert result.tables["orders"]["amount"].tolist() == [5.0, 6.0]
+    assert result.report["orders"]["duplicate_row"] == 2
     assert result.provenance["orders"][["_line", "_rows"]].to_dict("list") == {
         "_line": [1, 2],
-        "_rows": [2, 1],
+        "_rows": [1, 1],
     }
+    aside = result.set_aside["orders"]
+    assert "copy of line 1 once read (written differently)" in aside.astype(str).values
+
+
+def test_copies_once_read_differ_only_in_how_they_are_written() -> None:
+    raw = pd.DataFrame(
+        {
+            "order_id": ["O1", "O1", "O2", "O2", "O3", "O3"],
+            "customer_id": ["1000", "1000 ", "1001", "1001", "1002", "1002"],
+            "ordered_at": ["2023-12-15 18:00:00", "2023-12-15T18:00:00"] + ["2024-01-02"] * 4,
+            "amount": ["18.21", "18.210", "7", "7", "3", "4"],
+            "note": ["", "", "", "", "gift", "gift"],
+        }
+    )
+    result = map_tables({"orders": raw}, {})
+    # O1's two rows are one line written twice; O2's are exact copies; O3 has two lines
+    assert result.tables["orders"]["amount"].tolist() == [18.21, 7.0, 7.0]
+    assert result.report["orders"]["duplicate_row"] == 2
+    report = result.report["orders"]
+    assert report["rows_read"] == report["rows_used"] + report["duplicate_row"]
 
 
 def test_an_order_id_whose_lines_span_weeks_is_not_an_order_id() -> None:

@@ -720,9 +720,58 @@ def duplicate_rows(raw: pd.DataFrame, lines: np.ndarray) -> tuple[pd.Series, pd.
     return reasons, details
 
 
-def _start(src: _Input) -> tuple[pd.Series, pd.Series]:
-    """Reasons and details with exact copies already set aside."""
-    return duplicate_rows(src.raw, src.lines)
+def _start(src: _Input, mapped: _Mapped) -> tuple[pd.Series, pd.Series]:
+    """Reasons and details with copies already set aside: exact copies, then copies once
+    read (:func:`copies_once_read`)."""
+    reasons, details = duplicate_rows(src.raw, src.lines)
+    more, origin = copies_once_read(src.raw, mapped, reasons.isna().to_numpy())
+    if more.any():
+        reasons[more] = "duplicate_row"
+        lines = np.asarray(src.lines, dtype="int64")[origin[more]]
+        details[more] = [f"copy of line {n} once read (written differently)" for n in lines]
+    return reasons, details
+
+
+def copies_once_read(
+    raw: pd.DataFrame, mapped: _Mapped, candidate: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows equal to an earlier one in every value as read, though written differently
+    (``18.210`` and ``18.21``, ``"1000 "`` and ``1000``, ``T`` or a space in a time).
+
+    Compared: each mapped column's parsed value (its text where it did not parse) and
+    every unmapped column as written, among the ``candidate`` rows. An order line copied
+    this way would be summed into its order twice.
+
+    Returns
+    -------
+    copies, first
+        A mask of the copies, and per row the position of the first row it equals.
+    """
+    n = len(raw)
+    first = np.arange(n)
+    if candidate.sum() < 2:
+        return np.zeros(n, dtype=bool), first
+    key: dict[str, object] = {}
+    values = mapped.values
+    for i, column in enumerate(values.columns):
+        key[f"v{i}"] = values[column].to_numpy()
+        written = mapped.source.get(column)
+        if column in mapped.unparseable and written in raw.columns:
+            bad = mapped.unparseable[column].to_numpy(dtype=bool)
+            text = raw[written]
+            if isinstance(text, pd.DataFrame):  # a repeated column name
+                text = text.iloc[:, 0]
+            key[f"u{i}"] = np.where(bad, text.to_numpy(dtype=object), None)
+    read = set(mapped.source.values())
+    for j in range(raw.shape[1]):
+        if raw.columns[j] not in read:
+            key[f"r{j}"] = raw.iloc[:, j].to_numpy()
+    frame = pd.DataFrame(key).loc[candidate]
+    group = frame.groupby(list(frame.columns), dropna=False, sort=False).ngroup().to_numpy()
+    positions = np.flatnonzero(candidate)
+    earliest = pd.Series(positions).groupby(group).transform("first").to_numpy()
+    first[positions] = earliest
+    return first != np.arange(n), first
 
 
 def _details(
@@ -774,7 +823,7 @@ def _map_generic(
     )
     log.info("%s: read as %s", _where(src), chosen.describe())
     must_have = [c for c in mapped.values.columns if not table.column(c).nullable]
-    reasons, details = _start(src)
+    reasons, details = _start(src, mapped)
     reasons = _first_reasons(mapped, must_have, reasons)
     used = reasons.isna()
     nulled = _count_nulled(mapped, must_have, used)
@@ -908,7 +957,7 @@ def _map_orders(
     )
     log.info("%s: read as %s", _where(src), chosen.describe())
     values = mapped.values
-    reasons, details = _start(src)
+    reasons, details = _start(src, mapped)
 
     # copies are set aside first: what repeats after them are real lines
     distinct = reasons.isna()
