@@ -577,14 +577,15 @@ CATALOGUE: tuple[Feature, ...] = (
         "silent_complaints",
         "returns_ratings",
         "returns in 90 days",
-        "{returns_90d|return} in the last 90 days",
+        # none is no reason: it reads as good news, whatever the model makes of it
+        Phrase("{returns_90d|return} in the last 90 days", _gt("returns_90d", 0)),
     ),
     _f(
         "returns_365d",
         "silent_complaints",
         "returns_ratings",
         "returns in the last year",
-        "{returns_365d|return} in the last year",
+        Phrase("{returns_365d|return} in the last year", _gt("returns_365d", 0)),
     ),
     _f(
         "returned_amount_share_365d",
@@ -600,7 +601,10 @@ CATALOGUE: tuple[Feature, ...] = (
         "silent_complaints",
         "returns_ratings",
         "ratings of 1 or 2 stars in the last year",
-        "{low_ratings_365d|low rating} (1-2 stars) in the last year",
+        Phrase(
+            "{low_ratings_365d|low rating} (1-2 stars) in the last year",
+            _gt("low_ratings_365d", 0),
+        ),
     ),
     _f(
         "rating_mean_365d",
@@ -682,6 +686,10 @@ CATALOGUE: tuple[Feature, ...] = (
         "monetary",
         "spend",
         "spend in the last year after returns and cancellations",
+        Phrase(
+            "returned more than they bought in the last year",
+            lambda f: (_col(f, "net_spend_365d") < 0).to_numpy(),
+        ),
         "spent {net_spend_365d|money} in the last year after returns",
     ),
     _f(
@@ -782,7 +790,11 @@ CATALOGUE: tuple[Feature, ...] = (
         "switching_costs",
         "loyalty points banked",
         Phrase("no loyalty points banked", _le("points_balance", 0)),
-        "{points_balance|loyalty point} banked",
+        # a small balance is little to lose by leaving; a large one is a strength
+        Phrase(
+            "only {points_balance|loyalty point} banked",
+            lambda f: (_col(f, "points_balance") < 100).to_numpy(),
+        ),
         strength=Phrase("{points_balance|loyalty point} banked", _ge("points_balance", 100)),
     ),
     _f(

@@ -7,7 +7,16 @@ import pandas as pd
 import pytest
 
 from pipeline import catalogue
-from pipeline.catalogue import BY_NAME, CATALOGUE, CONCEPTS, CONTEXT, NORMS, Phrase
+from pipeline.catalogue import (
+    BY_NAME,
+    CATALOGUE,
+    CONCEPTS,
+    CONTEXT,
+    NORMS,
+    Phrase,
+    phrase_reason,
+    with_norms,
+)
 from pipeline.features import FAMILIES
 
 NA = np.nan
@@ -212,3 +221,29 @@ def test_two_orders_are_not_called_irregular() -> None:
         "two orders so far, 30 days apart",
         "orders every 20 days, give or take 12 days",
     ]
+
+
+def test_good_news_is_never_said_as_a_reason() -> None:
+    """Reviewed on the lists: "no returns in the last 90 days", "17 loyalty points
+    banked" and "spent -24 in the last year after returns" were given as reasons."""
+    frame = with_norms(
+        pd.DataFrame(
+            {
+                "returns_90d": [0.0, 2.0],
+                "returns_365d": [0.0, 3.0],
+                "low_ratings_365d": [0.0, 1.0],
+                "points_balance": [17.0, 500.0],
+                "net_spend_365d": [-24.0, 281.0],
+            }
+        )
+    )
+    said = {
+        f.name: [None if pd.isna(t) else t for t in phrase_reason(f, frame)]
+        for f in CATALOGUE
+        if f.name in frame
+    }
+    assert said["returns_90d"] == [None, "2 returns in the last 90 days"]
+    assert said["returns_365d"] == [None, "3 returns in the last year"]
+    assert said["low_ratings_365d"] == [None, "1 low rating (1-2 stars) in the last year"]
+    assert said["points_balance"] == ["only 17 loyalty points banked", None]
+    assert said["net_spend_365d"][0] == "returned more than they bought in the last year"

@@ -85,7 +85,7 @@ def test_one_reason_per_concept_summed_within_the_concept(customers) -> None:
     # said by the concept's strongest feature, against the customer's own norm
     assert out["reason_1"] == "last order 102 days ago; usually every 21 days"
     assert out["reason_2"] == "no orders in the last 30 days; usually 1.4 a month"
-    assert out["reason_3"] == "50 loyalty points banked"
+    assert out["reason_3"] == "only 50 loyalty points banked"  # not said as a strength
 
 
 def test_no_two_reasons_of_one_concept_and_never_context(customers) -> None:
