@@ -114,9 +114,11 @@ def concept_drivers(values: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
         One row per concept (context excluded), largest first: ``concept``, ``label``,
         ``mean_abs_shap``, ``share`` (of all concepts' total), ``raises_risk_share``
         (share of customers whose risk the concept raises), ``top_feature`` (its
-        feature with the largest mean |SHAP|), ``top_label`` and ``direction``
+        feature with the largest mean |SHAP|), ``top_label``, ``direction``
         (``"higher"`` if higher values of the top feature go with higher risk,
-        ``"lower"`` if lower ones do, ``"mixed"`` otherwise).
+        ``"lower"`` if lower ones do, ``"mixed"`` otherwise) and ``known_share`` (the
+        share of customers the feature has a value for: the direction is among them,
+        so "days an open complaint has been open" speaks of those with one).
     """
     names = [c for c in values.columns if c != "_base"]
     concepts = catalogue.concepts(names)
@@ -130,6 +132,7 @@ def concept_drivers(values: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
         top = max(members, key=lambda n: (per_feature[n], n))
         x = pd.to_numeric(frame[top], errors="coerce") if top in frame else None
         direction = "mixed"
+        known_share = float(x.notna().mean()) if x is not None and len(x) else 0.0
         if x is not None and x.notna().sum() > 2 and x.nunique() > 1:
             known = x.notna()
             rho = x[known].rank().corr(values.loc[known, top].rank())
@@ -144,6 +147,7 @@ def concept_drivers(values: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
                 "top_feature": top,
                 "top_label": catalogue.BY_NAME[top].label,
                 "direction": direction,
+                "known_share": known_share,
             }
         )
     out = pd.DataFrame(rows)

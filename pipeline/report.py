@@ -95,6 +95,8 @@ def _drivers_in_words(drivers: pd.DataFrame, top: int = 6) -> str:
             "higher": "the higher, the riskier",
             "lower": "the lower, the riskier",
         }.get(row.direction, "raises the risk of some customers, lowers it for others")
+        if row.direction in ("higher", "lower") and getattr(row, "known_share", 1.0) < 0.95:
+            how = f"among the {row.known_share:.0%} of customers it applies to, {how}"
         items.append(
             f"<li><b>{escape(row.label)}</b> ({row.share:.0%} of what moves the risk; it raises "
             f"the risk of {row.raises_risk_share:.0%} of customers): {escape(covers)}. "

@@ -87,9 +87,11 @@ COLUMN_DOCS: dict[str, str] = {
     "expected_value": "expected spend over the horizon if the customer stays",
     "value_at_risk": "churn_probability x expected_value",
     "contact_success": "chance a contact keeps them if they would otherwise leave: the "
-    "segment's rate x the play's factor",
+    "segment's rate x the play's factor (rules), or uplift / churn_probability (uplift "
+    "model)",
     "saveable_value": "value_at_risk x contact_success: what a contact can still save",
-    "contact_cost": "the contact plus the play's offer (credit, points, gift)",
+    "contact_cost": "the contact plus the play's offer (credit, points, gift); the uplift "
+    "model's plays: what past campaigns recorded for the play; 0 when no one is contacted",
     "expected_profit": "margin x saveable_value - contact_cost",
     "uplift": "how much the play lowers the churn probability, learnt from past campaigns' "
     "control groups (empty: no campaign history; negative: the contact would push them away)",
@@ -99,7 +101,8 @@ COLUMN_DOCS: dict[str, str] = {
     "play_source": "uplift model (learnt from past campaigns with control groups) or rules "
     "(segment, situation and loyalty type, when there is no campaign evidence)",
     "recommended_action": "what to do",
-    "play_because": "why this play: the fact that calls for a fix, or the segment and type",
+    "play_because": "why this play: the fact that calls for a fix, or the segment and type "
+    "(rules); its effect beside the next best play's (uplift model)",
     "keeps_them": "a real strength that lowers the risk (advocacy, points, rhythm, ...)",
 }
 MONEY_COLUMNS = (

@@ -70,7 +70,8 @@ def report(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
             "share": [0.7, 0.3],
             "raises_risk_share": [0.4, 0.05],
             "top_label": ["days since the last order", "complaints open now"],
-            "direction": ["higher", "higher"],
+            "direction": ["higher", "lower"],
+            "known_share": [1.0, 0.04],
         }
     )
     calibration = {
@@ -117,6 +118,11 @@ def test_the_file_names_no_address_outside_itself(report) -> None:
     first = scored.loc[scored["list"] == "call", "name"].iloc[0]
     escaped = first.replace("<", "&lt;").replace(">", "&gt;")
     assert escaped in html and first not in html  # pass-through text is escaped
+    # a feature most customers lack: its direction is said of those who have it
+    assert (
+        "Strongest signal: complaints open now, among the 4% of customers it applies to" in (html)
+        and "the lower, the riskier" in html
+    )
 
 
 def test_renders_in_chromium_offline_with_its_charts_and_cards(report) -> None:
