@@ -882,6 +882,7 @@ def check_run(
     on_bad_rows: OnBadRows,
     max_bad_share: float,
     set_aside_examples: Callable[[str], str] = lambda name: "",
+    rows_dir: str = "data/ledger/",
 ) -> None:
     """Stop the run when too much is lost, or, with ``fail``, when anything is.
 
@@ -892,6 +893,7 @@ def check_run(
         accepted (naming the input, its file and table, and the top reasons). With
         ``on_bad_rows="fail"``, on the first input with rows set aside by the
         source, then the first table with a row quarantined or a value nulled.
+        Messages point to ``rows_dir`` for the rows not accepted.
     """
     for name, a in ledger["inputs"].items():
         by_rule = int(a.get("set_aside_by_rule", 0))
@@ -908,7 +910,7 @@ def check_run(
                 "So many bad rows usually mean the file is read or mapped wrongly: check "
                 f"source.read{f' (read as: {read})' if read else ''} and "
                 f"source.columns.{a['tables'][0] if a['tables'] else name}; see "
-                "reports/ledger.json and data/ledger/. Raise ingest.max_bad_share only if "
+                f"reports/ledger.json and {rows_dir}. Raise ingest.max_bad_share only if "
                 "these rows really are bad."
             )
     if on_bad_rows != "fail":
@@ -921,7 +923,7 @@ def check_run(
                 f"{a['rows_read']:,} rows set aside by the source: "
                 f"{_top(a['set_aside_reasons'], k=5)}{set_aside_examples(name)}. Fix the "
                 "file, or set ingest.on_bad_rows: quarantine to set them aside "
-                "(data/ledger/set_aside/)."
+                f"({rows_dir}set_aside/)."
             )
         if a.get("nulled_at_source"):
             where = f"file {a['file']!r}" if a.get("file") else f"input {name!r}"
@@ -936,7 +938,11 @@ def check_run(
             raise IngestError(message)
 
 
-def check_orders_left(ledger: Mapping[str, Any], outcomes: Mapping[str, TableOutcome]) -> None:
+def check_orders_left(
+    ledger: Mapping[str, Any],
+    outcomes: Mapping[str, TableOutcome],
+    rows_dir: str = "data/ledger/",
+) -> None:
     """Raise when no order is accepted, whatever the thresholds.
 
     Raises
@@ -953,5 +959,5 @@ def check_orders_left(ledger: Mapping[str, Any], outcomes: Mapping[str, TableOut
     }
     raise IngestError(
         f"no order accepted: the orders table is empty (top reasons: {_top(reasons) or 'none'}). "
-        "See reports/ledger.json and data/ledger/"
+        f"See reports/ledger.json and {rows_dir}"
     )

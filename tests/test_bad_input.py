@@ -437,6 +437,7 @@ def test_fail_mode_stops_on_any_row_not_accepted_as_it_is(tmp_path, monkeypatch,
     with pytest.raises(IngestError, match="ingest.on_bad_rows: quarantine") as err:
         run_shop(tmp_path, monkeypatch, {"orders": name}, ingest={"on_bad_rows": "fail"})
     assert expected in str(err.value)
+    assert (tmp_path / "data/ledger.failed").is_dir()
 
 
 @pytest.mark.parametrize(
@@ -448,7 +449,17 @@ def test_too_many_bad_rows_stop_the_run_in_quarantine_mode_too(tmp_path, monkeyp
     message = str(err.value)
     assert f"({share}) not accepted, above ingest.max_bad_share 0.05" in message
     assert "unparseable_amount" in message and "line 2" in message
+    # the offending values as written, not only their reason (reviewed: "EUR 79.73")
+    assert "(column 'amount': 'EUR " in message, message
     assert not (tmp_path / "data/canonical").exists()  # nothing half-written
+    # this run's rows not accepted are where the message says, every one of them
+    assert "data/ledger.failed/" in message and not (tmp_path / "data/ledger").exists()
+    aside = pd.concat(
+        pd.read_parquet(f) for f in (tmp_path / "data/ledger.failed").rglob("*.parquet")
+    )
+    ledger_in = json.loads((tmp_path / "reports/ledger.json").read_text())["inputs"]
+    bad = sum(a["set_aside"] + a["quarantined"] for a in ledger_in.values())
+    assert len(aside) == bad
     ledger = json.loads((tmp_path / "reports/ledger.json").read_text())
     assert ledger["status"].startswith("failed")
 

@@ -354,7 +354,13 @@ def test_unparseable_values_are_set_aside_and_counted() -> None:
             "missing_ordered_at",
             "unparseable_amount",
         ).to_numpy(),
-        detail=strings(None, None, None, None).to_numpy(),
+        # the file's column and the value as written: what a message shows to fix
+        detail=strings(
+            "column 'at': 'not a date'",
+            "column 'who' empty",
+            "column 'at' empty",
+            "column 'total': 'abc'",
+        ).to_numpy(),
     )
     for column in ("reason", "detail"):
         expected_aside[column] = expected_aside[column].astype(pd.StringDtype())

@@ -673,14 +673,37 @@ def _select(
     return mapped, chosen
 
 
-def _first_reasons(mapped: _Mapped, required: list[str], reasons: pd.Series) -> pd.Series:
-    """Add the first reason each row cannot be used: a required value missing or unreadable."""
+def _first_reasons(
+    mapped: _Mapped,
+    required: list[str],
+    reasons: pd.Series,
+    details: pd.Series,
+    raw: pd.DataFrame,
+) -> tuple[pd.Series, pd.Series]:
+    """Add the first reason each row cannot be used: a required value missing or
+    unreadable; the detail names the file's column and, unreadable, the value as written
+    (``column 'total': '€18.21'``), so a message shows what to fix."""
     for column in required:
         bad = mapped.unparseable[column].to_numpy()
         missing = mapped.values[column].isna().to_numpy() & ~bad
-        reasons = reasons.mask(reasons.isna() & bad, f"unparseable_{column}")
-        reasons = reasons.mask(reasons.isna() & missing, f"missing_{column}")
-    return reasons
+        new_bad = reasons.isna().to_numpy() & bad
+        new_missing = reasons.isna().to_numpy() & missing
+        reasons = reasons.mask(new_bad, f"unparseable_{column}")
+        reasons = reasons.mask(new_missing, f"missing_{column}")
+        written = mapped.source.get(column, column)
+        if new_missing.any():
+            details = details.mask(new_missing, f"column {written!r} empty")
+        if new_bad.any():
+            text = raw[written] if written in raw.columns else None
+            if isinstance(text, pd.DataFrame):  # a repeated column name
+                text = text.iloc[:, 0]
+            if text is None:
+                details = details.mask(new_bad, f"column {written!r}")
+            else:
+                shown = [f"column {written!r}: {v!r}" for v in text.to_numpy()[new_bad]]
+                details = details.copy()
+                details[new_bad] = shown
+    return reasons, details
 
 
 def _count_nulled(mapped: _Mapped, required: list[str], used: pd.Series) -> dict[str, int]:
@@ -824,7 +847,7 @@ def _map_generic(
     log.info("%s: read as %s", _where(src), chosen.describe())
     must_have = [c for c in mapped.values.columns if not table.column(c).nullable]
     reasons, details = _start(src, mapped)
-    reasons = _first_reasons(mapped, must_have, reasons)
+    reasons, details = _first_reasons(mapped, must_have, reasons, details, src.raw)
     used = reasons.isna()
     nulled = _count_nulled(mapped, must_have, used)
     frame = mapped.values.loc[used.to_numpy()]
@@ -971,7 +994,7 @@ def _map_orders(
         must_have += ["product_id", "quantity", "unit_price"]
     elif amount_from_lines:
         must_have += ["quantity", "unit_price"]
-    reasons = _first_reasons(mapped, must_have, reasons)
+    reasons, details = _first_reasons(mapped, must_have, reasons, details, src.raw)
     if lines_mode:
         # a negative line inside a sum would hide a return or a correction in the
         # order amount; returns belong in the returns table

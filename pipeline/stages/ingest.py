@@ -5,7 +5,10 @@ set aside or quarantined, with reasons; values nulled or read as missing; how ea
 file was read; the export date), ``data/ledger/`` (the rows not accepted, with their
 line and reason) and ``reports/ingest.json`` (its numbers, as metrics). Stops the run
 when more than ``ingest.max_bad_share`` of an input is not accepted, or on any such
-row with ``ingest.on_bad_rows: fail``.
+row with ``ingest.on_bad_rows: fail``. A run that stops leaves ``data/canonical`` and
+``data/ledger/`` as the last successful run left them and puts its own rows not
+accepted in ``data/ledger.failed/``, which its message names (the next successful run
+removes it).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from pipeline.config import Params
 from pipeline.ingest import check_orders_left, check_run, table_account
 from pipeline.ingest_parquet import ingest_directory, plan_rules, set_aside_examples
 from pipeline.stages._common import CANONICAL, LEDGER, RAW, REPORTS, SOURCE_LEDGER, stage_main
+
+FAILED = LEDGER.with_name(LEDGER.name + ".failed")
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +57,17 @@ def run(params: Params) -> None:
                 on_bad_rows=p.on_bad_rows,
                 max_bad_share=p.max_bad_share,
                 set_aside_examples=set_aside_examples(kept / "set_aside"),
+                rows_dir=f"{FAILED}/",
             )
-            check_orders_left(book, outcomes)
+            check_orders_left(book, outcomes, rows_dir=f"{FAILED}/")
         except Exception as err:
+            # the rows this run did not accept, where its message says (not the last
+            # successful run's data/ledger/, which stays as it was)
+            shutil.rmtree(FAILED, ignore_errors=True)
+            shutil.copytree(kept, FAILED)
             io.write_json({**book, "status": f"failed: {err}"}, REPORTS / "ledger.json")
             raise
+        shutil.rmtree(FAILED, ignore_errors=True)
         io.write_json({**book, "status": "ok"}, REPORTS / "ledger.json")
         reports = {
             name: o.report() if o.derived is None else {"derived": o.accepted}
