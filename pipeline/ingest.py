@@ -163,11 +163,19 @@ def detect_export_date(daily: pd.DataFrame) -> ExportDate:
     )
 
 
-def amount_bound(p99: float | None, factor: float) -> float | None:
-    """The largest plausible amount: ``factor`` times the 99th percentile (None: no bound)."""
+def amount_bound(p99: float | None, factor: float, median: float | None = None) -> float | None:
+    """The largest plausible amount: ``factor`` times the 99th percentile, and at most
+    ``factor`` squared times the median (None: no bound).
+
+    The percentile is taken with the outliers in it: in a file of a few dozen rows one
+    amount of 1e9 lifts it to hundreds of millions, so the median, which a few rows
+    cannot move, caps the bound (100 x 100 x a median order of 50: 500,000)."""
     if p99 is None or not np.isfinite(p99) or p99 <= 0:
         return None
-    return float(p99 * factor)
+    bound = float(p99 * factor)
+    if median is not None and np.isfinite(median) and median > 0:
+        bound = min(bound, float(median * factor * factor))
+    return bound
 
 
 # --------------------------------------------------------------- row checks
@@ -218,6 +226,11 @@ def coerce_table(df: pd.DataFrame, table: Table) -> tuple[pd.DataFrame, dict[str
                 c = lowered.map(m).astype("boolean")
         else:
             c = s.astype(pd.StringDtype())
+            if col.allowed is not None:
+                # "Delivery " is the category delivery: spelled as the schema spells it
+                spelled = {a.casefold(): a for a in col.allowed}
+                folded = c.str.strip().str.casefold()
+                c = folded.map(spelled).astype(pd.StringDtype()).fillna(c)
         unreadable = s.notna() & c.isna()
         if unreadable.any():
             bad[col.name] = s[unreadable]

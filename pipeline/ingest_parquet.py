@@ -89,20 +89,21 @@ def event_days(raw: Mapping[str, Path], *, min_date: dt.date, max_date: dt.date)
         con.close()
 
 
-def amount_p99(path: Path, column: str) -> float | None:
-    """The 99th percentile of a table's positive finite amounts (None: no such amount)."""
+def amount_quantiles(path: Path, column: str) -> tuple[float | None, float | None]:
+    """The median and the 99th percentile of a table's positive finite amounts (None:
+    no such amount)."""
     if column not in streaming.column_names(path):
-        return None
+        return None, None
     con = _connect()
     try:
-        value = con.execute(
-            f"""SELECT quantile_cont(a, 0.99) FROM (
+        median, p99 = con.execute(
+            f"""SELECT quantile_cont(a, 0.5), quantile_cont(a, 0.99) FROM (
                     SELECT TRY_CAST({sql_name(column)} AS DOUBLE) AS a FROM {_parquet(path)}
                 ) WHERE a > 0 AND isfinite(a)"""
-        ).fetchone()[0]
+        ).fetchone()
     finally:
         con.close()
-    return None if value is None else float(value)
+    return (None if median is None else float(median)), (None if p99 is None else float(p99))
 
 
 def latest_possible_day() -> pd.Timestamp:
@@ -180,11 +181,16 @@ def plan_rules(
     bounds = {}
     for name, column in AMOUNT_COLUMNS.items():
         if name in raw:
-            b = amount_bound(amount_p99(raw[name], column), outlier_factor)
+            median, p99 = amount_quantiles(raw[name], column)
+            b = amount_bound(p99, outlier_factor, median)
             if b is not None:
                 bounds[name] = b
     facts["amount_bounds"] = {
-        name: {"bound": round(b, 2), "rule": f"{outlier_factor:g} x the 99th percentile"}
+        name: {
+            "bound": round(b, 2),
+            "rule": f"{outlier_factor:g} x the 99th percentile, at most "
+            f"{outlier_factor**2:g} x the median",
+        }
         for name, b in bounds.items()
     }
     rules = Rules(
@@ -583,28 +589,48 @@ def ingest_directory(
     return outcomes
 
 
-def set_aside_examples(aside: Path) -> Callable[[str], str]:
-    """A function giving a few set-aside lines of an input (for error messages)."""
+def set_aside_examples(kept: Path) -> Callable[[str], str]:
+    """A function giving a few lines of an input not accepted (for error messages): set
+    aside by the source (``kept/set_aside/``, with their detail) and quarantined by
+    ingest (``kept/quarantined/``, with the value the reason names)."""
 
     def examples(name: str) -> str:
-        path = aside / set_aside_file(name)
-        if not path.exists():
-            return ""
+        shown: list[tuple[int, str]] = []
         con = duckdb.connect()
         try:
-            columns = {
-                r[0]
-                for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()
-            }
-            detail = "detail" if "detail" in columns else "NULL"
-            rows = con.execute(
-                f"""SELECT reason, line, {detail} FROM read_parquet('{path}')
-                    QUALIFY row_number() OVER (PARTITION BY reason ORDER BY line) <= 2
-                    ORDER BY line LIMIT 4"""
-            ).fetchall()
+            path = kept / "set_aside" / set_aside_file(name)
+            if path.exists():
+                columns = _columns(con, path)
+                detail = "detail" if "detail" in columns else "NULL"
+                rows = con.execute(
+                    f"""SELECT reason, line, {detail} FROM read_parquet('{path}')
+                        QUALIFY row_number() OVER (PARTITION BY reason ORDER BY line) <= 2
+                        ORDER BY line LIMIT 4"""
+                ).fetchall()
+                shown += [(ln, f"line {ln} {r}{f' ({d})' if d else ''}") for r, ln, d in rows]
+            for path in sorted((kept / "quarantined").glob("*.parquet")):
+                columns = _columns(con, path)
+                if not {"input", "line", "reason"} <= columns:
+                    continue
+                frame = con.execute(
+                    f"""SELECT * FROM read_parquet('{path}') WHERE input = ?
+                        QUALIFY row_number() OVER (PARTITION BY reason ORDER BY line) <= 2
+                        ORDER BY line LIMIT 4""",
+                    [name],
+                ).df()
+                for row in frame.itertuples(index=False):
+                    column = str(row.reason).split(":")[0]
+                    value = getattr(row, column, None) if column in frame.columns else None
+                    known = value is not None and pd.notna(value)
+                    said = f" ({column} {value!r})" if known else ""
+                    shown.append((int(row.line), f"line {row.line} {row.reason}{said}"))
         finally:
             con.close()
-        shown = [f"line {line} {reason}{f' ({d})' if d else ''}" for reason, line, d in rows]
-        return f"; e.g. {', '.join(shown)}" if shown else ""
+        shown = sorted(shown)[:4]
+        return f"; e.g. {', '.join(text for _, text in shown)}" if shown else ""
 
     return examples
+
+
+def _columns(con: duckdb.DuckDBPyConnection, path: Path) -> set[str]:
+    return {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()}

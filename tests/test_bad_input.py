@@ -326,7 +326,7 @@ def test_implausible_amounts_are_quarantined_not_ranked(tmp_path, monkeypatch):
     assert quarantined["amount"].astype(float).tolist() == [1e15, 1e308]
     assert quarantined["reason"].str.startswith("amount: above the plausible bound").all()
     bound = run.ledger["amount_bounds"]["orders"]
-    assert bound["rule"] == "100 x the 99th percentile"
+    assert bound["rule"] == "100 x the 99th percentile, at most 10000 x the median"
     assert BASE["amount"].astype(float).max() < bound["bound"] < 1e6
 
 

@@ -562,8 +562,28 @@ def test_a_file_of_past_dates_gets_no_ingest_day_bound(tmp_path) -> None:
 
 def test_amount_bound_is_a_factor_of_the_99th_percentile() -> None:
     assert amount_bound(250.0, 100.0) == 25_000.0
+    assert amount_bound(250.0, 100.0, median=40.0) == 25_000.0
     assert amount_bound(None, 100.0) is None
     assert amount_bound(0.0, 100.0) is None
+
+
+def test_one_outlier_in_a_small_file_is_caught_by_the_median(tmp_path) -> None:
+    """Reviewed: 60 orders, one of 1,000,000,000: the 99th percentile (interpolated with
+    the outlier in it) made the bound 41 billion, and the order was accepted."""
+    from pipeline.ingest_parquet import plan_rules
+
+    rows = [order(f"o{i}", amount=10.0 + i) for i in range(59)] + [order("big", amount=1e9)]
+    raw = _raw_dir(tmp_path, {"orders": orders(*rows)})
+    rules, facts = plan_rules(
+        {"orders": raw / "orders.parquet"},
+        min_date=dt.date(1990, 1, 1),
+        max_date=dt.date(2100, 1, 1),
+        export_moment=None,
+        outlier_factor=100.0,
+    )
+    assert rules.amount_bounds["orders"] == pytest.approx(10_000 * 39.5)  # the median 39.5
+    checked = check_rows(orders(*rows), TABLES["orders"], rules)
+    assert len(checked.accepted) == 59 and "big" not in checked.accepted["order_id"].tolist()
 
 
 def test_rows_after_the_export_and_implausible_amounts_are_quarantined() -> None:
@@ -695,3 +715,46 @@ def test_an_empty_orders_table_is_left_to_the_ledger_and_a_missing_one_stops(tmp
         ingest_directory(
             tmp_path / "c" / "none", tmp_path / "c2", tmp_path / "q2", rules=Rules(**DATES)
         )
+
+
+def test_categories_are_matched_whatever_their_case_and_spaces() -> None:
+    """Reviewed: a complaints file written 'Delivery' failed the run."""
+    raw = canonical(
+        "complaints",
+        [
+            complaint("k1", category="Delivery "),
+            complaint("k2", category="QUALITY"),
+            complaint("k3", category="Lieferung"),
+        ],
+    )
+    checked = check_rows(raw, TABLES["complaints"], Rules(**DATES))
+    assert checked.accepted["category"].tolist() == ["delivery", "quality"]
+    assert list(checked.tally.reasons.values()) == [1]
+
+
+def test_stop_messages_quote_the_quarantined_values(tmp_path) -> None:
+    """A quarantined row's example names its line, its reason and the value it names."""
+    from pipeline.ingest_parquet import set_aside_examples
+
+    kept = tmp_path / "ledger"
+    (kept / "quarantined").mkdir(parents=True)
+    pd.DataFrame(
+        {
+            "customer_id": ["001000", "001001", "C7"],
+            "category": ["delivery", "delivery", "Lieferung"],
+            "reason": [
+                "customer_id: unknown customer (not in customers)",
+                "customer_id: unknown customer (not in customers)",
+                "category: not in ['delivery', 'quality']",
+            ],
+            "input": ["complaints.csv"] * 3,
+            "line": [2, 3, 9],
+        }
+    ).to_parquet(kept / "quarantined" / "complaints.parquet")
+    said = set_aside_examples(kept)("complaints.csv")
+    assert said == (
+        "; e.g. line 2 customer_id: unknown customer (not in customers) (customer_id "
+        "'001000'), line 3 customer_id: unknown customer (not in customers) (customer_id "
+        "'001001'), line 9 category: not in ['delivery', 'quality'] (category 'Lieferung')"
+    )
+    assert set_aside_examples(kept)("orders.csv") == ""

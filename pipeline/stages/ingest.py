@@ -56,7 +56,7 @@ def run(params: Params) -> None:
                 outcomes,
                 on_bad_rows=p.on_bad_rows,
                 max_bad_share=p.max_bad_share,
-                set_aside_examples=set_aside_examples(kept / "set_aside"),
+                set_aside_examples=set_aside_examples(kept),
                 rows_dir=f"{FAILED}/",
             )
             check_orders_left(book, outcomes, rows_dir=f"{FAILED}/")
