@@ -270,6 +270,15 @@ def read_csv_text(
             path, encoding, err, "detected" if "encoding" in detected else "set"
         ) from err
     except pd.errors.ParserError as err:
+        ragged = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(err))
+        if ragged:
+            want, line, saw = ragged.groups()
+            raise ReadError(
+                f"{str(path)!r}: line {line} has {saw} fields where the lines before it have "
+                f"{want} (delimiter {delimiter!r}{' detected' if 'delimiter' in detected else ''})"
+                f". A value holding {delimiter!r} must be quoted: fix or quote that line; set "
+                f"source.read.delimiter only if {delimiter!r} is not the file's delimiter"
+            ) from err
         raise ReadError(
             f"{str(path)!r} does not split into columns with delimiter {delimiter!r}: {err}. "
             "Set source.read.delimiter"

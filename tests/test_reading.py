@@ -226,3 +226,15 @@ def test_offsets_are_converted_and_naive_times_need_a_zone_when_mixed() -> None:
     pd.testing.assert_series_equal(parsed, stamps("2024-03-01 04:00", "2024-03-01 11:00", None))
     only_offsets = parse_timestamp_text(text("2024-03-01T12:00:00+08:00", "2024-03-01T00:00Z"))
     pd.testing.assert_series_equal(only_offsets, stamps("2024-03-01 04:00", "2024-03-01 00:00"))
+
+
+def test_a_ragged_line_is_named_with_its_fields_not_blamed_on_the_delimiter(tmp_path) -> None:
+    """Reviewed: one unquoted comma in a value stopped the run with 'set
+    source.read.delimiter', although the delimiter was right."""
+    path = tmp_path / "orders.csv"
+    path.write_text("id,who,at,total\n1,a,2024-01-01,5\n2,b,2024-01-02,6\n3,c,2024-01-03,7,5\n")
+    with pytest.raises(ReadError) as err:
+        read_csv_text(path, ReadChoices())
+    message = str(err.value)
+    assert "line 4 has 5 fields where the lines before it have 4" in message, message
+    assert "must be quoted" in message

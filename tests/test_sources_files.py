@@ -635,6 +635,15 @@ def test_an_orders_file_with_no_rows_is_named() -> None:
         map_tables({"orders": empty}, {}, paths={"orders": "x.csv"})
 
 
+def test_a_customers_file_with_no_rows_is_named_not_blamed_on_the_others() -> None:
+    orders = pd.DataFrame(
+        {"customer_id": ["a"], "ordered_at": ["2024-01-01"], "amount": ["5"]}, dtype=str
+    )
+    empty = pd.DataFrame({"customer_id": []}, dtype=str)
+    with pytest.raises(ValueError, match="'c.csv' .* has a header but no rows: every customer"):
+        map_tables({"orders": orders, "customers": empty}, {}, paths={"customers": "c.csv"})
+
+
 def test_a_shops_contact_history_is_mapped_and_bad_arms_are_quarantined() -> None:
     """A real shop's campaign export: its own column names, one row per customer chosen."""
     from pipeline.ingest import ingest_tables

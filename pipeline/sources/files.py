@@ -1199,6 +1199,13 @@ def map_tables(
             f"{_where(inputs['orders'])} has a header but no rows: the orders table is "
             "required (export the orders again)"
         )
+    if "customers" in inputs and len(inputs["customers"].raw) == 0:
+        # every order would be about an unknown customer, and the error would blame them
+        raise ValueError(
+            f"{_where(inputs['customers'])} has a header but no rows: every customer would "
+            "be unknown. Export the customers again, or leave source.files.customers unset "
+            "(the customers are then those with an accepted order)"
+        )
     options = {"missing_values": tuple(missing_values), "decimal": decimal, "thousands": thousands}
     for name in sorted(set(columns) - set(raw)):
         log.warning("source.columns.%s is set but no %s file is given: ignored", name, name)
