@@ -18,6 +18,11 @@ from pipeline.serving import ListModel
 class ChurnLoyaltyModel(PythonModel):
     """Snapshot features in; churn probability, expected value and loyalty type out."""
 
+    # The signature comes from the input example (pipeline.tracking), not from type hints.
+    # Without this, MLflow (pinned) wrapped predict in a pass-through and printed a
+    # coloured "add type hints" warning at every log and load, past any warning filter.
+    _skip_type_hint_validation = True
+
     def load_context(self, context) -> None:
         self.model = ListModel.from_files(context.artifacts)
 

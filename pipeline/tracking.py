@@ -28,6 +28,7 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +39,10 @@ from typing import Any
 import pandas as pd
 
 log = logging.getLogger(__name__)
+
+# Downloading a run's artifacts (make compare, the champion gate) drew progress bars in
+# the middle of the comparison; the user's own setting wins.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 DB_FILE = "mlflow.db"
 ARTIFACT_DIR = "mlruns"
@@ -312,8 +317,6 @@ def log_run(
         The registered model each run's model becomes a version of.
     """
     mlflow = _mlflow()
-    from mlflow.models import infer_signature
-
     from pipeline import serving
 
     c = client(root)
@@ -329,7 +332,7 @@ def log_run(
                 python_model=str(Path(serving.__file__).with_name("mlflow_model.py")),
                 artifacts={k: str(v) for k, v in model_files.items()},
                 code_paths=[str(code)],
-                signature=infer_signature(input_example, output_example),
+                signature=_signature(input_example, output_example),
                 input_example=input_example,
                 pip_requirements=PIP_REQUIREMENTS,
             )
@@ -446,6 +449,18 @@ def read_csv(mlflow_client, run_id: str, rel: str) -> pd.DataFrame | None:
         except (MlflowException, OSError):
             return None
         return pd.read_csv(path)
+
+
+def _signature(input_example, output_example):
+    """The model's signature, inferred from its example.
+
+    MLflow hints that integer columns cannot hold missing values: the snapshot's counts
+    never miss (the features stage writes 0), so the hint is noise to a user."""
+    from mlflow.models import infer_signature
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Hint: Inferred schema contains integer")
+        return infer_signature(input_example, output_example)
 
 
 def load_model(root: Path, name: str, ref: str = "champion"):
