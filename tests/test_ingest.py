@@ -520,22 +520,29 @@ def test_no_export_date_is_invented_when_the_tail_is_real(tail) -> None:
     assert found.bound is None
 
 
-def test_rows_dated_after_the_ingest_are_quarantined_however_many(tmp_path) -> None:
-    """A reviewer's file: 60 orders of 2023 and 8 whose year was typed 2052 (12%, too
-    many to be lone rows). They were accepted and the data "ended" in 2052, so the list
-    would have been scored as of then."""
-    from pipeline.ingest_parquet import latest_possible_day, plan_rules
+def _plan(raw) -> tuple[Rules, dict]:
+    """The run's rules for an orders file in ``raw``, the export date left to detection."""
+    from pipeline.ingest_parquet import plan_rules
 
-    good = [order(f"o{i}", at=f"2023-{1 + i % 12:02d}-{1 + i % 28:02d}") for i in range(60)]
-    typos = [order(f"t{i}", at=f"2052-03-{1 + i:02d}") for i in range(8)]
-    raw = _raw_dir(tmp_path, {"orders": orders(*good, *typos)})
-    rules, facts = plan_rules(
+    return plan_rules(
         {"orders": raw / "orders.parquet"},
         min_date=dt.date(1990, 1, 1),
         max_date=dt.date(2100, 1, 1),
         export_moment=None,
         outlier_factor=100.0,
     )
+
+
+def test_rows_dated_after_the_ingest_are_quarantined_however_many(tmp_path) -> None:
+    """A reviewer's file: 60 orders of 2023 and 8 whose year was typed 2052 (12%, too
+    many to be lone rows). They were accepted and the data "ended" in 2052, so the list
+    would have been scored as of then."""
+    from pipeline.ingest_parquet import latest_possible_day
+
+    good = [order(f"o{i}", at=f"2023-{1 + i % 12:02d}-{1 + i % 28:02d}") for i in range(60)]
+    typos = [order(f"t{i}", at=f"2052-03-{1 + i:02d}") for i in range(8)]
+    raw = _raw_dir(tmp_path, {"orders": orders(*good, *typos)})
+    rules, facts = _plan(raw)
     assert rules.export_before == latest_possible_day()
     assert "8 rows are dated after the ingest" in facts["export_date_from"]
     assert "up to 2052-03-08" in facts["export_date_from"]
@@ -547,16 +554,8 @@ def test_rows_dated_after_the_ingest_are_quarantined_however_many(tmp_path) -> N
 def test_a_file_of_past_dates_gets_no_ingest_day_bound(tmp_path) -> None:
     """The cap only acts on rows after the ingest: otherwise the ledger would change
     with the day it runs on, and identical runs would not be bit for bit."""
-    from pipeline.ingest_parquet import plan_rules
-
     raw = _raw_dir(tmp_path, {"orders": orders(*[order(f"o{i}") for i in range(5)])})
-    rules, facts = plan_rules(
-        {"orders": raw / "orders.parquet"},
-        min_date=dt.date(1990, 1, 1),
-        max_date=dt.date(2100, 1, 1),
-        export_moment=None,
-        outlier_factor=100.0,
-    )
+    rules, facts = _plan(raw)
     assert rules.export_before is None and facts["export_date"] is None
 
 
@@ -570,17 +569,9 @@ def test_amount_bound_is_a_factor_of_the_99th_percentile() -> None:
 def test_one_outlier_in_a_small_file_is_caught_by_the_median(tmp_path) -> None:
     """Reviewed: 60 orders, one of 1,000,000,000: the 99th percentile (interpolated with
     the outlier in it) made the bound 41 billion, and the order was accepted."""
-    from pipeline.ingest_parquet import plan_rules
-
     rows = [order(f"o{i}", amount=10.0 + i) for i in range(59)] + [order("big", amount=1e9)]
     raw = _raw_dir(tmp_path, {"orders": orders(*rows)})
-    rules, facts = plan_rules(
-        {"orders": raw / "orders.parquet"},
-        min_date=dt.date(1990, 1, 1),
-        max_date=dt.date(2100, 1, 1),
-        export_moment=None,
-        outlier_factor=100.0,
-    )
+    rules, facts = _plan(raw)
     assert rules.amount_bounds["orders"] == pytest.approx(10_000 * 39.5)  # the median 39.5
     checked = check_rows(orders(*rows), TABLES["orders"], rules)
     assert len(checked.accepted) == 59 and "big" not in checked.accepted["order_id"].tolist()
