@@ -565,6 +565,23 @@ def test_a_few_orders_spanning_weeks_are_set_aside() -> None:
     assert len(result.tables["orders"]) == 29
 
 
+def test_one_reused_order_number_is_set_aside_not_the_run_stopped() -> None:
+    """Reviewed: a file of one row per order with one order number used again 17 days
+    later stopped the run ('1 of 1 orders with several lines ...: leave it unmapped')."""
+    n = 100
+    raw = pd.DataFrame(
+        {
+            "order_id": [f"o{i}" for i in range(n)] + ["o3"],
+            "customer_id": [f"c{i % 7}" for i in range(n)] + ["c3"],
+            "ordered_at": [f"2024-01-{1 + i % 28:02d}" for i in range(n)] + ["2024-01-21"],
+            "amount": [10.0] * n + [55.0],
+        }
+    )
+    result = map_tables({"orders": raw}, {})
+    assert result.report["orders"]["order_lines_weeks_apart"] == 2
+    assert len(result.tables["orders"]) == n - 1
+
+
 def test_attributes_are_observed_at_the_export_or_the_latest_event() -> None:
     orders = pd.DataFrame(
         {"customer_id": ["a"], "ordered_at": ["2024-05-01 10:00"], "amount": [1.0]}

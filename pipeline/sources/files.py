@@ -77,8 +77,9 @@ _TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
 # The lines of one order are placed within minutes; an "order" whose lines are
 # further apart than this is not an order.
 MAX_ORDER_SPAN = pd.Timedelta(days=7)
-# More than this share of multi-line orders spanning longer: the order id column is
-# not an order id, and the run stops instead of setting most of the file aside.
+# More than this share of all orders spanning longer: the order id column is not an
+# order id, and the run stops instead of setting much of the file aside. Fewer (a
+# reused order number) are set aside as order_lines_weeks_apart.
 MAX_SPANNING_SHARE = 0.05
 # Each table's event time (order lines come inside the orders file here): the latest
 # one is the default moment customers' attributes were observed.
@@ -914,8 +915,10 @@ def _check_order_ids(src: _Input, mapped: _Mapped, candidate: pd.Series) -> pd.S
     ------
     ValueError
         If ``order_id`` and ``customer_id`` are the same file column or hold the same
-        values, or more than :data:`MAX_SPANNING_SHARE` of multi-line orders span
-        more than :data:`MAX_ORDER_SPAN`: the column does not identify orders.
+        values, or more than :data:`MAX_SPANNING_SHARE` of all orders span more than
+        :data:`MAX_ORDER_SPAN`: the column does not identify orders. Fewer are set
+        aside (a reused order number in a file of one row per order is the only
+        multi-line order, 100% of those, but a tiny share of all orders).
     """
     values = mapped.values
     order_col, customer_col = mapped.source["order_id"], mapped.source["customer_id"]
@@ -940,11 +943,12 @@ def _check_order_ids(src: _Input, mapped: _Mapped, candidate: pd.Series) -> pd.S
     size = groups.size()
     multi = int((size > 1).sum())
     spanning = span[span > MAX_ORDER_SPAN]
-    if multi and len(spanning) > MAX_SPANNING_SHARE * multi:
+    if len(spanning) > MAX_SPANNING_SHARE * len(size):  # of all orders, not the multi-line
         example = spanning.index[0]
         first, last = groups.min()[example], groups.max()[example]
         raise ValueError(
             f"{_where(src)}: {len(spanning)} of {multi} orders with several lines "
+            f"({len(spanning) / len(size):.0%} of all {len(size):,} orders) "
             f"have lines more than {MAX_ORDER_SPAN.days} days apart (e.g. order {example!r} "
             f"from {first:%Y-%m-%d} to {last:%Y-%m-%d}): column {order_col!r} does not "
             f"identify orders. {advice}"
