@@ -427,16 +427,15 @@ class HazardLearner:
 
     def multipliers(self) -> dict[str, float]:
         """exp(beta): the hazard multiplier of each covariate (1 = no change)."""
-        return {n: float(np.exp(b)) for n, b in zip(self.covariates.names, self.beta, strict=True)}
+        return self._named(self.beta)
 
     def baseline_multipliers(self) -> dict[str, float]:
         """exp(correction): how the controls put the boosted baseline right, per covariate."""
-        if self.correction is None:
-            return {}
-        return {
-            n: float(np.exp(b))
-            for n, b in zip(self.covariates.names, self.correction, strict=True)
-        }
+        return {} if self.correction is None else self._named(self.correction)
+
+    def _named(self, coefficients: np.ndarray) -> dict[str, float]:
+        names = self.covariates.names
+        return {n: float(np.exp(b)) for n, b in zip(names, coefficients, strict=True)}
 
 
 @dataclass(frozen=True)
