@@ -113,6 +113,14 @@ def test_the_uplift_diagnostics_reproduce_the_stages_held_out_figures(shop):
     assert dogs == f"{truth['harmed_marked_do_not_contact']} of {truth['harmed_by_every_play']}"
 
 
+def test_the_open_complaints_diagnostic_runs_on_the_shop(shop):
+    """The README's ``benchmarks/open_complaints.py`` as written, on the session's shop."""
+    out = run_in_shell(shop, ".venv/bin/python benchmarks/open_complaints.py").stdout
+    assert re.search(r"^contacts with an open complaint: [\d,]+ of [\d,]+$", out, re.M), out
+    assert re.search(r"baseline on those controls: booster 0\.\d{3}, as the learner", out), out
+    assert re.search(r"^  on a list: [\d,]+$", out, re.M), out
+
+
 def test_second_repro_does_nothing_and_dvc_commands_work(shop):
     out = sh(shop, "dvc", "repro").stdout
     assert "Running stage" not in out

@@ -41,3 +41,16 @@ def test_scale_benchmark_runs_every_stage_and_prints_the_table(tmp_path):
     # --keep: each size's shop stays, lists included, for a later command to reuse
     for n in (1500, 3000):
         assert (tmp_path / f"n{n}" / "data/scored/at_risk.csv").stat().st_size > 0
+
+
+def test_the_files_source_benchmark_prints_both_timings() -> None:
+    """``benchmarks/source_files.py`` as the README runs it, on a small file."""
+    out = subprocess.run(
+        [sys.executable, "benchmarks/source_files.py", "3000"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    ).stdout
+    assert re.search(r"^3,000 orders: map_tables [\d.]+ s and [\d.]+ s with", out, re.M), out
+    assert re.search(r"^[\d.]+ s without it$", out, re.M), out
