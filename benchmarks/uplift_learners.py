@@ -121,10 +121,13 @@ def hazard(
     link: str = "cloglog",
     contacts: bool = True,
     correct_baseline: bool = True,
+    harm: bool = True,
 ):
     """Plays as hazard multipliers by type and situation (pipeline.uplift.HazardLearner);
     ``contacts=False``: the type model learns from the survey answers only (as before);
-    ``correct_baseline=False``: the boosted baseline as is (as before)."""
+    ``correct_baseline=False``: the boosted baseline as is (as before); ``harm=False``:
+    "do not contact" only when every play's expected effect is negative (as before), not
+    also when no play pays and every play more likely than not pushes them away."""
 
     def fit(train: pd.DataFrame, design: Design, plays: list[str], seed: int):
         types = TRUE_TYPES or uplift.fit_type_model(
@@ -144,7 +147,14 @@ def hazard(
             link=link,
             correct_baseline=correct_baseline,
         )
-        return lambda frame: {p: m.effect(frame) for p, m in models.items()}
+
+        def predict(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+            return {p: m.effect(frame) for p, m in models.items()}
+
+        if harm and models:
+            z = next(iter(models.values())).covariates.matrix
+            predict.harm = lambda frame: uplift.harm_probability(models, z(frame))
+        return predict
 
     return fit
 
@@ -217,6 +227,7 @@ LEARNERS = {
     "hazard_pooled_30_answers": hazard(30.0, True, "cloglog", contacts=False),
     "loglog_pooled_30_answers": hazard(30.0, True, "loglog", contacts=False),
     "loglog_pooled_30_uncorrected": hazard(30.0, True, "loglog", correct_baseline=False),
+    "loglog_pooled_30_expected": hazard(30.0, True, "loglog", harm=False),
     "truth_fed": truth_fed,  # a diagnostic: learns from the true effects
     "x_shrunk": x_shrunk,
     "x_learner": x_learner,
@@ -289,8 +300,10 @@ def main() -> None:
         harmed = (t[[f"effect_{p}" for p in plays]].to_numpy() < 0).all(axis=1)
         print(f"oracle saved value (top {k}): {oracle:.1f}; harmed by every play: {harmed.sum()}")
         for name, learner in learners.items():
-            effects = learner(train, design, plays, params.train.seed)(valid)
-            chosen = uplift.choose_plays(effects, stake, costs)
+            scorer = learner(train, design, plays, params.train.seed)
+            effects = scorer(valid)
+            harm = scorer.harm(valid) if hasattr(scorer, "harm") else None
+            chosen = uplift.choose_plays(effects, stake, costs, harm)
             index = {p: j for j, p in enumerate(plays)}
             decided = chosen["play"].map(index).fillna(-1).astype(int).to_numpy()
             order = np.argsort(-chosen["expected_saved_value"].to_numpy(), kind="stable")

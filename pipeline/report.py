@@ -426,7 +426,9 @@ def _uplift_section(uplift: Mapping[str, object] | None, scored: pd.DataFrame) -
             f"<p>Against the simulator's true effects, contacting the top {share:.0%} by the "
             f"model saves {truth['oracle_share']:.0%} of what a perfect policy would; "
             f"{truth['harmed_marked_do_not_contact']:,} of the {truth['harmed_by_every_play']:,} "
-            "customers every play would push away are marked do not contact.</p>"
+            "customers every play would push away are marked do not contact (marked: "
+            "every play's expected effect is negative, or no play pays for itself and the "
+            "customer's likely loyalty types are pushed away by every play).</p>"
         )
     hazard = (uplift.get("shipped") or {}).get("hazard")
     sources = scored["play_source"].value_counts() if "play_source" in scored else pd.Series()

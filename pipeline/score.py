@@ -256,8 +256,9 @@ def apply_uplift(
 
     For every customer the uplift stage scored (``data/uplift/uplift.parquet``) and
     whose segment calls for a contact, the play becomes the one with the highest
-    expected saved value; "do not contact" (every tested play would push them away)
-    and "no contact" (none pays for itself) take them off the lists. Saveable value,
+    expected saved value; "do not contact" (every tested play would push them away, in
+    expectation or by their likely loyalty types) and "no contact" (none pays for
+    itself) take them off the lists. Saveable value,
     success and profit then follow the uplift, so the lists rank by what a contact is
     expected to save. Everyone else, and every shop without campaign history, keeps
     the rules' play; ``play_source`` says which decided.
@@ -300,6 +301,14 @@ def apply_uplift(
     out["expected_profit"] = economics.margin * out["saveable_value"] - out["contact_cost"]
     out.loc[dont, "play_because"] = (
         "in past campaigns, customers like them left more often when contacted, whatever the play"
+    )
+    # marked although some play's expected effect is positive: by the type model's guess
+    effects = rows[[c for c in rows.columns if c.startswith("effect_")]].to_numpy(dtype=float)
+    typed = np.zeros(len(out), dtype=bool)
+    typed[known] = ~(effects < 0).all(axis=1)
+    out.loc[dont & typed, "play_because"] = (
+        "no play tested in past campaigns pays for itself here, and customers like them are "
+        "most likely of a loyalty type every play pushed away"
     )
     out.loc[none, "play_because"] = "no play tested in past campaigns pays for itself here"
     out.loc[act, "play_because"] = _uplift_because(

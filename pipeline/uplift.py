@@ -351,6 +351,17 @@ class HazardCovariates:
     def names(self) -> list[str]:
         return ["intercept", *(f"type_{t}" for t in self.types[1:]), *self.situations]
 
+    @property
+    def n_types(self) -> int:
+        """Loyalty types in the covariates (0 without a type model): columns 1 .. n - 1
+        of :meth:`matrix` hold the probabilities of all but the first."""
+        return len(self.types) if self.type_proba is not None else 0
+
+    def type_weights(self, z: np.ndarray) -> np.ndarray:
+        """Each row's type probabilities (n, n_types), read back from its covariates."""
+        rest = z[:, 1 : self.n_types]
+        return np.clip(np.column_stack([1.0 - rest.sum(axis=1), rest]), 0.0, 1.0)
+
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
         z = [np.ones(len(frame))]
         if self.type_proba is not None and self.types:
@@ -424,6 +435,14 @@ class HazardLearner:
         if self.link == "loglog":
             return p0 - p0 ** (1.0 / m)
         return p0 - (1.0 - (1.0 - p0) ** m)
+
+    def harms_by_type(self, z: np.ndarray) -> np.ndarray:
+        """Whether the play would push the customer away (n, n_types) were they of each
+        type: the multiplier with that type's coefficient instead of the probabilities'
+        blend is above 1."""
+        k = self.covariates.n_types
+        rest = z @ self.beta - z[:, 1:k] @ self.beta[1:k]
+        return rest[:, None] + np.concatenate([[0.0], self.beta[1:k]])[None, :] > 0.0
 
     def multipliers(self) -> dict[str, float]:
         """exp(beta): the hazard multiplier of each covariate (1 = no change)."""
@@ -670,10 +689,29 @@ def fit_hazard_plays(
     return models
 
 
+# "Do not contact" when no play pays for itself and the type model gives more than this
+# to the types every play pushes away (:func:`harm_probability`).
+HARM_PROBABILITY = 0.5
+
+
+def harm_probability(learners: Mapping[str, HazardLearner], z: np.ndarray) -> np.ndarray | None:
+    """The type model's probability of the types for whom every play's multiplier is
+    above 1 (None without a type model). A latent customer is pushed away by any
+    contact; the expected effect over the type probabilities hides it when the type is
+    uncertain. Not a calibrated chance of harm: the type probabilities are the type
+    model's, and a customer who has already left is harmed by nothing."""
+    first = next(iter(learners.values()))
+    if first.covariates.n_types < 2:
+        return None
+    every = np.logical_and.reduce([m.harms_by_type(z) for m in learners.values()])
+    return (first.covariates.type_weights(z) * every).sum(axis=1)
+
+
 def choose_plays(
     effects: Mapping[str, np.ndarray],
     value: np.ndarray,
     costs: Mapping[str, float],
+    harm: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The play with the highest expected net saved value per customer.
 
@@ -685,13 +723,18 @@ def choose_plays(
         What the customer is worth if they stay (expected spend over the horizon).
     costs
         Play -> cost of one contact.
+    harm
+        Per customer, the probability of the types every play pushes away
+        (:func:`harm_probability`), or None.
 
     Returns
     -------
     DataFrame
         ``play`` (the best play; ``"do not contact"`` when every play would push the
-        customer away, ``"no contact"`` when none pays for itself), ``uplift`` (its
-        effect) and ``expected_saved_value`` (effect x value - cost).
+        customer away in expectation or, with ``harm`` above :data:`HARM_PROBABILITY`,
+        by their likely types when no play pays for itself; ``"no contact"`` when none
+        pays for itself), ``uplift`` (its effect) and ``expected_saved_value`` (effect x
+        value - cost).
     """
     names = list(effects)
     if not names:
@@ -708,7 +751,10 @@ def choose_plays(
         }
     )
     harmed = (effect < 0).all(axis=1)
-    out.loc[net[rows, best] <= 0, "play"] = "no contact"
+    idle = net[rows, best] <= 0
+    if harm is not None:
+        harmed |= idle & (np.asarray(harm, dtype=float) > HARM_PROBABILITY)
+    out.loc[idle, "play"] = "no contact"
     out.loc[harmed, "play"] = "do not contact"
     return out
 

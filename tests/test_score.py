@@ -326,7 +326,9 @@ def test_campaign_evidence_decides_the_play_and_takes_sleeping_dogs_off_the_list
     assert out.loc["warn", "contact_success"] == pytest.approx(0.2 / 0.7)
     assert out.loc["lapsing", "play"] == "do_not_contact"
     assert out.loc["lapsing", "contact_success"] == 0.0
-    assert "left more often when contacted" in out.loc["lapsing", "play_because"]
+    assert out.loc["lapsing", "play_because"] == (
+        "in past campaigns, customers like them left more often when contacted, whatever the play"
+    )
     assert out.loc["gone", "play"] == "winback"
     # steady customers are not contacted whatever a play could do; no evidence: the rules
     assert out.loc["steady", "play"] == "none" and out.loc["steady", "play_source"] == "rules"
@@ -338,6 +340,35 @@ def test_campaign_evidence_decides_the_play_and_takes_sleeping_dogs_off_the_list
     listed = lists.set_index("customer_id")["list"]
     assert pd.isna(listed["lapsing"])  # a sleeping dog is on no list
     assert listed["warn"] == "call" and listed["gone"] == "winback"
+
+
+def test_a_sleeping_dog_marked_by_its_likely_type_is_told_why(shop) -> None:
+    """Marked "do not contact" although one play's expected effect is positive (the
+    uplift stage's harm rule: no play pays, the likely types are pushed away by every
+    play): the reason says that, not that every play drove customers like them off."""
+    from pipeline.score import apply_uplift
+
+    customers = score_customers(
+        *shop, horizon_days=90, band_thresholds=BANDS, rising_by=0.15, economics=ECONOMICS
+    )
+    uplift = pd.DataFrame(
+        {
+            "customer_id": ["lapsing"],
+            "uplift_play": ["do not contact"],
+            "uplift": [0.01],
+            "expected_saved_value": [-1.5],
+            "cost": [0.0],
+            "harm_probability": [0.6],
+            "effect_discount": [-0.05],
+            "effect_points": [0.01],
+        }
+    )
+    out = apply_uplift(customers, uplift, ECONOMICS).set_index("customer_id")
+    assert out.loc["lapsing", "play"] == "do_not_contact"
+    assert out.loc["lapsing", "play_because"] == (
+        "no play tested in past campaigns pays for itself here, and customers like them are "
+        "most likely of a loyalty type every play pushed away"
+    )
 
 
 def test_no_campaign_history_keeps_the_rules(shop) -> None:

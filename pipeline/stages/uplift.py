@@ -15,7 +15,8 @@ dogs caught.
 
 Then the same procedure is refitted on every labelled contact and scores the scoring
 population: ``data/uplift/uplift.parquet`` (per customer the best play, its uplift,
-the expected saved value, and "do not contact" for those every play would push away),
+the expected saved value, and "do not contact" for those every play would push away,
+in expectation or by their likely loyalty types),
 which the score stage puts on the list. Models go to ``models/uplift/`` in LightGBM's
 text format.
 
@@ -55,7 +56,16 @@ SCORE = Path("data/predictions/score.parquet")  # the list's expected value
 OUT = Path("data/uplift")
 QINI = REPORTS / "qini.csv"
 POLICIES = ("model", "risk", "value_at_risk", "random")
-PREDICTION_COLUMNS = ["customer_id", "uplift_play", "uplift", "expected_saved_value", "cost"]
+# harm_probability: the type model's probability of the types every play pushes away
+# (NaN without a type model; pipeline.uplift.harm_probability)
+PREDICTION_COLUMNS = [
+    "customer_id",
+    "uplift_play",
+    "uplift",
+    "expected_saved_value",
+    "cost",
+    "harm_probability",
+]
 
 
 def _design(rows: pd.DataFrame, meta: dict) -> Design:
@@ -184,11 +194,13 @@ class Fitted:
         ``value`` (spend over the horizon if retained) defaults to this past's value
         model; the shipped scoring passes the list's own expected value.
         """
+        harm = None
         if self.learner == "hazard":  # one baseline and one covariate matrix for every play
             first = next(iter(self.learners.values()))
             z = first.covariates.matrix(frame)
             p0 = first.baseline_churn(frame, z)
             effects = {p: m.effect(frame, p0, z) for p, m in self.learners.items()}
+            harm = uplift.harm_probability(self.learners, z)
         else:
             effects = {p: m.effect(frame) for p, m in self.learners.items()}
         if value is None:
@@ -196,7 +208,7 @@ class Fitted:
                 raise ValueError("fitted without a value model: pass the customers' value")
             value = np.maximum(predict(self.value, self.design, frame), 0.0)
         profit_at_stake = self.margin * value
-        chosen = uplift.choose_plays(effects, profit_at_stake, self.costs)
+        chosen = uplift.choose_plays(effects, profit_at_stake, self.costs, harm)
         risk = (
             self.risk.predict(self.design.matrix(frame))
             if self.risk is not None
@@ -212,6 +224,7 @@ class Fitted:
                 "risk": risk,
                 "value": value,
                 "value_at_risk": risk * value,
+                "harm_probability": np.full(len(frame), np.nan) if harm is None else harm,
             },
             index=frame.index,
         )
