@@ -18,17 +18,18 @@ The rule, fixed before looking: the highest mean ROC-AUC; a candidate within 0.0
 it with a lower mean Brier wins.
 
 ``--candidates`` judges feature groups the pipeline does not compute, the same way,
-each added alone to the shipped features (with the first grid point): ``rhythm`` (the
-last gap between purchase days, the median gap, their ratio, the share of the
-customer's own gaps longer than the current silence and, of those, longer than the
-silence plus the horizon, orders in 180 days, the 90-day order trend) and ``mix``
-(the share of order lines on products bought before, lines per order, distinct products
-ever, the products' popularity, the share of spend on products that sell mostly in the
-coming horizon's stretch of the calendar). ``--drop`` judges the shipped set without
-one feature family or feature. The rule, fixed before any was scored: a group is
-adopted if its mean ROC-AUC beats the shipped set's by at least 0.002 with a mean Brier
-no higher. Every candidate is computed with DuckDB from ``data/canonical``, each from
-rows before its cutoff only.
+each added alone to the shipped features, all with the grid's first point (pass
+``--grid`` with the shop's own sizes): ``rhythm`` (the last gap between purchase days,
+the median gap, their ratio, the share of the customer's own gaps longer than the
+current silence and, of those, longer than the silence plus the horizon, orders in 180
+days, the 90-day order trend) and ``mix`` (the share of order lines on products bought
+before, lines per order, distinct products ever, the products' popularity, and the
+spend-weighted share of the customer's products' sales a year back that fell in the
+coming horizon's stretch of the calendar, null where the data do not reach back a
+year). ``--drop`` judges the shipped set without one feature family or feature. The
+rule, fixed before any was scored: a group is adopted if its mean ROC-AUC beats the
+shipped set's by at least 0.002 with a mean Brier no higher. Every candidate is
+computed with DuckDB from ``data/canonical``, each from rows before its cutoff only.
 """
 
 from __future__ import annotations
@@ -146,8 +147,13 @@ def candidate_features(
                     l.first_day < CAST(l.ordered_at AS DATE) AS repeat_line,
                     l.ordered_at >= p.cutoff - INTERVAL 365 DAY AS in_year
                   FROM pop p JOIN l ON l.customer_id = p.customer_id AND l.ordered_at < p.cutoff),
-            cuts AS (SELECT DISTINCT cutoff FROM pop),
-            product AS (SELECT c.cutoff, l.product_id, count(DISTINCT l.customer_id) AS buyers,
+            cuts AS (SELECT DISTINCT cutoff,
+                       -- the season a year back is known only if the data reach back a year
+                       cutoff - INTERVAL 365 DAY
+                         >= (SELECT min(ordered_at) FROM lines) AS year_known
+                     FROM pop),
+            product AS (SELECT c.cutoff, c.year_known, l.product_id,
+                          count(DISTINCT l.customer_id) AS buyers,
                           sum(l.quantity * l.unit_price) FILTER (WHERE l.ordered_at
                             < c.cutoff - INTERVAL {365 - horizon_days} DAY) AS season,
                           sum(l.quantity * l.unit_price) AS total
@@ -159,8 +165,9 @@ def candidate_features(
               count(*) FILTER (WHERE in_year AND repeat_line) AS repeat_lines_365d,
               avg(ln(product.buyers)) FILTER (WHERE in_year) AS product_popularity_mean_365d,
               sum(j.value * product.season / product.total)
-                  FILTER (WHERE in_year AND product.total > 0)
-                / nullif(sum(j.value) FILTER (WHERE in_year AND product.total > 0), 0)
+                  FILTER (WHERE in_year AND product.total > 0 AND product.year_known)
+                / nullif(sum(j.value) FILTER (
+                    WHERE in_year AND product.total > 0 AND product.year_known), 0)
                 AS seasonal_product_share_365d,
               count(DISTINCT j.ordered_at) FILTER (WHERE in_year) AS orders_365d_lines
             FROM j LEFT JOIN product
@@ -310,7 +317,11 @@ def judge_features(
         labelled = labelled.merge(extra, how="left", on=["customer_id", "cutoff"])
         sets |= {f"+ {g}": shipped + CANDIDATES[g] for g in groups}
     for name in drop:
-        sets[f"- {name}"] = [f for f in shipped if f != name and meta["families"].get(f) != name]
+        kept = [f for f in shipped if f != name and meta["families"].get(f) != name]
+        if len(kept) == len(shipped):
+            known = sorted(set(meta["families"].values()))
+            raise SystemExit(f"--drop {name}: no shipped feature or family of that name ({known})")
+        sets[f"- {name}"] = kept
     sizes = params.train.model_dump(include={"num_leaves", "min_child_samples"})
     print(f"\nfeature sets, {sizes}:")
     print(f"{'set':<22} {'mean AUC':>9} {'Brier':>7}   per origin AUC")

@@ -152,8 +152,17 @@ def hazard(
             return {p: m.effect(frame) for p, m in models.items()}
 
         if harm and models:
-            z = next(iter(models.values())).covariates.matrix
-            predict.harm = lambda frame: uplift.harm_probability(models, z(frame))
+            covariates = next(iter(models.values())).covariates
+            predict.harm = lambda frame: uplift.harm_probability(models, covariates.matrix(frame))
+
+            def pushed_away(frame: pd.DataFrame) -> dict[str, float]:
+                """Per type, the share of rows for whom every play's multiplier is > 1."""
+                z = covariates.matrix(frame)
+                every = np.logical_and.reduce([m.harms_by_type(z) for m in models.values()])
+                shares = every.mean(axis=0).round(2).tolist()
+                return dict(zip(covariates.types, shares, strict=True))
+
+            predict.pushed_away = pushed_away
         return predict
 
     return fit
@@ -320,6 +329,9 @@ def main() -> None:
                 share=params.uplift.top_share,
                 value=stake[keep],
             )
+            if hasattr(scorer, "pushed_away"):
+                shares = {t: v for t, v in scorer.pushed_away(valid).items() if v > 0}
+                print(f"{name:>10}: types every play pushes away (share of rows): {shares}")
             dogs = int((harmed & marked).sum())
             totals[name].append((saved / oracle, dogs, int(harmed.sum())))
             print(

@@ -308,7 +308,7 @@ def apply_uplift(
     typed[known] = ~(effects < 0).all(axis=1)
     out.loc[dont & typed, "play_because"] = (
         "no play tested in past campaigns pays for itself here, and customers like them are "
-        "most likely of a loyalty type every play pushed away"
+        "most likely of loyalty types every play is estimated to push away"
     )
     out.loc[none, "play_because"] = "no play tested in past campaigns pays for itself here"
     out.loc[act, "play_because"] = _uplift_because(

@@ -741,7 +741,8 @@ def choose_plays(
         raise ValueError("no play has an uplift model")
     effect = np.column_stack([effects[p] for p in names])
     net = effect * np.asarray(value, dtype=float)[:, None] - np.array([costs[p] for p in names])
-    best = np.argmax(net, axis=1)
+    # np.argmax takes a NaN for the largest: a play with no estimate is never the best
+    best = np.argmax(np.where(np.isnan(net), -np.inf, net), axis=1)
     rows = np.arange(len(best))
     out = pd.DataFrame(
         {
@@ -751,7 +752,7 @@ def choose_plays(
         }
     )
     harmed = (effect < 0).all(axis=1)
-    idle = net[rows, best] <= 0
+    idle = ~(net[rows, best] > 0)  # NaN: no play with an estimate
     if harm is not None:
         harmed |= idle & (np.asarray(harm, dtype=float) > HARM_PROBABILITY)
     out.loc[idle, "play"] = "no contact"

@@ -105,6 +105,14 @@ def test_plays_chosen_by_net_saved_value():
     assert out["uplift"].tolist() == pytest.approx([0.10, 0.01, -0.01])
 
 
+def test_a_play_without_an_estimate_is_never_chosen():
+    """NaN effects (a play the model could not score for a row) are not the best play."""
+    effects = {"coupon": np.array([np.nan, np.nan]), "call": np.array([0.10, np.nan])}
+    out = choose_plays(effects, value=np.array([100.0, 100.0]), costs={"coupon": 1.0, "call": 1.0})
+    assert out["play"].tolist() == ["call", "no contact"]
+    assert out["expected_saved_value"].iloc[0] == pytest.approx(9.0)
+
+
 def test_shrunk_plays_find_a_harm_common_to_every_play():
     """Sleeping dogs: premium customers are pushed away by any contact; pooling all plays'
     treated contacts finds them where each play alone has a fifth of the data."""
