@@ -127,7 +127,8 @@ def hazard(
     ``contacts=False``: the type model learns from the survey answers only (as before);
     ``correct_baseline=False``: the boosted baseline as is (as before); ``harm=False``:
     "do not contact" only when every play's expected effect is negative (as before), not
-    also when no play pays and every play more likely than not pushes them away."""
+    also when no play pays and the type model gives more than half its probability to
+    types every play pushes away (pipeline.uplift.harm_probability)."""
 
     def fit(train: pd.DataFrame, design: Design, plays: list[str], seed: int):
         types = TRUE_TYPES or uplift.fit_type_model(
