@@ -30,6 +30,7 @@ the README's figures, not to choose).
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import os
 import sys
 from pathlib import Path
@@ -122,13 +123,17 @@ def hazard(
     contacts: bool = True,
     correct_baseline: bool = True,
     harm: bool = True,
+    margin: float = 0.0,
+    threshold: float | None = None,
 ):
     """Plays as hazard multipliers by type and situation (pipeline.uplift.HazardLearner);
     ``contacts=False``: the type model learns from the survey answers only (as before);
     ``correct_baseline=False``: the boosted baseline as is (as before); ``harm=False``:
     "do not contact" only when every play's expected effect is negative (as before), not
-    also when no play pays and the type model gives more than half its probability to
-    types every play pushes away (pipeline.uplift.harm_probability)."""
+    also when no play pays and the type model gives more than ``threshold`` (default:
+    the run's ``uplift.harm_probability``) to the types every play pushes away
+    (pipeline.uplift.harm_probability), a type counting as pushed away when every play's
+    multiplier for it is above ``1 + margin``."""
 
     def fit(train: pd.DataFrame, design: Design, plays: list[str], seed: int):
         types = TRUE_TYPES or uplift.fit_type_model(
@@ -154,12 +159,16 @@ def hazard(
 
         if harm and models:
             covariates = next(iter(models.values())).covariates
-            predict.harm = lambda frame: uplift.harm_probability(models, covariates.matrix(frame))
+            predict.harm = lambda frame: uplift.harm_probability(
+                models, covariates.matrix(frame), margin
+            )
+            predict.threshold = threshold
 
             def pushed_away(frame: pd.DataFrame) -> dict[str, float]:
                 """Per type, the share of rows for whom every play's multiplier is > 1."""
                 z = covariates.matrix(frame)
-                every = np.logical_and.reduce([m.harms_by_type(z) for m in models.values()])
+                harms = [m.harms_by_type(z, margin) for m in models.values()]
+                every = np.logical_and.reduce(harms)
                 shares = every.mean(axis=0).round(2).tolist()
                 return dict(zip(covariates.types, shares, strict=True))
 
@@ -238,6 +247,11 @@ LEARNERS = {
     "loglog_pooled_30_answers": hazard(30.0, True, "loglog", contacts=False),
     "loglog_pooled_30_uncorrected": hazard(30.0, True, "loglog", correct_baseline=False),
     "loglog_pooled_30_expected": hazard(30.0, True, "loglog", harm=False),
+    **{
+        f"loglog_pooled_30_m{m:g}_t{t:g}": hazard(30.0, True, "loglog", margin=m, threshold=t)
+        for m in (0.0, 0.05, 0.1, 0.2)
+        for t in (0.5, 0.4, 0.3)
+    },
     "truth_fed": truth_fed,  # a diagnostic: learns from the true effects
     "x_shrunk": x_shrunk,
     "x_learner": x_learner,
@@ -268,7 +282,12 @@ def main() -> None:
         help="start from the pipeline's held-out campaign itself (the README's figures): "
         "a diagnostic of those figures, never a way to choose",
     )
-    ap.add_argument("--only", nargs="*", help="learners to run (default: all)")
+    ap.add_argument(
+        "--only",
+        nargs="*",
+        help="learners to run, names or shell-style patterns such as 'loglog_pooled_30_m*' "
+        "(default: all)",
+    )
     args = ap.parse_args()
     params = load_params(args.run / "params.yaml")
     rows = pd.read_parquet(args.run / "data/features/campaigns.parquet")
@@ -279,11 +298,21 @@ def main() -> None:
     past = rows if args.held_out else rows[rows["cutoff"] + pd.Timedelta(days=horizon) <= held_out]
     global SURVEYED, TRUE_TYPES, CONTACTS, TRUTH
     TRUTH = truth
+    type_of = pd.read_parquet(args.run / "data/truth/truth.parquet").set_index("customer_id")[
+        "true_type"
+    ]
     if args.true_types:
         TRUE_TYPES = TrueTypes(pd.read_parquet(args.run / "data/truth/truth.parquet"))
     os.chdir(args.run)  # the stage's paths are relative to the run
-    learners = {n: f for n, f in LEARNERS.items() if not args.only or n in args.only}
-    totals: dict[str, list[tuple[float, int, int]]] = {n: [] for n in learners}
+    learners = {
+        n: f
+        for n, f in LEARNERS.items()
+        if not args.only or any(fnmatch.fnmatchcase(n, pattern) for pattern in args.only)
+    }
+    unknown = [p for p in args.only or [] if not any(fnmatch.fnmatchcase(n, p) for n in LEARNERS)]
+    if unknown:
+        ap.error(f"no learner matches {unknown}; the learners: {', '.join(LEARNERS)}")
+    totals: dict[str, list[tuple[float, int, int, int]]] = {n: [] for n in learners}
     for _ in range(args.campaigns):
         train, valid, day = uplift.split_campaigns(past, horizon_days=horizon)
         past = past[past["cutoff"] < day]  # the next validation campaign is an earlier one
@@ -313,7 +342,10 @@ def main() -> None:
             scorer = learner(train, design, plays, params.train.seed)
             effects = scorer(valid)
             harm = scorer.harm(valid) if hasattr(scorer, "harm") else None
-            chosen = uplift.choose_plays(effects, stake, costs, harm)
+            threshold = getattr(scorer, "threshold", None)
+            if threshold is None:  # the run's own, as the stage marks them
+                threshold = params.uplift.harm_probability
+            chosen = uplift.choose_plays(effects, stake, costs, harm, threshold)
             index = {p: j for j, p in enumerate(plays)}
             decided = chosen["play"].map(index).fillna(-1).astype(int).to_numpy()
             order = np.argsort(-chosen["expected_saved_value"].to_numpy(), kind="stable")
@@ -334,7 +366,10 @@ def main() -> None:
                 shares = {t: v for t, v in scorer.pushed_away(valid).items() if v > 0}
                 print(f"{name:>10}: types every play pushes away (share of rows): {shares}")
             dogs = int((harmed & marked).sum())
-            totals[name].append((saved / oracle, dogs, int(harmed.sum())))
+            wrong = valid.loc[marked & ~harmed, "customer_id"].map(type_of).value_counts()
+            if len(wrong):
+                print(f"{name:>10}: marked but not sleeping dogs, by true type: {wrong.to_dict()}")
+            totals[name].append((saved / oracle, dogs, int(harmed.sum()), int(marked.sum())))
             print(
                 f"{name:>10}: saved {saved:8.1f} = {saved / oracle:6.1%} of the oracle; "
                 f"sleeping dogs marked {dogs} of {int(harmed.sum())} "
@@ -346,9 +381,12 @@ def main() -> None:
         for name, got in totals.items():
             share = np.mean([g[0] for g in got])
             dogs, harmed_all = sum(g[1] for g in got), sum(g[2] for g in got)
+            marked_all = sum(g[3] for g in got)
+            f1 = 2 * dogs / (harmed_all + marked_all) if harmed_all + marked_all else 0.0
             print(
                 f"{name:>10}: mean oracle share {share:6.1%}; "
-                f"sleeping dogs marked {dogs} of {harmed_all} ({dogs / harmed_all:.0%})"
+                f"sleeping dogs marked {dogs} of {harmed_all} ({dogs / harmed_all:.0%}); "
+                f"{marked_all} marked in all (F1 {f1:.3f})"
             )
 
 

@@ -319,6 +319,10 @@ class Uplift(_Model):
     # loglog divides the rate of ordering, cloglog multiplies the hazard of leaving
     # (pipeline.uplift.HAZARD_LINKS; chosen on the campaigns before the held-out one)
     link: Literal["cloglog", "loglog"] = "loglog"
+    # "do not contact" also when no play pays for itself and the type model gives more
+    # than this to the loyalty types every play pushes away (pipeline.uplift.harm_probability;
+    # 0.4 chosen on the four campaigns before the held-out one, benchmarks/uplift_learners.py)
+    harm_probability: float = Field(0.4, ge=0.0, le=1.0)
 
 
 class Params(_Model):

@@ -315,7 +315,7 @@ PLAYS: dict[str, Play] = {
         1.0,
     ),
     "do_not_contact": Play(
-        "Do not contact: past campaigns say a contact would likely push them away",
+        "Do not contact: past campaigns say a contact could push them away",
         "in past campaigns' control groups, customers like them stayed more when left alone",
         0.0,
         0.0,

@@ -307,8 +307,8 @@ def apply_uplift(
     typed = np.zeros(len(out), dtype=bool)
     typed[known] = ~(effects < 0).all(axis=1)
     out.loc[dont & typed, "play_because"] = (
-        "no play tested in past campaigns pays for itself here, and customers like them are "
-        "most likely of loyalty types every play is estimated to push away"
+        "no play tested in past campaigns pays for itself here, and customers like them may "
+        "well be of loyalty types every play is estimated to push away"
     )
     out.loc[none, "play_because"] = "no play tested in past campaigns pays for itself here"
     out.loc[act, "play_because"] = _uplift_because(

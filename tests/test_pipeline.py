@@ -113,6 +113,41 @@ def test_the_uplift_diagnostics_reproduce_the_stages_held_out_figures(shop):
     assert dogs == f"{truth['harmed_marked_do_not_contact']} of {truth['harmed_by_every_play']}"
 
 
+def test_the_harm_threshold_grid_relabels_only_and_marks_more_as_it_falls(shop):
+    """The README's grid of the "do not contact" threshold and margin, as written: each
+    cell's F1 follows from its counts, a lower threshold or a smaller margin marks a
+    superset (more customers, more sleeping dogs), and no cell changes what the policy
+    saves (marking relabels customers no play pays for)."""
+    out = run_in_shell(
+        shop,
+        ".venv/bin/python benchmarks/uplift_learners.py --campaigns 4 "
+        "--only 'loglog_pooled_30_m*'",
+    ).stdout
+    rows = re.findall(
+        r"^loglog_pooled_30_m([\d.]+)_t([\d.]+): mean oracle share +(-?[\d.]+)%; sleeping "
+        r"dogs marked (\d+) of (\d+) \(\d+%\); (\d+) marked in all \(F1 ([\d.]+)\)$",
+        out,
+        re.M,
+    )
+    grid = {
+        (float(m), float(t)): (float(share), int(dogs), int(harmed), int(marked), float(f1))
+        for m, t, share, dogs, harmed, marked, f1 in rows
+    }
+    margins, thresholds = (0.0, 0.05, 0.1, 0.2), (0.5, 0.4, 0.3)
+    assert set(grid) == {(m, t) for m in margins for t in thresholds}, out
+    assert len({share for share, *_ in grid.values()}) == 1, out
+    for _, dogs, harmed, marked, f1 in grid.values():
+        assert dogs <= min(harmed, marked)
+        assert f1 == pytest.approx(2 * dogs / (harmed + marked), abs=0.0006)
+    for m in margins:
+        for high, low in zip(thresholds, thresholds[1:], strict=False):
+            assert grid[m, low][1] >= grid[m, high][1] and grid[m, low][3] >= grid[m, high][3]
+    for t in thresholds:
+        for small, large in zip(margins, margins[1:], strict=False):
+            assert grid[small, t][1] >= grid[large, t][1]
+            assert grid[small, t][3] >= grid[large, t][3]
+
+
 def test_the_open_complaints_diagnostic_runs_on_the_shop(shop):
     """The README's ``benchmarks/open_complaints.py`` as written, on the session's shop."""
     out = run_in_shell(shop, ".venv/bin/python benchmarks/open_complaints.py").stdout

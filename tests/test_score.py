@@ -366,12 +366,12 @@ def test_a_sleeping_dog_marked_by_its_likely_type_is_told_why(shop) -> None:
     out = apply_uplift(customers, uplift, ECONOMICS).set_index("customer_id")
     assert out.loc["lapsing", "play"] == "do_not_contact"
     assert out.loc["lapsing", "play_because"] == (
-        "no play tested in past campaigns pays for itself here, and customers like them are "
-        "most likely of loyalty types every play is estimated to push away"
+        "no play tested in past campaigns pays for itself here, and customers like them may "
+        "well be of loyalty types every play is estimated to push away"
     )
     # the action beside it says no more than the reason
     assert out.loc["lapsing", "recommended_action"] == (
-        "Do not contact: past campaigns say a contact would likely push them away"
+        "Do not contact: past campaigns say a contact could push them away"
     )
 
 

@@ -254,26 +254,30 @@ def test_hazard_learner_recovers_planted_multipliers_and_marks_sleeping_dogs():
 def test_an_uncertain_sleeping_dog_no_play_pays_for_is_marked_do_not_contact():
     """A call keeps a steady customer (hazard x 0.2) and pushes a latent one away (x 3).
     At 55% latent the call's expected effect is still slightly positive, too small to pay
-    for it: before, such a customer was only "no contact"; more likely than not the call
-    would push them away, so they are "do not contact". Worth enough, they get the call."""
+    for it: before, such a customer was only "no contact"; the call may well push them
+    away, so they are "do not contact". So is a customer 45% latent: the threshold
+    (``uplift.harm_probability``, 0.4) was chosen on past campaigns, and at 0.5 they
+    stay "no contact". Worth enough, they get the call."""
     from pipeline.uplift import HazardCovariates, HazardLearner, harm_probability
 
-    proba = np.array([[0.45, 0.55], [0.9, 0.1], [0.45, 0.55]])
+    proba = np.array([[0.45, 0.55], [0.9, 0.1], [0.45, 0.55], [0.55, 0.45]])
     covariates = HazardCovariates(types=("steady", "latent"), type_proba=lambda frame: proba)
-    frame = pd.DataFrame(index=range(3))
+    frame = pd.DataFrame(index=range(4))
     z = covariates.matrix(frame)
     beta = np.array([np.log(0.2), np.log(3.0 / 0.2)])
     call = HazardLearner("call", None, None, covariates, beta, 0, 0, "cloglog")
-    p0 = np.full(3, 0.5)
+    p0 = np.full(4, 0.5)
     effects = {"call": call.effect(frame, p0, z)}
-    assert 0.0 < effects["call"][0] < 0.1  # helps a little, in expectation
+    assert 0.0 < effects["call"][0] < effects["call"][3] < 0.2  # helps a little, in expectation
     harm = harm_probability({"call": call}, z)
-    np.testing.assert_allclose(harm, [0.55, 0.1, 0.55])
-    value = np.array([10.0, 10.0, 1000.0])
+    np.testing.assert_allclose(harm, [0.55, 0.1, 0.55, 0.45])
+    value = np.array([10.0, 10.0, 1000.0, 10.0])
     chosen = choose_plays(effects, value, {"call": 4.0}, harm)
-    assert chosen["play"].tolist() == ["do not contact", "no contact", "call"]
+    assert chosen["play"].tolist() == ["do not contact", "no contact", "call", "do not contact"]
+    stricter = choose_plays(effects, value, {"call": 4.0}, harm, threshold=0.5)
+    assert stricter["play"].tolist() == ["do not contact", "no contact", "call", "no contact"]
     before = choose_plays(effects, value, {"call": 4.0})
-    assert before["play"].tolist() == ["no contact", "no contact", "call"]
+    assert before["play"].tolist() == ["no contact", "no contact", "call", "no contact"]
 
 
 def test_pooling_borrows_what_every_play_shares():

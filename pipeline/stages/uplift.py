@@ -134,6 +134,7 @@ class Fitted:
         self.design = _design(rows, meta)
         self.plays = _plays(rows, u.min_arm)
         self.learner = u.learner
+        self.harm_threshold = u.harm_probability
         self.types: uplift.TypeModel | None = None
         if u.learner == "hazard":
             surveyed = surveyed_before(as_of, self.design)
@@ -208,7 +209,9 @@ class Fitted:
                 raise ValueError("fitted without a value model: pass the customers' value")
             value = np.maximum(predict(self.value, self.design, frame), 0.0)
         profit_at_stake = self.margin * value
-        chosen = uplift.choose_plays(effects, profit_at_stake, self.costs, harm)
+        chosen = uplift.choose_plays(
+            effects, profit_at_stake, self.costs, harm, threshold=self.harm_threshold
+        )
         risk = (
             self.risk.predict(self.design.matrix(frame))
             if self.risk is not None
