@@ -136,23 +136,29 @@ def hazard(
     multiplier for it is above ``1 + margin``."""
 
     def fit(train: pd.DataFrame, design: Design, plays: list[str], seed: int):
-        types = TRUE_TYPES or uplift.fit_type_model(
-            SURVEYED, design, seed=seed, contacts=CONTACTS if contacts else None
-        )
-        covariates = uplift.HazardCovariates.for_rows(
-            train, types.classes if types is not None else (), types
-        )
-        models = uplift.fit_hazard_plays(
-            train,
-            design,
-            covariates,
-            plays=plays,
-            ridge=ridge,
-            pooled=pooled,
-            seed=seed,
-            link=link,
-            correct_baseline=correct_baseline,
-        )
+        # learners that differ only in how they mark (harm, margin, threshold) share one
+        # fit per validation campaign: the fits are deterministic, so this only saves time
+        key = (train["cutoff"].max(), len(train), seed, ridge, pooled, link, contacts)
+        key += (correct_baseline, tuple(plays))
+        if key not in _FITS:
+            types = TRUE_TYPES or uplift.fit_type_model(
+                SURVEYED, design, seed=seed, contacts=CONTACTS if contacts else None
+            )
+            covariates = uplift.HazardCovariates.for_rows(
+                train, types.classes if types is not None else (), types
+            )
+            _FITS[key] = uplift.fit_hazard_plays(
+                train,
+                design,
+                covariates,
+                plays=plays,
+                ridge=ridge,
+                pooled=pooled,
+                seed=seed,
+                link=link,
+                correct_baseline=correct_baseline,
+            )
+        models = _FITS[key]
 
         def predict(frame: pd.DataFrame) -> dict[str, np.ndarray]:
             return {p: m.effect(frame) for p, m in models.items()}
@@ -160,14 +166,15 @@ def hazard(
         if harm and models:
             covariates = next(iter(models.values())).covariates
             predict.harm = lambda frame: uplift.harm_probability(
-                models, covariates.matrix(frame), margin
+                models, covariates.matrix(frame), harm_margin=margin
             )
             predict.threshold = threshold
 
             def pushed_away(frame: pd.DataFrame) -> dict[str, float]:
-                """Per type, the share of rows for whom every play's multiplier is > 1."""
+                """Per type, the share of rows for whom every play's multiplier is above
+                1 + margin."""
                 z = covariates.matrix(frame)
-                harms = [m.harms_by_type(z, margin) for m in models.values()]
+                harms = [m.harms_by_type(z, harm_margin=margin) for m in models.values()]
                 every = np.logical_and.reduce(harms)
                 shares = every.mean(axis=0).round(2).tolist()
                 return dict(zip(covariates.types, shares, strict=True))
@@ -219,6 +226,7 @@ def truth_fed(train: pd.DataFrame, design: Design, plays: list[str], seed: int):
     return predict
 
 
+_FITS: dict[tuple, dict] = {}  # hazard learners' fits, shared by learners that mark apart
 SURVEYED = pd.DataFrame()  # the survey answers before the validation campaign (main)
 TRUTH = pd.DataFrame()  # every contact's planted effects (main): truth_fed learns from them
 CONTACTS = None  # every contact before the validation campaign: the type model's too
@@ -383,9 +391,10 @@ def main() -> None:
             dogs, harmed_all = sum(g[1] for g in got), sum(g[2] for g in got)
             marked_all = sum(g[3] for g in got)
             f1 = 2 * dogs / (harmed_all + marked_all) if harmed_all + marked_all else 0.0
+            caught = f"{dogs / harmed_all:.0%}" if harmed_all else "-"
             print(
                 f"{name:>10}: mean oracle share {share:6.1%}; "
-                f"sleeping dogs marked {dogs} of {harmed_all} ({dogs / harmed_all:.0%}); "
+                f"sleeping dogs marked {dogs} of {harmed_all} ({caught}); "
                 f"{marked_all} marked in all (F1 {f1:.3f})"
             )
 

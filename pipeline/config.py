@@ -320,8 +320,10 @@ class Uplift(_Model):
     # (pipeline.uplift.HAZARD_LINKS; chosen on the campaigns before the held-out one)
     link: Literal["cloglog", "loglog"] = "loglog"
     # "do not contact" also when no play pays for itself and the type model gives more
-    # than this to the loyalty types every play pushes away (pipeline.uplift.harm_probability;
-    # 0.4 chosen on the four campaigns before the held-out one, benchmarks/uplift_learners.py)
+    # than this to the loyalty types every play pushes away (pipeline.uplift.harm_probability).
+    # 0.4: the highest threshold within 0.01 of the best F1 of the sleeping dogs among the
+    # marked, on the four campaigns before the held-out one (benchmarks/uplift_learners.py
+    # --campaigns 4 --only 'loglog_pooled_30_m*'; README "Who is marked 'do not contact'").
     harm_probability: float = Field(0.4, ge=0.0, le=1.0)
 
 

@@ -428,7 +428,7 @@ def _uplift_section(uplift: Mapping[str, object] | None, scored: pd.DataFrame) -
             f"{truth['harmed_marked_do_not_contact']:,} of the {truth['harmed_by_every_play']:,} "
             "customers every play would push away are marked do not contact (marked: "
             "every play's expected effect is negative, or no play pays for itself and the "
-            "customer's likely loyalty types are pushed away by every play).</p>"
+            "customer may well be of loyalty types every play pushes away).</p>"
         )
     hazard = (uplift.get("shipped") or {}).get("hazard")
     sources = scored["play_source"].value_counts() if "play_source" in scored else pd.Series()

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from pipeline.config import Uplift
 from pipeline.labels import stratified_keep
 from pipeline.schema import LOYALTY_TYPES
 from pipeline.train import Design
@@ -436,14 +437,14 @@ class HazardLearner:
             return p0 - p0 ** (1.0 / m)
         return p0 - (1.0 - (1.0 - p0) ** m)
 
-    def harms_by_type(self, z: np.ndarray, margin: float = 0.0) -> np.ndarray:
+    def harms_by_type(self, z: np.ndarray, harm_margin: float = 0.0) -> np.ndarray:
         """Whether the play would push the customer away (n, n_types) were they of each
         type: the multiplier with that type's coefficient instead of the probabilities'
-        blend is above ``1 + margin``."""
+        blend is above ``1 + harm_margin``."""
         k = self.covariates.n_types
         rest = z @ self.beta - z[:, 1:k] @ self.beta[1:k]
         log_m = rest[:, None] + np.concatenate([[0.0], self.beta[1:k]])[None, :]
-        return log_m > np.log1p(margin)
+        return log_m > np.log1p(harm_margin)
 
     def multipliers(self) -> dict[str, float]:
         """exp(beta): the hazard multiplier of each covariate (1 = no change)."""
@@ -691,27 +692,24 @@ def fit_hazard_plays(
 
 
 # "Do not contact" when no play pays for itself and the type model gives more than this
-# to the types every play pushes away (:func:`harm_probability`); the default of
-# ``uplift.harm_probability``. Chosen on the four campaigns before the held-out one by a
-# rule fixed before any threshold was scored (the F1 of the sleeping dogs among those
-# marked; ``benchmarks/uplift_learners.py``): 0.5, 0.4 and 0.3 marked 156, 186 and 230 of
-# the 387 sleeping dogs, 417, 538 and 743 customers in all. Marking changes no contact:
-# it relabels customers no play pays for.
-HARM_PROBABILITY = 0.4
+# to the types every play pushes away (:func:`harm_probability`): the default of
+# ``uplift.harm_probability`` (pipeline.config, where its choice is noted).
+HARM_PROBABILITY: float = Uplift.model_fields["harm_probability"].default
 
 
 def harm_probability(
-    learners: Mapping[str, HazardLearner], z: np.ndarray, margin: float = 0.0
+    learners: Mapping[str, HazardLearner], z: np.ndarray, harm_margin: float = 0.0
 ) -> np.ndarray | None:
     """The type model's probability of the types for whom every play's multiplier is
-    above ``1 + margin`` (None without a type model). A latent customer is pushed away by any
+    above ``1 + harm_margin`` (None without a type model). A latent customer is pushed away by any
     contact; the expected effect over the type probabilities hides it when the type is
     uncertain. Not a calibrated chance of harm: the type probabilities are the type
     model's, and a customer who has already left is harmed by nothing."""
     first = next(iter(learners.values()))
     if first.covariates.n_types < 2:
         return None
-    every = np.logical_and.reduce([m.harms_by_type(z, margin) for m in learners.values()])
+    harms = [m.harms_by_type(z, harm_margin) for m in learners.values()]
+    every = np.logical_and.reduce(harms)
     return (first.covariates.type_weights(z) * every).sum(axis=1)
 
 

@@ -114,14 +114,16 @@ def test_the_uplift_diagnostics_reproduce_the_stages_held_out_figures(shop):
 
 
 def test_the_harm_threshold_grid_relabels_only_and_marks_more_as_it_falls(shop):
-    """The README's grid of the "do not contact" threshold and margin, as written: each
-    cell's F1 follows from its counts, a lower threshold or a smaller margin marks a
-    superset (more customers, more sleeping dogs), and no cell changes what the policy
-    saves (marking relabels customers no play pays for)."""
+    """The README's grid of the "do not contact" threshold and margin, as written (on
+    the tests' 5,000-customer shop, not the README's 20,000): a lower threshold or a
+    smaller margin marks a superset (more customers, more sleeping dogs), the grid's
+    corners differ (the threshold and margin are used), no cell changes what the policy
+    saves (marking relabels customers no play pays for), and the shipped learner marks as
+    the cell of the run's own ``uplift.harm_probability`` does."""
     out = run_in_shell(
         shop,
         ".venv/bin/python benchmarks/uplift_learners.py --campaigns 4 "
-        "--only 'loglog_pooled_30_m*'",
+        "--only 'loglog_pooled_30_m*' loglog_pooled_30",
     ).stdout
     rows = re.findall(
         r"^loglog_pooled_30_m([\d.]+)_t([\d.]+): mean oracle share +(-?[\d.]+)%; sleeping "
@@ -146,6 +148,16 @@ def test_the_harm_threshold_grid_relabels_only_and_marks_more_as_it_falls(shop):
         for small, large in zip(margins, margins[1:], strict=False):
             assert grid[small, t][1] >= grid[large, t][1]
             assert grid[small, t][3] >= grid[large, t][3]
+    assert grid[0.0, 0.3][3] > grid[0.2, 0.5][3], out
+    shipped = re.search(
+        r"^loglog_pooled_30: mean oracle share +(-?[\d.]+)%; sleeping dogs marked (\d+) of "
+        r"(\d+) \(\d+%\); (\d+) marked in all",
+        out,
+        re.M,
+    )
+    threshold = yaml.safe_load((shop / "params.yaml").read_text())["uplift"]["harm_probability"]
+    own = grid[0.0, float(threshold)]
+    assert shipped and (float(shipped[1]), *map(int, shipped.groups()[1:])) == own[:4], out
 
 
 def test_the_open_complaints_diagnostic_runs_on_the_shop(shop):
