@@ -160,6 +160,39 @@ def test_the_harm_threshold_grid_relabels_only_and_marks_more_as_it_falls(shop):
     assert shipped and (float(shipped[1]), *map(int, shipped.groups()[1:])) == own[:4], out
 
 
+def test_the_uplift_stage_marks_by_the_params_harm_threshold(shop, monkeypatch):
+    """``uplift.harm_probability`` is what the stage marks by: on the shop's held-out
+    campaign, a threshold of 0 marks every customer no play pays for whose likely types
+    include one every play pushes away, a threshold of 1 only those every play's
+    expected effect pushes away (the fits are the same, only the marks move)."""
+    import numpy as np
+
+    from pipeline import uplift
+    from pipeline.config import load_params
+    from pipeline.stages.uplift import Fitted
+
+    monkeypatch.chdir(shop)  # the stage's paths are relative to the run
+    params = load_params(shop / "params.yaml")
+    rows = pd.read_parquet("data/features/campaigns.parquet")
+    meta = read_json(shop / "data/features/meta.json")
+    train, valid, day = uplift.split_campaigns(rows, horizon_days=int(meta["horizon_days"]))
+    plays = {}
+    for threshold in (0.0, 1.0):
+        u = params.uplift.model_copy(update={"harm_probability": threshold})
+        fitted = Fitted(
+            train, meta, params.model_copy(update={"uplift": u}), as_of=day, comparison=False
+        )
+        out = fitted.score(valid, value=np.full(len(valid), 100.0))
+        plays[threshold] = out["uplift_play"].to_numpy()
+        harm = out["harm_probability"].to_numpy()
+    everyone, surest = plays[0.0] == "do not contact", plays[1.0] == "do not contact"
+    idle = np.isin(plays[1.0], ["no contact", "do not contact"])
+    assert (surest <= everyone).all() and everyone.sum() > surest.sum()
+    np.testing.assert_array_equal(everyone, surest | (idle & (harm > 0)))
+    # the plays of customers some play pays for do not move
+    np.testing.assert_array_equal(plays[0.0][~idle], plays[1.0][~idle])
+
+
 def test_the_open_complaints_diagnostic_runs_on_the_shop(shop):
     """The README's ``benchmarks/open_complaints.py`` as written, on the session's shop."""
     out = run_in_shell(shop, ".venv/bin/python benchmarks/open_complaints.py").stdout
