@@ -173,9 +173,7 @@ def hazard(
             def pushed_away(frame: pd.DataFrame) -> dict[str, float]:
                 """Per type, the share of rows for whom every play's multiplier is above
                 1 + margin."""
-                z = covariates.matrix(frame)
-                harms = [m.harms_by_type(z, harm_margin=margin) for m in models.values()]
-                every = np.logical_and.reduce(harms)
+                every = uplift.pushed_away(models, covariates.matrix(frame), margin)
                 shares = every.mean(axis=0).round(2).tolist()
                 return dict(zip(covariates.types, shares, strict=True))
 
@@ -306,11 +304,10 @@ def main() -> None:
     past = rows if args.held_out else rows[rows["cutoff"] + pd.Timedelta(days=horizon) <= held_out]
     global SURVEYED, TRUE_TYPES, CONTACTS, TRUTH
     TRUTH = truth
-    type_of = pd.read_parquet(args.run / "data/truth/truth.parquet").set_index("customer_id")[
-        "true_type"
-    ]
+    customers = pd.read_parquet(args.run / "data/truth/truth.parquet")
+    type_of = customers.set_index("customer_id")["true_type"]
     if args.true_types:
-        TRUE_TYPES = TrueTypes(pd.read_parquet(args.run / "data/truth/truth.parquet"))
+        TRUE_TYPES = TrueTypes(customers)
     os.chdir(args.run)  # the stage's paths are relative to the run
     learners = {
         n: f

@@ -697,6 +697,14 @@ def fit_hazard_plays(
 HARM_PROBABILITY: float = Uplift.model_fields["harm_probability"].default
 
 
+def pushed_away(
+    learners: Mapping[str, HazardLearner], z: np.ndarray, harm_margin: float = 0.0
+) -> np.ndarray:
+    """Per row and loyalty type (n, n_types): whether every play's multiplier for that
+    type is above ``1 + harm_margin`` (:meth:`HazardLearner.harms_by_type`)."""
+    return np.logical_and.reduce([m.harms_by_type(z, harm_margin) for m in learners.values()])
+
+
 def harm_probability(
     learners: Mapping[str, HazardLearner], z: np.ndarray, harm_margin: float = 0.0
 ) -> np.ndarray | None:
@@ -708,8 +716,7 @@ def harm_probability(
     first = next(iter(learners.values()))
     if first.covariates.n_types < 2:
         return None
-    harms = [m.harms_by_type(z, harm_margin) for m in learners.values()]
-    every = np.logical_and.reduce(harms)
+    every = pushed_away(learners, z, harm_margin)
     return (first.covariates.type_weights(z) * every).sum(axis=1)
 
 
