@@ -125,6 +125,7 @@ def hazard(
     harm: bool = True,
     margin: float = 0.0,
     threshold: float | None = None,
+    baseline_ridge: float | None = None,
 ):
     """Plays as hazard multipliers by type and situation (pipeline.uplift.HazardLearner);
     ``contacts=False``: the type model learns from the survey answers only (as before);
@@ -133,13 +134,18 @@ def hazard(
     also when no play pays and the type model gives more than ``threshold`` (default:
     the run's ``uplift.harm_probability``) to the types every play pushes away
     (pipeline.uplift.harm_probability), a type counting as pushed away when every play's
-    multiplier for it is above ``1 + margin``."""
+    multiplier for it is above ``1 + margin``. ``baseline_ridge``: the penalty of the
+    baseline's correction on the controls (default: the run's ``uplift.baseline_ridge``,
+    if null ``ridge``)."""
 
     def fit(train: pd.DataFrame, design: Design, plays: list[str], seed: int):
         # learners that differ only in how they mark (harm, margin, threshold) share one
         # fit per validation campaign: the fits are deterministic, so this only saves time
+        correction_ridge = baseline_ridge if baseline_ridge is not None else BASELINE_RIDGE
+        if correction_ridge is None:
+            correction_ridge = ridge
         key = (train["cutoff"].max(), len(train), seed, ridge, pooled, link, contacts)
-        key += (correct_baseline, tuple(plays))
+        key += (correct_baseline, correction_ridge, tuple(plays))
         if key not in _FITS:
             types = TRUE_TYPES or uplift.fit_type_model(
                 SURVEYED, design, seed=seed, contacts=CONTACTS if contacts else None
@@ -157,6 +163,7 @@ def hazard(
                 seed=seed,
                 link=link,
                 correct_baseline=correct_baseline,
+                baseline_ridge=correction_ridge,
             )
         models = _FITS[key]
 
@@ -229,6 +236,7 @@ SURVEYED = pd.DataFrame()  # the survey answers before the validation campaign (
 TRUTH = pd.DataFrame()  # every contact's planted effects (main): truth_fed learns from them
 CONTACTS = None  # every contact before the validation campaign: the type model's too
 TRUE_TYPES = None  # --true-types: the simulator's own types, a diagnostic ceiling
+BASELINE_RIDGE = None  # the run's uplift.baseline_ridge (main; None: the learner's ridge)
 
 
 class TrueTypes:
@@ -257,6 +265,10 @@ LEARNERS = {
         f"loglog_pooled_30_m{m:g}_t{t:g}": hazard(30.0, True, "loglog", margin=m, threshold=t)
         for m in (0.0, 0.05, 0.1, 0.2)
         for t in (0.5, 0.4, 0.3)
+    },
+    **{
+        f"loglog_pooled_30_b{b:g}": hazard(30.0, True, "loglog", baseline_ridge=b)
+        for b in (1.0, 3.0, 10.0, 30.0, 100.0)
     },
     "truth_fed": truth_fed,  # a diagnostic: learns from the true effects
     "x_shrunk": x_shrunk,
@@ -302,8 +314,9 @@ def main() -> None:
     horizon = int(meta["horizon_days"])
     _, _, held_out = uplift.split_campaigns(rows, horizon_days=horizon)
     past = rows if args.held_out else rows[rows["cutoff"] + pd.Timedelta(days=horizon) <= held_out]
-    global SURVEYED, TRUE_TYPES, CONTACTS, TRUTH
+    global SURVEYED, TRUE_TYPES, CONTACTS, TRUTH, BASELINE_RIDGE
     TRUTH = truth
+    BASELINE_RIDGE = params.uplift.baseline_ridge
     customers = pd.read_parquet(args.run / "data/truth/truth.parquet")
     type_of = customers.set_index("customer_id")["true_type"]
     if args.true_types:

@@ -327,10 +327,6 @@ def _inverse_link(eta: np.ndarray, link: str) -> np.ndarray:
 #     express delivery) or puts them off acts on that rate.
 # Both read m > 1 as pushing the customer away.
 HAZARD_LINKS = ("cloglog", "loglog")
-# The baseline's correction is a recalibration on every control (thousands of rows, a
-# handful of coefficients): penalised only enough to stay finite where a covariate never
-# varies, not pulled toward the booster as the plays' small arms are toward no effect.
-BASELINE_RIDGE = 1.0
 
 
 @dataclass(frozen=True)
@@ -613,6 +609,7 @@ def fit_hazard_plays(
     seed: int = 0,
     link: str = "cloglog",
     correct_baseline: bool = True,
+    baseline_ridge: float | None = None,
 ) -> dict[str, HazardLearner]:
     """One :class:`HazardLearner` per play, sharing the baseline fitted on the controls.
 
@@ -629,6 +626,12 @@ def fit_hazard_plays(
     controls (the same penalised regression, no play) before fitting the plays against
     it, so a group the booster cannot resolve is not read as every play's harm
     (:class:`HazardLearner`). False: the booster as is (kept for the benchmark).
+    ``baseline_ridge``: the correction's L2 penalty toward the booster (None: ``ridge``,
+    the plays'). Pulled as hard as the plays are, a few hundred controls of one type
+    churning less than usual by chance are not read as the baseline's error for everyone
+    likely of that type, and so as every play pushing them away; held back harder than
+    the plays, what the correction leaves of a group's real gap is read as every play's
+    effect (tests/test_uplift.py).
     """
     if link not in HAZARD_LINKS:
         raise ValueError(f"unknown link {link!r}: one of {HAZARD_LINKS}")
@@ -654,7 +657,7 @@ def fit_hazard_plays(
             covariates.matrix(control),
             _link(baseline.predict(design.matrix(control)), link),
             control[outcome].to_numpy(float),
-            ridge=BASELINE_RIDGE,
+            ridge=ridge if baseline_ridge is None else baseline_ridge,
             link=link,
         )
     # computed once for every treated contact: the type model is the costly part

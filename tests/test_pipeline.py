@@ -193,6 +193,34 @@ def test_the_uplift_stage_marks_by_the_params_harm_threshold(shop, monkeypatch):
     np.testing.assert_array_equal(plays[0.0][~idle], plays[1.0][~idle])
 
 
+def test_the_uplift_stage_corrects_its_baseline_by_the_params_ridge(shop, monkeypatch):
+    """``uplift.baseline_ridge`` is the penalty the stage corrects its baseline with:
+    null is the plays' ``ridge``, a huge one leaves the booster as it is but for the
+    intercept, a small one lets the controls move it further."""
+    import numpy as np
+
+    from pipeline import uplift
+    from pipeline.config import load_params
+    from pipeline.stages.uplift import Fitted
+
+    monkeypatch.chdir(shop)
+    params = load_params(shop / "params.yaml")
+    assert params.uplift.baseline_ridge is None  # the default: the plays' own
+    rows = pd.read_parquet("data/features/campaigns.parquet")
+    meta = read_json(shop / "data/features/meta.json")
+    train, _, day = uplift.split_campaigns(rows, horizon_days=int(meta["horizon_days"]))
+    correction = {}
+    for ridge in (None, params.uplift.ridge, 1e9, 0.1):
+        u = params.uplift.model_copy(update={"baseline_ridge": ridge})
+        fitted = Fitted(
+            train, meta, params.model_copy(update={"uplift": u}), as_of=day, comparison=False
+        )
+        correction[ridge] = next(iter(fitted.learners.values())).correction
+    np.testing.assert_array_equal(correction[None], correction[params.uplift.ridge])
+    assert np.abs(correction[1e9][1:]).max() < 1e-4
+    assert np.abs(correction[0.1][1:]).sum() > np.abs(correction[None][1:]).sum() > 0
+
+
 def test_the_open_complaints_diagnostic_runs_on_the_shop(shop):
     """The README's ``benchmarks/open_complaints.py`` as written, on the session's shop."""
     out = run_in_shell(shop, ".venv/bin/python benchmarks/open_complaints.py").stdout

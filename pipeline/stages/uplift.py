@@ -158,6 +158,7 @@ class Fitted:
                 ridge=u.ridge,
                 seed=params.train.seed,
                 link=u.link,
+                baseline_ridge=u.baseline_ridge,
             )
         else:
             self.learners = uplift.fit_shrunk_plays(
