@@ -138,7 +138,8 @@ def reliability_chart(
 
     ``series[model]`` lists ``(predicted, observed, n)`` bins in order; a bin with
     ``observed`` None (or n == 0) breaks the line instead of being drawn at 0. The
-    diagonal is perfect calibration. Points are sized by how many customers they hold.
+    diagonal is perfect calibration. Points are sized by ``n`` (the bins the report passes all
+    have n = 1: the test cutoff's reliability table holds rates only).
     """
     left, right, top, bottom = 50, 200, 10, 40
     plot_w, plot_h = width - left - right, height - top - bottom

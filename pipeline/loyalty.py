@@ -235,8 +235,8 @@ PLAYS: dict[str, Play] = {
         1.5,
     ),
     "fulfilment_fix": Play(
-        "Fulfilment fix: free express delivery on the next order; a goodwill credit "
-        "after a late one",
+        "Fulfilment fix: free express delivery on the next order (and a goodwill credit "
+        "if a delivery was late)",
         "late deliveries break the first promise an online shop makes",
         10.0,
         1.2,
@@ -330,6 +330,17 @@ PLAYS: dict[str, Play] = {
 
 # Plays that contact no one: they cost nothing and save nothing.
 NO_CONTACT_PLAYS = ("none", "do_not_contact", "let_go")
+
+# What each loyalty type means for retention, in a line (the workbook's glossary).
+TYPE_MEANING: dict[str, str] = {
+    "premium": "attached to the brand and its value; the most valuable, never a blanket discount",
+    "inertia": "stays out of habit, not satisfaction; a better offer poaches them",
+    "convenience": "stays for nearness, ease and speed; leaves for more of it",
+    "monopoly": "stays for want of an alternative; leaves when one appears",
+    "incentive": "buys when rewarded (points, campaigns); leaves when the rewards end",
+    "price": "follows the lowest price; cannot be made loyal",
+    "latent": "wants more but something holds them back (stock, reach, payment)",
+}
 
 TYPE_PLAY: dict[str, str] = {
     "premium": "vip_care",

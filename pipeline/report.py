@@ -277,6 +277,7 @@ def render_report(
     calibration_chart = charts.reliability_chart(
         calibration, name="calibration: observed against predicted churn"
     )
+    calibration_gap = _calibration_gap(calibration)
     funnel_chart = charts.funnel_chart(
         funnel["label"].tolist(),
         [None if v != v else float(v) for v in funnel["customers"]],
@@ -332,8 +333,8 @@ concepts a person reasons in.{escape(reasons_note)}</p>
 
 <h2>Can the probabilities be trusted?</h2>
 <p>{escape(str(meta["calibration_source"]))}. A point on the diagonal means that of the
-customers given that probability, that share did leave; points are sized by how many
-customers they hold, and bins with nobody in them are left out (a gap, not a zero).</p>
+customers given that probability, that share did leave; bins with nobody in them are
+left out (a gap, not a zero).{calibration_gap}</p>
 {calibration_chart}
 
 <h2>The top of the call list</h2>
@@ -394,6 +395,25 @@ def _plays_table(hazard: Mapping[str, Any]) -> str:
     )
 
 
+def _calibration_gap(calibration: Mapping[str, Sequence[tuple]]) -> str:
+    """The shipped probabilities' largest miss, in words ("" without the shipped series)."""
+    bins = [
+        (x, y)
+        for x, y, _ in calibration.get("shipped (calibrated)", [])
+        if y is not None and y == y
+    ]
+    if not bins:
+        return ""
+    x, y = max(bins, key=lambda b: abs(b[1] - b[0]))
+    if abs(y - x) < 0.05:
+        return " The shipped probabilities stay within 5 points of what happened in every bin."
+    way = "too high" if x > y else "too low"
+    return (
+        f" Where the shipped probabilities miss most, they are {way}: of the customers "
+        f"given about {x:.0%}, {y:.0%} left."
+    )
+
+
 def _uplift_section(uplift: Mapping[str, object] | None, scored: pd.DataFrame) -> str:
     """The held-out campaign's verdict on whom to contact, in a table and two sentences."""
     if not uplift or not uplift.get("available"):
@@ -440,7 +460,9 @@ def _uplift_section(uplift: Mapping[str, object] | None, scored: pd.DataFrame) -
         f"held out) was predicted from the {int(uplift['training_contacts']):,} contacts "
         "before it. Each row ranks that campaign's customers one way and asks the control "
         "group how many more stayed among those it would have contacted.</p>"
-        f"{table}{told}<p>On these lists the uplift model chose the play for {decided:,} "
-        f"customers; {dont:,} are marked do not contact.</p>"
+        f"{table}{told}<p>Of the {len(scored):,} customers scored, the uplift model chose "
+        f"the play for {decided:,} (everyone it scored whose segment calls for a contact: "
+        f"those the lists hold, and those left off them); {dont:,} are marked do not "
+        "contact.</p>"
         f"{_plays_table(hazard) if hazard else ''}"
     )

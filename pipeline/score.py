@@ -77,10 +77,12 @@ COLUMN_DOCS: dict[str, str] = {
     "against their own rhythm), lapsed (no order for a whole horizon: win-back), steady",
     "churn_probability": "chance of no order within the horizon (the shipped, calibrated model)",
     "churn_probability_prev": "the same model's probability at the previous snapshot",
-    "risk_band": "low, medium or high churn probability",
+    "risk_band": "low, medium or high churn probability (the cut-offs: score.band_thresholds, "
+    "on the workbook's first sheet)",
     "days_since_last_order": "days from the last order to the as-of date",
     "usual_gap_days": "the customer's usual days between orders (the shop's, for one order)",
-    "loyalty_type": "premium, inertia, convenience, monopoly, incentive, price or latent",
+    "loyalty_type": "premium, inertia, convenience, monopoly, incentive, price or latent (the "
+    "workbook's first sheet says what each means)",
     "loyalty_type_probability": "how sure the type classifier is (empty: rule-based type)",
     "loyalty_type_source": "classifier (learnt from surveyed customers) or rules",
     "relationship_stage": "first_purchase, repeat_purchase or advocate",
@@ -97,7 +99,8 @@ COLUMN_DOCS: dict[str, str] = {
     "control groups (empty: no campaign history; negative: the contact would push them away)",
     "expected_saved_value": "uplift x margin x expected_value - contact_cost: the profit the "
     "play is expected to save (uplift model), the list's expected_profit when it decided",
-    "play": "the retention play's key",
+    "play": "the retention play's key (the workbook's first sheet lists them, each with its "
+    "action); do_not_contact and none: no contact",
     "play_source": "uplift model (learnt from past campaigns with control groups) or rules "
     "(segment, situation and loyalty type, when there is no campaign evidence)",
     "recommended_action": "what to do",
@@ -232,6 +235,12 @@ def score_customers(
     out["play"] = recommend_play(out["segment"], out["loyalty_type"], facts["situation"], valuable)
     out["recommended_action"] = out["play"].map({k: p.action for k, p in PLAYS.items()})
     out["play_because"] = _because(out, facts)
+    # an open complaint needs its answer whatever play the campaigns' evidence picks
+    is_open = np.zeros(len(out), dtype=bool)
+    if "complaints_unresolved_now" in f:
+        is_open = pd.to_numeric(f["complaints_unresolved_now"], errors="coerce").fillna(0) >= 1
+        is_open = is_open.to_numpy()
+    out["open_complaint"] = facts["situation_fact"].where(is_open)
 
     rate = out["segment"].map(economics.success).fillna(0.0)
     out["contact_success"] = rate * out["play"].map(economics.success_factor)
@@ -290,6 +299,7 @@ def apply_uplift(
     out.loc[decides, "recommended_action"] = out.loc[decides, "play"].map(
         {k: p.action for k, p in PLAYS.items()}
     )
+    _complaint_first(out, decides)
     uplift = out["uplift"].clip(lower=0.0)
     p = out["churn_probability"].clip(lower=1e-6)
     out.loc[act, "contact_success"] = (uplift / p).clip(upper=1.0)[act]
@@ -316,6 +326,35 @@ def apply_uplift(
     )
     return out
 
+
+def _complaint_first(out: pd.DataFrame, rows: np.ndarray) -> None:
+    """An open complaint is answered first, whatever play the campaigns chose: the rules
+    put service recovery first (LOYALTY.md), an offer on top of an unanswered complaint
+    does harm. ``rows``: the customers whose play the uplift model decided."""
+    if "open_complaint" not in out:
+        return
+    fact = out["open_complaint"]
+    todo = rows & fact.notna().to_numpy() & ~out["play"].isin(COMPLAINT_PLAYS).to_numpy()
+    if not todo.any():
+        return
+    idle = todo & out["play"].isin(NO_CONTACT_PLAYS).to_numpy()
+    act = todo & ~idle
+    out.loc[act, "recommended_action"] = (
+        "First answer the open complaint ("
+        + fact[act]
+        + "): apologise, fix, follow up. Then: "
+        + out.loc[act, "recommended_action"]
+    )
+    out.loc[idle, "recommended_action"] = (
+        out.loc[idle, "recommended_action"]
+        + ". Still answer the open complaint ("
+        + fact[idle]
+        + "): apologise, fix, follow up; no offer"
+    )
+
+
+# Plays that answer an open complaint themselves.
+COMPLAINT_PLAYS = ("service_recovery", "winback_recovery")
 
 # The campaigns' plays as a sentence names them.
 PLAY_NOUNS = {

@@ -221,6 +221,29 @@ def test_the_uplift_stage_corrects_its_baseline_by_the_params_ridge(shop, monkey
     assert np.abs(correction[0.1][1:]).sum() > np.abs(correction[None][1:]).sum() > 0
 
 
+def test_the_workbook_says_what_every_play_type_and_band_on_its_lists_means(shop):
+    """A retention team reads the plays' keys, the loyalty types and the risk bands off
+    the lists: the workbook's first sheet says what each one found there means, the
+    margin behind expected_profit and the bands' cut-offs."""
+    from openpyxl import load_workbook
+
+    from pipeline.workbook import HOW_TO_READ
+
+    wb = load_workbook(shop / "data/scored/at_risk.xlsx", read_only=True)
+    notes = {
+        str(k): str(v)
+        for k, v, *_ in wb[HOW_TO_READ].iter_rows(values_only=True)
+        if k is not None and v is not None
+    }
+    everyone = pd.read_csv(shop / "data/scored/customers.csv")
+    for play in everyone["play"].unique():
+        assert f"Play: {play}" in notes, (play, sorted(notes))
+    for kind in everyone["loyalty_type"].dropna().unique():
+        assert f"Loyalty type: {kind}" in notes, kind
+    assert notes["Risk bands"].startswith("low below 30%, medium from 30%, high from 60%")
+    assert notes["Margin"].startswith("30% of spend")
+
+
 def test_the_open_complaints_diagnostic_runs_on_the_shop(shop):
     """The README's ``benchmarks/open_complaints.py`` as written, on the session's shop."""
     out = run_in_shell(shop, ".venv/bin/python benchmarks/open_complaints.py").stdout

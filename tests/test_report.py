@@ -203,3 +203,19 @@ def test_uplift_section_says_what_each_play_does_to_whom() -> None:
     # without the hazard learner (an X-learner run), no table and no error
     del uplift["shipped"]
     assert "with an open complaint" not in _uplift_section(uplift, scored)
+
+
+def test_the_calibration_paragraph_says_where_the_shipped_probabilities_miss() -> None:
+    """The review's finding: the chart showed the shipped probabilities 7 points too high
+    in the middle bins and the page never said so in words (and claimed point sizes it
+    did not draw)."""
+    from pipeline.report import _calibration_gap
+
+    off = {"shipped (calibrated)": [(0.15, 0.12, 1), (0.35, 0.28, 1), (0.55, None, 1)]}
+    assert _calibration_gap(off) == (
+        " Where the shipped probabilities miss most, they are too high: of the customers "
+        "given about 35%, 28% left."
+    )
+    close = {"shipped (calibrated)": [(0.15, 0.17, 1), (0.35, 0.33, 1)], "BG/NBD": [(0.2, 0.9, 1)]}
+    assert "within 5 points" in _calibration_gap(close)
+    assert _calibration_gap({"BG/NBD": [(0.2, 0.9, 1)]}) == ""

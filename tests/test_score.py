@@ -375,6 +375,51 @@ def test_a_sleeping_dog_marked_by_its_likely_type_is_told_why(shop) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("uplift_play", "action"),
+    [
+        (
+            "points",
+            "First answer the open complaint (1 complaint open for 12 days): apologise, fix, "
+            "follow up. Then: " + PLAYS["points"].action,
+        ),
+        ("service_recovery", PLAYS["service_recovery"].action),
+        (
+            "do not contact",
+            PLAYS["do_not_contact"].action + ". Still answer the open complaint (1 complaint "
+            "open for 12 days): apologise, fix, follow up; no offer",
+        ),
+    ],
+)
+def test_an_open_complaint_is_answered_first_whatever_play_the_campaigns_chose(
+    shop, uplift_play, action
+) -> None:
+    """The review's finding: the uplift model offered points or express delivery to
+    customers whose complaint had been open for a year, with no word of it. The rules
+    put service recovery first; the campaigns' play now comes after the apology, and a
+    customer not to be contacted with an offer still gets their complaint answered."""
+    from pipeline.score import apply_uplift
+
+    customers = score_customers(
+        *shop, horizon_days=90, band_thresholds=BANDS, rising_by=0.15, economics=ECONOMICS
+    )
+    uplift = pd.DataFrame(
+        {
+            "customer_id": ["complaint", "warn"],
+            "uplift_play": [uplift_play, "points"],
+            "uplift": [0.1, 0.1],
+            "expected_saved_value": [5.0, 5.0],
+            "cost": [2.0, 2.0],
+            "effect_points": [0.1, 0.1],
+            "effect_service_recovery": [0.05, 0.0],
+        }
+    )
+    out = apply_uplift(customers, uplift, ECONOMICS).set_index("customer_id")
+    assert out.loc["complaint", "recommended_action"] == action
+    # no open complaint, no preamble
+    assert out.loc["warn", "recommended_action"] == PLAYS["points"].action
+
+
 def test_no_campaign_history_keeps_the_rules(shop) -> None:
     from pipeline.score import apply_uplift
 

@@ -20,6 +20,7 @@ import pipeline
 from pipeline import explain, io
 from pipeline.config import Params
 from pipeline.funnel import relationship_funnel
+from pipeline.loyalty import PLAYS, TYPE_MEANING
 from pipeline.progress import Progress, timed
 from pipeline.report import render_report
 from pipeline.schema import TABLES
@@ -238,6 +239,16 @@ def workbook(
                 f"{_limit(r.winback_budget.money)}",
             ),
             ("Pipeline version", pipeline.__version__),
+            ("Margin", f"{r.margin:.0%} of spend is profit (retention.margin): expected_profit"),
+            (
+                "Risk bands",
+                "low below {:.0%}, medium from {:.0%}, high from {:.0%} "
+                "(score.band_thresholds)".format(
+                    params.score.band_thresholds[0], *params.score.band_thresholds
+                ),
+            ),
+            *((f"Loyalty type: {t}", TYPE_MEANING[t]) for t in TYPE_MEANING),
+            *((f"Play: {k}", p.action) for k, p in PLAYS.items()),
         ],
         columns=column_docs(params.explain.top_reasons, pass_through),
         money=MONEY_COLUMNS,
