@@ -126,6 +126,7 @@ def hazard(
     margin: float = 0.0,
     threshold: float | None = None,
     baseline_ridge: float | None = None,
+    situation_ridge: float | None = None,
 ):
     """Plays as hazard multipliers by type and situation (pipeline.uplift.HazardLearner);
     ``contacts=False``: the type model learns from the survey answers only (as before);
@@ -136,7 +137,8 @@ def hazard(
     (pipeline.uplift.harm_probability), a type counting as pushed away when every play's
     multiplier for it is above ``1 + margin``. ``baseline_ridge``: the penalty of the
     baseline's correction on the controls (default: the run's ``uplift.baseline_ridge``,
-    if null ``ridge``)."""
+    if null ``ridge``); ``situation_ridge``: its penalty on the situations' coefficients
+    (default: the run's ``uplift.situation_ridge``, if null the baseline's)."""
 
     def fit(train: pd.DataFrame, design: Design, plays: list[str], seed: int):
         # learners that differ only in how they mark (harm, margin, threshold) share one
@@ -144,8 +146,9 @@ def hazard(
         correction_ridge = baseline_ridge if baseline_ridge is not None else BASELINE_RIDGE
         if correction_ridge is None:
             correction_ridge = ridge
+        on_situations = situation_ridge if situation_ridge is not None else SITUATION_RIDGE
         key = (train["cutoff"].max(), len(train), seed, ridge, pooled, link, contacts)
-        key += (correct_baseline, correction_ridge, tuple(plays))
+        key += (correct_baseline, correction_ridge, on_situations, tuple(plays))
         if key not in _FITS:
             types = TRUE_TYPES or uplift.fit_type_model(
                 SURVEYED, design, seed=seed, contacts=CONTACTS if contacts else None
@@ -164,6 +167,7 @@ def hazard(
                 link=link,
                 correct_baseline=correct_baseline,
                 baseline_ridge=correction_ridge,
+                situation_ridge=on_situations,
             )
         models = _FITS[key]
 
@@ -237,6 +241,7 @@ TRUTH = pd.DataFrame()  # every contact's planted effects (main): truth_fed lear
 CONTACTS = None  # every contact before the validation campaign: the type model's too
 TRUE_TYPES = None  # --true-types: the simulator's own types, a diagnostic ceiling
 BASELINE_RIDGE = None  # the run's uplift.baseline_ridge (main; None: the learner's ridge)
+SITUATION_RIDGE = None  # the run's uplift.situation_ridge (main; None: BASELINE_RIDGE's)
 
 
 class TrueTypes:
@@ -267,9 +272,14 @@ LEARNERS = {
         for t in (0.5, 0.4, 0.3)
     },
     **{
-        f"loglog_pooled_30_b{b:g}": hazard(30.0, True, "loglog", baseline_ridge=b)
+        f"loglog_pooled_30_b{b:g}": hazard(
+            30.0, True, "loglog", baseline_ridge=b, situation_ridge=b
+        )
         for b in (1.0, 3.0, 10.0, 30.0, 100.0)
     },
+    "loglog_pooled_30_b30_s1": hazard(
+        30.0, True, "loglog", baseline_ridge=30.0, situation_ridge=1.0
+    ),
     "truth_fed": truth_fed,  # a diagnostic: learns from the true effects
     "x_shrunk": x_shrunk,
     "x_learner": x_learner,
@@ -314,9 +324,10 @@ def main() -> None:
     horizon = int(meta["horizon_days"])
     _, _, held_out = uplift.split_campaigns(rows, horizon_days=horizon)
     past = rows if args.held_out else rows[rows["cutoff"] + pd.Timedelta(days=horizon) <= held_out]
-    global SURVEYED, TRUE_TYPES, CONTACTS, TRUTH, BASELINE_RIDGE
+    global SURVEYED, TRUE_TYPES, CONTACTS, TRUTH, BASELINE_RIDGE, SITUATION_RIDGE
     TRUTH = truth
     BASELINE_RIDGE = params.uplift.baseline_ridge
+    SITUATION_RIDGE = params.uplift.situation_ridge
     customers = pd.read_parquet(args.run / "data/truth/truth.parquet")
     type_of = customers.set_index("customer_id")["true_type"]
     if args.true_types:

@@ -561,17 +561,19 @@ def fit_hazard_multiplier(
     offset: np.ndarray,
     y: np.ndarray,
     *,
-    ridge: float,
+    ridge: float | np.ndarray,
     prior: np.ndarray | None = None,
     link: str = "cloglog",
 ) -> np.ndarray:
     """Complementary log-log (``link="loglog"``: log-log) regression with an offset, its
     coefficients (all but the intercept) pulled toward ``prior`` (default 0) by an L2
-    penalty of weight ``ridge``. The offset is ``p0`` on the link's scale; a positive
-    ``z . beta`` raises the chance of churning under either link."""
+    penalty of weight ``ridge`` (one per coefficient if an array). The offset is ``p0``
+    on the link's scale; a positive ``z . beta`` raises the chance of churning under
+    either link."""
     from scipy.optimize import minimize
 
     centre = np.zeros(z.shape[1]) if prior is None else np.asarray(prior, dtype=float)
+    weight = np.broadcast_to(np.asarray(ridge, dtype=float), centre.shape)
 
     def loss(beta: np.ndarray) -> tuple[float, np.ndarray]:
         if link == "loglog":  # churn p = exp(-u), u = exp(-eta) the ordering rate
@@ -589,8 +591,8 @@ def fit_hazard_multiplier(
         penalty = beta - centre
         penalty[0] = 0.0
         return (
-            -float(loglik.sum()) + ridge * float(penalty @ penalty),
-            -(z.T @ dldeta) + 2.0 * ridge * penalty,
+            -float(loglik.sum()) + float(penalty @ (weight * penalty)),
+            -(z.T @ dldeta) + 2.0 * weight * penalty,
         )
 
     result = minimize(loss, centre.copy(), jac=True, method="L-BFGS-B")
@@ -610,6 +612,7 @@ def fit_hazard_plays(
     link: str = "cloglog",
     correct_baseline: bool = True,
     baseline_ridge: float | None = None,
+    situation_ridge: float | None = None,
 ) -> dict[str, HazardLearner]:
     """One :class:`HazardLearner` per play, sharing the baseline fitted on the controls.
 
@@ -626,12 +629,15 @@ def fit_hazard_plays(
     controls (the same penalised regression, no play) before fitting the plays against
     it, so a group the booster cannot resolve is not read as every play's harm
     (:class:`HazardLearner`). False: the booster as is (kept for the benchmark).
-    ``baseline_ridge``: the correction's L2 penalty toward the booster (None: ``ridge``,
-    the plays'). Pulled as hard as the plays are, a few hundred controls of one type
-    churning less than usual by chance are not read as the baseline's error for everyone
-    likely of that type, and so as every play pushing them away; held back harder than
-    the plays, what the correction leaves of a group's real gap is read as every play's
-    effect (tests/test_uplift.py).
+    ``baseline_ridge``: the correction's L2 penalty toward the booster on the type
+    probabilities' coefficients (None: ``ridge``, the plays'). Pulled as hard as the
+    plays are, a few hundred controls of one type churning less than usual by chance are
+    not read as the baseline's error for everyone likely of that type, and so as every
+    play pushing them away: the booster reads the features the type model reads.
+    ``situation_ridge``: its penalty on the situations' coefficients (None: the same).
+    A rare observed fact (an open complaint) is what the booster's leaves cannot
+    isolate: held back harder than the plays, what the correction leaves of that
+    group's real gap is read as every play's effect (tests/test_uplift.py).
     """
     if link not in HAZARD_LINKS:
         raise ValueError(f"unknown link {link!r}: one of {HAZARD_LINKS}")
@@ -653,11 +659,16 @@ def fit_hazard_plays(
         return {}
     correction = None
     if correct_baseline:
+        weight = np.full(
+            len(covariates.names), ridge if baseline_ridge is None else baseline_ridge
+        )
+        if situation_ridge is not None:
+            weight[[n in covariates.situations for n in covariates.names]] = situation_ridge
         correction = fit_hazard_multiplier(
             covariates.matrix(control),
             _link(baseline.predict(design.matrix(control)), link),
             control[outcome].to_numpy(float),
-            ridge=ridge if baseline_ridge is None else baseline_ridge,
+            ridge=weight,
             link=link,
         )
     # computed once for every treated contact: the type model is the costly part

@@ -193,10 +193,12 @@ def test_the_uplift_stage_marks_by_the_params_harm_threshold(shop, monkeypatch):
     np.testing.assert_array_equal(plays[0.0][~idle], plays[1.0][~idle])
 
 
-def test_the_uplift_stage_corrects_its_baseline_by_the_params_ridge(shop, monkeypatch):
-    """``uplift.baseline_ridge`` is the penalty the stage corrects its baseline with:
-    null is the plays' ``ridge``, a huge one leaves the booster as it is but for the
-    intercept, a small one lets the controls move it further."""
+def test_the_uplift_stage_corrects_its_baseline_by_the_params_ridges(shop, monkeypatch):
+    """``uplift.baseline_ridge`` and ``uplift.situation_ridge`` are the penalties the stage
+    corrects its baseline with, on the type probabilities' coefficients and on the
+    situations': a baseline ridge of null is the plays' ``ridge``, a huge one leaves the
+    booster as it is along the types, a small one lets the controls move it further; a
+    huge situation ridge leaves the situations alone."""
     import numpy as np
 
     from pipeline import uplift
@@ -210,15 +212,24 @@ def test_the_uplift_stage_corrects_its_baseline_by_the_params_ridge(shop, monkey
     meta = read_json(shop / "data/features/meta.json")
     train, _, day = uplift.split_campaigns(rows, horizon_days=int(meta["horizon_days"]))
     correction = {}
-    for ridge in (None, params.uplift.ridge, 1e9, 0.1):
-        u = params.uplift.model_copy(update={"baseline_ridge": ridge})
+    for ridges in ((None, 1.0), (params.uplift.ridge, 1.0), (1e9, 1.0), (0.1, 1.0), (None, 1e9)):
+        update = dict(zip(("baseline_ridge", "situation_ridge"), ridges, strict=True))
+        u = params.uplift.model_copy(update=update)
         fitted = Fitted(
             train, meta, params.model_copy(update={"uplift": u}), as_of=day, comparison=False
         )
-        correction[ridge] = next(iter(fitted.learners.values())).correction
-    np.testing.assert_array_equal(correction[None], correction[params.uplift.ridge])
-    assert np.abs(correction[1e9][1:]).max() < 1e-4
-    assert np.abs(correction[0.1][1:]).sum() > np.abs(correction[None][1:]).sum() > 0
+        learner = next(iter(fitted.learners.values()))
+        correction[ridges] = learner.correction
+    names = learner.covariates.names
+    types = np.array([n.startswith("type_") for n in names])
+    situations = np.array([n in learner.covariates.situations for n in names])
+    assert types.any() and situations.any(), names
+    np.testing.assert_array_equal(correction[None, 1.0], correction[params.uplift.ridge, 1.0])
+    assert np.abs(correction[1e9, 1.0][types]).max() < 1e-4
+    assert np.abs(correction[None, 1e9][situations]).max() < 1e-4
+    assert np.abs(correction[None, 1.0][situations]).max() > 1e-2
+    t = types
+    assert np.abs(correction[0.1, 1.0][t]).sum() > np.abs(correction[None, 1.0][t]).sum() > 0
 
 
 def test_the_workbook_says_what_every_play_type_and_band_on_its_lists_means(shop):

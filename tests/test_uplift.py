@@ -511,11 +511,18 @@ def _rare_complaints(n: int, seed: int) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize(
-    ("ridge", "baseline_ridge", "correct_baseline"),
-    [(1.0, None, True), (30.0, None, True), (1.0, 30.0, True), (1.0, None, False)],
+    ("ridge", "baseline_ridge", "situation_ridge", "correct_baseline"),
+    [
+        (1.0, None, None, True),
+        (30.0, None, None, True),
+        (30.0, None, 1.0, True),  # the shipped penalties
+        (1.0, 30.0, None, True),
+        (1.0, 1.0, 30.0, True),
+        (1.0, None, None, False),
+    ],
 )
 def test_a_group_the_baseline_cannot_see_is_not_read_as_every_plays_harm(
-    ridge, baseline_ridge, correct_baseline
+    ridge, baseline_ridge, situation_ridge, correct_baseline
 ):
     """The reviewed defect: customers with an open complaint were marked "do not contact"
     and never offered the service call that keeps them, because the boosted baseline
@@ -538,6 +545,7 @@ def test_a_group_the_baseline_cannot_see_is_not_read_as_every_plays_harm(
         seed=3,
         correct_baseline=correct_baseline,
         baseline_ridge=baseline_ridge,
+        situation_ridge=situation_ridge,
     )
     discount = models["discount"].multipliers()["open_complaint"]
     call = models["service_call"].multipliers()["open_complaint"]
@@ -547,7 +555,7 @@ def test_a_group_the_baseline_cannot_see_is_not_read_as_every_plays_harm(
     chosen = choose_plays(effects, np.full(len(test), 100.0), {"service_call": 4, "discount": 3})
     if not correct_baseline:  # what the list did before: a harm no play has
         assert discount > 1.5
-    elif baseline_ridge is not None and baseline_ridge > ridge:
+    elif (situation_ridge or baseline_ridge or ridge) > ridge:
         assert discount > 1.3  # the correction's shortfall, read as the discount's harm
     else:
         assert discount == pytest.approx(1.0, abs=0.35)

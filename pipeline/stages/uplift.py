@@ -159,6 +159,7 @@ class Fitted:
                 seed=params.train.seed,
                 link=u.link,
                 baseline_ridge=u.baseline_ridge,
+                situation_ridge=u.situation_ridge,
             )
         else:
             self.learners = uplift.fit_shrunk_plays(
