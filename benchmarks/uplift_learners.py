@@ -123,7 +123,7 @@ def hazard(
     contacts: bool = True,
     correct_baseline: bool = True,
     harm: bool = True,
-    margin: float = 0.0,
+    margin: float | None = None,
     threshold: float | None = None,
     baseline_ridge: float | None = None,
     situation_ridge: float | None = None,
@@ -135,7 +135,8 @@ def hazard(
     also when no play pays and the type model gives more than ``threshold`` (default:
     the run's ``uplift.harm_probability``) to the types every play pushes away
     (pipeline.uplift.harm_probability), a type counting as pushed away when every play's
-    multiplier for it is above ``1 + margin``. ``baseline_ridge``: the penalty of the
+    multiplier for it is above ``1 + margin`` (default: the run's ``uplift.harm_margin``).
+    ``baseline_ridge``: the penalty of the
     baseline's correction on the controls (default: the run's ``uplift.baseline_ridge``,
     if null ``ridge``); ``situation_ridge``: its penalty on the situations' coefficients
     (default: the run's ``uplift.situation_ridge``, if null the baseline's)."""
@@ -174,17 +175,18 @@ def hazard(
         def predict(frame: pd.DataFrame) -> dict[str, np.ndarray]:
             return {p: m.effect(frame) for p, m in models.items()}
 
+        harm_margin = HARM_MARGIN if margin is None else margin
         if harm and models:
             covariates = next(iter(models.values())).covariates
             predict.harm = lambda frame: uplift.harm_probability(
-                models, covariates.matrix(frame), harm_margin=margin
+                models, covariates.matrix(frame), harm_margin=harm_margin
             )
             predict.threshold = threshold
 
             def pushed_away(frame: pd.DataFrame) -> dict[str, float]:
                 """Per type, the share of rows for whom every play's multiplier is above
                 1 + margin."""
-                every = uplift.pushed_away(models, covariates.matrix(frame), margin)
+                every = uplift.pushed_away(models, covariates.matrix(frame), harm_margin)
                 shares = every.mean(axis=0).round(2).tolist()
                 return dict(zip(covariates.types, shares, strict=True))
 
@@ -242,6 +244,7 @@ CONTACTS = None  # every contact before the validation campaign: the type model'
 TRUE_TYPES = None  # --true-types: the simulator's own types, a diagnostic ceiling
 BASELINE_RIDGE = None  # the run's uplift.baseline_ridge (main; None: the learner's ridge)
 SITUATION_RIDGE = None  # the run's uplift.situation_ridge (main; None: BASELINE_RIDGE's)
+HARM_MARGIN = 0.0  # the run's uplift.harm_margin (main)
 
 
 class TrueTypes:
@@ -324,10 +327,11 @@ def main() -> None:
     horizon = int(meta["horizon_days"])
     _, _, held_out = uplift.split_campaigns(rows, horizon_days=horizon)
     past = rows if args.held_out else rows[rows["cutoff"] + pd.Timedelta(days=horizon) <= held_out]
-    global SURVEYED, TRUE_TYPES, CONTACTS, TRUTH, BASELINE_RIDGE, SITUATION_RIDGE
+    global SURVEYED, TRUE_TYPES, CONTACTS, TRUTH, BASELINE_RIDGE, SITUATION_RIDGE, HARM_MARGIN
     TRUTH = truth
     BASELINE_RIDGE = params.uplift.baseline_ridge
     SITUATION_RIDGE = params.uplift.situation_ridge
+    HARM_MARGIN = params.uplift.harm_margin
     customers = pd.read_parquet(args.run / "data/truth/truth.parquet")
     type_of = customers.set_index("customer_id")["true_type"]
     if args.true_types:

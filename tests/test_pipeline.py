@@ -119,7 +119,8 @@ def test_the_harm_threshold_grid_relabels_only_and_marks_more_as_it_falls(shop):
     smaller margin marks a superset (more customers, more sleeping dogs), the grid's
     corners differ (the threshold and margin are used), no cell changes what the policy
     saves (marking relabels customers no play pays for), and the shipped learner marks as
-    the cell of the run's own ``uplift.harm_probability`` does."""
+    the cell of the run's own ``uplift.harm_margin`` and ``uplift.harm_probability``
+    does."""
     out = run_in_shell(
         shop,
         ".venv/bin/python benchmarks/uplift_learners.py --campaigns 4 "
@@ -155,8 +156,8 @@ def test_the_harm_threshold_grid_relabels_only_and_marks_more_as_it_falls(shop):
         out,
         re.M,
     )
-    threshold = yaml.safe_load((shop / "params.yaml").read_text())["uplift"]["harm_probability"]
-    own = grid[0.0, float(threshold)]
+    u = yaml.safe_load((shop / "params.yaml").read_text())["uplift"]
+    own = grid[float(u["harm_margin"]), float(u["harm_probability"])]
     assert shipped and (float(shipped[1]), *map(int, shipped.groups()[1:])) == own[:4], out
 
 
@@ -191,6 +192,15 @@ def test_the_uplift_stage_marks_by_the_params_harm_threshold(shop, monkeypatch):
     np.testing.assert_array_equal(everyone, surest | (idle & (harm > 0)))
     # the plays of customers some play pays for do not move
     np.testing.assert_array_equal(plays[0.0][~idle], plays[1.0][~idle])
+    # uplift.harm_margin: no multiplier is 1,000 times the baseline's, so no type counts
+    # as pushed away and the harm rule marks no one
+    u = params.uplift.model_copy(update={"harm_probability": 0.0, "harm_margin": 1000.0})
+    fitted = Fitted(
+        train, meta, params.model_copy(update={"uplift": u}), as_of=day, comparison=False
+    )
+    out = fitted.score(valid, value=np.full(len(valid), 100.0))
+    assert (out["harm_probability"] == 0).all()
+    np.testing.assert_array_equal(out["uplift_play"].to_numpy(), plays[1.0])
 
 
 def test_the_uplift_stage_corrects_its_baseline_by_the_params_ridges(shop, monkeypatch):

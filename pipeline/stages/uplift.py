@@ -135,6 +135,7 @@ class Fitted:
         self.plays = _plays(rows, u.min_arm)
         self.learner = u.learner
         self.harm_threshold = u.harm_probability
+        self.harm_margin = u.harm_margin
         self.types: uplift.TypeModel | None = None
         if u.learner == "hazard":
             surveyed = surveyed_before(as_of, self.design)
@@ -203,7 +204,7 @@ class Fitted:
             z = first.covariates.matrix(frame)
             p0 = first.baseline_churn(frame, z)
             effects = {p: m.effect(frame, p0, z) for p, m in self.learners.items()}
-            harm = uplift.harm_probability(self.learners, z)
+            harm = uplift.harm_probability(self.learners, z, self.harm_margin)
         else:
             effects = {p: m.effect(frame) for p, m in self.learners.items()}
         if value is None:
