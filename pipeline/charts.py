@@ -128,7 +128,7 @@ def histogram(
 
 
 def reliability_chart(
-    series: Mapping[str, Sequence[tuple[float, float | None, int]]],
+    series: Mapping[str, Sequence[tuple[float, float | None, int | None]]],
     *,
     name: str,
     width: int = 600,
@@ -138,8 +138,8 @@ def reliability_chart(
 
     ``series[model]`` lists ``(predicted, observed, n)`` bins in order; a bin with
     ``observed`` None (or n == 0) breaks the line instead of being drawn at 0. The
-    diagonal is perfect calibration. Points are sized by ``n`` (the bins the report passes all
-    have n = 1: the test cutoff's reliability table holds rates only).
+    diagonal is perfect calibration. Points are sized by ``n``, the customers in the bin
+    (None: not known; every point the same size, and no count is claimed).
     """
     left, right, top, bottom = 50, 200, 10, 40
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -162,7 +162,8 @@ def reliability_chart(
         f'<line class="perfect" x1="{_num(ax)}" y1="{_num(ay)}" x2="{_num(bx)}" '
         f'y2="{_num(by)}" stroke="#999" stroke-dasharray="4 4"/>'
     )
-    biggest = max((n for bins in series.values() for _, _, n in bins), default=1) or 1
+    known = [n for bins in series.values() for _, _, n in bins if n is not None]
+    biggest = max(known, default=1) or 1
     for s, (model, bins) in enumerate(series.items()):
         color = PALETTE[s % len(PALETTE)]
         paths, current = [], []
@@ -183,11 +184,12 @@ def reliability_chart(
             )
             for p, o, n in path:
                 x, y = xy(p, o)
-                r = 2.5 + 4 * math.sqrt(n / biggest)
+                r = 3.5 if n is None else 2.5 + 4 * math.sqrt(n / biggest)
+                count = "" if n is None else f", {n:,} customers"
                 body.append(
                     f'<circle class="point" cx="{_num(x)}" cy="{_num(y)}" r="{_num(r)}" '
                     f'fill="{color}"><title>{escape(model)}: predicted {p:.0%}, observed '
-                    f"{o:.0%}, {n:,} customers</title></circle>"
+                    f"{o:.0%}{count}</title></circle>"
                 )
         body.append(
             f'<rect x="{width - right + 12}" y="{top + 18 * s}" width="12" height="12" '

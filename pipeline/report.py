@@ -141,7 +141,7 @@ def render_report(
     scored: pd.DataFrame,
     summary: Mapping[str, object],
     drivers: pd.DataFrame,
-    calibration: Mapping[str, Sequence[tuple[float, float | None, int]]],
+    calibration: Mapping[str, Sequence[tuple[float, float | None, int | None]]],
     funnel: pd.DataFrame,
     meta: Mapping[str, object],
     *,

@@ -52,3 +52,14 @@ def test_funnel_says_when_the_data_cannot_see_a_stage() -> None:
 
     assert "not in the data" in svg
     assert svg.count('class="bar"') == 1
+
+
+def test_reliability_chart_claims_no_count_it_was_not_given() -> None:
+    """The report's bins carry rates only: its points said "1 customers" each."""
+    svg = charts.reliability_chart(
+        {"shipped": [(0.05, 0.04, None), (0.35, 0.28, None)], "sized": [(0.05, 0.1, 40)]},
+        name="calibration",
+    )
+    assert "shipped: predicted 35%, observed 28%</title>" in svg
+    assert "sized: predicted 5%, observed 10%, 40 customers</title>" in svg
+    assert "1 customers" not in svg

@@ -59,7 +59,7 @@ SHAP_BATCH = 5_000
 CARDS = 12
 
 
-def calibration_bins() -> tuple[dict[str, list[tuple[float, float | None, int]]], str]:
+def calibration_bins() -> tuple[dict[str, list[tuple[float, float | None, int | None]]], str]:
     """Reliability bins per model for the report, and where they come from.
 
     The test cutoff's reliability table (``reports/plots/calibration.csv``): every model
@@ -79,7 +79,7 @@ def calibration_bins() -> tuple[dict[str, list[tuple[float, float | None, int]]]
         if column not in table:
             continue
         series[label] = [
-            (float(x), None if pd.isna(y) else float(y), 1)
+            (float(x), None if pd.isna(y) else float(y), None)  # rates only: no counts
             for x, y in zip(table["predicted"], table[column], strict=True)
         ]
     train = io.read_json(REPORTS / "train.json")["churn"]
