@@ -197,12 +197,20 @@ NORMS: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
     "spend_a_month_before": lambda f: (_col(f, "spend_365d") - _col(f, "spend_30d")) / 11.0,
     "spend_a_quarter_before": lambda f: (_col(f, "spend_365d") - _col(f, "spend_90d")) / 3.0,
     # trend t = (a - b) / (a + b) with a the last 90 days, b the 90 before: b = a(1-t)/(1+t)
+    # the shop's median over the scoring population, when the caller knows it
+    # (SHOP_NORMS); a reason without it falls back to the customer's own value
+    "shop_choice_time": lambda f: _col(f, "shop_choice_time_minutes"),
     "spend_prev_90d": lambda f: (
         _col(f, "spend_90d")
         * (1.0 - _col(f, "spend_trend_90d"))
         / (1.0 + _col(f, "spend_trend_90d")).where(_col(f, "spend_trend_90d") > -1.0)
     ),
 }
+
+# Norms of the whole scoring population, not of one row: name -> the feature whose
+# median they are. The caller computes them on everyone scored (pipeline.explain.reasons
+# takes them as ``shop``), so a reason reads the same whoever else is explained.
+SHOP_NORMS: dict[str, str] = {"shop_choice_time_minutes": "choice_time_mean_minutes_365d"}
 
 _LAST_ORDER = (
     Phrase("last order {days_since_last_order|days} ago; usually every {usual_gap|days}"),
@@ -382,6 +390,13 @@ CATALOGUE: tuple[Feature, ...] = (
         "choice_time",
         "engagement",
         "minutes from visit to order",
+        Phrase(
+            "takes {choice_time_mean_minutes_365d} minutes from visit to order; half the "
+            "shop's customers take under {shop_choice_time}",
+            lambda f: (
+                _col(f, "choice_time_mean_minutes_365d") > _col(f, "shop_choice_time")
+            ).to_numpy(),
+        ),
         "takes {choice_time_mean_minutes_365d} minutes from visit to order",
         absent="no tracked visit before buying",
         absent_is_risk=False,

@@ -156,7 +156,26 @@ def concept_drivers(values: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def reasons(values: pd.DataFrame, frame: pd.DataFrame, *, k: int = 3) -> pd.DataFrame:
+def shop_norms(features: pd.DataFrame) -> dict[str, float]:
+    """The scoring population's medians that reasons compare a customer with
+    (:data:`pipeline.catalogue.SHOP_NORMS`); those whose feature is missing or empty are
+    left out."""
+    out = {}
+    for norm, feature in catalogue.SHOP_NORMS.items():
+        if feature in features:
+            median = pd.to_numeric(features[feature], errors="coerce").median()
+            if pd.notna(median):
+                out[norm] = float(median)
+    return out
+
+
+def reasons(
+    values: pd.DataFrame,
+    frame: pd.DataFrame,
+    *,
+    k: int = 3,
+    shop: dict[str, float] | None = None,
+) -> pd.DataFrame:
     """Up to ``k`` reasons per customer, one per concept, and what keeps them.
 
     A concept gives a reason when its summed SHAP raises the risk; the reason is said
@@ -173,6 +192,10 @@ def reasons(values: pd.DataFrame, frame: pd.DataFrame, *, k: int = 3) -> pd.Data
         The customers' feature values; rows are matched on the index.
     k
         Reasons per customer.
+    shop
+        Norms of the whole scoring population (:data:`pipeline.catalogue.SHOP_NORMS`,
+        see :func:`shop_norms`); without them the reasons that compare with the shop
+        say the customer's own value only.
 
     Returns
     -------
@@ -184,7 +207,7 @@ def reasons(values: pd.DataFrame, frame: pd.DataFrame, *, k: int = 3) -> pd.Data
     shap = values[names].to_numpy(dtype=float)
     n_rows, n_features = shap.shape
     known = [c for c in frame.columns if c in catalogue.BY_NAME]
-    rows = catalogue.with_norms(frame.loc[values.index, known])
+    rows = catalogue.with_norms(frame.loc[values.index, known].assign(**(shop or {})))
     features = [catalogue.BY_NAME.get(n) for n in names]
     concept_of = np.array(
         [f.concept if f is not None else catalogue.CONTEXT for f in features], dtype=object

@@ -156,7 +156,9 @@ def explain_rows(scored: pd.DataFrame, features: pd.DataFrame, params: Params) -
     values = values.loc[rows.index, list(fresh.columns)]
     log.info("SHAP values of %d customers reused from the explain stage", int(done.sum()))
     with timed(f"reasons for {len(rows):,} customers", log):
-        return explain.reasons(values, rows, k=params.explain.top_reasons)
+        return explain.reasons(
+            values, rows, k=params.explain.top_reasons, shop=explain.shop_norms(features)
+        )
 
 
 def fill_missing_reason(scored: pd.DataFrame) -> pd.Series:
