@@ -582,7 +582,8 @@ CATALOGUE: tuple[Feature, ...] = (
         absent="no resolved complaint",
         absent_is_risk=False,
         strength=Phrase(
-            "complaint resolved to their satisfaction ({complaint_satisfaction_mean_365d|1}/5)",
+            "a past complaint resolved to their satisfaction "
+            "({complaint_satisfaction_mean_365d|1}/5)",
             _ge("complaint_satisfaction_mean_365d", 4),
         ),
     ),

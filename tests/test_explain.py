@@ -295,3 +295,26 @@ def test_a_long_choice_time_is_said_against_the_shops_median() -> None:
         reasons(values, frame, k=1)["reason_1"].iloc[0] == "takes 43 minutes from visit to order"
     )
     assert shop_norms(pd.DataFrame({"x": [1.0]})) == {}
+
+
+def test_a_resolved_complaint_kept_beside_an_open_one_is_said_as_past() -> None:
+    """The review's finding: a win-back row said "1 complaint open for 314 days" and, as
+    what keeps them, "complaint resolved to their satisfaction (4/5)"."""
+    frame = pd.DataFrame(
+        {
+            "complaints_unresolved_now": [1.0],
+            "complaint_open_days_max_now": [314.0],
+            "complaint_satisfaction_mean_365d": [4.0],
+        }
+    )
+    values = pd.DataFrame(
+        {
+            "complaints_unresolved_now": [0.5],
+            "complaint_open_days_max_now": [0.0],
+            "complaint_satisfaction_mean_365d": [-0.3],
+            "_base": [-1.0],
+        }
+    )
+    out = reasons(values, frame, k=2).iloc[0]
+    assert out["reason_1"] == "1 complaint open for 314 days"
+    assert out["keeps_them"] == "a past complaint resolved to their satisfaction (4/5)"
