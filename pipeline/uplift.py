@@ -660,7 +660,9 @@ def fit_hazard_plays(
     correction = None
     if correct_baseline:
         weight = np.full(
-            len(covariates.names), ridge if baseline_ridge is None else baseline_ridge
+            len(covariates.names),
+            ridge if baseline_ridge is None else baseline_ridge,
+            dtype=float,
         )
         if situation_ridge is not None:
             weight[[n in covariates.situations for n in covariates.names]] = situation_ridge

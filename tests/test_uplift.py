@@ -562,3 +562,22 @@ def test_a_group_the_baseline_cannot_see_is_not_read_as_every_plays_harm(
         assert call < (0.6 if ridge == 1.0 else 0.9)  # the ridge pulls toward no effect
         assert (chosen["play"] == "service_call").mean() > 0.95
         assert (chosen["play"] == "do not contact").mean() == 0.0
+
+
+def test_a_whole_number_ridge_keeps_a_fractional_situation_ridge() -> None:
+    """The correction's penalties are floats whatever type ``ridge`` comes in as: an int
+    ridge of 30 once made the array of penalties whole numbers and a situation ridge of
+    0.5 became 0."""
+    from pipeline.uplift import HazardCovariates, fit_hazard_plays
+
+    design = Design(features=("noise", "complaints_unresolved_now"), categories={})
+    train = _rare_complaints(5_000, seed=11)
+    covariates = HazardCovariates.for_rows(train)
+    kwargs = dict(plays=["service_call", "discount"], pooled=False, seed=3, situation_ridge=0.5)
+    whole = fit_hazard_plays(train, design, covariates, ridge=30, **kwargs)
+    real = fit_hazard_plays(train, design, covariates, ridge=30.0, **kwargs)
+    zero = fit_hazard_plays(
+        train, design, covariates, ridge=30.0, **(kwargs | {"situation_ridge": 0.0})
+    )
+    np.testing.assert_array_equal(whole["discount"].correction, real["discount"].correction)
+    assert not np.array_equal(real["discount"].correction, zero["discount"].correction)
