@@ -241,14 +241,12 @@ def workbook(
                 f"{_limit(r.winback_budget.money)}",
             ),
             ("Pipeline version", pipeline.__version__),
-            ("Margin", f"{r.margin:.0%} of spend is profit (retention.margin): expected_profit"),
             (
-                "Risk bands",
-                "low below {:.0%}, medium from {:.0%}, high from {:.0%} "
-                "(score.band_thresholds)".format(
-                    params.score.band_thresholds[0], *params.score.band_thresholds
-                ),
+                "Margin",
+                f"{r.margin:.0%} of spend is profit (retention.margin): expected_profit = "
+                "margin x saveable_value - contact_cost",
             ),
+            ("Risk bands", _bands(*params.score.band_thresholds)),
             *((f"Loyalty type: {t}", TYPE_MEANING[t]) for t in TYPE_MEANING),
             *((f"Play: {k}", p.action) for k, p in PLAYS.items()),
         ],
@@ -259,6 +257,12 @@ def workbook(
         number_formats=DAY_FORMATS,
         as_of=dt.datetime.fromisoformat(about["as_of"]),
         max_rows=params.score.workbook_rows,
+    )
+
+
+def _bands(low: float, high: float) -> str:
+    return (
+        f"low below {low:.0%}, medium from {low:.0%}, high from {high:.0%} (score.band_thresholds)"
     )
 
 
