@@ -136,10 +136,10 @@ def hazard(
     the run's ``uplift.harm_probability``) to the types every play pushes away
     (pipeline.uplift.harm_probability), a type counting as pushed away when every play's
     multiplier for it is above ``1 + margin`` (default: the run's ``uplift.harm_margin``).
-    ``baseline_ridge``: the penalty of the
-    baseline's correction on the controls (default: the run's ``uplift.baseline_ridge``,
-    if null ``ridge``); ``situation_ridge``: its penalty on the situations' coefficients
-    (default: the run's ``uplift.situation_ridge``, if null the baseline's)."""
+    ``baseline_ridge``: the penalty of the baseline's correction on the controls (default:
+    the run's ``uplift.baseline_ridge``, if null ``ridge``); ``situation_ridge``: its
+    penalty on the situations' coefficients (default: the run's
+    ``uplift.situation_ridge``, if null the baseline's)."""
 
     def fit(train: pd.DataFrame, design: Design, plays: list[str], seed: int):
         # learners that differ only in how they mark (harm, margin, threshold) share one

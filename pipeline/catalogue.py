@@ -196,10 +196,10 @@ NORMS: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
     "visits_a_month_before": lambda f: (_col(f, "sessions_90d") - _col(f, "sessions_30d")) / 2.0,
     "spend_a_month_before": lambda f: (_col(f, "spend_365d") - _col(f, "spend_30d")) / 11.0,
     "spend_a_quarter_before": lambda f: (_col(f, "spend_365d") - _col(f, "spend_90d")) / 3.0,
-    # trend t = (a - b) / (a + b) with a the last 90 days, b the 90 before: b = a(1-t)/(1+t)
     # the shop's median over the scoring population, when the caller knows it
     # (SHOP_NORMS); a reason without it falls back to the customer's own value
     "shop_choice_time": lambda f: _col(f, "shop_choice_time_minutes"),
+    # trend t = (a - b) / (a + b) with a the last 90 days, b the 90 before: b = a(1-t)/(1+t)
     "spend_prev_90d": lambda f: (
         _col(f, "spend_90d")
         * (1.0 - _col(f, "spend_trend_90d"))
