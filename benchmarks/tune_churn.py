@@ -6,6 +6,8 @@ Run after `dvc repro` (it reads data/features and data/canonical of the workspac
     python benchmarks/tune_churn.py --before 2011-09-10 --grid num_leaves=7,15
     python benchmarks/tune_churn.py --before 2011-09-10 --grid num_leaves=7 \
         min_child_samples=50 --candidates rhythm mix --drop monetary seasonality
+    python benchmarks/tune_churn.py --before 2011-09-10 --grid num_leaves=7 \
+        min_child_samples=50 --at 2011-03-14 2011-04-13 2011-05-13 2011-06-12
 
 For each candidate it fits the shipped churn model (pipeline.shipping.fit_shipped_churn
 and its seasonal shift, exactly what the list gets: early stopping, the BG/NBD blend and
@@ -234,6 +236,14 @@ def main() -> None:
     ap.add_argument("--before", required=True, help="forward-test date D (YYYY-MM-DD)")
     ap.add_argument("--origins", type=int, default=4)
     ap.add_argument(
+        "--at",
+        nargs="*",
+        default=[],
+        metavar="YYYY-MM-DD",
+        help="judge at these labelled cutoffs instead of the last --origins (e.g. the same "
+        "dates on a denser snapshot grid); each horizon must end by --before",
+    )
+    ap.add_argument(
         "--grid",
         nargs="*",
         default=[],
@@ -270,6 +280,14 @@ def main() -> None:
     orders = pd.read_parquet(CANONICAL / "orders.parquet", columns=["customer_id", "ordered_at"])
     known = [c for c in cuts.labelled if c + horizon <= before]
     origins = known[-args.origins :]
+    if args.at:
+        origins = [pd.Timestamp(a) for a in args.at]
+        wrong = [f"{o:%Y-%m-%d}" for o in origins if o not in known]
+        if wrong:
+            raise SystemExit(
+                f"--at {' '.join(wrong)}: not a labelled cutoff whose horizon ends by "
+                f"{before:%Y-%m-%d}; those are {', '.join(f'{c:%Y-%m-%d}' for c in known)}"
+            )
     names = [str(o.date()) for o in origins]
     print("tuning origins:", names, f"(outcomes known by {before:%Y-%m-%d})")
     rows = []

@@ -123,3 +123,30 @@ def test_learning_rate_and_l2_judged_on_the_past_keep_the_shipped_values(shop):
     """The README's second command: the rule keeps learning rate 0.05 and L2 1."""
     chosen = _tune(shop, "learning_rate=0.02,0.05", "lambda_l2=1.0,10.0").split("chosen:")[1]
     assert "'learning_rate': 0.05" in chosen and "'lambda_l2': 1.0" in chosen, chosen
+
+
+def test_a_denser_snapshot_grid_judged_on_the_past_is_not_adopted(shop, tmp_path):
+    """The README's denser-grid trial: snapshots every 15 days instead of 30 double the
+    training rows, and judged at the same four past origins (on both grids) they do not
+    raise the mean AUC by the 0.002 the rule asks for, so 30 stays."""
+    shutil.copytree(shop / "data/online_retail", tmp_path / "data/online_retail")
+    params = Params.model_validate(yaml.safe_load((shop / "params.yaml").read_text()))
+    params = params.model_copy(
+        update={"snapshots": params.snapshots.model_copy(update={"every_days": 15})}
+    )
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params.model_dump(mode="json")))
+    mp = pytest.MonkeyPatch()
+    mp.chdir(tmp_path)
+    try:
+        for stage in (source, ingest, features):
+            stage.run(params)
+    finally:
+        mp.undo()
+    at = ("--at", "2011-03-14", "2011-04-13", "2011-05-13", "2011-06-12")
+    shipped, denser = (
+        float(_tune(root, *at).split("chosen:")[1].split("'roc_auc': ")[1].split(",")[0])
+        for root in (shop, tmp_path)
+    )
+    assert abs(shipped - 0.7898) < 0.002  # the README's figure, on the 30-day grid
+    assert abs(denser - 0.7878) < 0.002  # and on the 15-day one
+    assert denser < shipped + 0.002
