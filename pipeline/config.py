@@ -49,8 +49,11 @@ class SourceRead(_Model):
     encoding: str | None = None
     delimiter: str | None = Field(None, min_length=1, max_length=1)
     decimal: Literal[".", ","] | None = None
-    # "" means none; null: "," with a decimal point, "." with a decimal comma
-    thousands: Literal["", ",", ".", " ", "'"] | None = None
+    # "" means none; "\u00a0" and "\u202f" (double-quoted in params.yaml) are the
+    # no-break space and narrow no-break space French Excel writes (1\u00a0250,00).
+    # null: the separator values group digits with (1 250,00, 3'193.92, 1.250,00), else
+    # "," with a decimal point, "." with a decimal comma
+    thousands: Literal["", ",", ".", " ", "'", "\u00a0", "\u202f"] | None = None
     # a strptime format for every date of the files (e.g. "%d/%m/%Y %H:%M"); null: ISO
     # 8601, or a day/month order proven by the data (ambiguous dates stop the run)
     date_format: str | None = None

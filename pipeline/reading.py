@@ -13,6 +13,12 @@ the run stops with an error that says which option to set.
   (more than one) of fields; the most fields wins.
 - Decimal separator: a value such as ``12,5`` or ``1.250,00`` proves a decimal comma,
   ``12.5`` or ``1,250.00`` a decimal point; a file with both stops the run.
+- Thousands separator: the one values group digits by three with (``1.250,00``,
+  ``3 193,92`` with a space or the no-break spaces French Excel writes, Swiss
+  ``3'193.92``), else the mark that is not the decimal one; two such separators in a
+  file, or a space found elsewhere between digits (``12 50``), stop the run.
+- Quotes: a quoted value holding lines that look like rows of their own (a stray quote
+  swallowed them), or never closed, stops the run with the line it opens on.
 - Day/month order: ``25/03/2024`` proves day-first, ``03/25/2024`` month-first; a file
   with both, or with only dates such as ``01/02/2024``, stops the run.
 - Time zones: a column mixing ``+08:00`` and naive timestamps stops the run unless
@@ -24,12 +30,15 @@ the run stops with an error that says which option to set.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import gzip
 import io
+import itertools
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -44,6 +53,12 @@ DELIMITERS = (",", ";", "\t", "|")
 SAMPLE_BYTES = 4 << 20
 EMPTY_MARK = "(empty)"
 NULL_MARK = "(null)"
+# Thousands separators shown by name where they would not show in the ledger.
+_SEPARATOR_LABELS = {
+    " ": "space",
+    "\u00a0": "U+00A0 (no-break space)",
+    "\u202f": "U+202F (narrow no-break space)",
+}
 
 
 class ReadError(ValueError):
@@ -70,7 +85,7 @@ class ReadChoices:
             "encoding": self.encoding,
             "delimiter": {"\t": "TAB"}.get(self.delimiter or "", self.delimiter),
             "decimal": self.decimal,
-            "thousands": self.thousands or "none",
+            "thousands": _SEPARATOR_LABELS.get(self.thousands, self.thousands) or "none",
             "date_format": self.date_format,
             "day_first": None if self.day_first is None else str(self.day_first).lower(),
             "timezone": self.timezone,
@@ -180,18 +195,108 @@ def _count_lines(path: Path) -> int:
     return n + (last != b"\n")
 
 
-def _record_lines(path: Path, encoding: str, delimiter: str) -> np.ndarray:
-    """The line each data record starts on, the slow way (quoted newlines, blank lines)."""
-    starts = []
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _clip(line: str, width: int = 80) -> str:
+    return line if len(line) <= width else line[: width - 3] + "..."
+
+
+@contextlib.contextmanager
+def _no_field_limit() -> Iterator[None]:
+    """Let :mod:`csv` read a value of any size (one a stray quote made huge, too)."""
+    limit = csv.field_size_limit(sys.maxsize)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _physical_line(path: Path, encoding: str, number: int) -> str:
+    """Line ``number`` (the first being 1) of the file, without its line break."""
     with _open_bytes(path) as raw:
+        text = io.TextIOWrapper(raw, encoding=encoding, newline="")
+        line = next(itertools.islice(text, number - 1, None), "")
+    return line.rstrip("\r\n")
+
+
+def _check_quoted_lines(
+    path: Path, record: Sequence[str], start: int, delimiter: str, n_columns: int
+) -> None:
+    """Stop if a quoted value of ``record`` (starting on line ``start``) swallowed rows.
+
+    A value holding a line with as many delimiters as a row has (``n_columns - 1``) is
+    not a comment or an address written on two lines: a quote opened there and was
+    closed by a stray quote lines later, and every line in between (whole rows) was
+    read into that one value.
+    """
+    line = start
+    for value in record:
+        pieces = _LINE_BREAK.split(value)
+        rows = (
+            k for k, piece in enumerate(pieces[1:], 1) if piece.count(delimiter) >= n_columns - 1
+        )
+        k = next(rows, None)
+        if k is not None:
+            end = line + len(pieces) - 1
+            raise ReadError(
+                f"{str(path)!r}: a quoted value opening on line {line} closes only on line "
+                f"{end}: the {end - line} lines after line {line}, which look like rows of "
+                f"their own (e.g. line {line + k}: {_clip(pieces[k])!r}), were read into that "
+                f"one value. A stray quote does this (an unclosed '\"' on line {line}, a quote "
+                f"such as an inch mark on line {end}): close or remove it in the file, or "
+                'escape a quote inside a quoted value as "", and read it again'
+            )
+        line += len(pieces) - 1
+
+
+def _record_lines(path: Path, encoding: str, delimiter: str) -> np.ndarray:
+    """The line each data record starts on, the slow way (quoted newlines, blank lines).
+
+    Raises
+    ------
+    ReadError
+        If a quoted value holds lines that look like rows of their own (a stray quote
+        swallowed them; see :func:`_check_quoted_lines`).
+    """
+    starts = []
+    n_columns = 0
+    with _no_field_limit(), _open_bytes(path) as raw:
         text = io.TextIOWrapper(raw, encoding=encoding, newline="")
         reader = csv.reader(text, delimiter=delimiter)
         previous_end = 0
         for record in reader:
             if record:
-                starts.append(previous_end + 1)
+                start = previous_end + 1
+                if not starts:
+                    n_columns = len(record)  # the header
+                elif reader.line_num > start and n_columns > 1:
+                    _check_quoted_lines(path, record, start, delimiter, n_columns)
+                starts.append(start)
             previous_end = reader.line_num
     return np.asarray(starts[1:], dtype="int64")  # the header is not a record
+
+
+def _unclosed_quote_error(path: Path, encoding: str, delimiter: str) -> ReadError:
+    """The error for a quoted value still open at the end of the file, naming its line."""
+    with _no_field_limit(), _open_bytes(path) as raw:
+        text = io.TextIOWrapper(raw, encoding=encoding, newline="")
+        reader = csv.reader(text, delimiter=delimiter)
+        previous_end, start, record = 0, 1, []
+        for row in reader:
+            if row:
+                start, record = previous_end + 1, row
+            previous_end = reader.line_num
+    # the last record is the one left open; its last value holds the rest of the file
+    line = start + sum(len(_LINE_BREAK.findall(value)) for value in record[:-1])
+    swallowed = len(_LINE_BREAK.findall(record[-1].rstrip("\r\n"))) if record else 0
+    return ReadError(
+        f"{str(path)!r}: a quoted value opening on line {line} is never closed, so the "
+        f"{swallowed} lines after it, to the end of the file, would be read into that one "
+        f"value (line {line}: {_clip(_physical_line(path, encoding, line))!r}). Close or "
+        'remove the quote in the file, or escape a quote inside a quoted value as "", and '
+        "read it again"
+    )
 
 
 def _decode_error(path: Path, encoding: str, err: UnicodeDecodeError, how: str) -> ReadError:
@@ -227,7 +332,9 @@ def read_csv_text(
     ------
     ReadError
         If the file is empty, has no header, or does not decode in the encoding used
-        (the message names the file and ``source.read.encoding``).
+        (the message names the file and ``source.read.encoding``); if a quoted value
+        never closes, or holds lines that look like rows (a stray quote swallowed
+        them: the message names the line it opens on and the lines it swallowed).
     """
     path = Path(path)
     sample = _head(path)
@@ -279,6 +386,8 @@ def read_csv_text(
                 f". A value holding {delimiter!r} must be quoted: fix or quote that line; set "
                 f"source.read.delimiter only if {delimiter!r} is not the file's delimiter"
             ) from err
+        if "EOF inside string" in str(err):
+            raise _unclosed_quote_error(path, encoding, delimiter) from err
         raise ReadError(
             f"{str(path)!r} does not split into columns with delimiter {delimiter!r}: {err}. "
             "Set source.read.delimiter"
@@ -351,15 +460,45 @@ _POINT_DECIMAL = re.compile(
     r"[+-]?(\d+\.(\d{1,2}|\d{4,})|\d{1,3}(,\d{3})+\.\d+|\d{1,3}(,\d{3}){2,})"
 )
 _AMBIGUOUS_NUMBER = re.compile(r"[+-]?\d{1,3}[.,]\d{3}")
+# Thousands grouped by a point or a comma, told from a decimal mark by the other mark
+# after them or by a second group.
+_GROUPED_BY_MARK = {
+    ".": re.compile(r"[+-]?(\d{1,3}(\.\d{3})+,\d+|\d{1,3}(\.\d{3}){2,})"),
+    ",": re.compile(r"[+-]?(\d{1,3}(,\d{3})+\.\d+|\d{1,3}(,\d{3}){2,})"),
+}
+# Thousands separators that are never a decimal mark: a space, the no-break space
+# (U+00A0) and narrow no-break space (U+202F) French Excel writes, the Swiss apostrophe.
+GROUP_SEPARATORS = (" ", "\u00a0", "\u202f", "'")
+_SEPARATOR_NAMES = {
+    " ": "a space",
+    "\u00a0": "a no-break space (U+00A0)",
+    "\u202f": "a narrow no-break space (U+202F)",
+    "'": "an apostrophe",
+    ".": "a point",
+    ",": "a comma",
+}
+
+
+def _grouped_by(separator: str) -> str:
+    """A number grouping its digits by three with ``separator`` (``3 193,92``)."""
+    return rf"[+-]?\d{{1,3}}({re.escape(separator)}\d{{3}})+([.,]\d+)?"
 
 
 @dataclass(frozen=True)
 class NumberEvidence:
-    """Values proving a decimal comma, a decimal point, or deciding nothing (examples)."""
+    """Values proving a decimal comma, a decimal point, or deciding nothing (examples).
+
+    ``grouped`` pairs each thousands separator values group digits with (``1.250,00``,
+    ``3 193,92``, ``3'193.92``) with examples; ``misgrouped`` pairs a separator of
+    :data:`GROUP_SEPARATORS` with values holding it between digits otherwise
+    (``12 50``).
+    """
 
     comma: tuple[str, ...]
     point: tuple[str, ...]
     ambiguous: tuple[str, ...]
+    grouped: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    misgrouped: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def _labelled(
@@ -375,36 +514,69 @@ def _show(found: pd.Series, label: str) -> list[str]:
     return [f"{v!r}{suffix}" for v in found.head(5).tolist()]
 
 
+def _matches(text: pd.Series, pattern: str, *, whole: bool = True) -> np.ndarray:
+    found = text.str.fullmatch(pattern) if whole else text.str.contains(pattern)
+    return found.fillna(False).to_numpy(dtype=bool)
+
+
 def number_evidence(values: Mapping[str, pd.Series] | Iterable[pd.Series]) -> NumberEvidence:
     """Collect a few values of each kind from text columns holding numbers.
 
     ``values`` may name each column (``{"orders.amount": series}``): examples then say
-    where they come from.
+    where they come from. A value grouped by a space, a no-break space or an apostrophe
+    (``3 193,92``) also tells the decimal mark, read without its separators
+    (``3193,92``).
     """
     comma: list[str] = []
     point: list[str] = []
     ambiguous: list[str] = []
+    grouped: dict[str, list[str]] = {}
+    misgrouped: dict[str, list[str]] = {}
     for label, series in _labelled(values):
         text = series.dropna().astype(STRING).str.strip()
         text = text[text.str.len() > 0].drop_duplicates()
+        plain = text
+        for separator in GROUP_SEPARATORS:
+            between = _matches(text, rf"\d{re.escape(separator)}\d", whole=False)
+            if not between.any():
+                continue
+            fits = _matches(text, _grouped_by(separator))
+            grouped.setdefault(separator, []).extend(_show(text[fits], label))
+            misgrouped.setdefault(separator, []).extend(_show(text[between & ~fits], label))
+            plain = plain.mask(fits, plain.str.replace(separator, "", regex=False))
+        for separator, pattern in _GROUPED_BY_MARK.items():
+            grouped.setdefault(separator, []).extend(
+                _show(text[_matches(text, pattern.pattern)], label)
+            )
         for pattern, found in (
             (_COMMA_DECIMAL, comma),
             (_POINT_DECIMAL, point),
             (_AMBIGUOUS_NUMBER, ambiguous),
         ):
-            hits = text[text.str.fullmatch(pattern.pattern).fillna(False).to_numpy(dtype=bool)]
-            found.extend(_show(hits, label))
-    return NumberEvidence(tuple(comma[:5]), tuple(point[:5]), tuple(ambiguous[:5]))
+            found.extend(_show(text[_matches(plain, pattern.pattern)], label))
+    return NumberEvidence(
+        tuple(comma[:5]),
+        tuple(point[:5]),
+        tuple(ambiguous[:5]),
+        grouped=tuple((k, tuple(v[:5])) for k, v in grouped.items() if v),
+        misgrouped=tuple((k, tuple(v[:5])) for k, v in misgrouped.items() if v),
+    )
 
 
 def decide_number_format(evidence: NumberEvidence, *, what: str) -> tuple[str, str]:
     """(decimal, thousands) the evidence proves; ``(".", ",")`` when there is none.
 
+    The thousands separator is the one values group digits with (a space, a no-break
+    space, an apostrophe, or the mark that is not the decimal one); with no value
+    grouped, the mark that is not the decimal one.
+
     Raises
     ------
     ReadError
         If values prove both a decimal comma and a decimal point, or only values such
-        as ``1.250`` (1250 or 1.25?) carry a separator.
+        as ``1.250`` (1250 or 1.25?) carry a separator; if values group thousands with
+        two separators, or hold the one they group with elsewhere between digits
+        (``3 193,92`` and ``12 50``).
     """
     if evidence.comma and evidence.point:
         raise ReadError(
@@ -412,14 +584,46 @@ def decide_number_format(evidence: NumberEvidence, *, what: str) -> tuple[str, s
             f"and with a decimal point ({', '.join(evidence.point[:3])}) in the same file. Set "
             "source.read.decimal (and source.read.thousands), or export the file again"
         )
+    grouped = dict(evidence.grouped)
+    if len(grouped) > 1:
+        shown = " and with ".join(
+            f"{_SEPARATOR_NAMES[k]} ({', '.join(v[:2])})" for k, v in grouped.items()
+        )
+        raise ReadError(
+            f"{what}: numbers grouping thousands with {shown} in the same file. Set "
+            "source.read.thousands (the others are then set aside as unreadable), or export "
+            "the file again"
+        )
+    misgrouped = dict(evidence.misgrouped)
+    for separator, examples in grouped.items():
+        if separator in misgrouped:
+            raise ReadError(
+                f"{what}: numbers such as {', '.join(examples[:3])} group thousands with "
+                f"{_SEPARATOR_NAMES[separator]}, but {', '.join(misgrouped[separator][:3])} "
+                f"hold it elsewhere between digits. Set source.read.thousands to "
+                f"{separator!r} (those are then set aside as unreadable), or correct them "
+                "in the file"
+            )
     if evidence.comma:
-        return ",", "."
-    if evidence.point or not evidence.ambiguous:
-        return ".", ","
-    raise ReadError(
-        f"{what}: numbers such as {', '.join(evidence.ambiguous[:3])} read as thousands or as "
-        "decimals, and no other value decides. Set source.read.decimal ('.' or ',')"
-    )
+        decimal = ","
+    elif evidence.point or not evidence.ambiguous:
+        decimal = "."
+    else:
+        raise ReadError(
+            f"{what}: numbers such as {', '.join(evidence.ambiguous[:3])} read as thousands "
+            "or as decimals, and no other value decides. Set source.read.decimal ('.' or ',')"
+        )
+    if not grouped:
+        return decimal, "." if decimal == "," else ","
+    ((thousands, examples),) = grouped.items()
+    if thousands in GROUP_SEPARATORS:
+        log.info(
+            "%s: thousands grouped by %s, detected from values such as %s",
+            what,
+            _SEPARATOR_NAMES[thousands],
+            ", ".join(examples[:3]),
+        )
+    return decimal, thousands
 
 
 def parse_number_text(text: pd.Series, *, decimal: str, thousands: str) -> pd.Series:

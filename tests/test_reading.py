@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline import config
 from pipeline.reading import (
     DateEvidence,
     NumberEvidence,
@@ -238,3 +239,107 @@ def test_a_ragged_line_is_named_with_its_fields_not_blamed_on_the_delimiter(tmp_
     message = str(err.value)
     assert "line 4 has 5 fields where the lines before it have 4" in message, message
     assert "must be quoted" in message
+
+
+# ------------------------------------------------------------- stray quotes
+
+
+def test_a_stray_quote_that_swallows_rows_stops_the_run(tmp_path) -> None:
+    """Reviewed: a note '"Fragile' (quote never closed) and a later note 'TV 32"'
+    (unquoted inch mark) read every line between them into one note: 300 orders
+    vanished while the run said read = accepted."""
+    rows = [f"{i},c{i},5.00,gift wrap" for i in range(1, 9)]
+    rows[2] = '3,c3,5.00,"Fragile'
+    rows[6] = '7,c7,5.00,TV 32"'
+    path = tmp_path / "orders.csv"
+    path.write_text("id,who,total,note\n" + "\n".join(rows) + "\n")
+    with pytest.raises(ReadError) as err:
+        read_csv_text(path, ReadChoices())
+    message = str(err.value)
+    assert "orders.csv" in message
+    assert "opening on line 4 closes only on line 8: the 4 lines after line 4" in message
+    assert "line 5: '4,c4,5.00,gift wrap'" in message
+    assert "close or remove it in the file" in message and 'as ""' in message
+
+
+def test_quoted_values_on_several_lines_still_read(tmp_path) -> None:
+    """An address or a comment written on several lines, commas included, is no stray quote."""
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        "id,city,address,note\n"
+        '1,Paris,"5 rue de la Paix,\n75002, France","call first\n\nthen ring, twice"\n'
+        "2,Lyon,1 place Bellecour,\n"
+    )
+    frame, lines, _ = read_csv_text(path, ReadChoices())
+    assert frame["address"].tolist() == ["5 rue de la Paix,\n75002, France", "1 place Bellecour"]
+    assert frame["note"].tolist()[0] == "call first\n\nthen ring, twice"
+    assert lines.tolist() == [2, 6]
+
+
+def test_an_unclosed_quote_names_its_line_and_the_fix(tmp_path) -> None:
+    """Reviewed: the message said 'Set source.read.delimiter' and 'row 51' for line 52."""
+    rows = [f"{i},c{i},2024-01-01,5" for i in range(1, 51)]
+    rows.append('999997,"12346,2024-01-02,12.5')
+    rows += [f"{i},c{i},2024-01-03,6" for i in range(51, 61)]
+    path = tmp_path / "orders.csv"
+    path.write_text("id,who,at,total\n" + "\n".join(rows) + "\n")
+    with pytest.raises(ReadError) as err:
+        read_csv_text(path, ReadChoices())
+    message = str(err.value)
+    assert "orders.csv" in message
+    assert "opening on line 52 is never closed, so the 10 lines after it" in message, message
+    assert "'999997,\"12346,2024-01-02,12.5'" in message
+    assert "source.read.delimiter" not in message
+    assert "Close or remove the quote in the file" in message
+
+
+# ---------------------------------------------------- thousands separators
+
+
+@pytest.mark.parametrize(
+    ("values", "expected", "amounts"),
+    [
+        # a few amounts of 1,000 or more among many small ones (French, Swiss exports)
+        (["87,20", "3 193,92", "12,5", "1 234 567,5"], (",", " "), [87.2, 3193.92]),
+        (["87.20", "3'193.92", "-1'024.68", "7"], (".", "'"), [87.2, 3193.92]),
+        (["87,20", "3\u00a0193,92", "1\u00a0024"], (",", "\u00a0"), [87.2, 3193.92]),
+        (["87,20", "3\u202f193,92"], (",", "\u202f"), [87.2, 3193.92]),
+        (["3 193,92", "1 024,68"], (",", " "), [3193.92, 1024.68]),  # no small amount
+        (["12", "1 250"], (".", " "), [12.0, 1250.0]),  # whole numbers
+    ],
+)
+def test_space_and_apostrophe_thousands_are_proven_by_the_values(
+    values, expected, amounts, caplog
+) -> None:
+    """Reviewed: '3 193,92' was read with thousands '.', so every amount of 1,000 or
+    more was set aside as unparseable (27% of revenue) while the run said ok."""
+    evidence = number_evidence({"orders.amount": text(*values)})
+    with caplog.at_level("INFO", logger="pipeline.reading"):
+        decimal, thousands = decide_number_format(evidence, what="orders.csv")
+    assert (decimal, thousands) == expected
+    assert "orders.csv: thousands grouped by" in caplog.text
+    parsed = parse_number_text(text(*values), decimal=decimal, thousands=thousands)
+    assert not parsed.isna().any()
+    np.testing.assert_array_equal(parsed[:2], amounts)
+
+
+def test_thousands_separators_that_disagree_stop() -> None:
+    two = number_evidence({"orders.amount": text("3 193,92", "1.250,00")})
+    with pytest.raises(ReadError, match=r"a space \('3 193,92'.*a point.*source\.read\.thousands"):
+        decide_number_format(two, what="orders.csv")
+    elsewhere = number_evidence({"orders.amount": text("3 193,92", "12 50", "8,5")})
+    with pytest.raises(
+        ReadError, match=r"'3 193,92'.*a space, but '12 50'.*source\.read\.thousands to ' '"
+    ):
+        decide_number_format(elsewhere, what="orders.csv")
+
+
+def test_a_set_thousands_separator_is_used_and_named() -> None:
+    parsed = parse_number_text(
+        text("3\u00a0193,92", "3 193,92", "87,20"), decimal=",", thousands="\u00a0"
+    )
+    # only the separator set groups thousands: a plain space is then unreadable
+    np.testing.assert_array_equal(parsed, [3193.92, np.nan, 87.2])
+    shown = ReadChoices(decimal=",", thousands="\u00a0", given=("thousands",)).describe()
+    assert shown["thousands"] == "U+00A0 (no-break space) (set)"
+    assert config.SourceRead(decimal=",", thousands="\u202f").thousands == "\u202f"

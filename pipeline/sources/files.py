@@ -577,11 +577,22 @@ def _file_formats(
         decimal_used, thousands_used = reading.decide_number_format(evidence, what=_where(src))
         if evidence.comma or evidence.point:
             detected.append("decimal")
-            if thousands is None:
-                detected.append("thousands")
+        if thousands is None and (evidence.comma or evidence.point or evidence.grouped):
+            detected.append("thousands")
     else:
         decimal_used = decimal
         thousands_used = "." if decimal == "," else ","
+        if thousands is None:
+            # the decimal mark given, the thousands separator still shows in the values
+            # (3 193,92 with decimal ","): one that groups them, other than the decimal
+            grouped = [
+                sep
+                for sep, _ in reading.number_evidence(numeric).grouped
+                if sep != decimal and sep in reading.GROUP_SEPARATORS
+            ]
+            if len(grouped) == 1:
+                thousands_used = grouped[0]
+                detected.append("thousands")
     if thousands is not None:
         thousands_used = thousands
     dates = {
