@@ -163,6 +163,30 @@ def test_pass_through_columns_reach_the_lists_and_nothing_else(
     assert not [m for m in mails if m in score_json or m in caplog.text]
 
 
+def test_pass_through_columns_are_read_as_source_read_says(tmp_path, monkeypatch):
+    """Names in a Big5 customers file reach the lists as written: the encoding the shop
+    set in ``source.read`` (a guess reads them as cp1252 mojibake)."""
+    monkeypatch.chdir(tmp_path)
+    names = ["王志明", "陳美玲", "林小華"]
+    pd.DataFrame({"Client": ["C1", "C2", "C3"], "Name": names}).to_csv(
+        tmp_path / "customers.csv", index=False, encoding="big5"
+    )
+    params = Params.model_validate(
+        {
+            "source": {
+                "kind": "files",
+                "files": {"orders": "orders.csv", "customers": "customers.csv"},
+                "columns": {"customers": {"customer_id": "Client"}},
+                "read": {"encoding": "big5"},
+            },
+            "score": {"pass_through": ["Name"]},
+        }
+    )
+    got = score.pass_through_columns(params, pd.Series(["C3", "C1"], index=[7, 8]))
+    assert got["Name"].tolist() == ["林小華", "王志明"]
+    assert got.index.tolist() == [7, 8]
+
+
 def test_as_of_scores_the_past_with_only_data_before_it(orders_only_shop, monkeypatch):
     root, export = orders_only_shop
     monkeypatch.chdir(root)

@@ -39,7 +39,7 @@ from pipeline.score import (
     score_customers,
     summarise_lists,
 )
-from pipeline.sources.files import parse_ids, read_table_file
+from pipeline.sources.files import parse_ids, read_choices, read_table_file
 from pipeline.stages._common import (
     CANONICAL,
     EXPLAIN,
@@ -92,13 +92,15 @@ def calibration_bins() -> tuple[dict[str, list[tuple[float, float | None, int | 
 def pass_through_columns(params: Params, ids: pd.Series) -> pd.DataFrame:
     """The chosen customer columns (name, e-mail, ...) for ``ids``, from the customers file.
 
-    Read here and written only into the lists: never logged, never sent to MLflow.
+    Read here, as ``source.read`` says the files were written (the encoding above all:
+    names are where a wrong guess shows), and written only into the lists: never
+    logged, never sent to MLflow.
     """
     columns = list(params.score.pass_through)
     if not columns:
         return pd.DataFrame(index=ids.index)
     path = params.source.files.customers
-    raw = read_table_file(path)
+    raw = read_table_file(path, read_choices(params.source.read, params.source.timezone))
     id_column = params.source.columns.get("customers", {}).get("customer_id", "customer_id")
     missing = [c for c in [id_column, *columns] if c not in raw.columns]
     if missing:
