@@ -570,6 +570,7 @@ def test_a_failed_run_takes_yesterdays_list_away_and_the_summary_says_so(tmp_pat
     summary = _sh(tmp_path, sys.executable, "-m", "pipeline.summary").stdout
     assert f"ledger: {N:,} rows read = {N:,} accepted + 0 merged" in summary
     assert (tmp_path / "data/scored/at_risk.csv").exists()
+    good = (tmp_path / "data/canonical/orders.parquet").read_bytes()
 
     # the shop's next export is unreadable: the run must stop, and the list must go
     shutil.copy(FIXTURES / "all_unreadable.csv", tmp_path / "data/shop/orders.csv")
@@ -581,3 +582,13 @@ def test_a_failed_run_takes_yesterdays_list_away_and_the_summary_says_so(tmp_pat
     assert "stage 'ingest'" in stale and "at_risk.csv" in stale
     summary = _sh(tmp_path, sys.executable, "-m", "pipeline.summary", check=False)
     assert summary.returncode != 0 and "NO CURRENT LIST" in summary.stdout
+    # DVC deleted the stage's outputs before running it; the message says how to get
+    # the last good ones back, and that command does (nothing read is lost)
+    assert "`dvc checkout ingest` puts them back" in failed.stderr + failed.stdout
+    assert "dvc checkout ingest" in stale
+    assert not (tmp_path / "data/canonical/orders.parquet").exists()
+    _sh(tmp_path, "dvc", "checkout", "ingest")
+    assert (tmp_path / "data/canonical/orders.parquet").read_bytes() == good
+    # while the ledger still gives the failed attempt's account
+    ledger = json.loads((tmp_path / "reports/ledger.json").read_text())
+    assert ledger["status"].startswith("failed: ")

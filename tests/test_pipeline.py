@@ -457,6 +457,24 @@ def test_metrics_diff_and_exp_show_compare_with_the_committed_baseline(shop):
     assert len(columns) < len(header) // 2, (len(columns), len(header))
 
 
+def test_plots_and_reports_follow_the_revision(shop):
+    """Reviewed: the reports and curve tables were in neither git (``/reports/`` is
+    ignored) nor the DVC cache (``cache: false``), so ``dvc plots diff`` against the
+    commit or between experiments had no data, and ``dvc exp apply`` left another
+    run's reports beside its metrics. Cached, every revision's are there."""
+    name = sh(shop, "dvc", "exp", "list", "--name-only").stdout.split()[0]
+    diff = sh(shop, "dvc", "plots", "diff", "HEAD", name, "--json")
+    assert "failed to load" not in (diff.stdout + diff.stderr).lower()
+    roc = json.loads(diff.stdout)["data"]["ROC"][0]
+    assert {point["rev"] for point in roc["content"]["data"]["values"]} == {"HEAD", name}
+    # a report deleted (or another run's) comes back from the cache, as `dvc exp apply`
+    # brings back an experiment's
+    before = (shop / "reports/train.json").read_bytes()
+    (shop / "reports/train.json").unlink()
+    sh(shop, "dvc", "checkout", "train")
+    assert (shop / "reports/train.json").read_bytes() == before
+
+
 def test_registry_gates_an_experiment_and_names_its_run(shop):
     db = mlflow_db(shop)
     info = read_json(shop / "reports/mlflow_run.json")
@@ -529,6 +547,8 @@ def test_failed_stage_leaves_previous_outputs_and_names_the_bad_rows(shop):
     raw_path, params_path = shop / "data/raw/orders.parquet", shop / "params.yaml"
     raw_bytes, params_text = raw_path.read_bytes(), params_path.read_text()
     scored = {p.name: p.read_bytes() for p in (shop / "data/scored").iterdir()}
+    report_path = shop / "reports/retention_report.html"
+    report_bytes = report_path.read_bytes()
     raw = pd.read_parquet(raw_path)
     raw.loc[raw.index[:3], "amount"] = -5.0
     raw.to_parquet(raw_path, index=False)
@@ -543,14 +563,18 @@ def test_failed_stage_leaves_previous_outputs_and_names_the_bad_rows(shop):
         assert canonical.read_bytes() == before
         assert not [p for p in canonical.parent.parent.glob(".canonical*")]
         # yesterday's lists are taken away, and the folder says why
-        assert not list((shop / "data/scored").glob("*.csv"))
-        assert "stage 'ingest'" in (shop / "data/scored/STALE.txt").read_text()
+        # (the workbook and the report's call-list cards too: reviewed, they outlived it)
+        assert [p.name for p in (shop / "data/scored").iterdir()] == ["STALE.txt"]
+        assert not report_path.exists()
+        stale = (shop / "data/scored/STALE.txt").read_text()
+        assert "stage 'ingest'" in stale and "at_risk.xlsx" in stale
     finally:  # the session's shop goes on to the next test as it was
         raw_path.write_bytes(raw_bytes)
         params_path.write_text(params_text)
         (shop / "data/scored/STALE.txt").unlink(missing_ok=True)
         for name, data in scored.items():
             (shop / "data/scored" / name).write_bytes(data)
+        report_path.write_bytes(report_bytes)
 
 
 def test_a_store_without_the_run_gets_it_on_the_next_repro(shop):

@@ -32,23 +32,50 @@ REPORTS = Path("reports")
 STALE = SCORED / "STALE.txt"
 
 
-def mark_stale(stage: str, error: BaseException) -> None:
-    """After a failed stage, take the call lists away so nobody mails yesterday's list.
+# What a retention team receives: every file of data/scored/ (the CSVs, the workbook)
+# and the report whose cards show the top of the call list.
+RETENTION_REPORT = REPORTS / "retention_report.html"
 
-    The lists of the last good run (``data/scored/*.csv``) are removed and
-    ``data/scored/STALE.txt`` says which stage failed and why. The models and reports
-    stay for diagnosis; the next successful run replaces the whole folder.
+
+def restore_hint(stage: str) -> str:
+    """How to get the stage's last good outputs back, when DVC ran it (else empty).
+
+    ``dvc repro`` deletes a stage's outputs before it runs the command (unless they
+    persist, which would cost the run cache that ``dvc exp`` switches on), so a stage
+    that stops leaves none of its own. Nothing is lost: the last successful outputs are
+    in the DVC cache, named by dvc.lock, which a failed stage does not touch.
+    """
+    if not os.environ.get("DVC_STAGE"):
+        return ""
+    return (
+        f"DVC removed stage '{stage}''s outputs before running it; the last successful "
+        f"run's are in the DVC cache: `dvc checkout {stage}` puts them back."
+    )
+
+
+def mark_stale(stage: str, error: BaseException) -> None:
+    """After a failed stage, take the lists away so nobody mails yesterday's list.
+
+    Everything a retention team receives from the last good run goes: the files of
+    ``data/scored/`` (the CSVs and the workbook) and ``reports/retention_report.html``
+    (its cards are the call list's top). ``data/scored/STALE.txt`` says which stage
+    failed and why. The models and the other reports stay for diagnosis; the next
+    successful run replaces the whole folder.
     """
     if not SCORED.is_dir():
         return
-    removed = sorted(p.name for p in SCORED.glob("*.csv"))
-    for path in SCORED.glob("*.csv"):
+    delivered = [p for p in sorted(SCORED.iterdir()) if p.is_file() and p != STALE]
+    if RETENTION_REPORT.is_file():
+        delivered.append(RETENTION_REPORT)
+    for path in delivered:
         path.unlink()
+    removed = ", ".join(str(p) for p in delivered) or "none left"
     message = "".join(traceback.format_exception_only(type(error), error)).strip()
     STALE.write_text(
         f"The last run failed in stage '{stage}', so the lists of the run before it were "
-        f"removed ({', '.join(removed) or 'none left'}): they no longer match the data.\n"
+        f"removed ({removed}): they no longer match the data.\n"
         f"Fix the cause and run `make run` again.\n\n{message}\n"
+        + (f"\n{hint}\n" if (hint := restore_hint(stage)) else "")
     )
 
 
@@ -74,5 +101,7 @@ def stage_main(run: Callable[[Params], None]) -> None:
     except (Exception, KeyboardInterrupt) as err:
         mark_stale(stage, err)
         log.error("stage %s failed: %s (data/scored/STALE.txt)", stage, err)
+        if hint := restore_hint(stage):
+            log.error("%s", hint)
         raise
     log.info("stage finished in %.1f s", time.perf_counter() - start)
