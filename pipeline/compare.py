@@ -130,7 +130,13 @@ def metric_table(a: Run, b: Run, intervals: Mapping[str, dict]) -> list[tuple[st
         delta = vb - va if va is not None and vb is not None else None
         fmt = ",.0f" if k.startswith("list.") else ".4f"
         iv = intervals.get(k)
-        interval = f"[{iv['low']:+.4f}, {iv['high']:+.4f}] n={iv['customers']}" if iv else ""
+        # the interval beside its own point: on the backtest rows B - A is the mean of the
+        # origins' metrics (as logged) while the bootstrap pairs the pooled predictions
+        interval = (
+            f"{iv['difference']:+.4f} [{iv['low']:+.4f}, {iv['high']:+.4f}] n={iv['customers']}"
+            if iv
+            else ""
+        )
         sign = "+" if fmt == ".4f" else "+,"
         rows.append(
             (
@@ -201,10 +207,17 @@ def build(a: Run, b: Run, *, seed: int = 0) -> list[Table]:
     tables.append(
         Table(
             "Headline metrics",
-            ("metric", "A", "B", "B - A", "95% paired interval of B - A"),
+            ("metric", "A", "B", "B - A", "paired B - A [95% interval]"),
             metric_table(a, b, intervals),
-            note="ROC-AUC: higher is better; Brier, log loss, ECE: lower. Intervals: paired "
-            "bootstrap on the customers both runs forecast (test cutoff; backtest pooled).",
+            note="ROC-AUC: higher is better; Brier, log loss, ECE: lower. Paired: bootstrap "
+            "on the customers both runs forecast (test cutoff; backtest pooled over the "
+            "origins, so its point can differ from B - A, the mean of the origins' metrics)."
+            + (
+                ""
+                if intervals
+                else " No paired interval: the runs forecast no customer in common "
+                "(another shop, or another test cutoff)."
+            ),
         )
     )
     tags = ("model", "calibration", "grade", "test_cutoff", "registry.decision", "git_commit")

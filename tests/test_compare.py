@@ -113,7 +113,13 @@ def test_markdown_and_offline_html_show_every_section():
     tables = build(a, b)
     md = to_markdown(a, b, tables)
     assert "| train.learning_rate | 0.05 | 0.1 |" in md
-    assert re.search(r"\| shipped.roc_auc \| 0.8000 \| 0.8500 \| \+0.0500 \| \[", md)
+    # the interval comes with its own point (reviewed: a mean-of-origins B - A sat beside
+    # a pooled interval, on its edge)
+    iv = paired_intervals(a, b)["shipped.roc_auc"]
+    assert f"| +0.0500 | {iv['difference']:+.4f} [{iv['low']:+.4f}, {iv['high']:+.4f}]" in md
+    assert "No paired interval" not in md
+    unpaired = to_markdown(a, run("C", metrics=b.metrics), build(a, run("C", metrics=b.metrics)))
+    assert "No paired interval: the runs forecast no customer in common" in unpaired
     assert "| on both lists | 2 | 67% of B's list" in md
     assert "A: run A [version 1 (champion)" in md
     page = to_html(a, b, tables)
