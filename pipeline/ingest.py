@@ -231,6 +231,8 @@ def coerce_table(df: pd.DataFrame, table: Table) -> tuple[pd.DataFrame, dict[str
                 spelled = {a.casefold(): a for a in col.allowed}
                 folded = c.str.strip().str.casefold()
                 c = folded.map(spelled).astype(pd.StringDtype()).fillna(c)
+            elif col.key_like:
+                c = c.str.strip().str.casefold().mask(lambda v: v == "")
         unreadable = s.notna() & c.isna()
         if unreadable.any():
             bad[col.name] = s[unreadable]
@@ -336,6 +338,10 @@ def _row_problems(
             else:
                 why = f"after the export ({bound:%Y-%m-%d %H:%M}; {rules.export_note})"
             add(col.name, why, mask((typed[col.name] >= bound).fillna(False)))
+    if table.name == "contacts":
+        # a treated contact whose play is unknown cannot teach what any play does
+        treated_without = (typed["arm"] == "treatment") & typed["play"].isna()
+        add("play", "treatment without a play", mask(treated_without.fillna(False)), invents=True)
     flags: dict[str, int] = {}
     amount = AMOUNT_COLUMNS.get(table.name)
     if amount is not None:

@@ -22,7 +22,8 @@ class Column:
 
     ``required`` columns must be present; ``nullable`` columns may hold missing values.
     ``min``/``max`` bound numeric values (inclusive); ``allowed`` lists the values a
-    categorical column may take.
+    categorical column may take. ``key_like`` text is a key written by people: read
+    stripped and lower-cased (``Discount`` is the play ``discount``).
     """
 
     name: str
@@ -32,6 +33,7 @@ class Column:
     min: float | None = None
     max: float | None = None
     allowed: tuple[str, ...] | None = None
+    key_like: bool = False
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,7 @@ CONTACTS = Table(
         Column("contacted_at", "datetime", required=True, nullable=False),
         Column("arm", "string", required=True, nullable=False, allowed=CONTACT_ARMS),
         # the play the treatment arm got; empty for the control arm
-        Column("play", "string"),
+        Column("play", "string", key_like=True),
         # what the contact and its offer cost (money), 0 for the control arm
         Column("cost", "float", min=0.0),
     ),

@@ -885,7 +885,10 @@ def bootstrap_saved_difference(
     """Saved value at ``share`` by targeting with ``score_a`` minus with ``score_b``.
 
     Resamples customers with replacement (stratified by arm) and recomputes both; the
-    interval is of the difference.
+    interval is of the difference. A resample keeps the customers' own order, so tied
+    scores rank as in the point estimate (drawn arm by arm and left so, every tie put
+    the treated first: a top share of no controls, and no interval). Resamples whose
+    top share lacks an arm are skipped; if all do, ``low`` and ``high`` are None.
     """
     churned = np.asarray(churned, dtype=float)
     treated = np.asarray(treated, dtype=bool)
@@ -895,7 +898,9 @@ def bootstrap_saved_difference(
     arms = [np.flatnonzero(treated), np.flatnonzero(~treated)]
     diffs = []
     for _ in range(n_boot):
-        idx = np.concatenate([rng.choice(arm, size=len(arm), replace=True) for arm in arms])
+        idx = np.sort(
+            np.concatenate([rng.choice(arm, size=len(arm), replace=True) for arm in arms])
+        )
         args = (churned[idx], treated[idx])
         diffs.append(
             saved_at(*args, a[idx], share=share, value=w[idx])
@@ -906,10 +911,16 @@ def bootstrap_saved_difference(
     point = saved_at(churned, treated, a, share=share, value=w) - saved_at(
         churned, treated, b, share=share, value=w
     )
+    if len(d) == 0:
+        log.warning(
+            "no interval for the saved-value difference: no resample's top %.0f%% held both "
+            "a control and a treated customer",
+            100 * share,
+        )
     return {
         "difference": float(point),
-        "low": float(np.quantile(d, 0.025)),
-        "high": float(np.quantile(d, 0.975)),
+        "low": float(np.quantile(d, 0.025)) if len(d) else None,
+        "high": float(np.quantile(d, 0.975)) if len(d) else None,
         "n_boot": int(n_boot),
     }
 

@@ -646,6 +646,24 @@ def test_numbers_and_markers_are_read_as_the_file_writes_them() -> None:
     assert result.details["orders"]["read"]["decimal"] == ", (detected)"
 
 
+@pytest.mark.parametrize("decimal", [None, ","])
+def test_a_space_grouping_thousands_is_found_with_or_without_the_decimal_set(decimal) -> None:
+    """Reviewed: a French export's thousands (``3 193,92``; Excel writes a no-break
+    space) set its largest orders aside as unreadable. The grouping is read from the
+    values, also when the shop set only the decimal mark; the ledger says detected."""
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d"],
+            "ordered_at": ["2024-01-01"] * 4,
+            "amount": ["3 193,92", "87,20", "12\u00a0500", "3"],
+        }
+    )
+    nbsp = raw.assign(amount=raw["amount"].str.replace(" ", "\u00a0"))
+    result = map_tables({"orders": nbsp}, {}, decimal=decimal)
+    assert result.tables["orders"]["amount"].tolist() == [3193.92, 87.2, 12500.0, 3.0]
+    assert result.details["orders"]["read"]["thousands"].endswith("(detected)")
+
+
 def test_an_orders_file_with_no_rows_is_named() -> None:
     empty = pd.DataFrame({"customer_id": [], "ordered_at": [], "amount": []}, dtype=str)
     with pytest.raises(ValueError, match="'x.csv' .* has a header but no rows"):
@@ -711,4 +729,47 @@ def test_a_shops_contact_history_is_mapped_and_bad_arms_are_quarantined() -> Non
     bad = ingested.quarantine["contacts"].set_index("customer_id")["quarantine_reason"]
     assert bad["3"] == "arm: not in ['treatment', 'control']"  # "holdout" is not an arm
     assert "9" in bad.index and "customer" in bad["9"]  # a contact never invents a customer
+    assert len(kept) + len(bad) == len(contacts)
+
+
+def test_a_contacts_play_is_read_as_a_key_and_a_treatment_needs_one() -> None:
+    """Reviewed: ``Discount`` was learnt as a play of its own beside ``discount`` (and
+    recommended to customers none of whom got it), and a treated row without a play
+    was silently left out of learning. Now the play is read as a key, and a treatment
+    without one is set aside with its reason, counted with the rest."""
+    from pipeline.ingest import ingest_tables
+
+    orders = pd.DataFrame(
+        {"Client": ["1", "2", "3"], "Date": ["2024-01-02"] * 3, "Total": ["10", "20", "30"]}
+    )
+    contacts = pd.DataFrame(
+        {
+            "Client": ["1", "2", "3", "1"],
+            "Sent": ["2024-02-01 10:00"] * 3 + ["2024-03-01 09:00"],
+            "Wave": ["feb", "feb", "feb", "mar"],
+            "Group": ["treatment", "treatment", "control", "Treatment"],
+            "Offer": ["Discount", " discount ", None, None],
+        }
+    )
+    columns = {
+        "orders": {"customer_id": "Client", "ordered_at": "Date", "amount": "Total"},
+        "contacts": {
+            "customer_id": "Client",
+            "contacted_at": "Sent",
+            "campaign": "Wave",
+            "arm": "Group",
+            "play": "Offer",
+        },
+    }
+    result = map_tables({"orders": orders, "contacts": contacts}, columns)
+    ingested = ingest_tables(
+        result.tables,
+        on_bad_rows="quarantine",
+        min_date=dt.date(2000, 1, 1),
+        max_date=dt.date(2100, 1, 1),
+    )
+    kept = ingested.tables["contacts"].sort_values("customer_id")
+    assert kept["play"].fillna("-").tolist() == ["discount", "discount", "-"]
+    bad = ingested.quarantine["contacts"]
+    assert bad["quarantine_reason"].tolist() == ["play: treatment without a play"]
     assert len(kept) + len(bad) == len(contacts)

@@ -36,6 +36,7 @@ import pandas as pd
 from pipeline import io, uplift
 from pipeline.config import Params
 from pipeline.features import PER_CUTOFF
+from pipeline.loyalty import PLAYS
 from pipeline.release import survey_labels
 from pipeline.stages._common import (
     CANONICAL,
@@ -83,6 +84,16 @@ def play_costs(rows: pd.DataFrame, contact_cost: float) -> dict[str, float]:
 def _plays(rows: pd.DataFrame, min_arm: int) -> list[str]:
     treated = rows[rows["arm"] == uplift.TREATMENT]
     counts = treated["play"].value_counts()
+    unknown = {str(p): int(n) for p, n in counts.items() if str(p) not in PLAYS}
+    if unknown:
+        # learnt all the same (a shop may run plays of its own), but a typo is a play too
+        log.warning(
+            "contacts: play(s) not in the plays table %s (treated contacts): learnt as plays "
+            "of their own, the action text falls back to the key; if one is a misspelling "
+            "of %s, correct it in the contacts file",
+            unknown,
+            sorted(PLAYS),
+        )
     return sorted(str(p) for p, n in counts.items() if n >= min_arm)
 
 
