@@ -773,3 +773,18 @@ def test_a_contacts_play_is_read_as_a_key_and_a_treatment_needs_one() -> None:
     bad = ingested.quarantine["contacts"]
     assert bad["quarantine_reason"].tolist() == ["play: treatment without a play"]
     assert len(kept) + len(bad) == len(contacts)
+
+
+def test_a_missing_file_names_its_table_and_what_is_there(tmp_path) -> None:
+    """Reviewed: "file not found: 'data/shop/complaint.csv'" left the shop to guess
+    which table it was and what the folder holds (complaints.csv, a plural)."""
+    (tmp_path / "orders.csv").write_text("customer_id,ordered_at,amount\na,2024-01-01,1\n")
+    (tmp_path / "complaints.csv").write_text("x\n")
+    files = config.SourceFiles(
+        orders=str(tmp_path / "orders.csv"), complaints=str(tmp_path / "complaint.csv")
+    )
+    with pytest.raises(FileNotFoundError) as err:
+        load_files(files, {})
+    message = str(err.value)
+    assert message.startswith("source.files.complaints: file not found: ")
+    assert "'complaints.csv'" in message

@@ -236,7 +236,15 @@ def load_files(
         raise ValueError("source.files.orders is not set: the orders table is required")
     raw, lines, chosen = {}, {}, {}
     for name, path in paths.items():
-        raw[name], lines[name], chosen[name] = _read(Path(path), read_choices(read, timezone))
+        try:
+            raw[name], lines[name], chosen[name] = _read(Path(path), read_choices(read, timezone))
+        except FileNotFoundError as err:
+            folder = Path(path).parent
+            beside = sorted(p.name for p in folder.iterdir())[:10] if folder.is_dir() else []
+            raise FileNotFoundError(
+                f"source.files.{name}: {err}"
+                + (f"; {str(folder)!r} holds {beside}" if beside else "")
+            ) from err
     return map_tables(
         raw,
         columns,
