@@ -499,6 +499,11 @@ class NumberEvidence:
     ambiguous: tuple[str, ...]
     grouped: tuple[tuple[str, tuple[str, ...]], ...] = ()
     misgrouped: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # rows (values as written, repeats counted) of each kind, and of any kind
+    n_comma: int = 0
+    n_point: int = 0
+    n_ambiguous: int = 0
+    n_values: int = 0
 
 
 def _labelled(
@@ -512,6 +517,16 @@ def _labelled(
 def _show(found: pd.Series, label: str) -> list[str]:
     suffix = f" ({label})" if label else ""
     return [f"{v!r}{suffix}" for v in found.head(5).tolist()]
+
+
+def _distinct(text: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Each value once (in the order first seen) and how many rows wrote it."""
+    counts = text.value_counts(sort=False)
+    return pd.Series(counts.index, dtype=STRING), counts.to_numpy(dtype="int64")
+
+
+def _rows(n: int, of: int) -> str:
+    return f"{n:,} of {of:,} values" if of else f"{n:,} values"
 
 
 def _matches(text: pd.Series, pattern: str, *, whole: bool = True) -> np.ndarray:
@@ -532,9 +547,11 @@ def number_evidence(values: Mapping[str, pd.Series] | Iterable[pd.Series]) -> Nu
     ambiguous: list[str] = []
     grouped: dict[str, list[str]] = {}
     misgrouped: dict[str, list[str]] = {}
+    rows = {"comma": 0, "point": 0, "ambiguous": 0, "values": 0}
     for label, series in _labelled(values):
-        text = series.dropna().astype(STRING).str.strip()
-        text = text[text.str.len() > 0].drop_duplicates()
+        written = series.dropna().astype(STRING).str.strip()
+        text, repeats = _distinct(written[written.str.len() > 0])
+        rows["values"] += int(repeats.sum())
         plain = text
         for separator in GROUP_SEPARATORS:
             between = _matches(text, rf"\d{re.escape(separator)}\d", whole=False)
@@ -548,16 +565,22 @@ def number_evidence(values: Mapping[str, pd.Series] | Iterable[pd.Series]) -> Nu
             grouped.setdefault(separator, []).extend(
                 _show(text[_matches(text, pattern.pattern)], label)
             )
-        for pattern, found in (
-            (_COMMA_DECIMAL, comma),
-            (_POINT_DECIMAL, point),
-            (_AMBIGUOUS_NUMBER, ambiguous),
+        for pattern, found, kind in (
+            (_COMMA_DECIMAL, comma, "comma"),
+            (_POINT_DECIMAL, point, "point"),
+            (_AMBIGUOUS_NUMBER, ambiguous, "ambiguous"),
         ):
-            found.extend(_show(text[_matches(plain, pattern.pattern)], label))
+            hits = _matches(plain, pattern.pattern)
+            found.extend(_show(text[hits], label))
+            rows[kind] += int(repeats[hits].sum())
     return NumberEvidence(
         tuple(comma[:5]),
         tuple(point[:5]),
         tuple(ambiguous[:5]),
+        n_comma=rows["comma"],
+        n_point=rows["point"],
+        n_ambiguous=rows["ambiguous"],
+        n_values=rows["values"],
         grouped=tuple((k, tuple(v[:5])) for k, v in grouped.items() if v),
         misgrouped=tuple((k, tuple(v[:5])) for k, v in misgrouped.items() if v),
     )
@@ -579,10 +602,13 @@ def decide_number_format(evidence: NumberEvidence, *, what: str) -> tuple[str, s
         (``3 193,92`` and ``12 50``).
     """
     if evidence.comma and evidence.point:
+        n = evidence.n_values
         raise ReadError(
-            f"{what}: numbers written with a decimal comma ({', '.join(evidence.comma[:3])}) "
-            f"and with a decimal point ({', '.join(evidence.point[:3])}) in the same file. Set "
-            "source.read.decimal (and source.read.thousands), or export the file again"
+            f"{what}: numbers written with a decimal comma ({_rows(evidence.n_comma, n)}, "
+            f"e.g. {', '.join(evidence.comma[:3])}) and with a decimal point "
+            f"({_rows(evidence.n_point, n)}, e.g. {', '.join(evidence.point[:3])}) "
+            "in the same file. Set source.read.decimal (and source.read.thousands), or export "
+            "the file again"
         )
     grouped = dict(evidence.grouped)
     if len(grouped) > 1:
@@ -610,8 +636,9 @@ def decide_number_format(evidence: NumberEvidence, *, what: str) -> tuple[str, s
         decimal = "."
     else:
         raise ReadError(
-            f"{what}: numbers such as {', '.join(evidence.ambiguous[:3])} read as thousands "
-            "or as decimals, and no other value decides. Set source.read.decimal ('.' or ',')"
+            f"{what}: {_rows(evidence.n_ambiguous, evidence.n_values)}, such as "
+            f"{', '.join(evidence.ambiguous[:3])}, read as thousands or as decimals, and no "
+            "other value decides. Set source.read.decimal ('.' or ',')"
         )
     if not grouped:
         return decimal, "." if decimal == "," else ","
@@ -662,6 +689,11 @@ class DateEvidence:
     day_first: tuple[str, ...]
     month_first: tuple[str, ...]
     ambiguous: tuple[str, ...]
+    # rows (dates as written, repeats counted) of each kind, and of any kind
+    n_day_first: int = 0
+    n_month_first: int = 0
+    n_ambiguous: int = 0
+    n_values: int = 0
 
 
 def date_evidence(values: Mapping[str, pd.Series] | Iterable[pd.Series]) -> DateEvidence:
@@ -669,16 +701,33 @@ def date_evidence(values: Mapping[str, pd.Series] | Iterable[pd.Series]) -> Date
     day_first: list[str] = []
     month_first: list[str] = []
     ambiguous: list[str] = []
+    rows = [0, 0, 0, 0]
     for label, series in _labelled(values):
-        text = series.dropna().astype(STRING).str.strip().drop_duplicates()
+        text, repeats = _distinct(series.dropna().astype(STRING).str.strip())
+        rows[3] += int(repeats.sum())
         parts = text.str.extract("^" + _DAY_MONTH.pattern + "$")
         a = pd.to_numeric(parts[0], errors="coerce")
         b = pd.to_numeric(parts[1], errors="coerce")
         ok = a.between(1, 31) & b.between(1, 31)
-        day_first += _show(text[ok & (a > 12) & (b <= 12)], label)
-        month_first += _show(text[ok & (b > 12) & (a <= 12)], label)
-        ambiguous += _show(text[ok & (a <= 12) & (b <= 12) & (a != b)], label)
-    return DateEvidence(tuple(day_first[:5]), tuple(month_first[:5]), tuple(ambiguous[:5]))
+        for k, (found, kind) in enumerate(
+            (
+                (day_first, ok & (a > 12) & (b <= 12)),
+                (month_first, ok & (b > 12) & (a <= 12)),
+                (ambiguous, ok & (a <= 12) & (b <= 12) & (a != b)),
+            )
+        ):
+            hits = kind.fillna(False).to_numpy(dtype=bool)
+            found += _show(text[hits], label)
+            rows[k] += int(repeats[hits].sum())
+    return DateEvidence(
+        tuple(day_first[:5]),
+        tuple(month_first[:5]),
+        tuple(ambiguous[:5]),
+        n_day_first=rows[0],
+        n_month_first=rows[1],
+        n_ambiguous=rows[2],
+        n_values=rows[3],
+    )
 
 
 def decide_day_first(evidence: DateEvidence, *, what: str) -> bool | None:
@@ -692,8 +741,10 @@ def decide_day_first(evidence: DateEvidence, *, what: str) -> bool | None:
     """
     if evidence.day_first and evidence.month_first:
         raise ReadError(
-            f"{what}: dates written day-first ({', '.join(evidence.day_first[:3])}) and "
-            f"month-first ({', '.join(evidence.month_first[:3])}) in the same file: "
+            f"{what}: dates written day-first ({_rows(evidence.n_day_first, evidence.n_values)}, "
+            f"e.g. {', '.join(evidence.day_first[:3])}) and month-first "
+            f"({_rows(evidence.n_month_first, evidence.n_values)}, e.g. "
+            f"{', '.join(evidence.month_first[:3])}) in the same file: "
             "reading either way would move the others by months. Export the dates as "
             "ISO 8601 (YYYY-MM-DD), or set source.read.date_format for the right one "
             "(the others are then set aside as unreadable)"
@@ -704,8 +755,9 @@ def decide_day_first(evidence: DateEvidence, *, what: str) -> bool | None:
         return False
     if evidence.ambiguous:
         raise ReadError(
-            f"{what}: dates such as {', '.join(evidence.ambiguous[:3])} read as well "
-            "day-first as month-first, and no date in the file decides. Set "
+            f"{what}: {_rows(evidence.n_ambiguous, evidence.n_values)}, dates such as "
+            f"{', '.join(evidence.ambiguous[:3])}, read as well day-first as month-first, "
+            "and no date in the file decides. Set "
             "source.read.date_format (e.g. '%d/%m/%Y %H:%M' or '%m/%d/%Y %H:%M')"
         )
     return None

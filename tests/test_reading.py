@@ -171,11 +171,17 @@ def test_the_decimal_mark_is_proven_by_the_values(values, expected) -> None:
 
 
 def test_conflicting_or_undecidable_decimal_marks_stop() -> None:
-    both = number_evidence({"orders.amount": text("12,5", "12.5")})
+    # the rows of each kind are counted, repeats included (the bar: name the count)
+    both = number_evidence({"orders.amount": text("12,5", "12.5", "12,5", "7", "3,25")})
     with pytest.raises(
-        ReadError, match=r"decimal comma \('12,5' \(orders\.amount\)\).*decimal point"
+        ReadError,
+        match=r"decimal comma \(3 of 5 values, e\.g\. '12,5' \(orders\.amount\), '3,25'.*"
+        r"decimal point \(1 of 5 values, e\.g\. '12\.5'",
     ):
         decide_number_format(both, what="orders.csv")
+    only = number_evidence({"orders.amount": text("1.250", "1.250", "8")})
+    with pytest.raises(ReadError, match=r"orders\.csv: 2 of 3 values, such as '1\.250'"):
+        decide_number_format(only, what="orders.csv")
     with pytest.raises(ReadError, match=r"'1\.250'.*source\.read\.decimal"):
         decide_number_format(NumberEvidence((), (), ("'1.250'",)), what="orders.csv")
 
@@ -199,8 +205,15 @@ def test_the_day_month_order_is_proven_or_the_run_stops() -> None:
     assert decide_day_first(date_evidence([text("25/03/2024", "01/02/2024")]), what="f") is True
     assert decide_day_first(date_evidence([text("03/25/2024 10:00")]), what="f") is False
     assert decide_day_first(date_evidence([text("2024-03-01", "05/05/2024")]), what="f") is None
-    with pytest.raises(ReadError, match=r"day-first.*month-first.*date_format"):
-        decide_day_first(date_evidence([text("25/03/2024", "03/26/2024")]), what="f")
+    with pytest.raises(
+        ReadError,
+        match=r"day-first \(2 of 4 values, e\.g\. '25/03/2024'.*month-first \(1 of 4 values.*"
+        r"date_format",
+    ):
+        dates = text("25/03/2024", "03/26/2024", "25/03/2024", "2024-01-01")
+        decide_day_first(date_evidence([dates]), what="f")
+    with pytest.raises(ReadError, match=r"f: 2 of 3 values, dates such as '01/02/2024'"):
+        decide_day_first(date_evidence([text("01/02/2024", "01/02/2024", "05/05/2024")]), what="f")
     with pytest.raises(ReadError, match=r"'01/02/2024'.*read as well day-first"):
         decide_day_first(DateEvidence((), (), ("'01/02/2024'",)), what="f")
 

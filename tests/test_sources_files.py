@@ -163,7 +163,11 @@ def test_dates_mixing_day_first_and_month_first_raise() -> None:
             "amount": [1, 2, 3],
         }
     )
-    with pytest.raises(ValueError, match=r"day-first \('25/03/2024'.*month-first \('03/26/2024'"):
+    with pytest.raises(
+        ValueError,
+        match=r"day-first \(1 of 3 values, e\.g\. '25/03/2024'.*month-first \(1 of 3 values, "
+        r"e\.g\. '03/26/2024'",
+    ):
         map_tables({"orders": raw}, {})
 
 
