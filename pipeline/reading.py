@@ -220,34 +220,52 @@ def _physical_line(path: Path, encoding: str, number: int) -> str:
     return line.rstrip("\r\n")
 
 
+def _row_like(piece: str, delimiter: str, n_columns: int) -> bool:
+    """Whether one line splits into exactly a row's fields (``n_columns``)."""
+    fields = next(csv.reader([piece], delimiter=delimiter), [])
+    return len(fields) == n_columns
+
+
 def _check_quoted_lines(
     path: Path, record: Sequence[str], start: int, delimiter: str, n_columns: int
 ) -> None:
     """Stop if a quoted value of ``record`` (starting on line ``start``) swallowed rows.
 
-    A value holding a line with as many delimiters as a row has (``n_columns - 1``) is
-    not a comment or an address written on two lines: a quote opened there and was
+    A value holding two or more lines that each split into exactly a row's fields is
+    not a comment or an address written on several lines: a quote opened there and was
     closed by a stray quote lines later, and every line in between (whole rows) was
-    read into that one value.
+    read into that one value. One such line alone may be prose ("shoes, a bag, a belt"
+    in a five-column file): it is logged, with its line, not stopped on.
     """
     line = start
     for value in record:
         pieces = _LINE_BREAK.split(value)
-        rows = (
-            k for k, piece in enumerate(pieces[1:], 1) if piece.count(delimiter) >= n_columns - 1
-        )
-        k = next(rows, None)
-        if k is not None:
-            end = line + len(pieces) - 1
+        rows = [
+            k for k, piece in enumerate(pieces[1:], 1) if _row_like(piece, delimiter, n_columns)
+        ]
+        end = line + len(pieces) - 1
+        if len(rows) >= 2:
+            k = rows[0]
             raise ReadError(
                 f"{str(path)!r}: a quoted value opening on line {line} closes only on line "
-                f"{end}: the {end - line} lines after line {line}, which look like rows of "
-                f"their own (e.g. line {line + k}: {_clip(pieces[k])!r}), were read into that "
-                f"one value. A stray quote does this (an unclosed '\"' on line {line}, a quote "
-                f"such as an inch mark on line {end}): close or remove it in the file, or "
-                'escape a quote inside a quoted value as "", and read it again'
+                f"{end}: {len(rows)} of the {end - line} lines after line {line} split into "
+                f"the {n_columns} fields of a row (e.g. line {line + k}: "
+                f"{_clip(pieces[k])!r}) and were read into that one value. A stray quote does "
+                f"this (an unclosed '\"' on line {line}, a quote such as an inch mark on line "
+                f"{end}): close or remove it in the file, or escape a quote inside a quoted "
+                'value as "", and read it again'
             )
-        line += len(pieces) - 1
+        if rows:
+            log.warning(
+                "%s: the quoted value opening on line %d holds line %d, which splits into a "
+                "row's %d fields (%r): if that is a row, a stray quote swallowed it",
+                path,
+                line,
+                line + rows[0],
+                n_columns,
+                _clip(pieces[rows[0]]),
+            )
+        line = end
 
 
 def _record_lines(path: Path, encoding: str, delimiter: str) -> np.ndarray:
@@ -586,12 +604,57 @@ def number_evidence(values: Mapping[str, pd.Series] | Iterable[pd.Series]) -> Nu
     )
 
 
-def decide_number_format(evidence: NumberEvidence, *, what: str) -> tuple[str, str]:
+def _two_separators(grouped: Mapping[str, Sequence[str]], what: str) -> ReadError:
+    shown = " and with ".join(
+        f"{_SEPARATOR_NAMES[k]} ({', '.join(v[:2])})" for k, v in grouped.items()
+    )
+    return ReadError(
+        f"{what}: numbers grouping thousands with {shown} in the same file. Set "
+        "source.read.thousands (the others are then set aside as unreadable), or export "
+        "the file again"
+    )
+
+
+def grouping_separator(
+    values: Mapping[str, pd.Series] | Iterable[pd.Series], *, decimal: str, what: str
+) -> str | None:
+    """The thousands separator values group digits with, the decimal mark being known.
+
+    With ``decimal`` given (``source.read.decimal``), ``1,250`` and ``3 193.92`` are
+    unambiguous: each separator other than the decimal mark that some value groups
+    digits by three with is a candidate. None when no value groups digits.
+
+    Raises
+    ------
+    ReadError
+        If values group with two separators (``1,250.00`` and ``1 100.00``).
+    """
+    tail = rf"({re.escape(decimal)}\d+)?"
+    found: dict[str, list[str]] = {}
+    for label, series in _labelled(values):
+        text, _ = _distinct(series.dropna().astype(STRING).str.strip())
+        for separator in (",", ".", *GROUP_SEPARATORS):
+            if separator == decimal:
+                continue
+            pattern = rf"[+-]?\d{{1,3}}({re.escape(separator)}\d{{3}})+{tail}"
+            hits = _show(text[_matches(text, pattern)], label)
+            if hits:
+                found.setdefault(separator, []).extend(hits)
+    if len(found) > 1:
+        raise _two_separators(found, what)
+    return next(iter(found), None)
+
+
+def decide_number_format(
+    evidence: NumberEvidence, *, what: str, thousands: str | None = None
+) -> tuple[str, str]:
     """(decimal, thousands) the evidence proves; ``(".", ",")`` when there is none.
 
     The thousands separator is the one values group digits with (a space, a no-break
     space, an apostrophe, or the mark that is not the decimal one); with no value
-    grouped, the mark that is not the decimal one.
+    grouped, the mark that is not the decimal one. ``thousands``, when the shop set it,
+    is returned as set, and how values group is not checked (values it does not read
+    are set aside as unreadable).
 
     Raises
     ------
@@ -610,16 +673,10 @@ def decide_number_format(evidence: NumberEvidence, *, what: str) -> tuple[str, s
             "in the same file. Set source.read.decimal (and source.read.thousands), or export "
             "the file again"
         )
-    grouped = dict(evidence.grouped)
+    # the shop set the separator: only the decimal mark is decided here
+    grouped = dict(evidence.grouped) if thousands is None else {}
     if len(grouped) > 1:
-        shown = " and with ".join(
-            f"{_SEPARATOR_NAMES[k]} ({', '.join(v[:2])})" for k, v in grouped.items()
-        )
-        raise ReadError(
-            f"{what}: numbers grouping thousands with {shown} in the same file. Set "
-            "source.read.thousands (the others are then set aside as unreadable), or export "
-            "the file again"
-        )
+        raise _two_separators(grouped, what)
     misgrouped = dict(evidence.misgrouped)
     for separator, examples in grouped.items():
         if separator in misgrouped:
@@ -640,6 +697,8 @@ def decide_number_format(evidence: NumberEvidence, *, what: str) -> tuple[str, s
             f"{', '.join(evidence.ambiguous[:3])}, read as thousands or as decimals, and no "
             "other value decides. Set source.read.decimal ('.' or ',')"
         )
+    if thousands is not None:
+        return decimal, thousands
     if not grouped:
         return decimal, "." if decimal == "," else ","
     ((thousands, examples),) = grouped.items()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 
 import numpy as np
 import pandas as pd
@@ -270,8 +271,8 @@ def test_a_stray_quote_that_swallows_rows_stops_the_run(tmp_path) -> None:
         read_csv_text(path, ReadChoices())
     message = str(err.value)
     assert "orders.csv" in message
-    assert "opening on line 4 closes only on line 8: the 4 lines after line 4" in message
-    assert "line 5: '4,c4,5.00,gift wrap'" in message
+    assert "opening on line 4 closes only on line 8: 4 of the 4 lines after line 4" in message
+    assert "the 4 fields of a row (e.g. line 5: '4,c4,5.00,gift wrap')" in message
     assert "close or remove it in the file" in message and 'as ""' in message
 
 
@@ -287,6 +288,27 @@ def test_quoted_values_on_several_lines_still_read(tmp_path) -> None:
     assert frame["address"].tolist() == ["5 rue de la Paix,\n75002, France", "1 place Bellecour"]
     assert frame["note"].tolist()[0] == "call first\n\nthen ring, twice"
     assert lines.tolist() == [2, 6]
+
+
+def test_prose_with_a_rows_worth_of_commas_is_no_stray_quote(tmp_path, caplog) -> None:
+    """Reviewed: one line of prose inside a quoted value can hold exactly a row's fields
+    (a five-column complaints file, a three-column customers file): read, and logged
+    with its line in case it was a row after all."""
+    complaints = tmp_path / "complaints.csv"
+    complaints.write_text(
+        "complaint_id,customer_id,opened_at,category,text\n"
+        'k1,c1,2024-01-02,delivery,"Parcel late.\n'
+        'I ordered shoes, a bag, a belt, and a scarf, none came."\n'
+        "k2,c2,2024-01-03,quality,broken\n"
+    )
+    customers = tmp_path / "customers.csv"
+    customers.write_text('id,name,address\n1,Ann,"Flat 2\n12 High St, London, UK"\n2,Bo,x\n')
+    with caplog.at_level(logging.WARNING):
+        frame, lines, _ = read_csv_text(complaints, ReadChoices())
+        assert frame["complaint_id"].tolist() == ["k1", "k2"] and lines.tolist() == [2, 4]
+        frame, lines, _ = read_csv_text(customers, ReadChoices())
+        assert frame["address"].tolist() == ["Flat 2\n12 High St, London, UK", "x"]
+    assert "quoted value opening on line 2 holds line 3" in caplog.text
 
 
 def test_an_unclosed_quote_names_its_line_and_the_fix(tmp_path) -> None:

@@ -582,7 +582,9 @@ def _file_formats(
     }
     if decimal is None:
         evidence = reading.number_evidence(numeric)
-        decimal_used, thousands_used = reading.decide_number_format(evidence, what=_where(src))
+        decimal_used, thousands_used = reading.decide_number_format(
+            evidence, what=_where(src), thousands=thousands
+        )
         if evidence.comma or evidence.point:
             detected.append("decimal")
         if thousands is None and (evidence.comma or evidence.point or evidence.grouped):
@@ -592,14 +594,10 @@ def _file_formats(
         thousands_used = "." if decimal == "," else ","
         if thousands is None:
             # the decimal mark given, the thousands separator still shows in the values
-            # (3 193,92 with decimal ","): one that groups them, other than the decimal
-            grouped = [
-                sep
-                for sep, _ in reading.number_evidence(numeric).grouped
-                if sep != decimal and sep in reading.GROUP_SEPARATORS
-            ]
-            if len(grouped) == 1:
-                thousands_used = grouped[0]
+            # (3 193,92 with decimal ","); two of them stop the run
+            grouping = reading.grouping_separator(numeric, decimal=decimal, what=_where(src))
+            if grouping is not None:
+                thousands_used = grouping
                 detected.append("thousands")
     if thousands is not None:
         thousands_used = thousands
