@@ -119,6 +119,19 @@ def paired_intervals(a: Run, b: Run, *, seed: int = 0, n_boot: int = 500) -> dic
     return out
 
 
+def _unpaired_note(a: Run, b: Run, intervals: Mapping[str, dict]) -> str:
+    """Why the table has no paired interval, when it has none."""
+    if intervals:
+        return ""
+    if a.predictions is None or b.predictions is None:
+        which = " and ".join(r.label for r in (a, b) if r.predictions is None)
+        return f" No paired interval: {which} logged no forecasts (review/predictions.parquet)."
+    return (
+        " No paired interval: the runs forecast no customer in common (another shop, or "
+        "another test cutoff)."
+    )
+
+
 def metric_table(a: Run, b: Run, intervals: Mapping[str, dict]) -> list[tuple[str, ...]]:
     keys = sorted(
         {k for k in (*a.metrics, *b.metrics) if k.startswith(HEADLINE_PREFIXES)},
@@ -212,12 +225,7 @@ def build(a: Run, b: Run, *, seed: int = 0) -> list[Table]:
             note="ROC-AUC: higher is better; Brier, log loss, ECE: lower. Paired: bootstrap "
             "on the customers both runs forecast (test cutoff; backtest pooled over the "
             "origins, so its point can differ from B - A, the mean of the origins' metrics)."
-            + (
-                ""
-                if intervals
-                else " No paired interval: the runs forecast no customer in common "
-                "(another shop, or another test cutoff)."
-            ),
+            + _unpaired_note(a, b, intervals),
         )
     )
     tags = ("model", "calibration", "grade", "test_cutoff", "registry.decision", "git_commit")

@@ -338,8 +338,9 @@ def _row_problems(
             else:
                 why = f"after the export ({bound:%Y-%m-%d %H:%M}; {rules.export_note})"
             add(col.name, why, mask((typed[col.name] >= bound).fillna(False)))
-    if table.name == "contacts":
-        # a treated contact whose play is unknown cannot teach what any play does
+    if table.name == "contacts" and typed["play"].notna().any():
+        # a treated contact whose play is unknown cannot teach what any play does (a
+        # history that names no play at all is the uplift stage's to refuse, once)
         treated_without = (typed["arm"] == "treatment") & typed["play"].isna()
         add("play", "treatment without a play", mask(treated_without.fillna(False)), invents=True)
     flags: dict[str, int] = {}

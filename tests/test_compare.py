@@ -118,8 +118,12 @@ def test_markdown_and_offline_html_show_every_section():
     iv = paired_intervals(a, b)["shipped.roc_auc"]
     assert f"| +0.0500 | {iv['difference']:+.4f} [{iv['low']:+.4f}, {iv['high']:+.4f}]" in md
     assert "No paired interval" not in md
-    unpaired = to_markdown(a, run("C", metrics=b.metrics), build(a, run("C", metrics=b.metrics)))
-    assert "No paired interval: the runs forecast no customer in common" in unpaired
+    # no interval: said why (reviewed: one reason was given for both)
+    c = run("C", metrics=b.metrics)
+    assert "No paired interval: C logged no forecasts" in to_markdown(a, c, build(a, c))
+    elsewhere = predictions(0.2, 2).assign(cutoff="2023-10-01")
+    d = run("D", metrics=b.metrics, predictions=elsewhere, tags={"test_cutoff": "2023-10-01"})
+    assert "the runs forecast no customer in common" in to_markdown(a, d, build(a, d))
     assert "| on both lists | 2 | 67% of B's list" in md
     assert "A: run A [version 1 (champion)" in md
     page = to_html(a, b, tables)

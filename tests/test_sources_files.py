@@ -668,6 +668,30 @@ def test_a_space_grouping_thousands_is_found_with_or_without_the_decimal_set(dec
     assert result.details["orders"]["read"]["thousands"].endswith("(detected)")
 
 
+def test_the_thousands_separator_is_proven_or_set_never_switched_by_one_value() -> None:
+    """Reviewed: with the decimal mark set, one value grouped by a space switched the
+    whole file's separator and set aside every amount grouped by commas; and with the
+    separator set, one odd value stopped the run telling the shop to set it."""
+
+    def orders(*amounts: str) -> pd.DataFrame:
+        n = len(amounts)
+        return pd.DataFrame(
+            {"customer_id": [f"c{i}" for i in range(n)], "ordered_at": ["2024-01-01"] * n}
+            | {"amount": list(amounts)}
+        )
+
+    english = orders("1,250.00", "2,400.50", "12.00")
+    got = map_tables({"orders": english}, {}, decimal=".").tables["orders"]["amount"]
+    assert got.tolist() == [1250.0, 2400.5, 12.0]
+    with pytest.raises(ValueError, match=r"grouping thousands with a comma .* and with a space"):
+        map_tables({"orders": orders("1,250.00", "2,400.50", "1 100.00")}, {}, decimal=".")
+    # set by the shop: used as set, the odd value set aside as unreadable, no stop
+    french = orders("3 193,92", "12 50", "8,5")
+    result = map_tables({"orders": french}, {}, thousands=" ")
+    assert result.tables["orders"]["amount"].tolist() == [3193.92, 8.5]
+    assert result.details["orders"]["read"]["thousands"].startswith("space")
+
+
 def test_an_orders_file_with_no_rows_is_named() -> None:
     empty = pd.DataFrame({"customer_id": [], "ordered_at": [], "amount": []}, dtype=str)
     with pytest.raises(ValueError, match="'x.csv' .* has a header but no rows"):
@@ -792,3 +816,40 @@ def test_a_missing_file_names_its_table_and_what_is_there(tmp_path) -> None:
     message = str(err.value)
     assert message.startswith("source.files.complaints: file not found: ")
     assert "'complaints.csv'" in message
+
+
+def test_a_contact_history_without_a_play_column_is_kept_whole() -> None:
+    """Reviewed: without a play column every treated row was 'a treatment without a
+    play', half the file, and the run stopped at max_bad_share. Rows are kept; the
+    uplift stage says once that no contact names its play, and the plays come from
+    the rules."""
+    from pipeline.ingest import ingest_tables
+
+    orders = pd.DataFrame(
+        {"Client": ["1", "2"], "Date": ["2024-01-02"] * 2, "Total": ["10", "20"]}
+    )
+    contacts = pd.DataFrame(
+        {
+            "Client": ["1", "2"],
+            "Sent": ["2024-02-01 10:00"] * 2,
+            "Wave": ["feb", "feb"],
+            "Group": ["treatment", "control"],
+        }
+    )
+    columns = {
+        "orders": {"customer_id": "Client", "ordered_at": "Date", "amount": "Total"},
+        "contacts": {
+            "customer_id": "Client",
+            "contacted_at": "Sent",
+            "campaign": "Wave",
+            "arm": "Group",
+        },
+    }
+    result = map_tables({"orders": orders, "contacts": contacts}, columns)
+    ingested = ingest_tables(
+        result.tables,
+        on_bad_rows="fail",
+        min_date=dt.date(2000, 1, 1),
+        max_date=dt.date(2100, 1, 1),
+    )
+    assert len(ingested.tables["contacts"]) == 2

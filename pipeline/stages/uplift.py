@@ -89,9 +89,10 @@ def _plays(rows: pd.DataFrame, min_arm: int) -> list[str]:
         # learnt all the same (a shop may run plays of its own), but a typo is a play too
         log.warning(
             "contacts: play(s) not in the plays table %s (treated contacts): learnt as plays "
-            "of their own, the action text falls back to the key; if one is a misspelling "
-            "of %s, correct it in the contacts file",
+            "of their own once they have %d, the action text falling back to the key; if "
+            "one is a misspelling of %s, correct it in the contacts file",
             unknown,
+            min_arm,
             sorted(PLAYS),
         )
     return sorted(str(p) for p, n in counts.items() if n >= min_arm)
@@ -178,9 +179,17 @@ class Fitted:
                 rows, self.design, plays=self.plays, weight=u.shrink, seed=params.train.seed
             )
         if not self.learners:
+            treated = rows["arm"] == uplift.TREATMENT
+            unnamed = int((treated & rows["play"].isna()).sum())
             raise ValueError(
                 f"no play has {u.min_arm} treated contacts with both outcomes and a control "
                 "arm to compare with"
+                + (
+                    f" ({unnamed:,} of {int(treated.sum()):,} treated contacts name no play: "
+                    "map contacts.play in source.columns)"
+                    if unnamed
+                    else ""
+                )
             )
         self.costs = play_costs(rows, params.evaluate.contact_cost)
         self.margin = params.retention.margin
