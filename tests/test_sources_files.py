@@ -765,11 +765,6 @@ def test_a_contacts_play_is_read_as_a_key_and_a_treatment_needs_one() -> None:
     recommended to customers none of whom got it), and a treated row without a play
     was silently left out of learning. Now the play is read as a key, and a treatment
     without one is set aside with its reason, counted with the rest."""
-    from pipeline.ingest import ingest_tables
-
-    orders = pd.DataFrame(
-        {"Client": ["1", "2", "3"], "Date": ["2024-01-02"] * 3, "Total": ["10", "20", "30"]}
-    )
     contacts = pd.DataFrame(
         {
             "Client": ["1", "2", "3", "1"],
@@ -779,23 +774,9 @@ def test_a_contacts_play_is_read_as_a_key_and_a_treatment_needs_one() -> None:
             "Offer": ["Discount", " discount ", None, None],
         }
     )
-    columns = {
-        "orders": {"customer_id": "Client", "ordered_at": "Date", "amount": "Total"},
-        "contacts": {
-            "customer_id": "Client",
-            "contacted_at": "Sent",
-            "campaign": "Wave",
-            "arm": "Group",
-            "play": "Offer",
-        },
-    }
-    result = map_tables({"orders": orders, "contacts": contacts}, columns)
-    ingested = ingest_tables(
-        result.tables,
-        on_bad_rows="quarantine",
-        min_date=dt.date(2000, 1, 1),
-        max_date=dt.date(2100, 1, 1),
-    )
+    mapping = {"customer_id": "Client", "contacted_at": "Sent", "campaign": "Wave"}
+    mapping |= {"arm": "Group", "play": "Offer"}
+    ingested = _ingest_contacts(contacts, mapping, "quarantine")
     kept = ingested.tables["contacts"].sort_values("customer_id")
     assert kept["play"].fillna("-").tolist() == ["discount", "discount", "-"]
     bad = ingested.quarantine["contacts"]
@@ -823,11 +804,6 @@ def test_a_contact_history_without_a_play_column_is_kept_whole() -> None:
     play', half the file, and the run stopped at max_bad_share. Rows are kept; the
     uplift stage says once that no contact names its play, and the plays come from
     the rules."""
-    from pipeline.ingest import ingest_tables
-
-    orders = pd.DataFrame(
-        {"Client": ["1", "2"], "Date": ["2024-01-02"] * 2, "Total": ["10", "20"]}
-    )
     contacts = pd.DataFrame(
         {
             "Client": ["1", "2"],
@@ -836,20 +812,26 @@ def test_a_contact_history_without_a_play_column_is_kept_whole() -> None:
             "Group": ["treatment", "control"],
         }
     )
+    mapping = {"customer_id": "Client", "contacted_at": "Sent", "campaign": "Wave"}
+    ingested = _ingest_contacts(contacts, mapping | {"arm": "Group"}, "fail")
+    assert len(ingested.tables["contacts"]) == 2
+
+
+def _ingest_contacts(contacts: pd.DataFrame, mapping: dict[str, str], on_bad_rows: str):
+    """A shop's orders of customers 1-3 and ``contacts`` mapped by ``mapping``, ingested."""
+    from pipeline.ingest import ingest_tables
+
+    orders = pd.DataFrame(
+        {"Client": ["1", "2", "3"], "Date": ["2024-01-02"] * 3, "Total": ["10", "20", "30"]}
+    )
     columns = {
         "orders": {"customer_id": "Client", "ordered_at": "Date", "amount": "Total"},
-        "contacts": {
-            "customer_id": "Client",
-            "contacted_at": "Sent",
-            "campaign": "Wave",
-            "arm": "Group",
-        },
+        "contacts": mapping,
     }
     result = map_tables({"orders": orders, "contacts": contacts}, columns)
-    ingested = ingest_tables(
+    return ingest_tables(
         result.tables,
-        on_bad_rows="fail",
+        on_bad_rows=on_bad_rows,
         min_date=dt.date(2000, 1, 1),
         max_date=dt.date(2100, 1, 1),
     )
-    assert len(ingested.tables["contacts"]) == 2
