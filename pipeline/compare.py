@@ -84,6 +84,13 @@ def _num(v: float | None, fmt: str = ".4f") -> str:
     return format(v, fmt)
 
 
+def _signed(v: float) -> str:
+    """``+0.0012``; a difference that rounds to nothing is ``+0.0000``, never ``-0.0000``
+    (two copies of a model differ by float noise: "[-0.0000, -0.0000]" read as a loss)."""
+    text = format(v, "+.4f")
+    return "+0.0000" if text == "-0.0000" else text
+
+
 def paired_intervals(a: Run, b: Run, *, seed: int = 0, n_boot: int = 500) -> dict[str, dict]:
     """B - A for ROC-AUC and Brier with paired intervals, on the customers both forecast.
 
@@ -146,7 +153,8 @@ def metric_table(a: Run, b: Run, intervals: Mapping[str, dict]) -> list[tuple[st
         # the interval beside its own point: on the backtest rows B - A is the mean of the
         # origins' metrics (as logged) while the bootstrap pairs the pooled predictions
         interval = (
-            f"{iv['difference']:+.4f} [{iv['low']:+.4f}, {iv['high']:+.4f}] n={iv['customers']}"
+            f"{_signed(iv['difference'])} [{_signed(iv['low'])}, {_signed(iv['high'])}] "
+            f"n={iv['customers']}"
             if iv
             else ""
         )

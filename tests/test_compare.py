@@ -12,6 +12,7 @@ from pipeline.compare import (
     build,
     driver_shifts,
     list_overlap,
+    metric_table,
     paired_intervals,
     param_changes,
     to_html,
@@ -81,6 +82,13 @@ def test_list_overlap_counts_shared_customers():
     assert overlap["share_of_b"] == 2 / 6 and overlap["jaccard"] == 2 / 8
     assert overlap["top"] == 4 and overlap["top_shared"] == 2
     assert list_overlap(None, calls([1])) is None
+
+
+def test_a_difference_of_float_noise_reads_as_none():
+    a = run("A", metrics={"shipped.brier": 0.1})
+    iv = {"shipped.brier": {"difference": -1e-12, "low": -3e-12, "high": -1e-13, "customers": 9}}
+    ((_, _, _, _, interval),) = metric_table(a, a, iv)
+    assert interval == "+0.0000 [+0.0000, +0.0000] n=9"
 
 
 def test_paired_intervals_are_of_b_minus_a_on_shared_customers():
