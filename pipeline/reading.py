@@ -235,7 +235,8 @@ def _check_quoted_lines(
     not a comment or an address written on several lines: a quote opened there and was
     closed by a stray quote lines later, and every line in between (whole rows) was
     read into that one value. One such line alone may be prose ("shoes, a bag, a belt"
-    in a five-column file): it is logged, with its line, not stopped on.
+    in a five-column file), and so may any line of a two-column file (one comma): they
+    are logged, with the first one's line, not stopped on.
     """
     line = start
     for value in record:
@@ -244,7 +245,7 @@ def _check_quoted_lines(
             k for k, piece in enumerate(pieces[1:], 1) if _row_like(piece, delimiter, n_columns)
         ]
         end = line + len(pieces) - 1
-        if len(rows) >= 2:
+        if len(rows) >= 2 and n_columns >= 3:
             k = rows[0]
             raise ReadError(
                 f"{str(path)!r}: a quoted value opening on line {line} closes only on line "

@@ -309,6 +309,11 @@ def test_prose_with_a_rows_worth_of_commas_is_no_stray_quote(tmp_path, caplog) -
         frame, lines, _ = read_csv_text(customers, ReadChoices())
         assert frame["address"].tolist() == ["Flat 2\n12 High St, London, UK", "x"]
     assert "quoted value opening on line 2 holds line 3" in caplog.text
+    # in a two-column file any line with one comma splits into a row's fields
+    notes = tmp_path / "notes.csv"
+    notes.write_text('id,note\n1,"call first\nthen ring, twice\nthen mail, once"\n2,x\n')
+    frame, lines, _ = read_csv_text(notes, ReadChoices())
+    assert frame["id"].tolist() == ["1", "2"] and lines.tolist() == [2, 5]
 
 
 def test_an_unclosed_quote_names_its_line_and_the_fix(tmp_path) -> None:
