@@ -498,9 +498,10 @@ _SEPARATOR_NAMES = {
 }
 
 
-def _grouped_by(separator: str) -> str:
-    """A number grouping its digits by three with ``separator`` (``3 193,92``)."""
-    return rf"[+-]?\d{{1,3}}({re.escape(separator)}\d{{3}})+([.,]\d+)?"
+def _grouped_by(separator: str, decimal: str = ".,") -> str:
+    """A number grouping its digits by three with ``separator`` (``3 193,92``), its
+    decimals (if any) after one of ``decimal``."""
+    return rf"[+-]?\d{{1,3}}({re.escape(separator)}\d{{3}})+([{re.escape(decimal)}]\d+)?"
 
 
 @dataclass(frozen=True)
@@ -630,15 +631,13 @@ def grouping_separator(
     ReadError
         If values group with two separators (``1,250.00`` and ``1 100.00``).
     """
-    tail = rf"({re.escape(decimal)}\d+)?"
     found: dict[str, list[str]] = {}
     for label, series in _labelled(values):
         text, _ = _distinct(series.dropna().astype(STRING).str.strip())
         for separator in (",", ".", *GROUP_SEPARATORS):
             if separator == decimal:
                 continue
-            pattern = rf"[+-]?\d{{1,3}}({re.escape(separator)}\d{{3}})+{tail}"
-            hits = _show(text[_matches(text, pattern)], label)
+            hits = _show(text[_matches(text, _grouped_by(separator, decimal))], label)
             if hits:
                 found.setdefault(separator, []).extend(hits)
     if len(found) > 1:
