@@ -44,3 +44,20 @@ def test_every_module_a_stage_imports_is_a_dependency(stage: str) -> None:
         if f.stat().st_size and not any(f == d or d in f.parents for d in deps)
     ]
     assert not missing, f"stage {stage} imports {missing}, not in its dvc.yaml deps"
+
+
+def test_bytecode_in_a_folder_dependency_changes_no_hash() -> None:
+    # `source` depends on the folder pipeline/sources; the stages that import it write
+    # __pycache__ there (in a shell that writes bytecode), which changed the folder's
+    # hash and re-ran `source` on an identical repro
+    folders = [d for s in STAGES.values() for d in s["deps"] if (ROOT / d).is_dir()]
+    assert "pipeline/sources" in folders
+    paths = [f"{d}/__pycache__/files.cpython-312.pyc" for d in folders]
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "dvc"), "check-ignore", *paths],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == paths
