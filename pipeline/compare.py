@@ -29,10 +29,11 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline import evaluate, registry
+from pipeline.headline import UPLIFT_HEADLINE
 
 log = logging.getLogger(__name__)
 
-HEADLINE_PREFIXES = ("shipped.", "list.", "forward.")
+HEADLINE_PREFIXES = ("shipped.", "list.", "forward.", "uplift.")
 SKIPPED_PARAMS = ("tracking.", "registry.")
 DRIVER_ROWS = 15
 
@@ -139,9 +140,16 @@ def _unpaired_note(a: Run, b: Run, intervals: Mapping[str, dict]) -> str:
     )
 
 
+def is_headline(key: str) -> bool:
+    """A key of metrics.json: MLflow's ``uplift.*`` also holds all of uplift.json."""
+    if key.startswith("uplift."):
+        return UPLIFT_HEADLINE.fullmatch(key.removeprefix("uplift.")) is not None
+    return key.startswith(HEADLINE_PREFIXES)
+
+
 def metric_table(a: Run, b: Run, intervals: Mapping[str, dict]) -> list[tuple[str, ...]]:
     keys = sorted(
-        {k for k in (*a.metrics, *b.metrics) if k.startswith(HEADLINE_PREFIXES)},
+        {k for k in (*a.metrics, *b.metrics) if is_headline(k)},
         key=lambda k: (HEADLINE_PREFIXES.index(k.split(".")[0] + "."), k),
     )
     rows = []

@@ -8,6 +8,7 @@ both. The per-model and per-origin numbers stay in ``reports/train.json``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,11 @@ from typing import Any
 TEST_METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "top_decile_lift", "emp")
 BACKTEST_METRICS = ("roc_auc", "brier")
 FORWARD_METRICS = ("roc_auc", "pr_auc", "brier")
+# The names :func:`uplift_headline` writes (one per targeting policy or baseline), so a
+# reader of MLflow's ``uplift.*`` keys can tell them from the flattened uplift.json.
+UPLIFT_HEADLINE = re.compile(
+    r"(auuc_|saved_value_top_|true_saved_vs_)\w+|oracle_share|sleeping_dogs_marked_share"
+)
 
 
 def _round(value: float) -> float:

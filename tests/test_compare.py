@@ -91,6 +91,30 @@ def test_a_difference_of_float_noise_reads_as_none():
     assert interval == "+0.0000 [+0.0000, +0.0000] n=9"
 
 
+def test_the_uplift_headline_is_compared_but_not_all_of_uplift_json():
+    # MLflow's uplift.* holds metrics.json's uplift headline and uplift.json flattened
+    m = {
+        "shipped.roc_auc": 0.9,
+        "uplift.auuc_model": 4.22,
+        "uplift.oracle_share": 0.376,
+        "uplift.sleeping_dogs_marked_share": 0.46,
+        "uplift.true_saved_vs_risk_per_1000": 1112.4,
+        "uplift.policies.model.auuc": 4.22,
+        "uplift.contacts": 44990.0,
+    }
+    a = run("A", metrics=m)
+    b = run("B", metrics=m | {"uplift.auuc_model": 4.06, "uplift.oracle_share": 0.35})
+    rows = {r[0]: r for r in metric_table(a, b, {})}
+    assert list(rows) == [
+        "shipped.roc_auc",
+        "uplift.auuc_model",
+        "uplift.oracle_share",
+        "uplift.sleeping_dogs_marked_share",
+        "uplift.true_saved_vs_risk_per_1000",
+    ]
+    assert rows["uplift.auuc_model"][3] == "-0.1600"
+
+
 def test_paired_intervals_are_of_b_minus_a_on_shared_customers():
     a = run("A", predictions=predictions(1.5, 1))
     b = run("B", predictions=predictions(0.2, 2))
