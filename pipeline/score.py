@@ -96,7 +96,8 @@ COLUMN_DOCS: dict[str, str] = {
     "model's plays: what past campaigns recorded for the play; 0 when no one is contacted",
     "expected_profit": "margin x saveable_value - contact_cost",
     "uplift": "how much the play lowers the churn probability, learnt from past campaigns' "
-    "control groups (empty: no campaign history; negative: the contact would push them away)",
+    "control groups (empty: no campaign history, or steady and not to be contacted; "
+    "negative: the contact would push them away)",
     "expected_saved_value": "uplift x margin x expected_value - contact_cost: the profit the "
     "play is expected to save (uplift model), the list's expected_profit when it decided",
     "play": "the retention play's key (the workbook's first sheet lists them, each with its "
@@ -241,6 +242,8 @@ def score_customers(
         is_open = pd.to_numeric(f["complaints_unresolved_now"], errors="coerce").fillna(0) >= 1
         is_open = is_open.to_numpy()
     out["open_complaint"] = facts["situation_fact"].where(is_open)
+    # steady or not, whatever the rules chose: a complaint still open is answered
+    _complaint_first(out, np.ones(len(out), dtype=bool))
 
     rate = out["segment"].map(economics.success).fillna(0.0)
     out["contact_success"] = rate * out["play"].map(economics.success_factor)
@@ -282,9 +285,13 @@ def apply_uplift(
     position = pred.index.get_indexer(out["customer_id"])
     known = position >= 0
     rows = pred.iloc[position[known]]
-    out.loc[known, "uplift"] = rows["uplift"].to_numpy()
-    out.loc[known, "expected_saved_value"] = rows["expected_saved_value"].to_numpy()
     decides = known & (out["segment"] != "steady").to_numpy()
+    # what the chosen play is worth, only where it is chosen: a steady customer gets no
+    # play, and a figure beside "No contact" would read as profit left on the table
+    out.loc[decides, "uplift"] = rows["uplift"].to_numpy()[decides[known]]
+    out.loc[decides, "expected_saved_value"] = rows["expected_saved_value"].to_numpy()[
+        decides[known]
+    ]
     chosen = pd.Series(pd.NA, index=out.index, dtype="object")
     chosen[known] = rows["uplift_play"].to_numpy(dtype=object)
     cost = pd.Series(np.nan, index=out.index)
@@ -299,6 +306,43 @@ def apply_uplift(
     out.loc[decides, "recommended_action"] = out.loc[decides, "play"].map(
         {k: p.action for k, p in PLAYS.items()}
     )
+    # not "keep serving them well": they are lapsing or gone, and no offer pays
+    out.loc[none, "recommended_action"] = NO_PLAY_PAYS
+    # marked although some play's expected effect is positive: by the type model's guess.
+    # Their best play may lower churn, by too little for its cost: say so, and how much
+    # of the campaigns' type model goes to types every play pushed away
+    names = [c for c in rows.columns if c.startswith("effect_")]
+    effects = rows[names].to_numpy(dtype=float)
+    marked = np.zeros(len(out), dtype=bool)
+    marked[known] = ~(effects < 0).all(axis=1)
+    marked &= dont
+    out.loc[dont, "play_because"] = (
+        "in past campaigns, customers like them left more often when contacted, whatever the play"
+    )
+    if marked.any():
+        sub = marked[known]
+        best = effects[sub].max(axis=1)
+        best_play = np.array([c.removeprefix("effect_") for c in names])[
+            effects[sub].argmax(axis=1)
+        ]
+        on = out.index[marked]
+        harm = (
+            "; past campaigns' type model gives "
+            + (100 * rows["harm_probability"][sub]).round().astype(int).astype(str).to_numpy()
+            + "% of its probability to loyalty types every play pushed away (its estimate, "
+            "not the loyalty type shown)"
+            if "harm_probability" in rows
+            else ""
+        )
+        out.loc[marked, "recommended_action"] = TYPED_DO_NOT_CONTACT
+        out.loc[marked, "play_because"] = (
+            "the best play tested, "
+            + pd.Series(best_play, index=on).map(lambda k: PLAY_NOUNS.get(k, k))
+            + ", would lower their churn probability by "
+            + _points(pd.Series(best, index=on))
+            + " but costs more than it saves"
+            + harm
+        )
     _complaint_first(out, decides)
     uplift = out["uplift"].clip(lower=0.0)
     p = out["churn_probability"].clip(lower=1e-6)
@@ -309,17 +353,6 @@ def apply_uplift(
     out.loc[dont | none, "saveable_value"] = 0.0
     out.loc[dont | none, "contact_cost"] = 0.0
     out["expected_profit"] = economics.margin * out["saveable_value"] - out["contact_cost"]
-    out.loc[dont, "play_because"] = (
-        "in past campaigns, customers like them left more often when contacted, whatever the play"
-    )
-    # marked although some play's expected effect is positive: by the type model's guess
-    effects = rows[[c for c in rows.columns if c.startswith("effect_")]].to_numpy(dtype=float)
-    typed = np.zeros(len(out), dtype=bool)
-    typed[known] = ~(effects < 0).all(axis=1)
-    out.loc[dont & typed, "play_because"] = (
-        "no play tested in past campaigns pays for itself here, and customers like them may "
-        "well be of loyalty types every play is estimated to push away"
-    )
     out.loc[none, "play_because"] = "no play tested in past campaigns pays for itself here"
     out.loc[act, "play_because"] = _uplift_because(
         out.loc[act, "play"], out.loc[act, "uplift"], rows.set_index(out.index[known]), act[known]
@@ -330,7 +363,8 @@ def apply_uplift(
 def _complaint_first(out: pd.DataFrame, rows: np.ndarray) -> None:
     """An open complaint is answered first, whatever play the campaigns chose: the rules
     put service recovery first (LOYALTY.md), an offer on top of an unanswered complaint
-    does harm. ``rows``: the customers whose play the uplift model decided."""
+    does harm. ``rows``: the customers to look at (everyone for the rules, those whose
+    play the uplift model decided after it)."""
     if "open_complaint" not in out:
         return
     fact = out["open_complaint"]
@@ -352,6 +386,14 @@ def _complaint_first(out: pd.DataFrame, rows: np.ndarray) -> None:
         + "): apologise, fix, follow up; no offer"
     )
 
+
+# The action of a customer the uplift model decided no play pays for (play "none"), and
+# of one marked "do not contact" by their likely loyalty types although a play would
+# help a little.
+NO_PLAY_PAYS = "No contact: no play tested in past campaigns pays for itself for them"
+TYPED_DO_NOT_CONTACT = (
+    "Do not contact: no play pays for itself, and they may be of a type contacts push away"
+)
 
 # Plays that answer an open complaint themselves.
 COMPLAINT_PLAYS = ("service_recovery", "winback_recovery")

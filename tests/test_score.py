@@ -365,14 +365,80 @@ def test_a_sleeping_dog_marked_by_its_likely_type_is_told_why(shop) -> None:
     )
     out = apply_uplift(customers, uplift, ECONOMICS).set_index("customer_id")
     assert out.loc["lapsing", "play"] == "do_not_contact"
+    # a reader saw a positive uplift beside "a contact could push them away": the reason
+    # names the play that would help and why it is not worth it
     assert out.loc["lapsing", "play_because"] == (
-        "no play tested in past campaigns pays for itself here, and customers like them may "
-        "well be of loyalty types every play is estimated to push away"
+        "the best play tested, a points bonus, would lower their churn probability by 1.0 "
+        "points but costs more than it saves; past campaigns' type model gives 60% of its "
+        "probability to loyalty types every play pushed away (its estimate, not the loyalty "
+        "type shown)"
     )
     # the action beside it says no more than the reason
     assert out.loc["lapsing", "recommended_action"] == (
-        "Do not contact: past campaigns say a contact could push them away"
+        "Do not contact: no play pays for itself, and they may be of a type contacts push away"
     )
+
+
+def test_a_steady_customer_with_an_open_complaint_is_told_to_answer_it(shop) -> None:
+    """A reviewer found 82 steady customers whose reasons said "1 complaint open for 416
+    days" and whose action said only "No contact: keep serving them well"; every other
+    segment was told to answer it first."""
+    from pipeline.score import apply_uplift
+
+    s, f = shop
+    f = f.copy()
+    f.loc[f["customer_id"] == "steady", ["complaints_unresolved_now"]] = 1
+    f.loc[f["customer_id"] == "steady", ["complaint_open_days_max_now"]] = 416.0
+    rules = score_customers(
+        s, f, horizon_days=90, band_thresholds=BANDS, rising_by=0.15, economics=ECONOMICS
+    )
+    uplift = pd.DataFrame(
+        {
+            "customer_id": ["steady"],
+            "uplift_play": ["points"],
+            "uplift": [0.2],
+            "expected_saved_value": [50.0],
+            "cost": [2.0],
+            "effect_points": [0.2],
+        }
+    )
+    for out in (rules, apply_uplift(rules, uplift, ECONOMICS)):
+        row = out.set_index("customer_id").loc["steady"]
+        assert row["play"] == "none"
+        assert row["recommended_action"] == (
+            PLAYS["none"].action + ". Still answer the open complaint (1 complaint open "
+            "for 416 days): apologise, fix, follow up; no offer"
+        )
+        # no play is chosen for them: no figure of what one would save
+        assert np.isnan(row.get("uplift", np.nan))
+        assert np.isnan(row.get("expected_saved_value", np.nan))
+
+
+def test_no_play_paying_is_not_called_serving_them_well(shop) -> None:
+    """A lapsing customer whom no tested play pays for was told "keep serving them
+    well", the steady customers' action."""
+    from pipeline.score import apply_uplift
+
+    customers = score_customers(
+        *shop, horizon_days=90, band_thresholds=BANDS, rising_by=0.15, economics=ECONOMICS
+    )
+    uplift = pd.DataFrame(
+        {
+            "customer_id": ["lapsing"],
+            "uplift_play": ["no contact"],
+            "uplift": [0.01],
+            "expected_saved_value": [-0.5],
+            "cost": [0.0],
+            "effect_points": [0.01],
+        }
+    )
+    row = apply_uplift(customers, uplift, ECONOMICS).set_index("customer_id").loc["lapsing"]
+    assert row["play"] == "none"
+    assert (
+        row["recommended_action"]
+        == "No contact: no play tested in past campaigns pays for itself for them"
+    )
+    assert row["play_because"] == "no play tested in past campaigns pays for itself here"
 
 
 @pytest.mark.parametrize(
@@ -385,8 +451,10 @@ def test_a_sleeping_dog_marked_by_its_likely_type_is_told_why(shop) -> None:
         ),
         ("service_recovery", PLAYS["service_recovery"].action),
         (
+            # its points effect is positive: marked by its likely types (below)
             "do not contact",
-            PLAYS["do_not_contact"].action + ". Still answer the open complaint (1 complaint "
+            "Do not contact: no play pays for itself, and they may be of a type contacts push away"
+            + ". Still answer the open complaint (1 complaint "
             "open for 12 days): apologise, fix, follow up; no offer",
         ),
     ],
