@@ -349,6 +349,7 @@ CATALOGUE: tuple[Feature, ...] = (
         "chance the customer is still active, by their purchase history (BG/NBD)",
         _LAST_ORDER[0],
         "silent for longer than their purchase history suggests",
+        strength=_ON_SCHEDULE,
     ),
     _f(
         "bgnbd_p_no_purchase",
@@ -357,6 +358,7 @@ CATALOGUE: tuple[Feature, ...] = (
         "chance of no order in the horizon, by purchase history alone (BG/NBD)",
         *_LAST_ORDER,
         absent="one order so far",
+        strength=_ON_SCHEDULE,
     ),
     _f(
         "bgnbd_orders_per_30d_if_alive",
@@ -639,7 +641,7 @@ CATALOGUE: tuple[Feature, ...] = (
         "deliveries",
         "late deliveries never complained about",
         "{late_deliveries_without_complaint_365d|late delivery/late deliveries} in the last "
-        "year, never complained",
+        "year not complained about",
     ),
     # ---------------------------------------------------------------- fulfilment
     _f(
@@ -767,11 +769,18 @@ CATALOGUE: tuple[Feature, ...] = (
         "engagement",
         "recency_visits",
         "days since the last visit",
-        # one concept, one reason: the visit and the order rhythm said together
-        "last visit {days_since_last_session|days} ago; last order "
-        "{days_since_last_order|days} ago, usually every {usual_gap|days}",
-        "last visit {days_since_last_session|days} ago; one order so far, "
-        "{days_since_last_order|days} ago",
+        # one concept, one reason: the visit and the order rhythm said together, unless
+        # the rhythm is on schedule (then a strength, said in keeps_them)
+        Phrase(
+            "last visit {days_since_last_session|days} ago; last order "
+            "{days_since_last_order|days} ago, usually every {usual_gap|days}",
+            lambda f: ~_on_schedule(f),
+        ),
+        Phrase(
+            "last visit {days_since_last_session|days} ago; one order so far, "
+            "{days_since_last_order|days} ago",
+            lambda f: _col(f, "usual_gap").isna().to_numpy(),  # no gap yet: one order
+        ),
         "last visit {days_since_last_session|days} ago",
         absent="no visits in the last year",
     ),

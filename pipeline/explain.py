@@ -169,6 +169,47 @@ def shop_norms(features: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+# The usual gap between orders as a reason says it: "usually every 21 days".
+_GAP_FACT = r"(every [^,;]+)"
+
+
+def _drop_restated(
+    texts: list[np.ndarray],
+    slots: list[tuple[np.ndarray, np.ndarray]],
+    concept_keys: list[str],
+    k: int,
+) -> tuple[list[np.ndarray], list[tuple[np.ndarray, np.ndarray]]]:
+    """The first ``k`` reasons of ``k + 1`` candidates, without a rhythm reason that
+    restates the usual gap another one gives ("last order 131 days ago, usually every 5
+    days" and then "orders every 5 days, give or take 5 days"): the next concept's
+    reason takes its place."""
+    rhythm = concept_keys.index("order_rhythm") if "order_rhythm" in concept_keys else -1
+    facts = [pd.Series(t, dtype=object).str.extract(_GAP_FACT)[0].to_numpy() for t in texts]
+    is_rhythm = [c == rhythm for _, c in slots]
+    drop = np.zeros((len(texts[0]), len(texts)), dtype=bool)
+    for s in range(len(texts)):
+        for o in range(len(texts)):
+            if o != s:
+                said = ~is_rhythm[o] & pd.notna(facts[o]) & (facts[o] == facts[s])
+                drop[:, s] |= is_rhythm[s] & said
+    # keep the first k that are not dropped, in order
+    rank = np.where(drop, len(texts), np.arange(len(texts))[None, :])
+    pick = np.argsort(rank, axis=1, kind="stable")[:, :k]
+    rows = np.arange(len(texts[0]))
+    kept = np.take_along_axis(~drop, pick, axis=1)
+    new_texts, new_slots = [], []
+    stacked = np.stack(texts, axis=1)
+    features = np.stack([f for f, _ in slots], axis=1)
+    concepts = np.stack([c for _, c in slots], axis=1)
+    for slot in range(k):
+        p, ok = pick[:, slot], kept[:, slot]
+        new_texts.append(np.where(ok, stacked[rows, p], None))
+        new_slots.append(
+            (np.where(ok, features[rows, p], -1), np.where(ok, concepts[rows, p], -1))
+        )
+    return new_texts, new_slots
+
+
 def reasons(
     values: pd.DataFrame,
     frame: pd.DataFrame,
@@ -234,11 +275,12 @@ def reasons(
         lead[:, c] = np.where(has, members[best], -1)
 
     key = np.where((summed > 0) & (lead >= 0), summed, -np.inf)
-    # stable: equal sums keep catalogue order, so reasons are reproducible
-    order = np.argsort(-key, axis=1, kind="stable")[:, :k]
+    # stable: equal sums keep catalogue order, so reasons are reproducible. One candidate
+    # more than asked for, to stand in for a reason that only restates another
+    order = np.argsort(-key, axis=1, kind="stable")[:, : k + 1]
     row_idx = np.arange(n_rows)
     slots = []
-    for slot in range(k):
+    for slot in range(k + 1):
         if slot < order.shape[1]:
             c = order[:, slot]
             valid = np.isfinite(key[row_idx, c])
@@ -246,7 +288,7 @@ def reasons(
         else:
             slots.append((np.full(n_rows, -1), np.full(n_rows, -1)))
     # each lead feature is phrased once, for every row it leads in any slot
-    texts = [np.full(n_rows, None, dtype=object) for _ in range(k)]
+    texts = [np.full(n_rows, None, dtype=object) for _ in slots]
     leads = np.unique(np.concatenate([f for f, _ in slots]))
     for j in leads[leads >= 0]:
         hit_any = np.zeros(n_rows, dtype=bool)
@@ -256,6 +298,7 @@ def reasons(
         said[hit_any] = catalogue.phrase_reason(features[j], rows[hit_any]).to_numpy()
         for text, (f, _) in zip(texts, slots, strict=True):
             text[f == j] = said[f == j]
+    texts, slots = _drop_restated(texts, slots, concept_keys, k)
     names_of = np.asarray([*concept_keys, None], dtype=object)
     out: dict[str, object] = {}
     for slot, (text, (_, c)) in enumerate(zip(texts, slots, strict=True)):

@@ -247,3 +247,13 @@ def test_good_news_is_never_said_as_a_reason() -> None:
     assert said["low_ratings_365d"] == [None, "1 low rating (1-2 stars) in the last year"]
     assert said["points_balance"] == ["only 17 loyalty points banked", None]
     assert said["net_spend_365d"][0] == "returned more than they bought in the last year"
+
+
+def test_unreported_late_deliveries_do_not_say_the_customer_never_complained() -> None:
+    # the card beside "1 complaint open for 410 days" said "2 late deliveries in the
+    # last year, never complained": the two deliveries were not complained about
+    frame = pd.DataFrame({"late_deliveries_without_complaint_365d": [2.0]})
+    (text,) = catalogue.phrase_reason(
+        BY_NAME["late_deliveries_without_complaint_365d"], frame
+    ).tolist()
+    assert text == "2 late deliveries in the last year not complained about"

@@ -318,3 +318,82 @@ def test_a_resolved_complaint_kept_beside_an_open_one_is_said_as_past() -> None:
     out = reasons(values, frame, k=2).iloc[0]
     assert out["reason_1"] == "1 complaint open for 314 days"
     assert out["keeps_them"] == "a past complaint resolved to their satisfaction (4/5)"
+
+
+def test_the_usual_gap_is_said_once_and_the_next_concept_takes_the_slot() -> None:
+    """A win-back row read "last order 131 days ago; usually every 5 days" and then
+    "orders every 5 days, give or take 5 days": one of three reasons spent on a
+    restatement. The rhythm reason gives way to the next concept's."""
+    frame = pd.DataFrame(
+        {
+            "days_since_last_order": [131.0],
+            "order_gap_mean_days": [5.0],
+            "order_gap_std_days": [5.0],
+            "orders_total": [12.0],
+            "complaints_unresolved_now": [1.0],
+            "complaint_open_days_max_now": [34.0],
+        }
+    )
+    values = pd.DataFrame(
+        {
+            "days_since_last_order": [0.9],
+            "order_gap_std_days": [0.5],
+            "complaints_unresolved_now": [0.2],
+            "complaint_open_days_max_now": [0.0],
+            "_base": [-1.0],
+        }
+    )
+    out = reasons(values, frame, k=2).iloc[0]
+    assert out["reason_1"] == "last order 131 days ago; usually every 5 days"
+    assert out["reason_2"] == "1 complaint open for 34 days"
+    assert out["reason_concept_2"] == "complaints"
+    # alone, the rhythm reason is said
+    alone = reasons(values.drop(columns="days_since_last_order"), frame, k=2).iloc[0]
+    assert alone["reason_1"] == "orders every 5 days, give or take 5 days"
+
+
+def test_a_customer_on_schedule_gets_no_recency_reason_from_bgnbd() -> None:
+    """83 customers had "last order 58 days ago; usually every 81 days" as a reason (said
+    by BG/NBD's chance of no purchase) and "on schedule: last order 58 days ago, usually
+    every 81 days" as what keeps them."""
+    frame = pd.DataFrame(
+        {
+            "days_since_last_order": [58.0],
+            "order_gap_mean_days": [81.0],
+            "orders_total": [5.0],
+            "bgnbd_p_no_purchase": [0.6],
+        }
+    )
+    values = pd.DataFrame(
+        {"days_since_last_order": [-0.4], "bgnbd_p_no_purchase": [0.7], "_base": [-1.0]}
+    )
+    out = reasons(values, frame, k=2).iloc[0]
+    assert pd.isna(out["reason_1"])
+    assert out["keeps_them"] == "on schedule: last order 58 days ago, usually every 81 days"
+
+
+def test_a_late_visit_of_a_customer_on_schedule_says_the_visit_only() -> None:
+    # "last visit 51 days ago; last order 57 days ago, usually every 97 days" as a reason
+    # beside "on schedule: last order 57 days ago, usually every 97 days"
+    frame = pd.DataFrame(
+        {
+            "days_since_last_session": [51.0, 51.0, 51.0],
+            "days_since_last_order": [57.0, 130.0, 57.0],
+            "order_gap_mean_days": [97.0, 97.0, NA],
+            "orders_total": [5.0, 5.0, 1.0],
+        }
+    )
+    values = pd.DataFrame(
+        {
+            "days_since_last_session": [0.6, 0.6, 0.6],
+            "days_since_last_order": [-0.2, 0.1, 0.0],
+            "_base": [-1.0, -1.0, -1.0],
+        }
+    )
+    out = reasons(values, frame, k=1)
+    assert out["reason_1"].tolist() == [
+        "last visit 51 days ago",
+        "last visit 51 days ago; last order 130 days ago, usually every 97 days",
+        "last visit 51 days ago; one order so far, 57 days ago",
+    ]
+    assert out.loc[0, "keeps_them"] == "on schedule: last order 57 days ago, usually every 97 days"
