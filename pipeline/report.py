@@ -59,10 +59,11 @@ EMPTY_CALL_LIST = "<p>The call list is empty: no contact pays within the budget.
 
 
 def money(value: float) -> str:
-    """Whole units with thousands separators ("12,345"); negative with a minus sign."""
+    """With its cents and thousands separators ("12,345.67"), as in the lists; negative
+    with a minus sign."""
     if value != value:
         return "-"
-    return f"{value:,.0f}"
+    return f"{value:,.2f}"
 
 
 def _tile(value: str, what: str) -> str:

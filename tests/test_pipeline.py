@@ -85,6 +85,12 @@ def test_outputs_are_where_the_readme_says(shop):
     assert uplift["training_contacts"] > uplift["held_out_contacts"] > 0
     truth = uplift["truth"]
     assert truth["oracle_saved_value"] > 0 and truth["top_k"] > 0
+    # counts, not strings (numpy's ints were written as "760")
+    plays = uplift["shipped"]["plays"]
+    assert all(type(n) is int for n in plays.values()) and sum(plays.values()) == len(scored)
+    # a steady customer gets no play, and no figure of what one would save
+    steady = scored["segment"] == "steady"
+    assert steady.any() and scored.loc[steady, "expected_saved_value"].isna().all()
     qini = pd.read_csv(shop / "reports/qini.csv")
     assert list(qini.columns) == ["share", "model", "risk", "value_at_risk", "random"]
     assert set(scored["play_source"]) <= {"uplift model", "rules"}

@@ -69,10 +69,13 @@ def calibration_bins() -> tuple[dict[str, list[tuple[float, float | None, int | 
     The ONE place that reads them.
     """
     table = pd.read_csv(TEST_CALIBRATION)
+    train = io.read_json(REPORTS / "train.json")
+    # the baseline's line is BG/NBD as shipped, with its own calibrator: say which
+    method = train.get("shipped", {}).get("baseline_calibration", {}).get("bgnbd")
     names = {
         "shipped": "shipped (calibrated)",
         "shipped_before_calibration": "shipped, before calibration",
-        "bgnbd": "BG/NBD",
+        "bgnbd": f"BG/NBD, calibrated ({method})" if method else "BG/NBD",
     }
     series = {}
     for column, label in names.items():
@@ -82,10 +85,9 @@ def calibration_bins() -> tuple[dict[str, list[tuple[float, float | None, int | 
             (float(x), None if pd.isna(y) else float(y), None)  # rates only: no counts
             for x, y in zip(table["predicted"], table[column], strict=True)
         ]
-    train = io.read_json(REPORTS / "train.json")["churn"]
     return series, (
-        f"Test cutoff {train['test_cutoff']}: each model shipped with only data before it, "
-        "against what its customers did next"
+        f"Test cutoff {train['churn']['test_cutoff']}: each model shipped with only data "
+        "before it, against what its customers did next"
     )
 
 
@@ -208,8 +210,10 @@ def describe_run(params: Params, scoring: pd.DataFrame, as_of: pd.Timestamp) -> 
     }
 
 
-def _limit(value: object) -> str:
-    return "no limit" if value is None else f"{value:,}"
+def _limit(value: object, cents: bool = False) -> str:
+    if value is None:
+        return "no limit"
+    return f"{value:,.2f}" if cents else f"{value:,}"
 
 
 def workbook(
@@ -235,12 +239,13 @@ def workbook(
             ("Previous snapshot", str(about["previous_cutoff"])),
             (
                 "Call list budget",
-                f"contacts {_limit(r.budget.contacts)}, money {_limit(r.budget.money)}",
+                f"contacts {_limit(r.budget.contacts)}, money "
+                f"{_limit(r.budget.money, cents=True)}",
             ),
             (
                 "Win-back budget",
                 f"contacts {_limit(r.winback_budget.contacts)}, money "
-                f"{_limit(r.winback_budget.money)}",
+                f"{_limit(r.winback_budget.money, cents=True)}",
             ),
             ("Pipeline version", pipeline.__version__),
             (

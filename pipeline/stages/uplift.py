@@ -516,7 +516,13 @@ def run(params: Params) -> None:
     report["shipped"] = {
         "contacts": int(len(labelled)),
         "customers_scored": int(len(predictions)),
-        "plays": dict(predictions["uplift_play"].value_counts().sort_index().astype(int)),
+        # ints, not numpy's (JSON wrote them as strings)
+        "plays": {
+            str(k): int(v)
+            for k, v in predictions["uplift_play"].value_counts().sort_index().items()
+        },
+        "plays_note": "the best play of every customer scored, steady ones included; the "
+        "list asks it only for early-warning, lapsing and lapsed customers (reports/score.json)",
     }
     if final.learner == "hazard":  # what each play does, for the report and MLflow
         report["shipped"]["hazard"] = {
