@@ -111,8 +111,9 @@ def binary_metrics(y_true: ArrayLike, p: ArrayLike) -> dict[str, float]:
         ``p``); ``log_loss`` (with ``p`` clipped to ``[1e-15, 1 - 1e-15]``);
         ``top_decile_lift`` (churn rate among the ``ceil(n / 10)`` highest scores divided
         by the overall churn rate, ties in ``p`` broken by input order); ``base_rate``
-        (share of churners); ``n`` (number of customers, as a float so the dict is
-        uniform).
+        (share of churners); ``mean_predicted`` (the mean of ``p``: the expected share
+        of churners, to set against ``base_rate``); ``n`` (number of customers, as a
+        float so the dict is uniform).
 
     Raises
     ------
@@ -131,6 +132,7 @@ def binary_metrics(y_true: ArrayLike, p: ArrayLike) -> dict[str, float]:
         "log_loss": float(log_loss),
         "top_decile_lift": _top_share_lift(y, s, 0.1),
         "base_rate": float(y.mean()),
+        "mean_predicted": float(s.mean()),
         "n": float(y.shape[0]),
     }
 

@@ -335,7 +335,7 @@ concepts a person reasons in.{escape(reasons_note)}</p>
 <h2>Can the probabilities be trusted?</h2>
 <p>{escape(str(meta["calibration_source"]))}. A point on the diagonal means that of the
 customers given that probability, that share did leave; bins with nobody in them are
-left out (a gap, not a zero).{calibration_gap}</p>
+left out (a gap, not a zero).{calibration_gap}{escape(str(meta.get("count_check", "")))}</p>
 {calibration_chart}
 
 <h2>The top of the call list</h2>

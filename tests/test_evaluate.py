@@ -46,6 +46,7 @@ def test_binary_metrics_hand_computed() -> None:
             "log_loss": -math.log(0.32) / 2,
             "top_decile_lift": 2.0,
             "base_rate": 0.5,
+            "mean_predicted": 0.5,
             "n": 4.0,
         }
     )

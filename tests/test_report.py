@@ -219,3 +219,31 @@ def test_the_calibration_paragraph_says_where_the_shipped_probabilities_miss() -
     close = {"shipped (calibrated)": [(0.15, 0.17, 1), (0.35, 0.33, 1)], "BG/NBD": [(0.2, 0.9, 1)]}
     assert "within 5 points" in _calibration_gap(close)
     assert _calibration_gap({"BG/NBD": [(0.2, 0.9, 1)]}) == ""
+
+
+def test_the_expected_count_of_leavers_comes_with_its_backtest_margin(tmp_path, monkeypatch):
+    """A retention manager sizes a budget on "6,263 expected to leave": a sum of
+    probabilities. The report says how far that sum was from the count that then left
+    at each backtest cutoff (81% to 109% on the embedded shop)."""
+    import json
+
+    from pipeline.stages.score import count_check
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "reports").mkdir()
+    assert count_check(100.0) == ""  # no backtest, nothing said
+    (tmp_path / "reports/train.json").write_text(
+        json.dumps({"churn": {"selected_model": "lightgbm"}})
+    )
+    pd.DataFrame(
+        {
+            "model": ["lightgbm", "lightgbm", "recency"],
+            "cutoff": ["2024-07-03", "2024-08-02", "2024-08-02"],
+            "base_rate": [0.40, 0.50, 0.50],
+            "mean_predicted": [0.32, 0.55, 0.90],
+        }
+    ).to_csv(tmp_path / "reports/backtest.csv", index=False)
+    said = count_check(6263.0)
+    assert "At the 2 backtest cutoffs (2024-07-03 .. 2024-08-02)" in said
+    assert "expected 80% to 110% of the churners who then left" in said
+    assert said.endswith("read the 6,263 expected to leave with that margin.")

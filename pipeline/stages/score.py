@@ -91,6 +91,30 @@ def calibration_bins() -> tuple[dict[str, list[tuple[float, float | None, int | 
     )
 
 
+BACKTEST = REPORTS / "backtest.csv"
+
+
+def count_check(expected: float) -> str:
+    """How far the shipped procedure's expected count of churners was from the count
+    that then left, at each backtest cutoff: the margin to read the headline with
+    ("6,263 expected to leave" is a sum of probabilities, as good as their calibration).
+    Empty when the backtest does not say (an older train stage)."""
+    if not BACKTEST.exists():
+        return ""
+    table = pd.read_csv(BACKTEST)
+    model = io.read_json(REPORTS / "train.json")["churn"]["selected_model"]
+    rows = table[table["model"] == model]
+    if rows.empty or "mean_predicted" not in rows:
+        return ""
+    ratio = rows["mean_predicted"] / rows["base_rate"]
+    return (
+        f" At the {len(rows)} backtest cutoffs ({rows['cutoff'].min()} .. "
+        f"{rows['cutoff'].max()}) the same procedure expected {ratio.min():.0%} to "
+        f"{ratio.max():.0%} of the churners who then left (reports/backtest.csv): read the "
+        f"{expected:,.0f} expected to leave with that margin."
+    )
+
+
 def pass_through_columns(params: Params, ids: pd.Series) -> pd.DataFrame:
     """The chosen customer columns (name, e-mail, ...) for ``ids``, from the customers file.
 
@@ -348,7 +372,11 @@ def run(params: Params) -> None:
         pd.read_csv(REPORTS / "explain" / "drivers_by_concept.csv"),
         bins,
         funnel,
-        about | {"calibration_source": source},
+        about
+        | {
+            "calibration_source": source,
+            "count_check": count_check(float(scored["churn_probability"].sum())),
+        },
         pass_through=tuple(extra.columns),
         cards=CARDS,
         uplift=io.read_json(UPLIFT_REPORT) if UPLIFT_REPORT.exists() else None,
