@@ -248,6 +248,49 @@ def test_set_aside_rows_keep_the_file_columns_and_say_why() -> None:
     ]
 
 
+def test_an_order_cancelled_in_full_the_same_day_never_happened() -> None:
+    """Customer 16446 ordered 80,995 pieces (168,469.60) and cancelled them twelve
+    minutes later, the file's last day: the order made them #1 on the call list, worth
+    9,891 a quarter. An invoice undone in full on its day is set aside with its
+    cancellation; a cancellation on a later day, or of part of it, stays a return."""
+    rows = [
+        ("581483", "23843", 80995, "2011-12-09 09:15:00", 2.08, 16446.0, UK),  # undone
+        ("C581484", "23843", -80995, "2011-12-09 09:27:00", 2.08, 16446.0, UK),  # undoes it
+        ("553573", "22980", 1, "2011-05-18 09:52:00", 1.65, 16446.0, UK),  # kept
+        ("553573", "22982", 1, "2011-05-18 09:52:00", 1.25, 16446.0, UK),  # kept
+        ("560000", "22139", 4, "2011-07-14 10:00:00", 4.0, 13085.0, UK),  # kept: its
+        ("C560050", "22139", -4, "2011-07-15 09:00:00", 4.0, 13085.0, UK),  # return a day on
+        ("560100", "22139", 4, "2011-07-20 10:00:00", 4.0, 13085.0, UK),  # kept: part of
+        ("560100", "22138", 2, "2011-07-20 10:00:00", 3.0, 13085.0, UK),  # it
+        ("C560101", "22139", -4, "2011-07-20 11:00:00", 4.0, 13085.0, UK),  # is returned
+        ("C560200", "22139", -4, "2011-07-21 09:00:00", 4.0, 13085.0, UK),  # before its
+        ("560201", "22139", 4, "2011-07-21 10:00:00", 4.0, 13085.0, UK),  # order: both kept
+    ]
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "InvoiceNo",
+            "StockCode",
+            "Quantity",
+            "InvoiceDate",
+            "UnitPrice",
+            "CustomerID",
+            "Country",
+        ],
+    )
+    frame.insert(2, "Description", "X")
+    result = map_online_retail([frame], names=["f"])
+
+    assert result.set_aside["f"]["reason"].tolist() == ["cancelled_the_same_day"] * 2
+    assert result.set_aside["f"].index.tolist() == [0, 1]
+    assert result.report["f"]["cancelled_the_same_day"] == 2
+    orders = result.tables["orders"].set_index("order_id")["amount"]
+    assert orders.to_dict() == pytest.approx(
+        {"553573": 2.90, "560000": 16.0, "560100": 22.0, "560201": 16.0}
+    )
+    assert sorted(result.tables["returns"]["return_id"]) == ["C560050", "C560101", "C560200"]
+
+
 def test_overlap_goes_to_the_later_file_whatever_the_order_given() -> None:
     one = map_online_retail([file_2010_2011(), sheet_2009_2010()])
     other = map_online_retail([sheet_2009_2010(), file_2010_2011()])
@@ -297,18 +340,19 @@ def raw_2010_2011() -> pd.DataFrame:
 def test_real_files_are_fully_accounted_for(real: SourceResult) -> None:
     assert real.report[FILES[0]] == {
         "rows_read": 541_909,
-        "rows_used": 401_564,
+        "rows_used": 400_664,
         **reasons(
             adjustment=3,
             non_product_code=79,
             no_customer_id=134_998,
             duplicate_line=5_225,
             nonpositive_price=40,
+            cancelled_the_same_day=900,
         ),
     }
     assert real.report[FILES[1]] == {
         "rows_read": 525_461,
-        "rows_used": 396_172,
+        "rows_used": 395_352,
         **reasons(
             overlap_duplicate_period=22_523,
             adjustment=3,
@@ -316,6 +360,7 @@ def test_real_files_are_fully_accounted_for(real: SourceResult) -> None:
             no_customer_id=100_019,
             duplicate_line=6_451,
             nonpositive_price=28,
+            cancelled_the_same_day=820,
         ),
     }
     for name in FILES:
@@ -326,12 +371,12 @@ def test_real_files_are_fully_accounted_for(real: SourceResult) -> None:
     used = sum(real.report[name]["rows_used"] for name in FILES)
     # lines used but not order lines: cancellations, and fees billed with an order
     other_lines = used - len(real.tables["order_lines"])
-    assert (len(real.tables["order_lines"]), other_lines) == (776_579, 21_157)
+    assert (len(real.tables["order_lines"]), other_lines) == (775_762, 20_254)
     assert {name: len(table) for name, table in real.tables.items()} == {
-        "customers": 5_922,
-        "orders": 36_924,
-        "order_lines": 776_579,
-        "returns": 7_868,
+        "customers": 5_920,
+        "orders": 36_793,
+        "order_lines": 775_762,
+        "returns": 7_737,
     }
 
 
@@ -349,7 +394,7 @@ def test_real_tables_have_unique_keys_and_known_customers(
         assert set(tables[name]["customer_id"]) <= known
         assert tables[name]["customer_id"].str.fullmatch(r"\d{5}").all()
     # the overlap days come from one file: each 2010-12-01..09 purchase invoice of the
-    # 2010-2011 file once, and nothing else
+    # 2010-2011 file once (but one cancelled in full the same day), and nothing else
     orders = tables["orders"]
     ordered_at = orders["ordered_at"]
     overlap = orders[(ordered_at >= "2010-12-01") & (ordered_at < "2010-12-10")]
@@ -363,8 +408,11 @@ def test_real_tables_have_unique_keys_and_known_customers(
         & raw["CustomerID"].notna()
         & ~code.str.startswith(NON_PRODUCT_PREFIXES)
     ]
+    aside = real.set_aside[FILES[0]]
+    undone = set(aside.loc[aside["reason"] == "cancelled_the_same_day", "InvoiceNo"])
+    reference = reference[~reference["InvoiceNo"].isin(undone)]
     assert sorted(overlap["order_id"]) == sorted(reference["InvoiceNo"].unique())
-    assert len(overlap) == 776
+    assert len(overlap) == 775
     assert (orders["amount"] > 0).all() and (tables["returns"]["amount"] > 0).all()
 
 
@@ -374,14 +422,16 @@ def test_real_reference_figures(real: SourceResult, raw_2010_2011: pd.DataFrame)
 
     The README counts any non-C line with quantity > 0 and a customer id as a purchase.
     So do the canonical orders: a manual entry (15802, code M) or bank charges (15823)
-    billed on an invoice are a purchase too, though not of a product.
+    billed on an invoice are a purchase too, though not of a product. One of the 3,370
+    bought nothing: 12346's only order (74,215 storage jars, 77,183.60) was cancelled 16
+    minutes later, so the canonical orders hold 3,369.
     """
     cutoff = pd.Timestamp("2011-09-10")
     orders = real.tables["orders"]
     in_period = orders["ordered_at"] >= pd.Timestamp("2010-12-01")
     before = set(orders.loc[in_period & (orders["ordered_at"] < cutoff), "customer_id"])
     after = set(orders.loc[orders["ordered_at"] >= cutoff, "customer_id"])
-    assert (len(before), len(before - after)) == (3_370, 1_449)
+    assert (len(before), len(before - after)) == (3_369, 1_449)
 
     raw = raw_2010_2011
     purchase = (
@@ -392,14 +442,17 @@ def test_real_reference_figures(real: SourceResult, raw_2010_2011: pd.DataFrame)
     ref_before = set(bought.loc[at < cutoff, "customer_id"])
     ref_after = set(bought.loc[at >= cutoff, "customer_id"])
     assert (len(ref_before), len(ref_before - ref_after)) == (3_370, 1_449)
-    assert ref_before == before
-    # 13256's one line after the cutoff has price 0 (12,540 units given away): not a sale
-    assert ref_after - after == {"13256"} and after <= ref_after
+    assert ref_before - before == {"12346"} and before <= ref_before
+    # 13256's one line after the cutoff has price 0 (12,540 units given away): not a sale;
+    # 16446's (80,995 pieces, 168,469.60) was cancelled twelve minutes later
+    assert ref_after - after == {"13256", "16446"} and after <= ref_after
 
     # the same purchases, put back together from what was set aside, give the README's sets
     aside = real.set_aside[FILES[0]]
     back = aside[
-        aside["reason"].isin(["non_product_code", "nonpositive_price", "duplicate_line"])
+        aside["reason"].isin(
+            ["non_product_code", "nonpositive_price", "duplicate_line", "cancelled_the_same_day"]
+        )
         & ~aside["InvoiceNo"].str.startswith("C")
         & (aside["Quantity"] > 0)
         & aside["CustomerID"].notna()
