@@ -682,8 +682,9 @@ CATALOGUE: tuple[Feature, ...] = (
         "monetary",
         "spend",
         "spend in the last 90 days",
+        # the quarter before is the mean of the three before: not one quarter's spend
         "spent {spend_90d|money} in the last 90 days; {spend_a_quarter_before|money} a quarter "
-        "before",
+        "on average in the nine months before",
     ),
     _f(
         "spend_365d",
@@ -924,7 +925,8 @@ def _format(values: pd.Series, spec: str | None) -> pd.Series:
     if spec == "%":
         return (values * 100).round().astype("int64").map("{:,}%".format)
     if spec == "money":
-        return _whole(values)
+        # with its cents, as in the lists: "average unit price 4" was 4.06
+        return values.map("{:,.2f}".format)
     if spec == "1":
         # one decimal, none when it is zero: "2.8 a month", "3 a month"
         return values.round(1).map("{:,.1f}".format).str.removesuffix(".0")

@@ -148,7 +148,12 @@ def test_good_news_absences_are_never_reasons() -> None:
 
 
 def test_formats_money_shares_ratings_and_durations() -> None:
-    assert say("spend_365d", spend_365d=[1234.56]) == ["spent 1,235 in the last year"]
+    # money keeps its cents in a reason too ("average unit price 4" was 4.06)
+    assert say("spend_365d", spend_365d=[1234.56]) == ["spent 1,234.56 in the last year"]
+    # the quarter before is the mean of the nine months before, and says so
+    assert say("spend_90d", spend_90d=[0.0], spend_365d=[738.6]) == [
+        "spent 0.00 in the last 90 days; 246.20 a quarter on average in the nine months before"
+    ]
     assert say("late_delivery_share_365d", late_delivery_share_365d=[0.126]) == [
         "13% of deliveries late in the last year"
     ]
