@@ -498,3 +498,24 @@ def test_no_campaign_history_keeps_the_rules(shop) -> None:
     assert (out["play_source"] == "rules").all()
     pd.testing.assert_series_equal(out["play"], customers["play"])
     assert out["uplift"].isna().all()
+
+
+def test_a_listed_customer_with_no_reason_of_their_own_is_told_why_they_are_listed():
+    """Online Retail's #1 (12753, risk 0.54) read "risk no higher than the shop's usual for
+    their segment": the SHAP base is the shop's average, not the segment's."""
+    from pipeline.stages.score import fill_missing_reason
+
+    scored = pd.DataFrame(
+        {
+            "reason_1": [None, None, "1 complaint open for 34 days", None],
+            "list": ["call", "call", "call", None],
+            "play_source": ["rules", "uplift model", "rules", "rules"],
+        }
+    )
+    said = fill_missing_reason(scored).tolist()
+    assert said[0] == (
+        "no fact of their own raises the risk above the shop's average: the probability is "
+        "mostly the shop's base rate"
+    )
+    assert said[1].startswith("risk no higher than the shop's usual; past campaigns say")
+    assert said[2] == "1 complaint open for 34 days" and pd.isna(said[3])

@@ -202,7 +202,11 @@ def fill_missing_reason(scored: pd.DataFrame) -> pd.Series:
         "risk no higher than the shop's usual; past campaigns say this play keeps "
         "customers like them"
     )
-    reason[blank & ~by_uplift] = "risk no higher than the shop's usual for their segment"
+    # the SHAP base is the shop's average, not the segment's: say what the risk is made of
+    reason[blank & ~by_uplift] = (
+        "no fact of their own raises the risk above the shop's average: the probability is "
+        "mostly the shop's base rate"
+    )
     return reason
 
 
