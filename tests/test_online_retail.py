@@ -89,6 +89,12 @@ def file_2010_2011() -> pd.DataFrame:
         ("540001", "22139", 1, "2011-01-06 00:00:00", 4.0, 17850.0, "France"),  # purchase
         ("540002", "22139", 2, "2011-01-07 25:00:00", 4.0, 17850.0, UK),  # unparseable date
     ]
+    return later_layout(rows)
+
+
+def later_layout(rows: list[tuple]) -> pd.DataFrame:
+    """Rows of (invoice, stock code, quantity, date, price, customer, country) as the
+    2010-2011 file stores them."""
     frame = pd.DataFrame(
         rows,
         columns=[
@@ -266,20 +272,7 @@ def test_an_order_cancelled_in_full_the_same_day_never_happened() -> None:
         ("C560200", "22139", -4, "2011-07-21 09:00:00", 4.0, 13085.0, UK),  # before its
         ("560201", "22139", 4, "2011-07-21 10:00:00", 4.0, 13085.0, UK),  # order: both kept
     ]
-    frame = pd.DataFrame(
-        rows,
-        columns=[
-            "InvoiceNo",
-            "StockCode",
-            "Quantity",
-            "InvoiceDate",
-            "UnitPrice",
-            "CustomerID",
-            "Country",
-        ],
-    )
-    frame.insert(2, "Description", "X")
-    result = map_online_retail([frame], names=["f"])
+    result = map_online_retail([later_layout(rows)], names=["f"])
 
     assert result.set_aside["f"]["reason"].tolist() == ["cancelled_the_same_day"] * 2
     assert result.set_aside["f"].index.tolist() == [0, 1]
