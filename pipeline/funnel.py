@@ -37,6 +37,7 @@ def relationship_funnel(
     as_of: pd.Timestamp,
     lookback_days: int,
     scored_stages: pd.Series,
+    advocacy_known: bool = True,
 ) -> pd.DataFrame:
     """How many customers are at each stage of the relationship on ``as_of``.
 
@@ -51,13 +52,18 @@ def relationship_funnel(
         The population's lookback: buyers whose last order is older left it.
     scored_stages
         ``relationship_stage`` of every scored customer.
+    advocacy_known
+        Whether the shop's data can show an advocate (referrals or ratings); without
+        them the stage is missing, not zero.
 
     Returns
     -------
     DataFrame
         One row per stage of :data:`FUNNEL`, in order: ``stage``, ``label``,
         ``customers`` (missing where the data cannot tell) and ``scored`` (whether the
-        stage is part of the scored population).
+        stage is part of the scored population). Without a sessions table nobody can be
+        seen visiting: the first row counts the known customers who never bought, and
+        its label says so.
     """
     cutoff = ibis.literal(as_of.to_pydatetime())
     orders = tables["orders"]
@@ -93,15 +99,20 @@ def relationship_funnel(
     stages = scored_stages.value_counts()
     for stage in ("first_purchase", "repeat_purchase", "advocate"):
         counts[stage] = float(stages.get(stage, 0))
+    if not advocacy_known:
+        counts["advocate"] = float("nan")
     counts["left"] = float(left)
+    labels = dict(FUNNEL)
+    if "sessions" not in tables:
+        labels["registered"] = "known, never bought (no visits recorded)"
     return pd.DataFrame(
         [
             {
                 "stage": key,
-                "label": label,
+                "label": labels[key],
                 "customers": counts[key],
                 "scored": key in ("first_purchase", "repeat_purchase", "advocate"),
             }
-            for key, label in FUNNEL
+            for key, _ in FUNNEL
         ]
     )

@@ -343,8 +343,10 @@ left out (a gap, not a zero).{calibration_gap}{escape(str(meta.get("count_check"
 
 <h2>Relationship stages</h2>
 <p>Suspicion, expectation, first purchase, repeat purchase, advocate. The first two are
-registered customers who never bought before the scoring date (counted from the
-customers and sessions tables); the scored population starts at the first purchase.</p>
+registered customers who never bought before the scoring date (counted from
+{escape(str(meta.get("funnel_source", "the customers and sessions tables")))}); a stage the
+data cannot show is a gap, not a zero. The scored population starts at the first
+purchase.</p>
 {funnel_chart}
 </body></html>
 """

@@ -124,3 +124,29 @@ def test_without_customers_or_sessions_the_first_stages_are_unknown(con) -> None
     got = counts(out)
     assert all(np.isnan(got[k]) for k in ("registered", "suspicion", "expectation"))
     assert got["first_purchase"] == 1.0 and got["left"] == 0.0
+
+
+def test_a_shop_without_visits_or_advocacy_data_shows_gaps_not_zeros(con) -> None:
+    """Online Retail's report showed "registered, never visited 53" (customers seen only
+    on cancellations: no visit data exists) and "advocate: 0" (no referrals or ratings
+    exist): the first is labelled for what it counts, the second is unknown."""
+    orders = canonical(
+        "orders",
+        [{"order_id": "1", "customer_id": "a", "ordered_at": ts("2024-05-01"), "amount": 1}],
+    )
+    customers = canonical("customers", [{"customer_id": c, "signup_at": None} for c in ("a", "b")])
+
+    out = relationship_funnel(
+        tables(con, orders=orders, customers=customers),
+        as_of=AS_OF,
+        lookback_days=365,
+        scored_stages=pd.Series(["first_purchase"]),
+        advocacy_known=False,
+    )
+
+    got = counts(out)
+    assert got["registered"] == 1.0
+    assert out.set_index("stage").loc["registered", "label"] == (
+        "known, never bought (no visits recorded)"
+    )
+    assert np.isnan(got["advocate"]) and got["first_purchase"] == 1.0

@@ -363,11 +363,20 @@ def run(params: Params) -> None:
     )
 
     with timed("funnel", log):
+        tables = connect_canonical()
         funnel = relationship_funnel(
-            connect_canonical(),
+            tables,
             as_of=as_of,
             lookback_days=params.churn.lookback_days,
             scored_stages=scored["relationship_stage"],
+            # an advocate refers or rates highly: a shop without either cannot show one
+            advocacy_known=bool({"referrals_made", "rating_mean_365d"} & set(features.columns)),
+        )
+        funnel_source = (
+            "the customers and sessions tables"
+            if "sessions" in tables
+            else "the customers table; this shop records no visits, so nobody is seen "
+            "visiting or filling a cart"
         )
     bins, source = calibration_bins()
     html = render_report(
@@ -380,6 +389,7 @@ def run(params: Params) -> None:
         | {
             "calibration_source": source,
             "count_check": count_check(float(scored["churn_probability"].sum())),
+            "funnel_source": funnel_source,
         },
         pass_through=tuple(extra.columns),
         cards=CARDS,
