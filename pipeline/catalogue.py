@@ -682,7 +682,7 @@ CATALOGUE: tuple[Feature, ...] = (
         "monetary",
         "spend",
         "spend in the last 90 days",
-        # the quarter before is the mean of the three before: not one quarter's spend
+        # "a quarter before" is the mean quarter of the nine months before, not one quarter
         "spent {spend_90d|money} in the last 90 days; {spend_a_quarter_before|money} a quarter "
         "on average in the nine months before",
     ),

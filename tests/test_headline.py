@@ -67,3 +67,26 @@ def test_list_headline_reads_the_call_list_section_too():
         "value_at_risk": 40.5,
         "value_at_risk_total": 90.0,
     }
+
+
+def test_every_uplift_headline_key_is_one_make_compare_shows():
+    """make compare tells metrics.json's uplift keys from the flattened uplift.json by
+    UPLIFT_HEADLINE: a key uplift_headline writes that it missed would be hidden."""
+    import json
+    from pathlib import Path
+
+    from pipeline.headline import UPLIFT_HEADLINE, uplift_headline
+
+    uplift = {
+        "policies": {p: {"auuc": 1.0, "saved_value_top_share": 0.1} for p in ("model", "risk")},
+        "truth": {
+            "oracle_share": 0.4,
+            "harmed_share_marked": 0.5,
+            "difference_per_1000": {"risk": {"difference_per_1000": 9.0}},
+        },
+    }
+    committed = json.loads((Path(__file__).parents[1] / "metrics.json").read_text())["uplift"]
+    for key in [*uplift_headline(uplift), *committed]:
+        assert UPLIFT_HEADLINE.fullmatch(key), key
+    assert not UPLIFT_HEADLINE.fullmatch("policies.model.auuc")
+    assert not UPLIFT_HEADLINE.fullmatch("contacts")
