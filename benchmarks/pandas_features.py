@@ -88,6 +88,10 @@ def features_at(
     out["first_order_age_days"] = (cutoff - first) / DAY
     ordered = past.sort_values(["customer_id", "ordered_at", "order_id"])
     gaps = ordered.groupby("customer_id")["ordered_at"].diff() / DAY
+    # the rhythm is between purchase days: a second order on the same day is no gap
+    day = ordered["ordered_at"].dt.normalize()
+    new_day = day.ne(day.groupby(ordered["customer_id"]).shift())
+    gaps = gaps.where(new_day)
     by_gap = gaps.groupby(ordered["customer_id"])
     out["order_gap_mean_days"] = by_gap.mean()
     out["order_gap_std_days"] = by_gap.std(ddof=0)

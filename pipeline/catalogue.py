@@ -157,10 +157,9 @@ def _gt(name: str, threshold: float) -> Predicate:
 
 
 def _on_schedule(f: pd.DataFrame) -> np.ndarray:
-    # ordered again within the usual gap: the rhythm itself is holding
-    return (
-        (_col(f, "orders_total") >= 2) & (_col(f, "days_since_last_order") <= _col(f, "usual_gap"))
-    ).to_numpy()
+    # ordered again within the usual gap: the rhythm itself is holding (a customer who
+    # bought on one day only, however many orders, has no usual gap: never on schedule)
+    return (_col(f, "days_since_last_order") <= _col(f, "usual_gap")).to_numpy()
 
 
 def _more_than_usual(f: pd.DataFrame) -> np.ndarray:
@@ -212,10 +211,22 @@ NORMS: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
 # takes them as ``shop``), so a reason reads the same whoever else is explained.
 SHOP_NORMS: dict[str, str] = {"shop_choice_time_minutes": "choice_time_mean_minutes_365d"}
 
+
+def _one_day_several_orders(f: pd.DataFrame) -> np.ndarray:
+    # several invoices of one visit (or one day): one purchase, no rhythm yet
+    return ((_col(f, "orders_total") >= 2) & (_col(f, "purchase_days_total") <= 1)).to_numpy()
+
+
 _LAST_ORDER = (
     Phrase("last order {days_since_last_order|days} ago; usually every {usual_gap|days}"),
+    Phrase(
+        "{orders_total|order} so far, all on one day, {days_since_last_order|days} ago",
+        _one_day_several_orders,
+    ),
     Phrase("one order so far, {days_since_last_order|days} ago"),
 )
+# what a missing gap means: one order, or several on a single day
+_NO_RHYTHM = "bought on a single day so far"
 _ON_SCHEDULE = Phrase(
     "on schedule: last order {days_since_last_order|days} ago, usually every {usual_gap|days}",
     _on_schedule,
@@ -296,16 +307,18 @@ CATALOGUE: tuple[Feature, ...] = (
         "order_rhythm",
         "usual days between orders",
         "usually orders every {usual_gap|days}",
-        absent="one order so far",
+        absent=_NO_RHYTHM,
     ),
     _f(
         "order_gap_std_days",
         "repeat_purchase",
         "order_rhythm",
         "spread of the days between orders",
-        Phrase("two orders so far, {usual_gap|days} apart", _le("orders_total", 2)),
+        Phrase(
+            "ordered on two days so far, {usual_gap|days} apart", _le("purchase_days_total", 2)
+        ),
         "orders every {usual_gap|days}, give or take {order_gap_std_days|days}",
-        absent="one order so far",
+        absent=_NO_RHYTHM,
     ),
     _f(
         "overdue_ratio",
@@ -313,7 +326,7 @@ CATALOGUE: tuple[Feature, ...] = (
         "recency_visits",
         "days since the last order over the usual gap",
         *_LAST_ORDER,
-        absent="one order so far",
+        absent=_NO_RHYTHM,
         strength=_ON_SCHEDULE,
     ),
     _f(
@@ -357,7 +370,7 @@ CATALOGUE: tuple[Feature, ...] = (
         "recency_visits",
         "chance of no order in the horizon, by purchase history alone (BG/NBD)",
         *_LAST_ORDER,
-        absent="one order so far",
+        absent=_NO_RHYTHM,
         strength=_ON_SCHEDULE,
     ),
     _f(
@@ -776,6 +789,11 @@ CATALOGUE: tuple[Feature, ...] = (
             "last visit {days_since_last_session|days} ago; last order "
             "{days_since_last_order|days} ago, usually every {usual_gap|days}",
             lambda f: ~_on_schedule(f),
+        ),
+        Phrase(
+            "last visit {days_since_last_session|days} ago; {orders_total|order} so far, "
+            "all on one day, {days_since_last_order|days} ago",
+            _one_day_several_orders,
         ),
         Phrase(
             "last visit {days_since_last_session|days} ago; one order so far, "

@@ -409,7 +409,8 @@ def order_history(orders: ir.Table, fs: FeatureSet) -> ir.Table:
     ibis.Table
         The order columns the features read, plus ``prev_at``, ``next_at``, ``order_no``
         (1 for the first order), ``first_at``, ``money``, the running ``money_total``,
-        ``points_total``, ``purchase_days``, ``gap_sq_total`` and, for the channels,
+        ``points_total``, ``purchase_days``, ``gap_total`` and ``gap_sq_total`` (the
+        gaps between purchase days) and, for the channels,
         ``prev_channel_at`` (the customer's previous order in the same channel).
     """
     w = ibis.window(group_by=orders.customer_id, order_by=[orders.ordered_at, orders.order_id])
@@ -420,13 +421,18 @@ def order_history(orders: ir.Table, fs: FeatureSet) -> ir.Table:
         first_at=orders.ordered_at.min().over(w),
         money=to_units(orders.amount),
     )
-    gap = _us(o.ordered_at, o.prev_at).cast(EXACT_INT)
-    # Several orders on one day are one purchase occasion (BG/NBD's frequency + 1).
-    new_day = (o.ordered_at.date() != o.prev_at.date()).fill_null(True).cast("int64")
+    # Several orders on one day are one purchase occasion (BG/NBD's frequency + 1): a
+    # shop that splits a visit into three invoices three minutes apart has a customer
+    # who buys once, not one who "usually orders every day". The rhythm (the gaps, their
+    # mean and spread) is between purchase days: the gap from the last order of the
+    # previous day to the first order of a new one.
+    new_day = (o.ordered_at.date() != o.prev_at.date()).fill_null(True)
+    gap = ibis.ifelse(new_day, _us(o.ordered_at, o.prev_at), 0).fill_null(0).cast(EXACT_INT)
     running = ibis.cumulative_window(group_by=o.customer_id, order_by=[o.ordered_at, o.order_id])
     cols = {
         "money_total": o.money.sum().over(running).cast("int64"),
-        "purchase_days": new_day.sum().over(running).cast("int64"),
+        "purchase_days": new_day.cast("int64").sum().over(running).cast("int64"),
+        "gap_total": gap.sum().over(running),
         "gap_sq_total": (gap * gap).sum().over(running),
     }
     if "points_balance" in fs.names:
@@ -483,11 +489,11 @@ def population(orders: ir.Table, cutoffs: ir.Table, *, lookback_days: int) -> ir
 
 def _running_features(last: ir.Table, fs: FeatureSet) -> ir.Table:
     """Features read off the last order before the cutoff and its running totals."""
-    n_gaps = (last.order_no - 1).cast(EXACT_INT)
-    span_us = _us(last.ordered_at, last.first_at)
-    # Population variance of the gaps from exact sums: n * sum(g^2) - (sum g)^2 is an
-    # exact integer (zero for a perfectly regular buyer), divided once at the end.
-    spread = n_gaps * last.gap_sq_total - span_us.cast(EXACT_INT) * span_us.cast(EXACT_INT)
+    n_gaps = last.purchase_days - 1
+    # Population variance of the gaps between purchase days from exact sums:
+    # n * sum(g^2) - (sum g)^2 is an exact integer (zero for a perfectly regular buyer),
+    # divided once at the end.
+    spread = n_gaps.cast(EXACT_INT) * last.gap_sq_total - last.gap_total * last.gap_total
     cols: dict[str, ir.Value] = {
         "customer_id": last.customer_id,
         "cutoff": last.cutoff,
@@ -495,10 +501,10 @@ def _running_features(last: ir.Table, fs: FeatureSet) -> ir.Table:
         "purchase_days_total": last.purchase_days,
         "days_since_last_order": _days(last.cutoff, last.ordered_at),
         "first_order_age_days": _days(last.cutoff, last.first_at),
-        "order_gap_mean_days": _mean(span_us, last.order_no - 1, DAY_US),
+        "order_gap_mean_days": _mean(last.gap_total, n_gaps, DAY_US),
         "order_gap_std_days": ibis.ifelse(
-            last.order_no > 1,
-            spread.cast("float64").sqrt() / (last.order_no - 1).cast("float64") / DAY_US,
+            n_gaps > 0,
+            spread.cast("float64").sqrt() / n_gaps.cast("float64") / DAY_US,
             ibis.null("float64"),
         ),
         "spend_total": last.money_total / MONEY_UNITS,
@@ -612,8 +618,9 @@ def _order_features(base: ir.Table, windows: ir.Table, fs: FeatureSet) -> ir.Tab
         "spend_365d": money["money_365d"] / MONEY_UNITS,
         "spend_same_window_last_year": money["money_same_window_last_year"] / MONEY_UNITS,
         "order_value_mean_365d": _mean(money["money_365d"], t.orders_365d, MONEY_UNITS),
-        # Gaps under a day (two invoices in one visit) would make the ratio explode.
-        # One order has no gap, so no ratio: GREATEST(NULL, 1.0) is 1.0 in DuckDB, which
+        # A gap between purchase days can still be under a day (late one evening, early
+        # the next morning): a ratio over less than a day would explode.
+        # One purchase day has no gap, so no ratio: GREATEST(NULL, 1.0) is 1.0 in DuckDB, which
         # would turn a one-time buyer's recency into a ratio.
         "overdue_ratio": ibis.ifelse(
             t.order_gap_mean_days.isnull(),

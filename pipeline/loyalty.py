@@ -196,7 +196,9 @@ def relationship_stage(frame: pd.DataFrame) -> pd.Series:
             return np.full(n, default)
         return pd.to_numeric(frame[name], errors="coerce").fillna(default).to_numpy()
 
-    orders = col("orders_total")
+    # A relationship repeats when the customer comes back on another day: three
+    # invoices of one visit are one purchase.
+    orders = col("purchase_days_total") if "purchase_days_total" in frame else col("orders_total")
     advocate = (orders >= 2) & ((col("referrals_made") >= 1) | (col("rating_mean_365d") >= 4.5))
     stage = np.select(
         [advocate, orders >= 2, orders == 1, col("carts_90d") > 0],

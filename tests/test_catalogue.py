@@ -220,12 +220,36 @@ def test_two_orders_are_not_called_irregular() -> None:
         "order_gap_std_days",
         order_gap_std_days=[0.0, 12.0],
         order_gap_mean_days=[30.0, 20.0],
-        orders_total=[2.0, 9.0],
+        orders_total=[3.0, 9.0],
+        purchase_days_total=[2.0, 9.0],
     )
     assert out == [
-        "two orders so far, 30 days apart",
+        # three invoices, two of them in one visit: two purchase days, one gap
+        "ordered on two days so far, 30 days apart",
         "orders every 20 days, give or take 12 days",
     ]
+
+
+def test_several_invoices_on_one_day_are_no_rhythm() -> None:
+    """Reviewed on the real shop's list: three invoices in three minutes read "usually
+    every 1 day". One day of orders is one purchase: no gap, no rhythm, not a repeat."""
+    out = say(
+        "days_since_last_order",
+        days_since_last_order=[40.0, 40.0],
+        order_gap_mean_days=[NA, NA],
+        orders_total=[3.0, 1.0],
+        purchase_days_total=[1.0, 1.0],
+    )
+    assert out == ["3 orders so far, all on one day, 40 days ago", "one order so far, 40 days ago"]
+    visit = say(
+        "days_since_last_session",
+        days_since_last_session=[5.0],
+        days_since_last_order=[40.0],
+        order_gap_mean_days=[NA],
+        orders_total=[2.0],
+        purchase_days_total=[1.0],
+    )
+    assert visit == ["last visit 5 days ago; 2 orders so far, all on one day, 40 days ago"]
 
 
 def test_good_news_is_never_said_as_a_reason() -> None:

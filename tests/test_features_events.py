@@ -11,6 +11,7 @@ from __future__ import annotations
 import ibis
 import numpy as np
 import pandas as pd
+import pytest
 
 from pipeline.features import (
     PAIR_ID,
@@ -22,6 +23,7 @@ from pipeline.features import (
 )
 from pipeline.ingest import present_columns
 from pipeline.labels import cutoff_table
+from pipeline.loyalty import relationship_stage
 from tests.conftest import canonical, ts
 from tests.test_features import _random_shop, compute
 
@@ -153,3 +155,38 @@ def test_build_features_is_prepare_events_then_features_at(con) -> None:
         staged.to_pandas().sort_values(key, ignore_index=True),
         direct.to_pandas().sort_values(key, ignore_index=True),
     )
+
+
+def test_the_rhythm_is_between_purchase_days_not_invoices(con) -> None:
+    """Reviewed on the real shop's list: a visit split into three invoices three minutes
+    apart made "usually every 1 day" of a customer who buys weekly. Gaps run between
+    purchase days; a customer who bought on one day only has no rhythm at all."""
+    at = [ts("2024-01-01 10:00") + pd.Timedelta(minutes=m) for m in (0, 3, 6)]
+    at += [ts("2024-01-08 10:00"), ts("2024-01-15 10:00")]
+    rows = [
+        {"order_id": f"a{k}", "customer_id": "A", "amount": 1.0, "ordered_at": t}
+        for k, t in enumerate(at)
+    ]
+    rows += [
+        {
+            "order_id": f"b{k}",
+            "customer_id": "B",
+            "amount": 1.0,
+            "ordered_at": ts("2024-01-10 12:00") + pd.Timedelta(minutes=k),
+        }
+        for k in range(2)
+    ]
+    # fmt: skip
+    out = compute({"orders": canonical("orders", rows)}, ["2024-01-20"]).set_index("customer_id")
+    a, b = out.loc["A"], out.loc["B"]
+    assert (a["orders_total"], a["purchase_days_total"]) == (5, 3)
+    six_minutes = 6 / 60 / 24
+    # from the visit's last invoice to the next day's order, then a week: not 14 / 4 days
+    assert a["order_gap_mean_days"] == pytest.approx((14 - six_minutes) / 2)
+    assert a["order_gap_std_days"] == pytest.approx(six_minutes / 2)
+    overdue = a["days_since_last_order"] / a["order_gap_mean_days"]
+    assert a["overdue_ratio"] == pytest.approx(overdue)
+    assert (b["orders_total"], b["purchase_days_total"]) == (2, 1)
+    assert pd.isna(b["order_gap_mean_days"]) and pd.isna(b["order_gap_std_days"])
+    assert pd.isna(b["overdue_ratio"])
+    assert relationship_stage(out).to_dict() == {"A": "repeat_purchase", "B": "first_purchase"}
