@@ -31,7 +31,7 @@ SEGMENT_LABELS = {
 }
 
 # The spread allowed around a rhythm is at least this share of the usual gap: a
-# customer with two orders has one gap and no measured spread.
+# customer who bought on two days has one gap and no measured spread.
 MIN_SPREAD_SHARE = 0.25
 
 
@@ -42,15 +42,16 @@ def rhythm(frame: pd.DataFrame) -> pd.DataFrame:
     ----------
     frame
         ``days_since_last_order``, ``order_gap_mean_days`` and ``order_gap_std_days``
-        per customer (gap columns missing for customers with one order).
+        per customer (gap columns missing for customers who bought on one day only).
 
     Returns
     -------
     DataFrame
-        Same index: ``usual_gap_days`` (own mean gap, at least one day, or the shop's
-        median for one-order customers), ``due_days`` (usual gap plus spread; overdue
-        after that), ``own_rhythm`` (False where the shop's rhythm stood in) and
-        ``overdue_days`` (days past ``due_days``, 0 if not overdue).
+        Same index: ``usual_gap_days`` (own mean gap between purchase days, at least
+        one day, or the shop's median for customers who bought on one day only),
+        ``due_days`` (usual gap plus spread; overdue after that), ``own_rhythm`` (False
+        where the shop's rhythm stood in) and ``overdue_days`` (days past ``due_days``,
+        0 if not overdue).
 
     Raises
     ------
