@@ -120,7 +120,7 @@ def test_feature_candidates_judged_on_the_past_only_are_not_adopted(shop):
     assert "tuning origins: ['2011-03-14', '2011-04-13', '2011-05-13', '2011-06-12']" in out
     lines = {line[:22].strip(): line for line in out.splitlines() if line[:1] in ("s", "+", "-")}
     shipped = float(lines["shipped"].split()[1])
-    assert abs(shipped - 0.7902) < 0.002  # the README's figure
+    assert abs(shipped - 0.7903) < 0.002  # the README's figure
     for group in ("+ rhythm", "+ mix"):
         assert lines[group].endswith("not adopted"), lines[group]
         assert float(lines[group].split()[2]) < shipped + 0.002
@@ -170,6 +170,6 @@ def test_a_denser_snapshot_grid_judged_on_the_past_is_not_adopted(shop, tmp_path
         float(_tune(root, *at).split("chosen:")[1].split("'roc_auc': ")[1].split(",")[0])
         for root in (shop, tmp_path)
     )
-    assert abs(shipped - 0.7902) < 0.002  # the README's figure, on the 30-day grid
+    assert abs(shipped - 0.7903) < 0.002  # the README's figure, on the 30-day grid
     assert abs(denser - 0.7878) < 0.002  # and on the 15-day one
     assert denser < shipped + 0.002
