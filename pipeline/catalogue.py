@@ -93,6 +93,53 @@ CONCEPTS: dict[str, tuple[str, str]] = {
 }
 
 
+# A concept whose label and description speak of data a shop may not record: without
+# any of these features (none in the model, or no value for anyone), the concept is
+# named and described by what the shop does record (an orders-only shop has no visits,
+# ratings, referrals or discounts to speak of).
+CONCEPTS_WITHOUT: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "recency_visits": (
+        (
+            "browse_only_sessions_90d",
+            "browse_only_session_share_90d",
+            "sessions_30d",
+            "sessions_90d",
+            "days_since_last_session",
+        ),
+        "Recency",
+        "how long since the last order, against the customer's own rhythm",
+    ),
+    "returns_ratings": (
+        ("low_ratings_365d", "rating_mean_365d"),
+        "Returns",
+        "returns and whether the customer kept buying after a problem: the silent part of "
+        "the iceberg",
+    ),
+    "price_promotions": (
+        (
+            "discounted_order_share_365d",
+            "discount_depth_mean_365d",
+            "promotion_day_order_share_365d",
+        ),
+        "Price",
+        "the prices the customer pays: customers who come for the price leave for a price",
+    ),
+    "tenure": (("referrals_made",), "Tenure", "how long the relationship has lasted"),
+}
+
+
+def concept_words(concept: str, recorded: set[str] | frozenset[str]) -> tuple[str, str]:
+    """A concept's label and what it covers, for a shop that records ``recorded``
+    (the features with a value for some customer): :data:`CONCEPTS`, or
+    :data:`CONCEPTS_WITHOUT` where the shop records none of the features it needs."""
+    label, covers = CONCEPTS[concept]
+    if concept in CONCEPTS_WITHOUT:
+        needs, short_label, short_covers = CONCEPTS_WITHOUT[concept]
+        if not recorded.intersection(needs):
+            return short_label, short_covers
+    return label, covers
+
+
 @dataclass(frozen=True)
 class Phrase:
     """A sentence template and, optionally, the rows it is meant for."""

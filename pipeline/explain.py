@@ -111,7 +111,8 @@ def concept_drivers(values: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        One row per concept (context excluded), largest first: ``concept``, ``label``,
+        One row per concept (context excluded), largest first: ``concept``, ``label``
+        and ``covers`` (in words of what the shop records: catalogue.concept_words),
         ``mean_abs_shap``, ``share`` (of all concepts' total), ``raises_risk_share``
         (share of customers whose risk the concept raises), ``top_feature`` (its
         feature with the largest mean |SHAP|), ``top_label``, ``direction``
@@ -126,8 +127,10 @@ def concept_drivers(values: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
     mean_abs = summed.abs().mean()
     total = float(mean_abs.sum()) or 1.0
     per_feature = values[names].abs().mean()
+    recorded = {n for n in names if n in frame and frame[n].notna().any()}
     rows = []
     for concept in summed.columns:
+        label, covers = catalogue.concept_words(concept, recorded)
         members = [n for n in names if concepts[n] == concept]
         top = max(members, key=lambda n: (per_feature[n], n))
         x = pd.to_numeric(frame[top], errors="coerce") if top in frame else None
@@ -140,7 +143,8 @@ def concept_drivers(values: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
         rows.append(
             {
                 "concept": concept,
-                "label": catalogue.CONCEPTS[concept][0],
+                "label": label,
+                "covers": covers,
                 "mean_abs_shap": float(mean_abs[concept]),
                 "share": float(mean_abs[concept]) / total,
                 "raises_risk_share": float((summed[concept] > 0).mean()),

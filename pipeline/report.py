@@ -91,7 +91,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]], numeric: set
 def _drivers_in_words(drivers: pd.DataFrame, top: int = 6) -> str:
     items = []
     for row in drivers.head(top).itertuples():
-        covers = CONCEPTS.get(row.concept, (row.label, ""))[1]
+        covers = getattr(row, "covers", None) or CONCEPTS.get(row.concept, (row.label, ""))[1]
         how = {
             "higher": "the higher, the riskier",
             "lower": "the lower, the riskier",

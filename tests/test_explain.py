@@ -226,6 +226,31 @@ def test_concept_drivers_share_and_direction(customers) -> None:
     assert "context" not in set(out["concept"])
 
 
+def test_concept_drivers_name_only_data_the_shop_records(customers) -> None:
+    """A shop with no visits or referrals recorded (an orders-only export) is not told
+    its risk moves with "whether they still visit the shop" or "whether the customer
+    recommends the shop": those concepts are named by what it does record."""
+    rows = pd.concat([customers] * 10, ignore_index=True)
+    contributions = np.zeros((len(rows), len(FEATURES)))
+    contributions[:, 0] = (rows["days_since_last_order"].to_numpy() - 50) / 50
+    contributions[:, 2] = 0.01 * rows["sessions_30d"].to_numpy()
+    contributions[:, 9] = 0.05 * rows["referrals_made"].to_numpy()
+    values = shap(contributions.tolist())
+
+    full = concept_drivers(values, rows).set_index("concept")
+    bare = rows.assign(sessions_30d=np.nan, sessions_90d=np.nan, referrals_made=np.nan)
+    short = concept_drivers(values, bare).set_index("concept")
+
+    assert full.loc["recency_visits", "label"] == "Recency and visits"
+    assert "visit" in full.loc["recency_visits", "covers"]
+    assert full.loc["tenure", "label"] == "Tenure and advocacy"
+    assert short.loc["recency_visits", "label"] == "Recency"
+    assert short.loc["tenure", "label"] == "Tenure"
+    assert not short["covers"].str.contains("visit|recommend").any(), short["covers"]
+    # the figures are the same; only the words change
+    pd.testing.assert_series_equal(full["share"], short["share"])
+
+
 # ----------------------------------------------------------------------- shap_values
 
 
