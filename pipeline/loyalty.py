@@ -361,6 +361,11 @@ SITUATION_PLAY: dict[str, str] = {
     "quality": "quality_follow_up",
 }
 WINBACK_PLAYS = ("winback", "winback_recovery")
+# Returns in the last 90 days call for a quality follow-up only when the year's returns
+# are at least this share of the year's spend: a cancelled line worth pennies of a
+# customer's hundreds (a real shop's C invoices) is no sign of a quality problem. Where
+# the share is unknown (no amounts), any return counts.
+MATERIAL_RETURN_SHARE = 0.05
 
 
 def situations(frame: pd.DataFrame) -> pd.DataFrame:
@@ -389,6 +394,8 @@ def situations(frame: pd.DataFrame) -> pd.DataFrame:
     )
     late = col("late_deliveries_90d").fillna(0)
     returns = col("returns_90d").fillna(0)
+    share = col("returned_amount_share_365d")
+    returns = returns.where(share.isna() | (share >= MATERIAL_RETURN_SHARE), 0)
     rating = col("rating_mean_365d")
     poor = (col("low_ratings_365d").fillna(0) >= 1) & (rating <= 3)
     # (situation, rows, what was seen): the text is built for the matching rows only

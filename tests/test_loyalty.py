@@ -306,6 +306,26 @@ def test_situations_from_the_customers_own_record() -> None:
     ]
 
 
+def test_a_return_worth_pennies_of_the_years_spend_is_no_quality_problem() -> None:
+    """A real shop's list told a customer who had cancelled 0.50 of 668 to get a quality
+    follow-up; a return is a quality signal when it is a material share of the spend."""
+    frame = pd.DataFrame(
+        {
+            "returns_90d": [1, 2, 1, 0],
+            "returned_amount_share_365d": [0.0007, 0.2, NA, 0.5],
+        }
+    )
+
+    out = situations(frame)
+
+    assert out["situation"].fillna("").tolist() == ["", "quality", "quality", ""]
+    assert out["situation_fact"].fillna("").tolist()[:3] == [
+        "",
+        "2 returns in the last 90 days",
+        "1 return in the last 90 days",
+    ]
+
+
 def test_situations_without_the_columns_see_nothing() -> None:
     out = situations(pd.DataFrame({"orders_90d": [1, 2]}))
 
