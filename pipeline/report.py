@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from pipeline import charts
-from pipeline.catalogue import CONCEPTS
 from pipeline.loyalty import PLAYS
 from pipeline.segments import SEGMENT_LABELS
 
@@ -91,7 +90,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]], numeric: set
 def _drivers_in_words(drivers: pd.DataFrame, top: int = 6) -> str:
     items = []
     for row in drivers.head(top).itertuples():
-        covers = getattr(row, "covers", None) or CONCEPTS.get(row.concept, (row.label, ""))[1]
+        covers = row.covers
         how = {
             "higher": "the higher, the riskier",
             "lower": "the lower, the riskier",

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from browser import visit
 
+from pipeline.catalogue import CONCEPTS
 from pipeline.report import render_report
 from pipeline.score import Economics, build_lists, score_customers, summarise_lists
 
@@ -67,6 +68,7 @@ def report(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
         {
             "concept": ["recency_visits", "complaints"],
             "label": ["Recency and visits", "Complaints"],
+            "covers": [CONCEPTS["recency_visits"][1], CONCEPTS["complaints"][1]],
             "share": [0.7, 0.3],
             "raises_risk_share": [0.4, 0.05],
             "top_label": ["days since the last order", "complaints open now"],
