@@ -530,6 +530,22 @@ def format_for_csv(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def in_cents(frame: pd.DataFrame) -> pd.DataFrame:
+    """Money columns to the cent, as the CSVs and the workbook write them.
+
+    Applied once the lists are drawn (ranks and budgets use the exact values), before
+    any total is taken: every total in the report, ``reports/score.json`` and
+    ``dvc metrics`` is then the sum of the column a retention team adds up in a
+    spreadsheet, to the penny.
+    """
+    out = frame.copy()
+    for c in MONEY_COLUMNS:
+        if c in out:
+            x = pd.to_numeric(out[c], errors="coerce").astype(float).to_numpy()
+            out[c] = np.sign(x) * np.rint(np.abs(x) * 100) / 100
+    return out
+
+
 def _fixed(values: pd.Series, decimals: int) -> pd.Series:
     """Numbers as text with exactly ``decimals`` decimals, vectorised ("" if missing).
 

@@ -112,6 +112,13 @@ def test_orders_only_csv_runs_untouched_and_scores_every_active_customer(
     assert metrics["loyalty"]["source"] == "rules"
     call = pd.read_csv(root / "data/scored/at_risk.csv")
     assert 0 < len(call) <= 50
+    # every total is the sum of the column as the team receives it, to the penny
+    summary = json.loads((root / "reports/score.json").read_text())
+    totals = {c: c for c in ("expected_profit", "saveable_value", "value_at_risk")}
+    for column, total in (totals | {"contact_cost": "cost"}).items():
+        assert round(call[column].sum(), 2) == summary["call_list"][total], column
+    assert round(scored["value_at_risk"].sum(), 2) == summary["value_at_risk_total"]
+    assert round(scored["expected_value"].sum(), 2) == summary["expected_value_total"]
     assert set(call["segment"]) <= {"early_warning", "lapsing"}
     assert (root / "data/scored/at_risk.xlsx").stat().st_size > 5_000
     assert "<svg" in (root / "reports/retention_report.html").read_text()

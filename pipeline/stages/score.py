@@ -35,6 +35,7 @@ from pipeline.score import (
     build_lists,
     column_docs,
     format_for_csv,
+    in_cents,
     list_columns,
     score_customers,
     summarise_lists,
@@ -338,7 +339,7 @@ def run(params: Params) -> None:
     scored["reason_1"] = fill_missing_reason(scored)
     scored["as_of"] = as_of.date()
     extra = pass_through_columns(params, scored["customer_id"])
-    scored = pd.concat([scored, extra], axis=1)
+    scored = in_cents(pd.concat([scored, extra], axis=1))
     columns = list_columns(params.explain.top_reasons, tuple(extra.columns))
 
     about = describe_run(params, scoring, as_of)
