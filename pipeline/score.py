@@ -541,9 +541,18 @@ def in_cents(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for c in MONEY_COLUMNS:
         if c in out:
-            x = pd.to_numeric(out[c], errors="coerce").astype(float).to_numpy()
-            out[c] = np.sign(x) * np.rint(np.abs(x) * 100) / 100
+            x, missing, cents = _units(out[c], 2)
+            out[c] = np.where(missing, np.nan, np.sign(x) * cents / 100)
     return out
+
+
+def _units(values: pd.Series, decimals: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The values, which are missing, and their magnitudes in units of 10**-decimals
+    (whole numbers, 0 where missing): the one rounding the files and totals share."""
+    x = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
+    missing = ~np.isfinite(x)
+    scaled = np.rint(np.abs(np.where(missing, 0.0, x)) * 10**decimals).astype(np.int64)
+    return x, missing, scaled
 
 
 def _fixed(values: pd.Series, decimals: int) -> pd.Series:
@@ -552,10 +561,8 @@ def _fixed(values: pd.Series, decimals: int) -> pd.Series:
     Integer arithmetic on the scaled value, so a million rows take a moment and no
     float is ever printed with ``%g``.
     """
-    x = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
-    missing = ~np.isfinite(x)
+    x, missing, scaled = _units(values, decimals)
     scale = 10**decimals
-    scaled = np.rint(np.abs(np.where(missing, 0.0, x)) * scale).astype(np.int64)
     whole = pd.Series(scaled // scale, index=values.index).astype(str)
     if decimals:
         frac = pd.Series(scaled % scale, index=values.index).astype(str).str.zfill(decimals)
