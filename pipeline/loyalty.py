@@ -224,6 +224,10 @@ class Play:
     success_factor: float
 
 
+# The list names what was seen (returns, or ratings): a shop without ratings never reads
+# of them.
+QUALITY_ACTION = "Quality follow-up: ask what went wrong with {what}"
+
 # The plays the literature recommends, by situation (LOYALTY.md). The defaults follow
 # its logic: a complaint resolved quickly and well can restore loyalty (1.5x); price
 # customers cannot be made loyal (0.3x, and never a discount); incentive customers leave
@@ -244,7 +248,7 @@ PLAYS: dict[str, Play] = {
         1.2,
     ),
     "quality_follow_up": Play(
-        "Quality follow-up: ask what went wrong with the recent returns or low ratings",
+        QUALITY_ACTION.format(what="the recent returns or low ratings"),
         "nine in ten unhappy customers never complain: returns and low ratings are their voice",
         0.0,
         1.0,
@@ -379,7 +383,9 @@ def situations(frame: pd.DataFrame) -> pd.DataFrame:
     -------
     DataFrame
         Same index: ``situation`` (``complaint``, ``fulfilment``, ``quality`` or
-        missing) and ``situation_fact`` (what was seen, in words).
+        missing), ``situation_fact`` (what was seen, in words) and ``situation_action``
+        (the fix, naming what was seen: a shop that records no ratings never reads
+        "low ratings" in an action; missing where there is nothing to fix).
     """
     n = len(frame)
 
@@ -398,8 +404,9 @@ def situations(frame: pd.DataFrame) -> pd.DataFrame:
     returns = returns.where(share.isna() | (share >= MATERIAL_RETURN_SHARE), 0)
     rating = col("rating_mean_365d")
     poor = (col("low_ratings_365d").fillna(0) >= 1) & (rating <= 3)
-    # (situation, rows, what was seen): the text is built for the matching rows only
-    rules: list[tuple[str, pd.Series, Callable[[pd.Series], pd.Series]]] = [
+    # (situation, rows, what was seen, the fix): the text is built for the matching rows
+    recover, deliver = PLAYS["service_recovery"].action, PLAYS["fulfilment_fix"].action
+    rules: list[tuple[str, pd.Series, Callable[[pd.Series], pd.Series], str]] = [
         (
             "complaint",
             open_now >= 1,
@@ -408,6 +415,7 @@ def situations(frame: pd.DataFrame) -> pd.DataFrame:
                 + " open for "
                 + _days(col("complaint_open_days_max_now")[m])
             ),
+            recover,
         ),
         (
             "complaint",
@@ -417,25 +425,42 @@ def situations(frame: pd.DataFrame) -> pd.DataFrame:
                 + _days(col("complaint_resolve_days_mean_365d")[m])
                 + " to resolve"
             ),
+            recover,
         ),
         (
             "fulfilment",
             late >= 1,
             lambda m: _count(late[m], "late delivery", "late deliveries") + " in the last 90 days",
+            deliver,
         ),
-        ("quality", returns >= 1, lambda m: _count(returns[m], "return") + " in the last 90 days"),
-        ("quality", poor, lambda m: "rates orders " + rating[m].round(1).astype(str) + "/5"),
+        (
+            "quality",
+            returns >= 1,
+            lambda m: _count(returns[m], "return") + " in the last 90 days",
+            QUALITY_ACTION.format(what="the recent returns"),
+        ),
+        (
+            "quality",
+            poor,
+            lambda m: "rates orders " + rating[m].round(1).astype(str) + "/5",
+            QUALITY_ACTION.format(what="the low ratings"),
+        ),
     ]
     situation = np.full(n, None, dtype=object)
     fact = np.full(n, None, dtype=object)
+    action = np.full(n, None, dtype=object)
     todo = np.ones(n, dtype=bool)
-    for name, mask, say in rules:
+    for name, mask, say, fix in rules:
         hit = todo & mask.to_numpy(dtype=bool)
         if hit.any():
             situation[hit] = name
             fact[hit] = say(hit).to_numpy(dtype=object)
+            action[hit] = fix
             todo &= ~hit
-    return pd.DataFrame({"situation": situation, "situation_fact": fact}, index=frame.index)
+    return pd.DataFrame(
+        {"situation": situation, "situation_fact": fact, "situation_action": action},
+        index=frame.index,
+    )
 
 
 def _count(values: pd.Series, one: str, many: str | None = None) -> pd.Series:

@@ -27,6 +27,7 @@ import pandas as pd
 from pipeline.loyalty import (
     NO_CONTACT_PLAYS,
     PLAYS,
+    SITUATION_PLAY,
     WINBACK_PLAYS,
     recommend_play,
     relationship_stage,
@@ -235,6 +236,9 @@ def score_customers(
     valuable = value.rank(ascending=False, method="first") <= max(1, int(0.2 * len(out)))
     out["play"] = recommend_play(out["segment"], out["loyalty_type"], facts["situation"], valuable)
     out["recommended_action"] = out["play"].map({k: p.action for k, p in PLAYS.items()})
+    # the situation's fix names what was seen ("the recent returns", not "or low ratings")
+    fixing = out["play"].eq(facts["situation"].map(SITUATION_PLAY))
+    out.loc[fixing, "recommended_action"] = facts.loc[fixing, "situation_action"]
     out["play_because"] = _because(out, facts)
     # an open complaint needs its answer whatever play the campaigns' evidence picks
     is_open = np.zeros(len(out), dtype=bool)

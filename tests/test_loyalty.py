@@ -304,6 +304,12 @@ def test_situations_from_the_customers_own_record() -> None:
         "",
         "2 complaints open for 1 day",
     ]
+    actions = out["situation_action"].tolist()
+    assert actions[0] == actions[1] == PLAYS["service_recovery"].action
+    assert actions[2] == PLAYS["fulfilment_fix"].action
+    assert actions[3].endswith("with the recent returns")
+    assert actions[4].endswith("with the low ratings")
+    assert actions[5] == ""
 
 
 def test_a_return_worth_pennies_of_the_years_spend_is_no_quality_problem() -> None:

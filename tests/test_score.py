@@ -157,6 +157,41 @@ def test_every_customer_gets_a_segment_a_play_and_its_economics(shop) -> None:
     assert out.loc["lapsing", "usual_gap_days"] == 20.0
 
 
+def test_a_quality_follow_up_names_what_was_seen_and_only_that() -> None:
+    """Online Retail records no ratings, yet its list told callers to ask about "the
+    recent returns or low ratings": the action names what the customer's record shows."""
+    s = scoring(
+        [
+            ("returned", 0.7, 0.7, 100.0, "inertia"),
+            ("rated", 0.7, 0.7, 100.0, "inertia"),
+        ]
+    )
+    f = features(
+        [
+            ("returned", 10.0, 20.0, 5.0, 6, 0, NA),
+            ("rated", 10.0, 20.0, 5.0, 6, 0, NA),
+        ]
+    ).assign(
+        returns_90d=[2, 0],
+        returned_amount_share_365d=[0.3, NA],
+        low_ratings_365d=[0, 2],
+        rating_mean_365d=[NA, 2.0],
+    )
+
+    out = score_customers(
+        s, f, horizon_days=90, band_thresholds=BANDS, rising_by=0.15, economics=ECONOMICS
+    ).set_index("customer_id")
+
+    assert out["play"].tolist() == ["quality_follow_up", "quality_follow_up"]
+    assert out.loc["returned", "recommended_action"] == (
+        "Quality follow-up: ask what went wrong with the recent returns"
+    )
+    assert out.loc["rated", "recommended_action"] == (
+        "Quality follow-up: ask what went wrong with the low ratings"
+    )
+    assert out.loc["returned", "play_because"] == "2 returns in the last 90 days"
+
+
 def test_play_economics_can_be_overridden() -> None:
     e = Economics.with_defaults(
         margin=0.3,
