@@ -11,6 +11,11 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 export DO_NOT_TRACK := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# The same numbers on every x86 machine: NumPy's AVX-512 maths rounds differently in
+# the last bits (see pipeline/__init__.py).
+ifeq ($(shell uname -m),x86_64)
+export NPY_DISABLE_CPU_FEATURES ?= X86_V4 AVX512_ICL AVX512_SPR
+endif
 
 .PHONY: install run test lint plots ui clean online-retail forward forward-online-retail \
 	baseline exp compare registry pinned-list
