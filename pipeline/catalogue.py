@@ -205,8 +205,74 @@ def _gt(name: str, threshold: float) -> Predicate:
 
 def _on_schedule(f: pd.DataFrame) -> np.ndarray:
     # ordered again within the usual gap: the rhythm itself is holding (a customer who
-    # bought on one day only, however many orders, has no usual gap: never on schedule)
-    return (_col(f, "days_since_last_order") <= _col(f, "usual_gap")).to_numpy()
+    # bought on one day only, however many orders, has no usual gap: never on schedule).
+    # A customer silent for a whole horizon has met the churn definition, whatever their
+    # rhythm: the win-back list never reads "on schedule" (horizon_days, when the caller
+    # gives it, see explain.reasons)
+    days = _col(f, "days_since_last_order")
+    within = days <= _col(f, "usual_gap")
+    if "horizon_days" in f:
+        within &= days < _col(f, "horizon_days")
+    return within.to_numpy()
+
+
+def _kept_their_spend(f: pd.DataFrame) -> np.ndarray:
+    # spend they did not take back: a customer who returned half the year's spend or
+    # more is not "spending more", whatever their gross orders say
+    share = _col(f, "returned_amount_share_365d")
+    net = _col(f, "net_spend_365d")
+    return ((share.isna() | (share < 0.5)) & (net.isna() | (net > 0))).to_numpy()
+
+
+def _customer_for(days: float) -> Predicate:
+    # "this season last year", "of the last 12 months", "the 90 before" speak of a time
+    # the customer was there for: a customer of 51 days never "spent 0.00 in this season
+    # last year" (an unknown age is given the benefit of the doubt)
+    def holds(f: pd.DataFrame) -> np.ndarray:
+        age = _col(f, "first_order_age_days")
+        return (age.isna() | (age >= days)).to_numpy()
+
+    return holds
+
+
+_customer_for_a_year = _customer_for(365)
+
+
+# Returns count as a quality problem only from this share of the year's spend on: a
+# cancelled line worth pennies of a customer's hundreds (a real shop's C invoices) is no
+# sign of one. Where the share is unknown (no amounts), any return counts.
+MATERIAL_RETURN_SHARE = 0.05
+
+
+def _material_issue(f: pd.DataFrame) -> np.ndarray:
+    # a complaint, or returns worth speaking of, in the last year
+    complained = _col(f, "complaints_365d") >= 1
+    share = _col(f, "returned_amount_share_365d")
+    returned = (_col(f, "returns_365d") >= 1) & (share.isna() | (share >= MATERIAL_RETURN_SHARE))
+    return (complained | returned).to_numpy()
+
+
+def _since_issue(template: str, when: Predicate | None = None) -> tuple[Phrase, ...]:
+    """``template`` with ISSUE said as what the shop records: "return or complaint",
+    "return" (an orders-only shop's cancellations) or "complaint"; only for rows with a
+    material issue (:func:`_material_issue`)."""
+
+    def recorded(returns: bool, complaints: bool) -> Predicate:
+        def holds(f: pd.DataFrame) -> np.ndarray:
+            ok = ("returns_365d" in f) == returns and ("complaints_365d" in f) == complaints
+            ok_rows = _material_issue(f) if ok else np.zeros(len(f), dtype=bool)
+            return ok_rows & (np.asarray(when(f), dtype=bool) if when else True)
+
+        return holds
+
+    return tuple(
+        Phrase(template.replace("ISSUE", words), recorded(returns, complaints))
+        for words, returns, complaints in (
+            ("return or complaint", True, True),
+            ("return", True, False),
+            ("complaint", False, True),
+        )
+    )
 
 
 def _more_than_usual(f: pd.DataFrame) -> np.ndarray:
@@ -245,6 +311,7 @@ NORMS: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
     # the shop's median over the scoring population, when the caller knows it
     # (SHOP_NORMS); a reason without it falls back to the customer's own value
     "shop_choice_time": lambda f: _col(f, "shop_choice_time_minutes"),
+    "shop_unit_price": lambda f: _col(f, "shop_unit_price_mean"),
     # trend t = (a - b) / (a + b) with a the last 90 days, b the 90 before: b = a(1-t)/(1+t)
     "spend_prev_90d": lambda f: (
         _col(f, "spend_90d")
@@ -256,7 +323,10 @@ NORMS: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
 # Norms of the whole scoring population, not of one row: name -> the feature whose
 # median they are. The caller computes them on everyone scored (pipeline.explain.reasons
 # takes them as ``shop``), so a reason reads the same whoever else is explained.
-SHOP_NORMS: dict[str, str] = {"shop_choice_time_minutes": "choice_time_mean_minutes_365d"}
+SHOP_NORMS: dict[str, str] = {
+    "shop_choice_time_minutes": "choice_time_mean_minutes_365d",
+    "shop_unit_price_mean": "unit_price_mean_365d",
+}
 
 
 def _one_day_several_orders(f: pd.DataFrame) -> np.ndarray:
@@ -396,7 +466,9 @@ CATALOGUE: tuple[Feature, ...] = (
         "repeat_purchase",
         "order_rhythm",
         "months with an order in the last year",
-        "bought in {active_months_365d|month} of the last 12",
+        # only of a customer there for the whole year: a newer one's months say no more
+        # than their tenure ("customer for 3 months") and first order
+        Phrase("bought in {active_months_365d|month} of the last 12", _customer_for_a_year),
         strength=Phrase(
             "bought in {active_months_365d} of the last 12 months", _ge("active_months_365d", 6)
         ),
@@ -433,7 +505,9 @@ CATALOGUE: tuple[Feature, ...] = (
         "seasonality",
         "order_rhythm",
         "orders in the coming season last year",
-        "{orders_same_window_last_year|order} in this season last year",
+        Phrase(
+            "{orders_same_window_last_year|order} in this season last year", _customer_for_a_year
+        ),
         strength=Phrase(
             "bought in this season last year ({orders_same_window_last_year|order})",
             _ge("orders_same_window_last_year", 1),
@@ -444,7 +518,10 @@ CATALOGUE: tuple[Feature, ...] = (
         "seasonality",
         "spend",
         "spend in the coming season last year",
-        "spent {spend_same_window_last_year|money} in this season last year",
+        Phrase(
+            "spent {spend_same_window_last_year|money} in this season last year",
+            _customer_for_a_year,
+        ),
     ),
     # ----------------------------------------------------------------- choice time
     _f(
@@ -491,7 +568,23 @@ CATALOGUE: tuple[Feature, ...] = (
         "price_sensitivity",
         "price_promotions",
         "average unit price",
-        "average unit price {unit_price_mean_365d|money}",
+        # a price means something against the shop's: low, the customer buys the cheap
+        # end of the range; high, the dear end
+        Phrase(
+            "average unit price {unit_price_mean_365d|money}; half the shop's customers pay "
+            "under {shop_unit_price|money}",
+            lambda f: (_col(f, "unit_price_mean_365d") > _col(f, "shop_unit_price")).to_numpy(),
+        ),
+        Phrase(
+            "average unit price {unit_price_mean_365d|money}; half the shop's customers pay "
+            "over {shop_unit_price|money}",
+            lambda f: (_col(f, "unit_price_mean_365d") < _col(f, "shop_unit_price")).to_numpy(),
+        ),
+        # no shop to compare with (a caller without the shop's norms)
+        Phrase(
+            "average unit price {unit_price_mean_365d|money}",
+            lambda f: _col(f, "shop_unit_price").isna().to_numpy(),
+        ),
     ),
     # ------------------------------------------------------- attitude to competitors
     _f(
@@ -525,16 +618,16 @@ CATALOGUE: tuple[Feature, ...] = (
         "quality_tolerance",
         "returns_ratings",
         "orders since the last return or complaint",
-        Phrase(
-            "no order since the last return or complaint, {days_since_last_issue|days} ago",
+        *_since_issue(
+            "no order since the last ISSUE, {days_since_last_issue|days} ago",
             _le("orders_since_last_issue", 0),
         ),
-        "{orders_since_last_issue|order} since the last return or complaint",
+        *_since_issue("{orders_since_last_issue|order} since the last ISSUE"),
         absent="no returns or complaints",
         absent_is_risk=False,
         strength=Phrase(
             "kept buying after a problem: {orders_since_last_issue|order} since",
-            _ge("orders_since_last_issue", 2),
+            lambda f: _ge("orders_since_last_issue", 2)(f) & _material_issue(f),
         ),
     ),
     _f(
@@ -542,11 +635,11 @@ CATALOGUE: tuple[Feature, ...] = (
         "quality_tolerance",
         "returns_ratings",
         "days since the last return or complaint",
-        Phrase(
-            "no order since the last return or complaint, {days_since_last_issue|days} ago",
+        *_since_issue(
+            "no order since the last ISSUE, {days_since_last_issue|days} ago",
             _le("orders_since_last_issue", 0),
         ),
-        "last return or complaint {days_since_last_issue|days} ago",
+        *_since_issue("last ISSUE {days_since_last_issue|days} ago"),
         absent="no returns or complaints",
         absent_is_risk=False,
     ),
@@ -670,6 +763,11 @@ CATALOGUE: tuple[Feature, ...] = (
         "silent_complaints",
         "returns_ratings",
         "share of spend returned",
+        # more than the year's spend: goods bought before it came back too
+        Phrase(
+            "returned more than they spent in the last year",
+            _gt("returned_amount_share_365d", 1.0),
+        ),
         "returned {returned_amount_share_365d|%} of spend in the last year",
         absent="no returns in the last year",
         absent_is_risk=False,
@@ -725,7 +823,11 @@ CATALOGUE: tuple[Feature, ...] = (
         "fulfilment",
         "deliveries",
         "average days late per delivery",
-        "deliveries {delivery_delay_mean_days_365d|1 day} late on average",
+        # half a day late on average is no lateness anyone notices
+        Phrase(
+            "deliveries {delivery_delay_mean_days_365d|1 day} late on average",
+            _ge("delivery_delay_mean_days_365d", 0.5),
+        ),
         absent="no delivery due in the last year",
         absent_is_risk=False,
     ),
@@ -735,7 +837,11 @@ CATALOGUE: tuple[Feature, ...] = (
         "monetary",
         "spend",
         "spend in the last 30 days",
-        "spent {spend_30d|money} in the last 30 days; {spend_a_month_before|money} a month before",
+        Phrase(
+            "spent {spend_30d|money} in the last 30 days; {spend_a_month_before|money} a month "
+            "before",
+            _customer_for_a_year,
+        ),
     ),
     _f(
         "spend_90d",
@@ -743,8 +849,11 @@ CATALOGUE: tuple[Feature, ...] = (
         "spend",
         "spend in the last 90 days",
         # "a quarter before" is the mean quarter of the nine months before, not one quarter
-        "spent {spend_90d|money} in the last 90 days; {spend_a_quarter_before|money} a quarter "
-        "on average in the nine months before",
+        Phrase(
+            "spent {spend_90d|money} in the last 90 days; {spend_a_quarter_before|money} a "
+            "quarter on average in the nine months before",
+            _customer_for_a_year,
+        ),
     ),
     _f(
         "spend_365d",
@@ -780,12 +889,15 @@ CATALOGUE: tuple[Feature, ...] = (
             "no spend in the last 90 days, after spending in the 90 before",
             _le("spend_trend_90d", -1.0),
         ),
-        "spent {spend_90d|money} in the last 90 days; {spend_prev_90d|money} the 90 before",
+        Phrase(
+            "spent {spend_90d|money} in the last 90 days; {spend_prev_90d|money} the 90 before",
+            _customer_for(180),
+        ),
         absent="no spend in the last 180 days",
         strength=Phrase(
             "spending more: {spend_90d|money} in the last 90 days, {spend_prev_90d|money} "
             "the 90 before",
-            _ge("spend_trend_90d", 0.2),
+            lambda f: _ge("spend_trend_90d", 0.2)(f) & _kept_their_spend(f),
         ),
     ),
     _f(
@@ -800,7 +912,11 @@ CATALOGUE: tuple[Feature, ...] = (
         "monetary",
         "spend",
         "items per order",
-        "{quantity_per_order_mean_365d|1 item} per order",
+        # under one item an order is cancellations netted off, not a basket size
+        Phrase(
+            "{quantity_per_order_mean_365d|1 item} per order",
+            _ge("quantity_per_order_mean_365d", 1),
+        ),
     ),
     _f(
         "distinct_products_365d",

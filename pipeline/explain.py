@@ -173,8 +173,22 @@ def shop_norms(features: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-# The usual gap between orders as a reason says it: "usually every 21 days".
+# Facts a reason can state that another reason, or what keeps the customer, may state
+# again: the usual gap between orders ("usually every 21 days"), and a single day of
+# purchases ("one order so far", "bought on a single day so far", "ordered on 1 day").
 _GAP_FACT = r"(every [^,;]+)"
+_ONE_DAY_FACT = (
+    r"one order so far|all on one day|bought on a single day so far|ordered on 1 day\b"
+    r"|^1 order in\b"
+)
+
+
+def _facts(texts: np.ndarray) -> list[np.ndarray]:
+    """Per text, each fact it states (missing where it states none)."""
+    s = pd.Series(texts, dtype=object)
+    gap = s.str.extract(_GAP_FACT)[0].to_numpy(dtype=object)
+    one_day = s.str.contains(_ONE_DAY_FACT, regex=True, na=False).to_numpy()
+    return [gap, np.where(one_day, "one day", None).astype(object)]
 
 
 def _drop_restated(
@@ -182,20 +196,29 @@ def _drop_restated(
     slots: list[tuple[np.ndarray, np.ndarray]],
     concept_keys: list[str],
     k: int,
+    keeps: np.ndarray | None = None,
 ) -> tuple[list[np.ndarray], list[tuple[np.ndarray, np.ndarray]]]:
-    """The first ``k`` reasons of ``k + 1`` candidates, without a rhythm reason that
-    restates the usual gap another one gives ("last order 131 days ago, usually every 5
-    days" and then "orders every 5 days, give or take 5 days"): the next concept's
-    reason takes its place."""
+    """The first ``k`` reasons of ``k + 1`` candidates, without one that only restates a
+    fact said elsewhere: a rhythm reason restating another reason's usual gap ("last
+    order 131 days ago, usually every 5 days" and then "orders every 5 days, give or
+    take 5 days") or single day of purchases ("one order so far" and then "bought on a
+    single day so far"), and any reason restating the usual gap of what keeps the
+    customer ("usually orders every 251 days" beside "on schedule: ..., usually every
+    251 days"). The next concept's reason takes its place."""
     rhythm = concept_keys.index("order_rhythm") if "order_rhythm" in concept_keys else -1
-    facts = [pd.Series(t, dtype=object).str.extract(_GAP_FACT)[0].to_numpy() for t in texts]
+    facts = [_facts(t) for t in texts]
     is_rhythm = [c == rhythm for _, c in slots]
     drop = np.zeros((len(texts[0]), len(texts)), dtype=bool)
     for s in range(len(texts)):
         for o in range(len(texts)):
-            if o != s:
-                said = ~is_rhythm[o] & pd.notna(facts[o]) & (facts[o] == facts[s])
+            if o == s:
+                continue
+            for mine, theirs in zip(facts[s], facts[o], strict=True):
+                said = ~is_rhythm[o] & pd.notna(theirs) & (theirs == mine)
                 drop[:, s] |= is_rhythm[s] & said
+        if keeps is not None:
+            kept_gap = _facts(keeps)[0]
+            drop[:, s] |= pd.notna(kept_gap) & (kept_gap == facts[s][0])
     # keep the first k that are not dropped, in order
     rank = np.where(drop, len(texts), np.arange(len(texts))[None, :])
     pick = np.argsort(rank, axis=1, kind="stable")[:, :k]
@@ -220,6 +243,7 @@ def reasons(
     *,
     k: int = 3,
     shop: dict[str, float] | None = None,
+    horizon_days: int | None = None,
 ) -> pd.DataFrame:
     """Up to ``k`` reasons per customer, one per concept, and what keeps them.
 
@@ -241,6 +265,9 @@ def reasons(
         Norms of the whole scoring population (:data:`pipeline.catalogue.SHOP_NORMS`,
         see :func:`shop_norms`); without them the reasons that compare with the shop
         say the customer's own value only.
+    horizon_days
+        The churn horizon: a customer silent for that long is never "on schedule",
+        whatever their rhythm (they have met the churn definition).
 
     Returns
     -------
@@ -252,7 +279,8 @@ def reasons(
     shap = values[names].to_numpy(dtype=float)
     n_rows, n_features = shap.shape
     known = [c for c in frame.columns if c in catalogue.BY_NAME]
-    rows = catalogue.with_norms(frame.loc[values.index, known].assign(**(shop or {})))
+    given = {**(shop or {}), **({} if horizon_days is None else {"horizon_days": horizon_days})}
+    rows = catalogue.with_norms(frame.loc[values.index, known].assign(**given))
     features = [catalogue.BY_NAME.get(n) for n in names]
     concept_of = np.array(
         [f.concept if f is not None else catalogue.CONTEXT for f in features], dtype=object
@@ -302,15 +330,6 @@ def reasons(
         said[hit_any] = catalogue.phrase_reason(features[j], rows[hit_any]).to_numpy()
         for text, (f, _) in zip(texts, slots, strict=True):
             text[f == j] = said[f == j]
-    texts, slots = _drop_restated(texts, slots, concept_keys, k)
-    names_of = np.asarray([*concept_keys, None], dtype=object)
-    out: dict[str, object] = {}
-    for slot, (text, (_, c)) in enumerate(zip(texts, slots, strict=True)):
-        out[f"reason_{slot + 1}"] = pd.Series(text, index=values.index, dtype=object)
-        out[f"reason_concept_{slot + 1}"] = pd.Series(
-            names_of[np.where(c >= 0, c, len(concept_keys))], index=values.index, dtype=object
-        )
-
     keeps = pd.Series(None, index=values.index, dtype=object)
     protective = np.where(strength & (shap < 0), shap, np.inf)
     best = protective.argmin(axis=1)
@@ -318,5 +337,14 @@ def reasons(
     for j in np.unique(best[has]):
         hit = has & (best == j)
         keeps[hit] = catalogue.phrase_strength(features[j], rows[hit]).to_numpy()
+
+    texts, slots = _drop_restated(texts, slots, concept_keys, k, keeps.to_numpy(dtype=object))
+    names_of = np.asarray([*concept_keys, None], dtype=object)
+    out: dict[str, object] = {}
+    for slot, (text, (_, c)) in enumerate(zip(texts, slots, strict=True)):
+        out[f"reason_{slot + 1}"] = pd.Series(text, index=values.index, dtype=object)
+        out[f"reason_concept_{slot + 1}"] = pd.Series(
+            names_of[np.where(c >= 0, c, len(concept_keys))], index=values.index, dtype=object
+        )
     out["keeps_them"] = keeps
     return pd.DataFrame(out, index=values.index)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pipeline.catalogue import MATERIAL_RETURN_SHARE
 from pipeline.schema import LOYALTY_TYPES
 
 STAGES = ("suspicion", "expectation", "first_purchase", "repeat_purchase", "advocate")
@@ -102,11 +103,22 @@ SURVEY_RULES: tuple[Rule, ...] = (
     Rule("latent", None, (), "low attachment, rare purchases"),
 )
 
+
+def _buys_on(days: int) -> Condition:
+    # repeat buying is buying on several days: two invoices of one visit (an orders-only
+    # shop's split baskets) are one purchase, no habit yet
+    return _c("purchase_days_total", ">=", days, True)
+
+
 BEHAVIOUR_RULES: tuple[Rule, ...] = (
     Rule(
         "incentive",
         None,
-        (_c("promotion_day_order_share_365d", ">=", 0.5), _c("orders_365d", ">=", 2)),
+        (
+            _c("promotion_day_order_share_365d", ">=", 0.5),
+            _c("orders_365d", ">=", 2),
+            _buys_on(2),
+        ),
         "most orders fall on promotion days",
     ),
     Rule(
@@ -120,6 +132,7 @@ BEHAVIOUR_RULES: tuple[Rule, ...] = (
         None,
         (
             _c("orders_365d", ">=", 4),
+            _buys_on(4),
             _c("tenure_days", ">=", 365),
             _c("discounted_order_share_365d", "<", 0.3, True),
             _c("spend_trend_90d", ">=", -0.5, True),
@@ -130,13 +143,17 @@ BEHAVIOUR_RULES: tuple[Rule, ...] = (
     Rule(
         "convenience",
         None,
-        (_c("orders_365d", ">=", 3), _c("choice_time_mean_minutes_365d", "<=", 10)),
+        (
+            _c("orders_365d", ">=", 3),
+            _buys_on(3),
+            _c("choice_time_mean_minutes_365d", "<=", 10),
+        ),
         "frequent and quick to decide",
     ),
     Rule(
         "inertia",
         None,
-        (_c("orders_365d", ">=", 2),),
+        (_c("orders_365d", ">=", 2), _buys_on(2)),
         "repeat buyer with no sign of attachment or price hunting",
     ),
     Rule(
@@ -366,10 +383,7 @@ SITUATION_PLAY: dict[str, str] = {
 }
 WINBACK_PLAYS = ("winback", "winback_recovery")
 # Returns in the last 90 days call for a quality follow-up only when the year's returns
-# are at least this share of the year's spend: a cancelled line worth pennies of a
-# customer's hundreds (a real shop's C invoices) is no sign of a quality problem. Where
-# the share is unknown (no amounts), any return counts.
-MATERIAL_RETURN_SHARE = 0.05
+# are at least MATERIAL_RETURN_SHARE of the year's spend (the reasons use the same bar).
 
 
 def situations(frame: pd.DataFrame) -> pd.DataFrame:

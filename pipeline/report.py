@@ -252,19 +252,14 @@ def render_report(
     )
 
     plays_rows = []
-    for key, play in PLAYS.items():
-        everyone = int((scored["play"] == key).sum())
-        if not everyone:
-            continue
-        on_call = int((call["play"] == key).sum())
-        on_winback = int((winback["play"] == key).sum())
-        listed = scored[(scored["play"] == key) & scored["list"].notna()]
+    for label, rows in _by_action(scored):
+        listed = rows[rows["list"].notna()]
         plays_rows.append(
             [
-                play.action,
-                f"{everyone:,}",
-                f"{on_call:,}",
-                f"{on_winback:,}",
+                label,
+                f"{len(rows):,}",
+                f"{int((rows['list'] == 'call').sum()):,}",
+                f"{int((rows['list'] == 'winback').sum()):,}",
                 money(float(listed["expected_profit"].sum())),
             ]
         )
@@ -364,6 +359,38 @@ SITUATION_LABELS = {
     "open_complaint": "an open complaint",
     "recent_order_90d": "an order in 90 days",
 }
+
+
+# What score._complaint_first puts around an action when a complaint is open.
+_COMPLAINT_FIRST = (
+    r"^First answer the open complaint \([^)]*\): apologise, fix, follow up\. Then: "
+)
+_COMPLAINT_STILL = (
+    r"\. Still answer the open complaint \([^)]*\): apologise, fix, follow up; no offer$"
+)
+
+
+def _by_action(scored: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """The customers of each action, in the order of :data:`PLAYS`: a play's action,
+    or the action the list gives instead where it says more (a "none" play decided by
+    the campaigns reads "no play tested ... pays", not "keep serving them well"). The
+    open-complaint note some actions carry is left out: it is counted in the situations.
+    """
+    plain = scored["play"].map({k: p.action for k, p in PLAYS.items()})
+    # the list's own words (score.NO_PLAY_PAYS, ...), without the complaint's
+    own = (
+        scored["recommended_action"]
+        .astype("object")
+        .str.replace(_COMPLAINT_FIRST, "", regex=True)
+        .str.replace(_COMPLAINT_STILL, "", regex=True)
+    )
+    label = own.where(own.notna() & (own != ""), plain)
+    out = []
+    for key in PLAYS:
+        mine = scored["play"] == key
+        for text in pd.unique(label[mine]):
+            out.append((str(text), scored[mine & (label == text)]))
+    return out
 
 
 def _plays_table(hazard: Mapping[str, Any]) -> str:

@@ -69,8 +69,10 @@ def test_a_strength_is_never_a_falling_trend_or_an_absence() -> None:
 
 
 def say(name: str, **columns: list) -> list:
+    """What ``name`` says of each row; None where it has nothing to say."""
     frame = catalogue.with_norms(pd.DataFrame(columns))
-    return catalogue.phrase_reason(BY_NAME[name], frame).tolist()
+    said = catalogue.phrase_reason(BY_NAME[name], frame)
+    return [None if pd.isna(t) else t for t in said]
 
 
 def test_last_order_against_the_customers_own_rhythm() -> None:
@@ -143,7 +145,9 @@ def test_good_news_absences_are_never_reasons() -> None:
     # no open complaint, no returns: nothing to say as a reason for risk
     assert pd.isna(say("complaint_open_days_max_now", complaint_open_days_max_now=[NA])).all()
     assert pd.isna(say("days_since_last_issue", days_since_last_issue=[NA])).all()
-    frame = catalogue.with_norms(pd.DataFrame({"days_since_last_issue": [NA, 10.0]}))
+    frame = catalogue.with_norms(
+        pd.DataFrame({"days_since_last_issue": [NA, 10.0], "returns_365d": [0.0, 1.0]})
+    )
     assert catalogue.sayable(BY_NAME["days_since_last_issue"], frame).tolist() == [False, True]
 
 
@@ -286,3 +290,95 @@ def test_unreported_late_deliveries_do_not_say_the_customer_never_complained() -
         BY_NAME["late_deliveries_without_complaint_365d"], frame
     ).tolist()
     assert text == "2 late deliveries in the last year not complained about"
+
+
+def test_a_new_customer_is_told_nothing_of_a_year_they_were_not_there_for() -> None:
+    """Reviewed on the list: a customer of 51 days "spent 0.00 in this season last year",
+    one of 49 days "bought in 1 month of the last 12" beside "one order so far"."""
+    season = say(
+        "spend_same_window_last_year",
+        spend_same_window_last_year=[0.0, 0.0],
+        first_order_age_days=[51.0, 400.0],
+    )
+    assert season == [None, "spent 0.00 in this season last year"]
+    months = say(
+        "active_months_365d",
+        active_months_365d=[1.0, 2.0, 3.0],
+        first_order_age_days=[49.0, 150.0, 500.0],
+        purchase_days_total=[1.0, 3.0, 9.0],
+    )
+    # a newer customer's months say no more than "customer for 5 months"
+    assert months == [None, None, "bought in 3 months of the last 12"]
+    trend = say(
+        "spend_trend_90d",
+        spend_trend_90d=[1.0, 1.0],
+        spend_90d=[57.6, 57.6],
+        first_order_age_days=[53.0, 300.0],
+    )
+    assert trend == [None, "spent 57.60 in the last 90 days; 0.00 the 90 before"]
+
+
+def test_returns_and_complaints_are_named_as_the_shop_records_them() -> None:
+    """An orders-only shop has cancellations, no complaints: "no order since the last
+    return or complaint" spoke of complaints it never records; and a cancelled line
+    worth 1% of the year's spend is no problem to speak of."""
+    orders_only = {
+        "orders_since_last_issue": [0.0, 0.0, 3.0],
+        "days_since_last_issue": [8.0, 8.0, 30.0],
+        "returns_365d": [2.0, 1.0, 1.0],
+        "returned_amount_share_365d": [0.3, 0.01, 0.2],
+    }
+    assert say("orders_since_last_issue", **orders_only) == [
+        "no order since the last return, 8 days ago",
+        None,
+        "3 orders since the last return",
+    ]
+    assert say("days_since_last_issue", **orders_only)[2] == "last return 30 days ago"
+    both = say("days_since_last_issue", **orders_only, complaints_365d=[0.0, 1.0, 0.0])
+    assert both == [
+        "no order since the last return or complaint, 8 days ago",
+        "no order since the last return or complaint, 8 days ago",
+        "last return or complaint 30 days ago",
+    ]
+    frame = with_norms(pd.DataFrame(orders_only))
+    kept = catalogue.is_strength(BY_NAME["orders_since_last_issue"], frame)
+    assert kept.tolist() == [False, False, True]
+
+
+def test_values_that_mean_nothing_are_no_reason_and_a_price_is_said_against_the_shops() -> None:
+    assert say("delivery_delay_mean_days_365d", delivery_delay_mean_days_365d=[0.04, 1.4]) == [
+        None,
+        "deliveries 1.4 days late on average",
+    ]
+    price = say(
+        "unit_price_mean_365d", unit_price_mean_365d=[0.84, 4.1], shop_unit_price_mean=[2.1, 2.1]
+    )
+    assert say("returned_amount_share_365d", returned_amount_share_365d=[2.0, 0.3]) == [
+        "returned more than they spent in the last year",
+        "returned 30% of spend in the last year",
+    ]
+    assert say("quantity_per_order_mean_365d", quantity_per_order_mean_365d=[0.0, 2.0]) == [
+        None,
+        "2 items per order",
+    ]
+    assert price == [
+        "average unit price 0.84; half the shop's customers pay over 2.10",
+        "average unit price 4.10; half the shop's customers pay under 2.10",
+    ]
+
+
+def test_a_customer_who_returned_what_they_bought_is_not_spending_more() -> None:
+    """15802 was eighth on the real shop's list with "spending more: 451.42 in the last
+    90 days" as what keeps them: every order of it returned, net -451.42."""
+    frame = with_norms(
+        pd.DataFrame(
+            {
+                "spend_trend_90d": [1.0, 1.0, 1.0],
+                "spend_90d": [451.42, 451.42, 300.0],
+                "net_spend_365d": [-451.42, 100.0, 280.0],
+                "returned_amount_share_365d": [2.0, 0.8, 0.05],
+            }
+        )
+    )
+    kept = catalogue.is_strength(BY_NAME["spend_trend_90d"], frame)
+    assert kept.tolist() == [False, False, True]

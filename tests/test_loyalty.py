@@ -404,3 +404,21 @@ def test_no_switching_costs_for_the_gone_and_every_play_is_described() -> None:
     assert all(PLAYS[p].action and PLAYS[p].why for p in set(plays))
     # price customers are never offered a discount: their play has no offer cost
     assert PLAYS["no_discount"].offer_cost == 0 and PLAYS["let_go"].success_factor == 0
+
+
+def test_several_invoices_on_one_day_are_no_repeat_buying() -> None:
+    """16041, two invoices on the day of their first purchase, was typed inertia: "a
+    repeat buyer out of habit" after one visit."""
+    frame = pd.DataFrame(
+        {
+            "orders_365d": [2, 2, 5, 5],
+            "purchase_days_total": [1, 2, 2, 6],
+            "tenure_days": [30, 30, 800, 800],
+        }
+    )
+    assert assign_types(frame, BEHAVIOUR_RULES)["loyalty_type"].tolist() == [
+        "latent",
+        "inertia",
+        "inertia",  # five invoices on two days: not the frequent relationship of premium
+        "premium",
+    ]

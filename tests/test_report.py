@@ -249,3 +249,28 @@ def test_the_expected_count_of_leavers_comes_with_its_backtest_margin(tmp_path, 
     assert "At the 2 backtest cutoffs (2024-07-03 .. 2024-08-02)" in said
     assert "expected 80% to 110% of the churners who then left" in said
     assert said.endswith("read the 6,263 expected to leave with that margin.")
+
+
+def test_the_plays_table_counts_each_action_as_the_list_words_it() -> None:
+    """10,186 customers were counted as "No contact: keep serving them well" though 2,763
+    of them read "no play tested in past campaigns pays for itself" on the list."""
+    from pipeline.loyalty import PLAYS
+    from pipeline.report import _by_action
+    from pipeline.score import NO_PLAY_PAYS
+
+    keep = PLAYS["none"].action
+    scored = pd.DataFrame(
+        {
+            "play": ["none", "none", "none", "discount"],
+            "recommended_action": [
+                keep,
+                NO_PLAY_PAYS,
+                NO_PLAY_PAYS + ". Still answer the open complaint (1 complaint open for 3 "
+                "days): apologise, fix, follow up; no offer",
+                "First answer the open complaint (1 complaint open for 3 days): apologise, "
+                "fix, follow up. Then: " + PLAYS["discount"].action,
+            ],
+        }
+    )
+    counts = {label: len(rows) for label, rows in _by_action(scored)}
+    assert counts == {PLAYS["discount"].action: 1, keep: 1, NO_PLAY_PAYS: 2}

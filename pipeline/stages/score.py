@@ -186,7 +186,11 @@ def explain_rows(scored: pd.DataFrame, features: pd.DataFrame, params: Params) -
     log.info("SHAP values of %d customers reused from the explain stage", int(done.sum()))
     with timed(f"reasons for {len(rows):,} customers", log):
         return explain.reasons(
-            values, rows, k=params.explain.top_reasons, shop=explain.shop_norms(features)
+            values,
+            rows,
+            k=params.explain.top_reasons,
+            shop=explain.shop_norms(features),
+            horizon_days=params.churn.horizon_days,
         )
 
 
