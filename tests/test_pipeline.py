@@ -382,7 +382,10 @@ def test_mlflow_run_has_params_metrics_models_and_no_ids_or_complaint_text(shop)
 
 
 CHECK_MODEL = """
-import json, sys
+import json, os, platform, sys
+# NumPy on the pipeline's code path (pipeline/__init__.py): chosen when NumPy loads
+if platform.machine() == "x86_64":
+    os.environ.setdefault("NPY_DISABLE_CPU_FEATURES", "X86_V4 AVX512_ICL AVX512_SPR")
 import mlflow, numpy as np, pandas as pd
 root = sys.argv[1]
 mlflow.set_tracking_uri(f"sqlite:///{root}/mlflow.db")
