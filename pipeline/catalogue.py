@@ -45,6 +45,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+# returns count as a quality problem from the share of the year's spend the plays use
+from pipeline.loyalty import MATERIAL_RETURN_SHARE
+
 Predicate = Callable[[pd.DataFrame], np.ndarray]
 
 CONTEXT = "context"
@@ -236,12 +239,6 @@ def _customer_for(days: float) -> Predicate:
 
 
 _customer_for_a_year = _customer_for(365)
-
-
-# Returns count as a quality problem only from this share of the year's spend on: a
-# cancelled line worth pennies of a customer's hundreds (a real shop's C invoices) is no
-# sign of one. Where the share is unknown (no amounts), any return counts.
-MATERIAL_RETURN_SHARE = 0.05
 
 
 def _material_issue(f: pd.DataFrame) -> np.ndarray:

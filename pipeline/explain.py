@@ -208,6 +208,7 @@ def _drop_restated(
     rhythm = concept_keys.index("order_rhythm") if "order_rhythm" in concept_keys else -1
     facts = [_facts(t) for t in texts]
     is_rhythm = [c == rhythm for _, c in slots]
+    kept_gap = _facts(keeps)[0] if keeps is not None else None
     drop = np.zeros((len(texts[0]), len(texts)), dtype=bool)
     for s in range(len(texts)):
         for o in range(len(texts)):
@@ -216,8 +217,7 @@ def _drop_restated(
             for mine, theirs in zip(facts[s], facts[o], strict=True):
                 said = ~is_rhythm[o] & pd.notna(theirs) & (theirs == mine)
                 drop[:, s] |= is_rhythm[s] & said
-        if keeps is not None:
-            kept_gap = _facts(keeps)[0]
+        if kept_gap is not None:
             drop[:, s] |= pd.notna(kept_gap) & (kept_gap == facts[s][0])
     # keep the first k that are not dropped, in order
     rank = np.where(drop, len(texts), np.arange(len(texts))[None, :])

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.catalogue import MATERIAL_RETURN_SHARE
 from pipeline.schema import LOYALTY_TYPES
 
 STAGES = ("suspicion", "expectation", "first_purchase", "repeat_purchase", "advocate")
@@ -383,7 +382,10 @@ SITUATION_PLAY: dict[str, str] = {
 }
 WINBACK_PLAYS = ("winback", "winback_recovery")
 # Returns in the last 90 days call for a quality follow-up only when the year's returns
-# are at least MATERIAL_RETURN_SHARE of the year's spend (the reasons use the same bar).
+# are at least this share of the year's spend: a cancelled line worth pennies of a
+# customer's hundreds (a real shop's C invoices) is no sign of a quality problem. Where
+# the share is unknown (no amounts), any return counts. The reasons use the same bar.
+MATERIAL_RETURN_SHARE = 0.05
 
 
 def situations(frame: pd.DataFrame) -> pd.DataFrame:
