@@ -7,6 +7,7 @@ figures are the README's headline for Online Retail.
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 import subprocess
@@ -129,8 +130,12 @@ def test_feature_candidates_judged_on_the_past_only_are_not_adopted(shop):
 
 
 def test_the_shipped_settings_are_the_grids_choice_on_the_past(shop):
-    """The README's 64-setting grid and the script's rule choose exactly the settings
-    `make forward-online-retail` ships (Makefile's ONLINE_RETAIL_SET)."""
+    """The README's 64-setting grid and the script's rule choose the settings `make
+    forward-online-retail` ships (Makefile's ONLINE_RETAIL_SET), up to what the CPU's
+    last bits move: the shipped setting is within the rule's 0.002 of the best mean AUC,
+    and its Brier within 0.001 of the chosen one's. One setting's mean AUC and Brier
+    moved by 0.0012 and 0.0004 between two machines (README), so where the rule's
+    tie-break separates the top settings by less, it is deciding on noise."""
     grid = (
         "early_stopping_metric=binary_logloss,auc",
         "num_leaves=7,15",
@@ -139,13 +144,26 @@ def test_the_shipped_settings_are_the_grids_choice_on_the_past(shop):
         "learning_rate=0.02,0.05",
         "lambda_l2=1.0,10.0",
     )
-    chosen = _tune(shop, grid=grid).split("chosen:")[1]
-    shipped = (ROOT / "Makefile").read_text().split("ONLINE_RETAIL_SET :=")[1].split("\n#")[0]
-    for setting in ("num_leaves", "min_child_samples", "feature_fraction", "lambda_l2"):
-        value = shipped.split(f"train.{setting}=")[1].split()[0]
-        assert f"'{setting}': {float(value)}" in chosen or f"'{setting}': {value}" in chosen
-    assert "'learning_rate': 0.05" in chosen  # params.yaml's, not set for the shop
-    assert "'early_stopping_metric': 'binary_logloss'" in chosen
+    out = _tune(shop, grid=grid)
+    rows = [ast.literal_eval(line) for line in out.splitlines() if line.startswith("{")]
+    assert len(rows) == 64
+    chosen = ast.literal_eval(out.split("chosen:")[1].strip())
+    best = max(r["roc_auc"] for r in rows)
+    text = (ROOT / "Makefile").read_text().split("ONLINE_RETAIL_SET :=")[1].split("\n#")[0]
+    settings = {
+        k: float(text.split(f"train.{k}=")[1].split()[0])
+        for k in ("num_leaves", "min_child_samples", "feature_fraction", "lambda_l2")
+    }
+    (shipped,) = [
+        r
+        for r in rows
+        if all(float(r[k]) == v for k, v in settings.items())
+        # params.yaml's, not set for the shop
+        and r["learning_rate"] == 0.05
+        and r["early_stopping_metric"] == "binary_logloss"
+    ]
+    assert shipped["roc_auc"] >= best - 0.002, (shipped, best)
+    assert shipped["brier"] <= chosen["brier"] + 0.001, (shipped, chosen)
 
 
 def test_a_denser_snapshot_grid_judged_on_the_past_is_not_adopted(shop, tmp_path):
