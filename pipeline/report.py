@@ -16,6 +16,7 @@ import pandas as pd
 
 from pipeline import charts
 from pipeline.loyalty import PLAYS
+from pipeline.score import action_without_complaint
 from pipeline.segments import SEGMENT_LABELS
 
 SEGMENT_COLORS = {
@@ -361,15 +362,6 @@ SITUATION_LABELS = {
 }
 
 
-# What score._complaint_first puts around an action when a complaint is open.
-_COMPLAINT_FIRST = (
-    r"^First answer the open complaint \([^)]*\): apologise, fix, follow up\. Then: "
-)
-_COMPLAINT_STILL = (
-    r"\. Still answer the open complaint \([^)]*\): apologise, fix, follow up; no offer$"
-)
-
-
 def _by_action(scored: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """The customers of each action, in the order of :data:`PLAYS`: a play's action,
     or the action the list gives instead where it says more (a "none" play decided by
@@ -378,12 +370,7 @@ def _by_action(scored: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """
     plain = scored["play"].map({k: p.action for k, p in PLAYS.items()})
     # the list's own words (score.NO_PLAY_PAYS, ...), without the complaint's
-    own = (
-        scored["recommended_action"]
-        .astype("object")
-        .str.replace(_COMPLAINT_FIRST, "", regex=True)
-        .str.replace(_COMPLAINT_STILL, "", regex=True)
-    )
+    own = action_without_complaint(scored["recommended_action"])
     label = own.where(own.notna() & (own != ""), plain)
     out = []
     for key in PLAYS:

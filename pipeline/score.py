@@ -18,6 +18,7 @@ customers form the call list, lapsed ones the win-back list.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -377,18 +378,31 @@ def _complaint_first(out: pd.DataFrame, rows: np.ndarray) -> None:
         return
     idle = todo & out["play"].isin(NO_CONTACT_PLAYS).to_numpy()
     act = todo & ~idle
+    before, after = _ANSWER_FIRST.split("{fact}")
     out.loc[act, "recommended_action"] = (
-        "First answer the open complaint ("
-        + fact[act]
-        + "): apologise, fix, follow up. Then: "
-        + out.loc[act, "recommended_action"]
+        before + fact[act] + after + out.loc[act, "recommended_action"]
     )
+    before, after = _ANSWER_STILL.split("{fact}")
     out.loc[idle, "recommended_action"] = (
-        out.loc[idle, "recommended_action"]
-        + ". Still answer the open complaint ("
-        + fact[idle]
-        + "): apologise, fix, follow up; no offer"
+        out.loc[idle, "recommended_action"] + before + fact[idle] + after
     )
+
+
+# What an open complaint adds to an action (_complaint_first), and the way back to the
+# action itself (the report counts customers by it).
+_ANSWER_FIRST = "First answer the open complaint ({fact}): apologise, fix, follow up. Then: "
+_ANSWER_STILL = ". Still answer the open complaint ({fact}): apologise, fix, follow up; no offer"
+_ANSWERS = "|".join(
+    (
+        "^" + re.escape(_ANSWER_FIRST).replace(r"\{fact\}", r"[^)]*"),
+        re.escape(_ANSWER_STILL).replace(r"\{fact\}", r"[^)]*") + "$",
+    )
+)
+
+
+def action_without_complaint(actions: pd.Series) -> pd.Series:
+    """``recommended_action`` without what an open complaint added to it."""
+    return actions.astype("object").str.replace(_ANSWERS, "", regex=True)
 
 
 # The action of a customer the uplift model decided no play pays for (play "none"), and
