@@ -5,10 +5,10 @@ Run after `dvc repro` (it reads data/features and data/canonical of the workspac
     python benchmarks/tune_churn.py --before 2011-09-10 --origins 4
     python benchmarks/tune_churn.py --before 2011-09-10 --grid num_leaves=7,15
     python benchmarks/tune_churn.py --before 2011-09-10 --grid num_leaves=7 \
-        min_child_samples=100 feature_fraction=0.8 lambda_l2=10.0 \
+        min_child_samples=100 feature_fraction=0.5 lambda_l2=1.0 \
         --candidates rhythm mix --drop monetary seasonality
     python benchmarks/tune_churn.py --before 2011-09-10 --grid num_leaves=7 \
-        min_child_samples=100 feature_fraction=0.8 lambda_l2=10.0 \
+        min_child_samples=100 feature_fraction=0.5 lambda_l2=1.0 \
         --at 2011-03-14 2011-04-13 2011-05-13 2011-06-12
 
 For each candidate it fits the shipped churn model (pipeline.shipping.fit_shipped_churn

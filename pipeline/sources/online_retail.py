@@ -307,16 +307,19 @@ def _cancelled_the_same_day(lines: pd.DataFrame) -> np.ndarray:
         + "/"
         + invoices["lines"]
     )
-    invoices = invoices.sort_values(["at"], kind="stable")
-    cancels = invoices.index.str.startswith("C")
-    invoices["nth"] = invoices.groupby([invoices["key"], cancels]).cumcount()
-    paired = (
-        invoices[~cancels]
-        .reset_index()
-        .merge(invoices[cancels].reset_index(), on=["key", "nth"], suffixes=("", "_cancel"))
-    )
-    paired = paired[paired["at"] <= paired["at_cancel"]]
-    undone = set(paired["invoice"]) | set(paired["invoice_cancel"])
+    invoices["cancel"] = invoices.index.str.startswith("C")
+    # only keys holding both an order and a cancellation can pair (a few hundred)
+    both = invoices.groupby("key")["cancel"].transform("nunique") == 2
+    # in time order, an order before a cancellation of the same minute
+    events = invoices[both].sort_values(["key", "at", "cancel"], kind="stable")
+    undone: set[str] = set()
+    for _, group in events.groupby("key", sort=False):
+        waiting: list[str] = []  # this key's orders not yet undone, earliest first
+        for invoice, cancel in zip(group.index, group["cancel"], strict=True):
+            if not cancel:
+                waiting.append(invoice)
+            elif waiting:  # a cancellation before any order of its lines cancels none
+                undone.update((waiting.pop(0), invoice))
     return lines["invoice"].isin(undone).to_numpy(dtype=bool)
 
 
