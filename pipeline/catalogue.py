@@ -241,6 +241,21 @@ def _customer_for(days: float) -> Predicate:
 _customer_for_a_year = _customer_for(365)
 
 
+def _bought_on_several_days(f: pd.DataFrame) -> np.ndarray:
+    # with one day of purchases the first order is the last ("one order so far, 52 days
+    # ago" says when) and there is no habit to speak of (an unknown count is given the
+    # benefit of the doubt)
+    days = _col(f, "purchase_days_total")
+    return (days.isna() | (days >= 2)).to_numpy()
+
+
+def _tenure_of_its_own(f: pd.DataFrame) -> np.ndarray:
+    # the relationship says more than the first order's age only when it began a month
+    # or more before it (a signup), or there were orders after the first day
+    began_before = _col(f, "tenure_days") - _col(f, "first_order_age_days") >= 30
+    return _bought_on_several_days(f) | began_before.to_numpy()
+
+
 def _material_issue(f: pd.DataFrame) -> np.ndarray:
     # a complaint, or returns worth speaking of, in the last year
     complained = _col(f, "complaints_365d") >= 1
@@ -494,7 +509,10 @@ CATALOGUE: tuple[Feature, ...] = (
         "repeat_purchase",
         "order_rhythm",
         "orders a month expected while still active (BG/NBD)",
-        "usually {bgnbd_orders_per_30d_if_alive|1 order} a month while active",
+        Phrase(
+            "usually {bgnbd_orders_per_30d_if_alive|1 order} a month while active",
+            _bought_on_several_days,
+        ),
     ),
     _f("cutoff_month", "seasonality", CONTEXT, "month of the year", "{cutoff_month}"),
     _f(
@@ -978,7 +996,7 @@ CATALOGUE: tuple[Feature, ...] = (
         "relationship",
         "tenure",
         "length of the relationship",
-        "customer for {tenure_days|duration}",
+        Phrase("customer for {tenure_days|duration}", _tenure_of_its_own),
         strength=Phrase("customer for {tenure_days|duration}", _ge("tenure_days", 730)),
     ),
     _f(
@@ -986,7 +1004,7 @@ CATALOGUE: tuple[Feature, ...] = (
         "relationship",
         "tenure",
         "time since the first order",
-        "first order {first_order_age_days|duration} ago",
+        Phrase("first order {first_order_age_days|duration} ago", _bought_on_several_days),
     ),
     _f(
         "points_balance",

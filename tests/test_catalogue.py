@@ -318,6 +318,35 @@ def test_a_new_customer_is_told_nothing_of_a_year_they_were_not_there_for() -> N
     assert trend == [None, "spent 57.60 in the last 90 days; 0.00 the 90 before"]
 
 
+def test_a_single_day_of_purchases_gives_no_tenure_or_habit_to_restate() -> None:
+    """Reviewed on Online Retail's call list: "one order so far, 52 days ago" beside
+    "first order 52 days ago", "customer for 39 days" beside "one order so far, 39 days
+    ago", and "usually 0.2 orders a month while active" of a customer who bought once.
+    With one day of purchases the first order is the last, the tenure is its age, and
+    there is no habit: BG/NBD's rate for them is the shop's prior, not theirs."""
+    one_day = {
+        "purchase_days_total": [1.0, 1.0, 4.0, NA],
+        "first_order_age_days": [52.0, 52.0, 400.0, 52.0],
+    }
+    first = say("first_order_age_days", **one_day)
+    assert first == [None, None, "first order 13 months ago", "first order 52 days ago"]
+    tenure = say("tenure_days", tenure_days=[52.0, 700.0, 400.0, 52.0], **one_day)
+    # signed up long before the one order: that is a fact of its own
+    assert tenure == [
+        None,
+        "customer for 23 months",
+        "customer for 13 months",
+        "customer for 52 days",
+    ]
+    rate = say("bgnbd_orders_per_30d_if_alive", bgnbd_orders_per_30d_if_alive=[0.2] * 4, **one_day)
+    assert rate == [
+        None,
+        None,
+        "usually 0.2 orders a month while active",
+        "usually 0.2 orders a month while active",
+    ]
+
+
 def test_returns_and_complaints_are_named_as_the_shop_records_them() -> None:
     """An orders-only shop has cancellations, no complaints: "no order since the last
     return or complaint" spoke of complaints it never records; and a cancelled line
