@@ -463,7 +463,7 @@ CATALOGUE: tuple[Feature, ...] = (
         "repeat_purchase",
         "order_rhythm",
         "orders a month over the relationship",
-        "{order_rate_per_30d|1 order} a month on average",
+        Phrase("{order_rate_per_30d|1 order} a month on average", _bought_on_several_days),
     ),
     _f(
         "recency_share_of_tenure",

@@ -321,7 +321,9 @@ def test_a_new_customer_is_told_nothing_of_a_year_they_were_not_there_for() -> N
 def test_a_single_day_of_purchases_gives_no_tenure_or_habit_to_restate() -> None:
     """Reviewed on Online Retail's call list: "one order so far, 52 days ago" beside
     "first order 52 days ago", "customer for 39 days" beside "one order so far, 39 days
-    ago", and "usually 0.2 orders a month while active" of a customer who bought once.
+    ago", and "usually 0.2 orders a month while active" of a customer who bought once;
+    on its win-back list "0.1 orders a month on average" beside "one order so far, 245
+    days ago".
     With one day of purchases the first order is the last, the tenure is its age, and
     there is no habit: BG/NBD's rate for them is the shop's prior, not theirs."""
     one_day = {
@@ -338,6 +340,9 @@ def test_a_single_day_of_purchases_gives_no_tenure_or_habit_to_restate() -> None
         "customer for 13 months",
         "customer for 52 days",
     ]
+    # nor "0.1 orders a month on average" beside "one order so far, 245 days ago"
+    average = say("order_rate_per_30d", order_rate_per_30d=[0.1] * 4, **one_day)
+    assert average == [None, None, *["0.1 orders a month on average"] * 2]
     rate = say("bgnbd_orders_per_30d_if_alive", bgnbd_orders_per_30d_if_alive=[0.2] * 4, **one_day)
     assert rate == [
         None,
