@@ -37,10 +37,13 @@ run: install
 # The population is the customers who bought in the 2010-2011 file before the cutoff
 # (2010-12-01 .. 2011-09-10: 283 days of lookback). The four settings were chosen for
 # this shop by `benchmarks/tune_churn.py --before 2011-09-10` (the README's 64-setting
-# grid, on the four origins 2011-03-14 .. 2011-06-12, whose labels end by that date).
+# grid, on the four origins 2011-03-14 .. 2011-06-12, whose labels end by that date),
+# then the monotone constraints at those settings, by the same rule (README).
 ONLINE_RETAIL_SET := -S source.kind=online_retail -S churn.lookback_days=283 \
   -S train.num_leaves=7 -S train.min_child_samples=100 -S train.feature_fraction=0.5 \
-  -S train.lambda_l2=1.0
+  -S train.lambda_l2=1.0 \
+  -S 'train.risk_rises_with=[days_since_last_order,bgnbd_p_no_purchase,overdue_ratio,recency_share_of_tenure]' \
+  -S 'train.risk_falls_with=[bgnbd_p_alive]'
 # `dvc exp run -S` leaves its params in params.yaml; put the user's file back (edits
 # included) so a later `make run` is the embedded shop again. The experiment stays in
 # `dvc exp show`, its outputs in the workspace until the next run.

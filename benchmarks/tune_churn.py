@@ -223,13 +223,16 @@ def judge(
 
 
 def _grid(overrides: list[str]) -> dict[str, list[object]]:
-    """GRID, or only the knobs given as ``name=v1,v2`` (values parsed as YAML)."""
+    """GRID, or only the knobs given as ``name=v1,v2`` (values parsed as YAML; lists,
+    such as ``risk_rises_with=[];[days_since_last_order,overdue_ratio]``, are separated
+    by ``;``)."""
     if not overrides:
         return GRID
     out: dict[str, list[object]] = {}
     for item in overrides:
         name, _, values = item.partition("=")
-        out[name] = [yaml.safe_load(v) for v in values.split(",")]
+        lists = values.startswith("[") or ";" in values
+        out[name] = [yaml.safe_load(v) for v in values.split(";" if lists else ",")]
     return out
 
 

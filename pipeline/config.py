@@ -217,6 +217,22 @@ class Train(_Model):
     seasonal_shift: bool = True
     # Above this many training rows, train on a sample stratified by cutoff and label.
     max_rows: int = Field(250_000, gt=0)
+    # What the shop knows of its own churn, imposed on the churn booster as monotone
+    # constraints: features along which the risk never falls (a longer silence) and never
+    # rises (the chance, by purchase history, that the customer is still active). Empty:
+    # the trees find every shape themselves.
+    risk_rises_with: list[str] = []
+    risk_falls_with: list[str] = []
+
+    @model_validator(mode="after")
+    def _one_direction_each(self) -> Train:
+        both = sorted(set(self.risk_rises_with) & set(self.risk_falls_with))
+        if both:
+            raise ValueError(
+                f"train.risk_rises_with and train.risk_falls_with both name {both}: "
+                "the risk cannot both rise and fall along a feature"
+            )
+        return self
 
 
 class Evaluate(_Model):

@@ -73,6 +73,34 @@ class Design:
         return pd.DataFrame(cols, index=frame.index)
 
 
+def monotone_constraints(design: Design, p: Train) -> dict[str, object]:
+    """LightGBM's monotone constraints for ``train.risk_rises_with`` / ``risk_falls_with``
+    (+1: the churn score never falls as the feature grows, -1: never rises), in the
+    design's column order; nothing when both are empty.
+
+    Raises
+    ------
+    ValueError
+        If a named feature is not among the design's features (a misspelling, or a
+        feature this shop's data cannot give).
+    """
+    direction = {name: 1 for name in p.risk_rises_with} | {
+        name: -1 for name in p.risk_falls_with
+    }
+    if not direction:
+        return {}
+    unknown = sorted(set(direction) - set(design.features))
+    if unknown:
+        raise ValueError(
+            f"train.risk_rises_with / risk_falls_with name {unknown}, not among the "
+            f"{len(design.features)} churn features: {', '.join(design.features)}"
+        )
+    return {
+        "monotone_constraints": [direction.get(name, 0) for name in design.features],
+        "monotone_constraints_method": "basic",
+    }
+
+
 def fit_churn(
     train: pd.DataFrame,
     valid: pd.DataFrame,
@@ -95,7 +123,12 @@ def fit_churn(
     lightgbm.Booster
         Trimmed to the best iteration on ``valid``.
     """
-    params = lgb_params(p, objective="binary", metric=p.early_stopping_metric)
+    params = lgb_params(
+        p,
+        objective="binary",
+        metric=p.early_stopping_metric,
+        **monotone_constraints(design, p),
+    )
     dtrain = lgb.Dataset(
         design.matrix(train), label=train["churned"].to_numpy(), free_raw_data=False
     )

@@ -83,6 +83,41 @@ def test_the_blend_weight_follows_the_better_ranker_on_validation():
     assert choose_bgnbd_weight(booster, plain, valid) == 0.0
 
 
+def test_the_risk_never_falls_along_a_feature_the_shop_says_it_rises_with():
+    """`train.risk_rises_with: [days_since_last_order]`: however the noise bends the
+    trees, a longer silence never lowers the score; without it, the trees follow the
+    noise up and down."""
+    train, valid = _frame(3000, 9), _frame(1500, 10)
+    rng = np.random.default_rng(11)
+    # a bump of churners at 100-130 days, none just after: noise the trees can learn
+    bump = train["days_since_last_order"].between(100, 130)
+    train.loc[bump, "churned"] = 1
+    train.loc[train["days_since_last_order"].between(130, 170), "churned"] = (
+        rng.random(int(train["days_since_last_order"].between(130, 170).sum())) < 0.1
+    ).astype("int8")
+    design = Design(features=("days_since_last_order", "spend_365d"), categories={})
+    grid = pd.DataFrame({"days_since_last_order": np.linspace(0, 300, 301), "spend_365d": 100.0})
+
+    def steps(p: Train) -> np.ndarray:
+        booster = fit_churn(train, valid, design, p)
+        return np.diff(booster.predict(design.matrix(grid), raw_score=True))
+
+    assert (steps(Train(max_rounds=200)) < -1e-9).any()
+    constrained = Train(max_rounds=200, risk_rises_with=["days_since_last_order"])
+    assert (steps(constrained) >= -1e-12).all()
+    falls = steps(Train(max_rounds=200, risk_falls_with=["days_since_last_order"]))
+    assert (falls <= 1e-12).all()
+
+
+def test_monotone_constraints_name_features_the_model_has_and_one_direction_each():
+    design = Design(features=("days_since_last_order", "spend_365d"), categories={})
+    train, valid = _frame(500, 12), _frame(300, 13)
+    with pytest.raises(ValueError, match=r"\['days_since_last_ordr'\], not among the 2 churn"):
+        fit_churn(train, valid, design, Train(risk_rises_with=["days_since_last_ordr"]))
+    with pytest.raises(ValueError, match="cannot both rise and fall"):
+        Train(risk_rises_with=["spend_365d"], risk_falls_with=["spend_365d"])
+
+
 def test_value_model_learns_spend_of_those_who_stay():
     train, valid = _frame(4000, 7), _frame(2000, 8)
     train["future_spend"] = np.where(train["churned"] == 0, train["spend_365d"] / 4, 0.0)
