@@ -84,9 +84,7 @@ def monotone_constraints(design: Design, p: Train) -> dict[str, object]:
         If a named feature is not among the design's features (a misspelling, or a
         feature this shop's data cannot give).
     """
-    direction = {name: 1 for name in p.risk_rises_with} | {
-        name: -1 for name in p.risk_falls_with
-    }
+    direction = {name: 1 for name in p.risk_rises_with} | {name: -1 for name in p.risk_falls_with}
     if not direction:
         return {}
     unknown = sorted(set(direction) - set(design.features))
