@@ -924,7 +924,8 @@ CATALOGUE: tuple[Feature, ...] = (
         "monetary",
         "spend",
         "average order value",
-        "average order {order_value_mean_365d|money}",
+        # not of orders mostly returned: the order they did not keep is not at stake
+        Phrase("average order {order_value_mean_365d|money}", _kept_their_spend),
     ),
     _f(
         "quantity_per_order_mean_365d",

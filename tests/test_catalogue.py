@@ -433,3 +433,16 @@ def test_a_customer_who_returned_what_they_bought_is_not_spending_more() -> None
     )
     kept = catalogue.is_strength(BY_NAME["spend_trend_90d"], frame)
     assert kept.tolist() == [False, False, True]
+
+
+def test_an_average_order_is_not_said_of_orders_mostly_returned() -> None:
+    """Online Retail's win-back list: "average order 19,809.75" of a customer who
+    returned 98% of what they ordered in the year: the order they did not keep read as
+    the value at stake. Their returns give the reason instead."""
+    out = say(
+        "order_value_mean_365d",
+        order_value_mean_365d=[19_809.75, 451.42, 120.0],
+        returned_amount_share_365d=[0.98, 0.1, NA],
+        net_spend_365d=[792.0, 812.0, 360.0],
+    )
+    assert out == [None, "average order 451.42", "average order 120.00"]
