@@ -354,6 +354,8 @@ _LAST_ORDER = (
     ),
     Phrase("one order so far, {days_since_last_order|days} ago"),
 )
+# how often the customer bought, in the facts BG/NBD reads too
+_PURCHASE_DAYS = "ordered on {purchase_days_total|day} in {tenure_days|duration} as a customer"
 # what a missing gap means: one order, or several on a single day
 _NO_RHYTHM = "bought on a single day so far"
 _ON_SCHEDULE = Phrase(
@@ -419,7 +421,7 @@ CATALOGUE: tuple[Feature, ...] = (
         "repeat_purchase",
         "order_rhythm",
         "days with an order, in all",
-        "ordered on {purchase_days_total|day} in {tenure_days|duration} as a customer",
+        _PURCHASE_DAYS,
         "ordered on {purchase_days_total|day} in all",
     ),
     _f(
@@ -513,10 +515,7 @@ CATALOGUE: tuple[Feature, ...] = (
         # pulled toward the shop's prior ("usually 0.3 orders a month" of a customer
         # who ordered every 2 days, three times), and with one day of purchases it is
         # the prior alone
-        Phrase(
-            "ordered on {purchase_days_total|day} in {tenure_days|duration} as a customer",
-            _bought_on_several_days,
-        ),
+        Phrase(_PURCHASE_DAYS, _bought_on_several_days),
     ),
     _f("cutoff_month", "seasonality", CONTEXT, "month of the year", "{cutoff_month}"),
     _f(
