@@ -64,8 +64,18 @@ def _c(column: str, op: str, threshold: float, if_missing: bool = False) -> Cond
     return Condition(column, op, threshold, if_missing)
 
 
-REPEAT = _c("orders_365d", ">=", 2)
-ONE_OFF = _c("orders_365d", "<=", 1)
+def _buys_on(days: int) -> Condition:
+    # repeat buying is buying on several days: two invoices of one visit (an orders-only
+    # shop's split baskets) are one purchase, no habit yet
+    return _c("purchase_days_total", ">=", days, True)
+
+
+# An answer is qualified by the relationship it describes: bought on two days or more so
+# far, not in the year before whichever snapshot is read (the latest, often months after
+# the answer: a habit buyer who lapsed since is still a habit buyer who lapsed, not one
+# held back from buying)
+REPEAT = _c("purchase_days_total", ">=", 2)
+ONE_OFF = _c("purchase_days_total", "<=", 1)
 
 SURVEY_RULES: tuple[Rule, ...] = (
     Rule(
@@ -78,13 +88,20 @@ SURVEY_RULES: tuple[Rule, ...] = (
     Rule("inertia", ("habit",), (REPEAT,), "repeat buyer out of habit, low attachment"),
     Rule("convenience", ("convenience",), (REPEAT,), "repeat buyer for ease and speed"),
     Rule("incentive", ("promotions",), (), "buys for rewards and campaigns"),
+    # buying on promotion days is what a price-loyal customer does too: their answer is
+    # read before the promotion-day share can overrule it
+    Rule("price", ("lowest_price",), (), "follows the lowest price"),
     Rule(
         "incentive",
         None,
-        (_c("promotion_day_order_share_365d", ">=", 0.6), _c("attachment", "<=", 4)),
+        (
+            _c("promotion_day_order_share_365d", ">=", 0.6),
+            _c("orders_365d", ">=", 2),  # one order on a promotion day is not a pattern
+            _buys_on(2),
+            _c("attachment", "<=", 4),
+        ),
         "says otherwise, but buys almost only on promotion days",
     ),
-    Rule("price", ("lowest_price",), (), "follows the lowest price"),
     Rule("latent", ("held_back",), (), "wants more but is held back"),
     Rule(
         "latent",
@@ -101,12 +118,6 @@ SURVEY_RULES: tuple[Rule, ...] = (
     Rule("inertia", None, (REPEAT,), "buys again without attachment"),
     Rule("latent", None, (), "low attachment, rare purchases"),
 )
-
-
-def _buys_on(days: int) -> Condition:
-    # repeat buying is buying on several days: two invoices of one visit (an orders-only
-    # shop's split baskets) are one purchase, no habit yet
-    return _c("purchase_days_total", ">=", days, True)
 
 
 BEHAVIOUR_RULES: tuple[Rule, ...] = (

@@ -25,91 +25,129 @@ SURVEY_COLUMNS = [
     "attachment",
     "recommend",
     "orders_365d",
+    "purchase_days_total",
     "promotion_day_order_share_365d",
 ]
 
-# (main_reason, attachment, recommend, orders_365d, promotion share) -> type, matching rule
+# (main_reason, attachment, recommend, orders_365d, purchase days so far, promotion share)
+#   -> type, matching rule
 SURVEY_CASES = {
     "brand value, attached, advocate, repeat -> premium": (
-        ("brand_value", 7, 9, 3, NA),
+        ("brand_value", 7, 9, 3, 3, NA),
         "premium",
         "high attachment and advocacy, and buys again: real loyalty",
     ),
     "recommend unknown counts as advocacy": (
-        ("brand_value", 7, NA, 3, NA),
+        ("brand_value", 7, NA, 3, 3, NA),
         "premium",
         "high attachment and advocacy, and buys again: real loyalty",
     ),
     "brand value without advocacy -> later premium rule": (
-        ("brand_value", 7, 5, 3, NA),
+        ("brand_value", 7, 5, 3, 3, NA),
         "premium",
         "values the brand and buys again",
     ),
     "attached habit buyer is premium, not inertia": (
-        ("habit", 7, 9, 3, NA),
+        ("habit", 7, 9, 3, 3, NA),
         "premium",
         "high attachment and advocacy, and buys again: real loyalty",
     ),
     "no alternative + repeat -> monopoly": (
-        ("no_alternative", 2, 2, 3, NA),
+        ("no_alternative", 2, 2, 3, 3, NA),
         "monopoly",
         "repeat buyer for want of alternatives",
     ),
     "no alternative, one order -> latent fallback": (
-        ("no_alternative", 2, 2, 1, NA),
+        ("no_alternative", 2, 2, 1, 1, NA),
         "latent",
         "low attachment, rare purchases",
     ),
     "habit + repeat -> inertia": (
-        ("habit", 3, NA, 3, NA),
+        ("habit", 3, NA, 3, 3, NA),
         "inertia",
         "repeat buyer out of habit, low attachment",
     ),
     "habit beats promotion-day share": (
-        ("habit", 3, 9, 3, 0.8),
+        ("habit", 3, 9, 3, 3, 0.8),
         "inertia",
         "repeat buyer out of habit, low attachment",
     ),
     "habit, one order, attachment 2 -> latent fallback": (
-        ("habit", 2, NA, 1, NA),
+        ("habit", 2, NA, 1, 1, NA),
         "latent",
         "low attachment, rare purchases",
     ),
     "convenience + repeat -> convenience": (
-        ("convenience", 3, NA, 3, NA),
+        ("convenience", 3, NA, 3, 3, NA),
         "convenience",
         "repeat buyer for ease and speed",
     ),
     "promotions -> incentive whatever the attachment": (
-        ("promotions", 7, 10, 5, 0.0),
+        ("promotions", 7, 10, 5, 5, 0.0),
         "incentive",
         "buys for rewards and campaigns",
     ),
     "says brand, buys on promotion days -> incentive": (
-        ("brand_value", 3, 9, 3, 0.8),
+        ("brand_value", 3, 9, 3, 3, 0.8),
         "incentive",
         "says otherwise, but buys almost only on promotion days",
     ),
     "lowest price -> price even if attached": (
-        ("lowest_price", 7, 9, 3, NA),
+        ("lowest_price", 7, 9, 3, 3, NA),
         "price",
         "follows the lowest price",
     ),
-    "held back -> latent": (("held_back", 2, NA, 0, NA), "latent", "wants more but is held back"),
+    "held back -> latent": (
+        ("held_back", 2, NA, 0, 0, NA),
+        "latent",
+        "wants more but is held back",
+    ),
     "no reason, attached, one order -> latent": (
-        (None, 6, NA, 1, NA),
+        (None, 6, NA, 1, 1, NA),
         "latent",
         "attached but rarely buys: something holds them back",
     ),
     "no reason, repeat -> inertia": (
-        (None, 3, NA, 3, NA),
+        (None, 3, NA, 3, 3, NA),
         "inertia",
         "buys again without attachment",
     ),
     "no reason, orders unknown -> latent": (
-        (None, 3, NA, NA, NA),
+        (None, 3, NA, NA, NA, NA),
         "latent",
         "low attachment, rare purchases",
+    ),
+    # the snapshot read can be months after the answer: a habit buyer who has lapsed
+    # since (no order in its last year) still bought on many days
+    "habit buyer who lapsed since -> inertia, not latent": (
+        ("habit", 3, NA, 0, 9, NA),
+        "inertia",
+        "repeat buyer out of habit, low attachment",
+    ),
+    "attached brand buyer who lapsed since -> premium, not latent": (
+        ("brand_value", 6, 9, 1, 8, NA),
+        "premium",
+        "high attachment and advocacy, and buys again: real loyalty",
+    ),
+    "no alternative, lapsed since -> monopoly": (
+        ("no_alternative", 2, 2, 0, 5, NA),
+        "monopoly",
+        "repeat buyer for want of alternatives",
+    ),
+    "held back, one order that fell on a promotion day -> latent": (
+        ("held_back", 3, NA, 1, 1, 1.0),
+        "latent",
+        "wants more but is held back",
+    ),
+    "two invoices of one visit are not buying again": (
+        ("convenience", 3, NA, 2, 1, 1.0),
+        "latent",
+        "low attachment, rare purchases",
+    ),
+    "lowest price, buys on promotion days -> price": (
+        ("lowest_price", 3, NA, 5, 5, 0.8),
+        "price",
+        "follows the lowest price",
     ),
 }
 
@@ -129,10 +167,13 @@ def test_survey_rules_assign_the_first_matching_type(row, loyalty_type, why) -> 
 
 def test_survey_rule_order_decides_between_matching_rules() -> None:
     # Each row matches two rules; the one listed first wins.
-    frame = pd.DataFrame([("habit", 7, 9, 3, NA), ("habit", 3, 9, 3, 0.8)], columns=SURVEY_COLUMNS)
+    frame = pd.DataFrame(
+        [("habit", 7, 9, 3, 3, NA), ("habit", 3, 9, 3, 3, 0.8)], columns=SURVEY_COLUMNS
+    )
     premium, monopoly, inertia = SURVEY_RULES[:3]
-    incentive_by_share = SURVEY_RULES[5]
-    assert incentive_by_share.reasons is None
+    (incentive_by_share,) = (
+        r for r in SURVEY_RULES if r.loyalty_type == "incentive" and r.reasons is None
+    )
     rest = tuple(r for r in SURVEY_RULES[3:] if r is not incentive_by_share)
     swapped = (monopoly, incentive_by_share, inertia, premium, *rest)
 
@@ -148,6 +189,7 @@ def test_survey_rules_without_main_reason_use_behaviour_only_rules() -> None:
         {
             "attachment": [6.0, 3.0, 3.0],
             "orders_365d": [1, 3, 3],
+            "purchase_days_total": [1, 3, 3],
             "promotion_day_order_share_365d": [NA, NA, 0.6],
         }
     )

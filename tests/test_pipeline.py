@@ -26,6 +26,8 @@ import pytest
 import yaml
 from conftest import run_in_shell
 
+from pipeline.release import survey_labels
+
 
 @pytest.fixture(scope="module")
 def shop(dvc_shop) -> Path:
@@ -316,6 +318,23 @@ def test_model_beats_recency_and_finds_planted_causes_not_the_control(shop):
     assert scored["reason_1"].astype(str).str.contains("region").mean() < 0.01
     at_risk = pd.read_csv(shop / "data/scored/at_risk.csv").filter(like="reason_")
     assert at_risk.apply(lambda c: c.astype(str).str.contains("region")).to_numpy().mean() < 0.02
+
+
+def test_survey_labels_recover_the_planted_types(shop):
+    # the classifier can only learn what its labels say: the rule table applied to the
+    # answers must give most surveyed customers the type the simulator planted, and
+    # "latent" (every play's sleeping dog) must mostly be latent customers
+    snapshots = pd.read_parquet(shop / "data/features/snapshots.parquet")
+    surveys = pd.read_parquet(shop / "data/canonical/surveys.parquet")
+    truth = pd.read_parquet(shop / "data/truth/truth.parquet").set_index("customer_id")
+    labels = survey_labels(snapshots, surveys)
+    planted = labels["customer_id"].map(truth["true_type"])
+    assert len(labels) > 300
+    accuracy = (labels["loyalty_type"] == planted).mean()
+    latent = labels["loyalty_type"] == "latent"
+    precision = (planted[latent] == "latent").mean()
+    assert accuracy > 0.8, accuracy
+    assert precision > 0.55, (precision, planted[latent].value_counts().to_dict())
 
 
 def test_type_classifier_beats_chance_on_customers_never_surveyed(shop):
