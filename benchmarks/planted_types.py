@@ -14,6 +14,8 @@ Prints two agreements no real shop can measure:
   which only the classifier types.
 
 For each: the share right, the macro-F1 and the confusion table (planted type by row).
+Then the customers the list marks "do not contact", by planted type (the simulator's
+latent customers are the sleeping dogs of every play).
 """
 
 from __future__ import annotations
@@ -47,13 +49,19 @@ def main() -> None:
         labels["loyalty_type"],
         labels["customer_id"].map(truth),
     )
-    scored = pd.read_csv("data/scored/customers.csv", usecols=["customer_id", "loyalty_type"])
+    scored = pd.read_csv(
+        "data/scored/customers.csv", usecols=["customer_id", "loyalty_type", "play"]
+    )
     never = scored[~scored["customer_id"].isin(set(surveys["customer_id"]))]
     agreement(
         "the list's types, customers never surveyed",
         never["loyalty_type"],
         never["customer_id"].map(truth),
     )
+    marked = scored.loc[scored["play"] == "do_not_contact", "customer_id"].map(truth)
+    marked = marked.rename("planted type").reset_index(drop=True)
+    print(f'marked "do not contact": {len(marked):,}, by planted type:')
+    print(marked.value_counts().to_string())
 
 
 if __name__ == "__main__":
