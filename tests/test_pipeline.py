@@ -281,6 +281,20 @@ def test_the_open_complaints_diagnostic_runs_on_the_shop(shop):
     assert re.search(r"^  on a list: [\d,]+$", out, re.M), out
 
 
+def test_the_planted_types_diagnostic_runs_on_the_shop(shop):
+    """The README's ``benchmarks/planted_types.py`` as written, on the session's shop."""
+    out = run_in_shell(shop, ".venv/bin/python benchmarks/planted_types.py").stdout
+    agreements = re.findall(
+        r"^(.+): [\d,]+ customers, ([\d.]+)% right, macro-F1 0\.\d{3}$", out, re.M
+    )
+    assert [name for name, _ in agreements] == [
+        "survey labels (rule table on the answers)",
+        "the list's types, customers never surveyed",
+    ], out
+    assert float(agreements[0][1]) > 80, out
+    assert re.search(r'^marked "do not contact": [\d,]+, by planted type:$', out, re.M), out
+
+
 def test_second_repro_does_nothing_and_dvc_commands_work(shop):
     out = sh(shop, "dvc", "repro").stdout
     assert "Running stage" not in out
