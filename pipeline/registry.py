@@ -116,8 +116,11 @@ class Check:
 
     def describe(self) -> str:
         verdict = "beats" if self.passed else "does not beat"
+        # the backtest check pools every origin's customers into one sample: its AUC is
+        # not the mean of the origins' AUCs that metrics.json and the README report
+        name = "backtest (origins pooled)" if self.name == "backtest" else self.name
         return (
-            f"{self.name} {self.metric}: {self.challenger:.4f} vs champion {self.champion:.4f}, "
+            f"{name} {self.metric}: {self.challenger:.4f} vs champion {self.champion:.4f}, "
             f"improvement {self.improvement:+.4f} [95% {self.low:+.4f}, {self.high:+.4f}] "
             f"{verdict} the margin {self.margin:+.4f}"
         )
@@ -327,21 +330,24 @@ def pinned_list(customer_ids: pd.Series, scores: pd.DataFrame, *, version: str) 
     -------
     DataFrame
         ``rank``, ``customer_id``, ``churn_probability`` (4 decimals, as on the list),
-        ``expected_value``, ``expected_value_at_risk`` (their product), the loyalty type
-        and its source, and ``model_version``; ranked by value at risk, then probability.
+        ``expected_value``, ``value_at_risk`` (their product, to the cent, from the
+        unrounded figures as the list computes it), the loyalty type and its source, and
+        ``model_version``; ranked by value at risk, then probability.
     """
+    p = scores["churn_probability"].to_numpy(dtype=float)
+    value = scores["expected_value"].to_numpy(dtype=float)
     out = pd.DataFrame(
         {
             "customer_id": customer_ids.to_numpy(),
-            "churn_probability": scores["churn_probability"].to_numpy().round(4),
-            "expected_value": scores["expected_value"].to_numpy().round(2),
+            "churn_probability": p.round(4),
+            "expected_value": value.round(2),
+            "value_at_risk": (p * value).round(2),
             "loyalty_type": scores["loyalty_type"].to_numpy(),
             "loyalty_type_source": scores["loyalty_type_source"].to_numpy(),
         }
     )
-    out["expected_value_at_risk"] = (out["churn_probability"] * out["expected_value"]).round(2)
     out = out.sort_values(
-        ["expected_value_at_risk", "churn_probability", "customer_id"],
+        ["value_at_risk", "churn_probability", "customer_id"],
         ascending=[False, False, True],
         ignore_index=True,
     )

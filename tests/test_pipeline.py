@@ -548,6 +548,7 @@ def test_registry_gates_an_experiment_and_names_its_run(shop):
     both = pinned.merge(listed, on="customer_id", validate="1:1")
     assert len(both) == len(listed)
     assert (both["churn_probability_x"] == both["churn_probability_y"]).all()
+    assert (both["value_at_risk_x"] == both["value_at_risk_y"]).all()
     run_in_shell(shop, "make pinned-list")  # the champion's list of today's customers
     pinned = pd.read_csv(shop / "data/pinned/customers.csv")
     assert set(pinned["model_version"].astype(str)) == {champion}

@@ -84,6 +84,8 @@ def test_better_model_takes_over_and_worse_one_is_a_challenger():
     lost = decide(bad, good, test_cutoff=CUTOFFS[-1], config=config, seed=0)
     assert lost.alias == CHALLENGER and not lost.promoted
     assert any("forward roc_auc" in r and "does not beat" in r for r in lost.reasons)
+    # the pooled backtest AUC is not the mean of the origins' the README reports: said so
+    assert any(r.startswith("backtest (origins pooled) roc_auc") for r in lost.reasons)
     metrics = lost.metrics()
     assert metrics["gate.forward.roc_auc.improvement"] < 0
     assert metrics["gate.backtest.brier.low"] <= metrics["gate.backtest.brier.high"]
@@ -144,16 +146,18 @@ def test_pinned_list_ranks_a_models_scores_like_the_list():
     scores = pd.DataFrame(
         {
             "churn_probability": [0.123456, 0.9, 0.5],
-            "expected_value": [100.0, 10.0, 100.0],
+            "expected_value": [1000.0, 10.0, 100.0],
             "loyalty_type": ["premium", "price", "inertia"],
             "loyalty_type_source": "classifier",
         }
     )
     out = pinned_list(pd.Series(["C1", "C2", "C3"]), scores, version="4")
-    assert out["customer_id"].tolist() == ["C3", "C1", "C2"]  # by value at risk
+    assert out["customer_id"].tolist() == ["C1", "C3", "C2"]  # by value at risk
     assert out["rank"].tolist() == [1, 2, 3]
-    assert out["churn_probability"].tolist() == [0.5, 0.1235, 0.9]
-    assert out["expected_value_at_risk"].tolist() == [50.0, 12.35, 9.0]
+    assert out["churn_probability"].tolist() == [0.1235, 0.5, 0.9]
+    # the list's value at risk: the unrounded probability times the value, to the cent
+    # (not 0.1235 x 1000 = 123.50)
+    assert out["value_at_risk"].tolist() == [123.46, 50.0, 9.0]
     assert (out["model_version"] == "4").all()
 
 
