@@ -78,10 +78,11 @@ COLUMN_DOCS: dict[str, str] = {
     "segment": "early_warning (within their rhythm, risk high or rising), lapsing (overdue "
     "against their own rhythm), lapsed (no order for a whole horizon: win-back), steady",
     "churn_probability": "chance of no order within the horizon (the shipped, calibrated model)",
-    "churn_probability_prev": "the same model's probability at the previous snapshot",
+    "churn_probability_prev": "the same model's probability at the previous snapshot; "
+    "empty: not scored then (no order in the lookback before it, e.g. a new customer)",
     "risk_band": "low, medium or high churn probability (the cut-offs: score.band_thresholds, "
     "on the workbook's first sheet)",
-    "days_since_last_order": "days from the last order to the as-of date",
+    "days_since_last_order": "whole days from the last order to the as-of date",
     "usual_gap_days": "the customer's usual days between orders (the shop's, for one order)",
     "loyalty_type": "premium, inertia, convenience, monopoly, incentive, price or latent (the "
     "workbook's first sheet says what each means)",
@@ -491,7 +492,7 @@ def _check_scoring(scoring: pd.DataFrame) -> None:
 
 def _because(out: pd.DataFrame, facts: pd.DataFrame) -> pd.Series:
     """Why this play: the fact that called for a fix, or the segment and type."""
-    days = out["days_since_last_order"].round().astype("int64").astype(str)
+    days = whole_days(out["days_since_last_order"]).astype("int64").astype(str)
     seg = out["segment"]
     by_type = out["loyalty_type"].fillna("unknown").astype(str) + " loyalty"
     gone = "no order for " + days + " days"
@@ -542,25 +543,38 @@ def format_for_csv(frame: pd.DataFrame) -> pd.DataFrame:
         elif c in PROBABILITY_COLUMNS:
             out[c] = _fixed(out[c], 4)
         elif c == "days_since_last_order":
-            out[c] = _fixed(out[c], 0)
+            out[c] = _fixed(whole_days(out[c]), 0)
         elif c == "usual_gap_days":
             out[c] = _fixed(out[c], 1)
     return out
 
 
+def whole_days(days: pd.Series) -> pd.Series:
+    """Whole days elapsed: 89 days and 15 hours is 89, as a calendar counts them.
+
+    Rounding would write 90 for a customer the segments (exact days) call lapsing, and
+    a team filtering "90 days or more" would find them among the lapsed.
+    """
+    return np.floor(pd.to_numeric(days, errors="coerce").astype(float))
+
+
 def in_cents(frame: pd.DataFrame) -> pd.DataFrame:
-    """Money columns to the cent, as the CSVs and the workbook write them.
+    """Money columns to the cent, and days since the last order to whole days, as the
+    CSVs and the workbook write them.
 
     Applied once the lists are drawn (ranks and budgets use the exact values), before
     any total is taken: every total in the report, ``reports/score.json`` and
     ``dvc metrics`` is then the sum of the column a retention team adds up in a
-    spreadsheet, to the penny.
+    spreadsheet, to the penny, and a filter on the days gives the same customers in the
+    workbook as in the CSV.
     """
     out = frame.copy()
     for c in MONEY_COLUMNS:
         if c in out:
             x, missing, cents = _units(out[c], 2)
             out[c] = np.where(missing, np.nan, np.sign(x) * cents / 100)
+    if "days_since_last_order" in out:
+        out["days_since_last_order"] = whole_days(out["days_since_last_order"])
     return out
 
 

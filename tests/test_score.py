@@ -12,6 +12,7 @@ from pipeline.score import (
     build_lists,
     column_docs,
     format_for_csv,
+    in_cents,
     list_columns,
     list_length,
     score_customers,
@@ -285,8 +286,17 @@ def test_csv_money_keeps_its_cents_and_probabilities_four_decimals() -> None:
     assert out["expected_value"].tolist() == ["280000.55", "1234567.00", ""]
     assert out["expected_profit"].tolist() == ["-3.46", "0.00", "0.11"]
     assert out["churn_probability"].tolist() == ["0.1235", "1.0000", "0.0000"]
-    assert out["days_since_last_order"].tolist() == ["3", "102", "0"]
+    assert out["days_since_last_order"].tolist() == ["3", "101", "0"]  # whole days elapsed
     assert out["customer_id"].tolist() == ["a", "b", "c"]
+
+
+def test_lists_write_whole_days_elapsed_so_no_lapsing_customer_reads_90() -> None:
+    # 89 days and 15 hours: lapsing by the segments' exact days, and 89 in every file
+    frame = pd.DataFrame({"days_since_last_order": [89.65, 90.0, 120.99, NA]})
+    out = in_cents(frame)
+    assert out["days_since_last_order"].tolist()[:3] == [89.0, 90.0, 120.0]
+    assert np.isnan(out["days_since_last_order"].iloc[3])
+    assert format_for_csv(out)["days_since_last_order"].tolist() == ["89", "90", "120", ""]
 
 
 def test_list_columns_and_their_docs() -> None:
