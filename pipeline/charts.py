@@ -35,6 +35,12 @@ def _text(x: float, y: float, text: str, *, anchor: str = "start", size: int = 1
     )
 
 
+def _legend_right(labels: Sequence[str], minimum: int) -> int:
+    """Right margin that holds the legend: a swatch, then the longest label in full
+    (about 7 px a character at 12 px; "BG/NBD, calibrated (isotonic)" was clipped)."""
+    return max(minimum, 42 + 7 * max((len(str(s)) for s in labels), default=0))
+
+
 def bar_chart(
     labels: Sequence[str],
     values: Sequence[float],
@@ -75,9 +81,13 @@ def histogram(
     width: int = 560,
     height: int = 260,
 ) -> str:
-    """Stacked histogram: ``counts[series][i]`` customers between ``edges[i:i+2]``."""
+    """Stacked histogram: ``counts[series][i]`` customers between ``edges[i:i+2]``.
+
+    ``width`` grows past its value when a legend label needs the room."""
     left, right, top, bottom = 50, 170, 10, 40
     plot_w, plot_h = width - left - right, height - top - bottom
+    right = _legend_right(list(counts), right)
+    width = left + plot_w + right
     n_bins = len(edges) - 1
     totals = [sum(c[i] for c in counts.values()) for i in range(n_bins)]
     ymax = 1.05 * max(totals, default=0) or 1
@@ -139,10 +149,13 @@ def reliability_chart(
     ``series[model]`` lists ``(predicted, observed, n)`` bins in order; a bin with
     ``observed`` None (or n == 0) breaks the line instead of being drawn at 0. The
     diagonal is perfect calibration. Points are sized by ``n``, the customers in the bin
-    (None: not known; every point the same size, and no count is claimed).
+    (None: not known; every point the same size, and no count is claimed). ``width``
+    grows past its value when a legend label needs the room.
     """
     left, right, top, bottom = 50, 200, 10, 40
     plot_w, plot_h = width - left - right, height - top - bottom
+    right = _legend_right(list(series), right)
+    width = left + plot_w + right
     body = _axes(left, top, plot_w, plot_h)
 
     def xy(px: float, py: float) -> tuple[float, float]:

@@ -78,7 +78,7 @@ def report(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
     )
     calibration = {
         "model": [(0.05, 0.05, 500), (0.15, 0.17, 300), (0.55, None, 0), (0.85, 0.8, 100)],
-        "recency rule": [(0.05, 0.1, 400), (0.15, 0.2, 300), (0.85, 0.7, 20)],
+        "BG/NBD, calibrated (isotonic)": [(0.05, 0.1, 400), (0.15, 0.2, 300), (0.85, 0.7, 20)],
     }
     funnel = pd.DataFrame(
         {
@@ -135,7 +135,12 @@ def test_renders_in_chromium_offline_with_its_charts_and_cards(report) -> None:
         charts = page.evaluate(
             """() => Array.from(document.querySelectorAll('svg.chart')).map(s => {
                  const r = s.getBoundingClientRect();
-                 return {name: s.dataset.chart, w: r.width, h: r.height,
+                 const cut = Array.from(s.querySelectorAll('text')).filter(t => {
+                   const b = t.getBoundingClientRect();  // as drawn, rotation included
+                   return b.left < r.left - 0.5 || b.right > r.right + 0.5
+                     || b.top < r.top - 0.5 || b.bottom > r.bottom + 0.5;
+                 }).map(t => t.textContent);
+                 return {name: s.dataset.chart, w: r.width, h: r.height, cut: cut,
                          marks: s.querySelectorAll('rect.bar, circle.point, polyline').length};
                })"""
         )
@@ -156,6 +161,7 @@ def test_renders_in_chromium_offline_with_its_charts_and_cards(report) -> None:
     for chart in charts:
         assert chart["w"] > 200 and chart["h"] > 50, chart
         assert chart["marks"] > 0, chart
+        assert chart["cut"] == [], chart  # every label and legend entry drawn in full
     assert cards == min(5, len(call))
     assert "Who is about to leave" in text
     assert f"{len(call):,}\non the call list" in text
