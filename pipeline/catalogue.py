@@ -17,8 +17,10 @@ Each feature belongs to
   reason, because nobody can act on them.
 
 A reason is phrased with the customer's own value against their own norm ("last order
-102 days ago; usually every 21 days"). Templates name features (and a few derived
-norms, :data:`NORMS`) in braces, with a format after ``|``:
+102 days ago; usually every 21 days") or, where they have none, against the shop's median
+("rates orders 3.2/5 on average; half the shop's customers rate over 4.4"). Templates
+name features (and a few derived norms, :data:`NORMS`) in braces, with a format after
+``|``:
 
 ``{x}``
     a whole number with thousands separators;
@@ -338,7 +340,61 @@ NORMS: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
 SHOP_NORMS: dict[str, str] = {
     "shop_choice_time_minutes": "choice_time_mean_minutes_365d",
     "shop_unit_price_mean": "unit_price_mean_365d",
+    # a fact with no norm of the customer's own ("no loyalty points banked", "customer
+    # for 8 months") says little until it is set beside the shop's: see _against_shop
+    "shop_points_balance": "points_balance",
+    "shop_tenure_days": "tenure_days",
+    "shop_net_spend_365d": "net_spend_365d",
+    "shop_order_value_mean_365d": "order_value_mean_365d",
+    "shop_quantity_per_order_mean_365d": "quantity_per_order_mean_365d",
+    "shop_order_rate_per_30d": "order_rate_per_30d",
+    "shop_rating_mean_365d": "rating_mean_365d",
+    "shop_discounted_order_share_365d": "discounted_order_share_365d",
+    "shop_discount_depth_mean_365d": "discount_depth_mean_365d",
+    "shop_promotion_day_order_share_365d": "promotion_day_order_share_365d",
 }
+# the shop's medians, under their own names for the templates that name them as they are
+NORMS.update({n: (lambda f, n=n: _col(f, n)) for n in SHOP_NORMS})
+
+# How far from the shop's median a value must lie to be said against it: "3.9/5; half
+# the shop's customers rate over 4.0" reads as a difference nobody would act on.
+SHOP_GAP = 0.1
+
+
+def _against_shop(
+    template: str,
+    feature: str,
+    spec: str,
+    *,
+    verb: str = "",
+    after: str = "",
+    when: Predicate | None = None,
+    above: bool = True,
+) -> tuple[Phrase, ...]:
+    """``template`` against the shop's median of ``feature`` (``shop_<feature>``):
+    "; half the shop's customers {verb} over {median}{after}" when the customer's value
+    lies at least :data:`SHOP_GAP` below it, "under" when as far above (``above``), and
+    nothing (the next phrase) when it is close, zero or not known."""
+    norm = f"shop_{feature}"
+
+    def side(sign: int) -> Predicate:
+        def test(f: pd.DataFrame) -> np.ndarray:
+            x, m = _col(f, feature), _col(f, norm)
+            far = x < (1 - SHOP_GAP) * m if sign < 0 else x > (1 + SHOP_GAP) * m
+            hit = (far & (m > 0)).to_numpy()
+            return hit & when(f) if when is not None else hit
+
+        return test
+
+    verb = f"{verb} " if verb else ""
+
+    def say(side_word: str) -> str:
+        return f"{template}; half the shop's customers {verb}{side_word} {{{norm}|{spec}}}{after}"
+
+    phrases = [Phrase(say("over"), side(-1))]
+    if above:
+        phrases.append(Phrase(say("under"), side(+1)))
+    return tuple(phrases)
 
 
 def _one_day_several_orders(f: pd.DataFrame) -> np.ndarray:
@@ -465,6 +521,14 @@ CATALOGUE: tuple[Feature, ...] = (
         "repeat_purchase",
         "order_rhythm",
         "orders a month over the relationship",
+        *_against_shop(
+            "{order_rate_per_30d|1 order} a month on average",
+            "order_rate_per_30d",
+            "1",
+            verb="order",
+            after=" a month",
+            when=_bought_on_several_days,
+        ),
         Phrase("{order_rate_per_30d|1 order} a month on average", _bought_on_several_days),
     ),
     _f(
@@ -564,6 +628,11 @@ CATALOGUE: tuple[Feature, ...] = (
         "price_sensitivity",
         "price_promotions",
         "share of orders discounted",
+        *_against_shop(
+            "{discounted_order_share_365d|%} of orders discounted",
+            "discounted_order_share_365d",
+            "%",
+        ),
         "{discounted_order_share_365d|%} of orders discounted",
         strength=Phrase("buys at full price", _full_price),
     ),
@@ -572,6 +641,12 @@ CATALOGUE: tuple[Feature, ...] = (
         "price_sensitivity",
         "price_promotions",
         "average discount",
+        *_against_shop(
+            "average discount {discount_depth_mean_365d|%}",
+            "discount_depth_mean_365d",
+            "%",
+            verb="get",
+        ),
         "average discount {discount_depth_mean_365d|%}",
     ),
     _f(
@@ -579,6 +654,11 @@ CATALOGUE: tuple[Feature, ...] = (
         "price_sensitivity",
         "price_promotions",
         "share of orders on promotion days",
+        *_against_shop(
+            "{promotion_day_order_share_365d|%} of orders on promotion days",
+            "promotion_day_order_share_365d",
+            "%",
+        ),
         "{promotion_day_order_share_365d|%} of orders on promotion days",
     ),
     _f(
@@ -805,6 +885,12 @@ CATALOGUE: tuple[Feature, ...] = (
         "silent_complaints",
         "returns_ratings",
         "average rating (1-5)",
+        *_against_shop(
+            "rates orders {rating_mean_365d|1}/5 on average",
+            "rating_mean_365d",
+            "1",
+            verb="rate",
+        ),
         "rates orders {rating_mean_365d|1}/5 on average",
         absent="no ratings given",
         strength=Phrase(
@@ -896,6 +982,11 @@ CATALOGUE: tuple[Feature, ...] = (
             "returned more than they bought in the last year",
             lambda f: (_col(f, "net_spend_365d") < 0).to_numpy(),
         ),
+        *_against_shop(
+            "spent {net_spend_365d|money} in the last year after returns",
+            "net_spend_365d",
+            "money",
+        ),
         "spent {net_spend_365d|money} in the last year after returns",
     ),
     _f(
@@ -924,6 +1015,12 @@ CATALOGUE: tuple[Feature, ...] = (
         "spend",
         "average order value",
         # not of orders mostly returned: the order they did not keep is not at stake
+        *_against_shop(
+            "average order {order_value_mean_365d|money}",
+            "order_value_mean_365d",
+            "money",
+            when=_kept_their_spend,
+        ),
         Phrase("average order {order_value_mean_365d|money}", _kept_their_spend),
     ),
     _f(
@@ -932,6 +1029,13 @@ CATALOGUE: tuple[Feature, ...] = (
         "spend",
         "items per order",
         # under one item an order is cancellations netted off, not a basket size
+        *_against_shop(
+            "{quantity_per_order_mean_365d|1 item} per order",
+            "quantity_per_order_mean_365d",
+            "1",
+            verb="buy",
+            when=_ge("quantity_per_order_mean_365d", 1),
+        ),
         Phrase(
             "{quantity_per_order_mean_365d|1 item} per order",
             _ge("quantity_per_order_mean_365d", 1),
@@ -1000,6 +1104,13 @@ CATALOGUE: tuple[Feature, ...] = (
         "relationship",
         "tenure",
         "length of the relationship",
+        *_against_shop(
+            "customer for {tenure_days|duration}",
+            "tenure_days",
+            "duration",
+            verb="for",
+            when=_tenure_of_its_own,
+        ),
         Phrase("customer for {tenure_days|duration}", _tenure_of_its_own),
         strength=Phrase("customer for {tenure_days|duration}", _ge("tenure_days", 730)),
     ),
@@ -1015,7 +1126,24 @@ CATALOGUE: tuple[Feature, ...] = (
         "relationship",
         "switching_costs",
         "loyalty points banked",
+        # little to lose by leaving, said against what the shop's customers hold
+        *_against_shop(
+            "no loyalty points banked",
+            "points_balance",
+            "loyalty point",
+            verb="hold",
+            when=_le("points_balance", 0),
+            above=False,
+        ),
         Phrase("no loyalty points banked", _le("points_balance", 0)),
+        *_against_shop(
+            "only {points_balance|loyalty point} banked",
+            "points_balance",
+            "loyalty point",
+            verb="hold",
+            when=lambda f: (_col(f, "points_balance") < 100).to_numpy(),
+            above=False,
+        ),
         # a small balance is little to lose by leaving; a large one is a strength
         Phrase(
             "only {points_balance|loyalty point} banked",

@@ -446,3 +446,51 @@ def test_an_average_order_is_not_said_of_orders_mostly_returned() -> None:
         net_spend_365d=[792.0, 812.0, 360.0],
     )
     assert out == [None, "average order 451.42", "average order 120.00"]
+
+
+def test_a_fact_with_no_norm_of_its_own_is_said_against_the_shops_median() -> None:
+    # 240 of the 1,457 reasons on the embedded shop's lists read a bare "no loyalty
+    # points banked": a team cannot tell whether that is unusual there
+    points = say(
+        "points_balance",
+        points_balance=[0.0, 0.0, 40.0, 0.0],
+        shop_points_balance=[150.0, 0.0, 150.0, NA],
+    )
+    assert points == [
+        "no loyalty points banked; half the shop's customers hold over 150 loyalty points",
+        "no loyalty points banked",  # the shop's customers hold none either
+        "only 40 loyalty points banked; half the shop's customers hold over 150 loyalty points",
+        "no loyalty points banked",  # no shop to compare with
+    ]
+    tenure = say(
+        "tenure_days",
+        tenure_days=[243.0, 900.0, 260.0],
+        first_order_age_days=[243.0, 900.0, 260.0],
+        purchase_days_total=[3, 3, 3],
+        shop_tenure_days=[670.0, 670.0, 250.0],
+    )
+    assert tenure == [
+        "customer for 8 months; half the shop's customers for over 22 months",
+        "customer for 2 years; half the shop's customers for under 22 months",
+        "customer for 9 months",  # within a tenth of the shop's: no difference to act on
+    ]
+    rating = say("rating_mean_365d", rating_mean_365d=[3.2], shop_rating_mean_365d=[4.4])
+    assert rating == ["rates orders 3.2/5 on average; half the shop's customers rate over 4.4"]
+    share = say(
+        "promotion_day_order_share_365d",
+        promotion_day_order_share_365d=[0.7, 0.7],
+        shop_promotion_day_order_share_365d=[0.25, 0.0],
+    )
+    assert share == [
+        "70% of orders on promotion days; half the shop's customers under 25%",
+        "70% of orders on promotion days",  # "under 0%" says nothing
+    ]
+    rate = say(
+        "order_rate_per_30d",
+        order_rate_per_30d=[0.4],
+        purchase_days_total=[4],
+        shop_order_rate_per_30d=[1.25],
+    )
+    assert rate == [
+        "0.4 orders a month on average; half the shop's customers order over 1.2 a month"
+    ]
