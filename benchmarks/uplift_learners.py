@@ -372,7 +372,12 @@ def main() -> None:
         k = int(round(params.uplift.top_share * len(valid)))
         oracle = uplift.oracle_value(true_net, k=k)
         harmed = (t[[f"effect_{p}" for p in plays]].to_numpy() < 0).all(axis=1)
-        print(f"oracle saved value (top {k}): {oracle:.1f}; harmed by every play: {harmed.sum()}")
+        # the simulator zeroes every effect of a customer who left in the campaign's week
+        gone = (t[[f"effect_{p}" for p in plays]].to_numpy() == 0).all(axis=1)
+        print(
+            f"oracle saved value (top {k}): {oracle:.1f}; harmed by every play: "
+            f"{harmed.sum()}; already gone (no play has any effect): {gone.sum()}"
+        )
         for name, learner in learners.items():
             scorer = learner(train, design, plays, params.train.seed)
             effects = scorer(valid)
