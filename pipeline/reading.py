@@ -285,7 +285,10 @@ def _record_lines(path: Path, encoding: str, delimiter: str) -> np.ndarray:
         reader = csv.reader(text, delimiter=delimiter)
         previous_end = 0
         for record in reader:
-            if record:
+            # a line of spaces alone is blank to pandas too (when rows have more than
+            # one field): counting it would shift every later line number by one
+            blank = len(record) == 1 and not record[0].strip() and n_columns > 1
+            if record and not blank:
                 start = previous_end + 1
                 if not starts:
                     n_columns = len(record)  # the header
@@ -294,6 +297,33 @@ def _record_lines(path: Path, encoding: str, delimiter: str) -> np.ndarray:
                 starts.append(start)
             previous_end = reader.line_num
     return np.asarray(starts[1:], dtype="int64")  # the header is not a record
+
+
+def _check_header(path: Path, head_text: str, delimiter: str) -> None:
+    """Stop on a column name the header gives twice: pandas would read the second as
+    ``amount.1`` and the pipeline would use the first, a guess at which holds the data.
+
+    Raises
+    ------
+    ReadError
+        Naming each repeated column and its positions (1 = the first column).
+    """
+    header = next(csv.reader(io.StringIO(head_text), delimiter=delimiter), [])
+    names = [h.strip() for h in header]
+    seen: dict[str, list[int]] = {}
+    for i, name in enumerate(names, start=1):
+        if name:
+            seen.setdefault(name, []).append(i)
+    repeated = {n: at for n, at in seen.items() if len(at) > 1}
+    if repeated:
+        said = "; ".join(
+            f"{n!r} in columns {', '.join(map(str, at))}" for n, at in repeated.items()
+        )
+        raise ReadError(
+            f"{str(path)!r}: the header names a column more than once ({said}). Which of "
+            "them holds the data would be a guess: rename or drop the extra column, then "
+            "map the one to use in source.columns"
+        )
 
 
 def _unclosed_quote_error(path: Path, encoding: str, delimiter: str) -> ReadError:
@@ -411,6 +441,7 @@ def read_csv_text(
             f"{str(path)!r} does not split into columns with delimiter {delimiter!r}: {err}. "
             "Set source.read.delimiter"
         ) from err
+    _check_header(path, head_text, delimiter)
     frame.columns = [str(c).strip() for c in frame.columns]
     frame = frame.astype(STRING)
     if _count_lines(path) == len(frame) + 1:
@@ -418,6 +449,13 @@ def read_csv_text(
     else:
         lines = _record_lines(path, encoding, delimiter)
         if len(lines) != len(frame):  # pandas and csv disagree: fall back to positions
+            log.warning(
+                "%s: %d records by pandas, %d by the csv module; line numbers in the ledger "
+                "are row positions + 1 and may be off after blank or multi-line rows",
+                path,
+                len(frame),
+                len(lines),
+            )
             lines = np.arange(2, len(frame) + 2, dtype="int64")
     chosen = replace(choices, encoding=encoding, delimiter=delimiter, detected=tuple(detected))
     log.info("read %s: %d rows", path, len(frame))

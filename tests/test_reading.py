@@ -103,6 +103,24 @@ def test_read_csv_text_keeps_every_cell_as_text_and_numbers_the_lines(tmp_path) 
     }
 
 
+def test_a_line_of_spaces_does_not_shift_the_line_numbers(tmp_path) -> None:
+    # pandas skips the spaces-only line 3; the ledger must still name 009's own line
+    path = tmp_path / "orders.csv"
+    path.write_text('id,note,amount\n007,a,1\n   \n008,"two\nlines",2\n009,c,-3\n')
+    frame, lines, _ = read_csv_text(path, ReadChoices())
+
+    assert frame["id"].tolist() == ["007", "008", "009"]
+    assert lines.tolist() == [2, 4, 6]
+
+
+def test_a_column_named_twice_stops_the_run_naming_it(tmp_path) -> None:
+    # pandas would read the second as "amount.1" and the first would be used unsaid
+    path = tmp_path / "orders.csv"
+    path.write_text("order_id,customer_id,amount,ordered_at,amount\n1,c1,5,2024-01-01,7\n")
+    with pytest.raises(ReadError, match=r"'amount' in columns 3, 5"):
+        read_csv_text(path, ReadChoices())
+
+
 def test_read_csv_text_reads_gzip_and_set_choices(tmp_path) -> None:
     path = tmp_path / "orders.csv.gz"
     path.write_bytes(gzip.compress("客户|金额\n张三|12\n".encode("gbk")))
