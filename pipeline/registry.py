@@ -215,8 +215,10 @@ def compare(paired: pd.DataFrame, name: str, config: Registry, *, seed: int) -> 
     checks = []
     for metric, sign in METRICS.items():
         b = boot[metric]
-        ends = sorted((sign * b["low"] + 0.0, sign * b["high"] + 0.0))
-        improvement = sign * b["difference"] + 0.0  # no "-0.0000" for a tie
+        # to 1e-12: two runs of the same model differ by float noise (2.8e-17 on a Brier),
+        # which must not "beat the margin +0.0000"; + 0.0: no "-0.0000" for a tie
+        ends = sorted((round(sign * b["low"], 12) + 0.0, round(sign * b["high"], 12) + 0.0))
+        improvement = round(sign * b["difference"], 12) + 0.0
         evidence = ends[0] if config.evidence == "interval" else improvement
         checks.append(
             Check(

@@ -136,6 +136,17 @@ def test_runs_that_forecast_other_outcomes_or_customers_are_not_compared():
     assert d.alias == CHALLENGER and "share 0 customers" in d.reasons[0]
 
 
+def test_float_noise_between_the_same_models_beats_no_margin():
+    truth = outcomes()
+    same = predictions(truth, 0.3, 1)
+    # the same model's scores, up to the last bits: the Brier "improves" by 2.8e-17
+    noisy = same.assign(churn_probability=same["churn_probability"] * (1 + 3e-16))
+    d = decide(noisy, same, test_cutoff=CUTOFFS[-1], config=Registry(n_boot=50), seed=0)
+    assert not any(c.passed for c in d.checks)
+    assert all(c.improvement == 0.0 for c in d.checks)
+    assert not any("beats the margin" in r for r in d.reasons)
+
+
 def test_the_first_version_becomes_champion():
     d = first_version()
     assert d.promoted and "first registered version" in d.reasons[0]
