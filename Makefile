@@ -110,6 +110,9 @@ plots: install
 
 ui: install
 	$(PY) -c "from pipeline import tracking; tracking.relocate(tracking.project_root())"
+	@$(PY) -c "from pipeline import tracking; from pipeline.config import load_params; \
+	root = tracking.project_root(); \
+	print('open', tracking.ui_address(root, load_params(root / 'params.yaml').tracking.experiment))"
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db
 
 clean:

@@ -123,6 +123,18 @@ def customer_key(root: Path) -> bytes:
     return bytes.fromhex(path.read_text().strip())
 
 
+def ui_address(root: Path, experiment: str, *, port: int = 5000) -> str:
+    """Where ``mlflow ui`` shows the experiment's runs, in its "Model training" view.
+
+    MLflow 3's UI opens an experiment in its GenAI view (traces, tokens, an assistant)
+    unless the address asks for ``workflowType=machine_learning``; a reviewer comparing
+    churn runs wants the runs table.
+    """
+    found = client(root).get_experiment_by_name(experiment)
+    where = "experiments" if found is None else f"experiments/{found.experiment_id}/runs"
+    return f"http://127.0.0.1:{port}/#/{where}?workflowType=machine_learning"
+
+
 def relocate(root: Path) -> int:
     """Point a moved project's stored artifact paths at its folder; return rows changed.
 
@@ -214,20 +226,31 @@ def changed_params(current: Mapping[str, Any], before: Mapping[str, Any]) -> dic
     return {k: v for k, v in now.items() if then.get(k, object()) != v}
 
 
-def run_name(changed: Mapping[str, Any], exp_name: str | None, *, max_params: int = 3) -> str:
-    """What changed, in a run's name: ``train.learning_rate=0.1 (exp-name)``.
+def run_name(
+    changed: Mapping[str, Any],
+    exp_name: str | None,
+    *,
+    commit: str | None = None,
+    max_params: int = 3,
+) -> str:
+    """What changed, in a run's name: ``train.learning_rate=0.1 (exp-name) @ 1a2b3c4``.
 
     The changed params (against the last commit's ``params.yaml``) say what the run is;
     a dvc experiment's name is added so ``dvc exp show`` and MLflow meet. With nothing
-    changed: the experiment's name, else ``baseline``.
+    changed: the experiment's name, else ``baseline``. The commit (its first 7
+    characters) tells apart runs of the same params on different code: without it, a
+    reviewer's runs table read "baseline" twelve times over nine commits.
     """
     parts = [f"{k}={v}" for k, v in list(changed.items())[:max_params]]
     if len(changed) > max_params:
         parts.append(f"+{len(changed) - max_params} more")
     name = ", ".join(parts)
     if exp_name:
-        return f"{name} ({exp_name})" if name else exp_name
-    return name or "baseline"
+        name = f"{name} ({exp_name})" if name else exp_name
+    name = name or "baseline"
+    if commit and commit != "unknown":
+        name = f"{name} @ {commit[:7]}"
+    return name
 
 
 def fingerprint(paths: list[Path]) -> str:
@@ -392,6 +415,16 @@ def alias_version(mlflow_client, name: str, alias: str):
 
 def set_alias(mlflow_client, name: str, alias: str, version: str) -> None:
     mlflow_client.set_registered_model_alias(name, alias, version)
+
+
+def describe_version(
+    mlflow_client, name: str, version: str, tags: Mapping[str, str], description: str
+) -> None:
+    """Tags and a one-line description on a registered version: the registry's versions
+    table then shows each version's decision and headline without opening its run."""
+    for key, value in tags.items():
+        mlflow_client.set_model_version_tag(name, version, key, str(value))
+    mlflow_client.update_model_version(name, version, description=description)
 
 
 def promote(root: Path, name: str, version: str, reason: str) -> None:

@@ -395,8 +395,19 @@ def test_mlflow_run_has_params_metrics_models_and_no_ids_or_complaint_text(shop)
     assert len(tags["git_commit"]) == 40 and len(tags["data_fingerprint"]) == 16
     shipped = read_json(shop / "reports/train.json")["shipped"]
     assert tags["model"] == "lightgbm" and tags["calibration"] == shipped["calibration"]
-    assert tags["mlflow.runName"] == "baseline"  # nothing changed since the last commit
+    # nothing changed since the last commit; the commit tells apart runs on other code
+    assert tags["mlflow.runName"] == f"baseline @ {tags['git_commit'][:7]}"
     assert tags["registry.decision"] == "champion" and info["version"] == "1"
+    # the registry's versions table shows the verdict and headline without the run
+    version_tags = dict(db.execute("select key, value from model_version_tags where version = 1"))
+    assert version_tags["decision"] == "champion"
+    assert version_tags["roc_auc"] == f"{metrics['shipped.roc_auc']:.4f}"
+    assert version_tags["run_name"] == tags["mlflow.runName"]
+    (description,) = db.execute(
+        "select description from model_versions where version = 1"
+    ).fetchone()
+    assert description.startswith(f"champion: ROC-AUC {metrics['shipped.roc_auc']:.4f}, Brier ")
+    assert "first registered version" in description
     assert aliases(db) == {"champion": "1"}
     artifacts = [p for p in (shop / "mlruns").rglob("*") if p.is_file()]
     assert all(p.is_relative_to(shop / "mlruns") for p in artifacts)
@@ -522,7 +533,7 @@ def test_registry_gates_an_experiment_and_names_its_run(shop):
     info = read_json(shop / "reports/mlflow_run.json")
     metrics, params, tags = run_record(db, info["run_id"])
     assert tags["mlflow.runName"].startswith("train.learning_rate=0.1 (")
-    assert tags["mlflow.runName"].endswith(f"({tags['dvc_exp_name']})")
+    assert tags["mlflow.runName"].endswith(f"({tags['dvc_exp_name']}) @ {tags['git_commit'][:7]}")
     assert params["train.learning_rate"] == "0.1"
     assert aliases(db)[tags["registry.decision"]] == info["version"]
     assert "forward roc_auc" in tags["registry.reasons"]

@@ -184,3 +184,18 @@ def test_after_new_data_the_latest_cutoff_both_forecast_is_the_forward_test():
     nothing = bad[bad["cutoff"] == "1999-01-01"]
     d = decide(good, nothing, test_cutoff=CUTOFFS[-1], config=Registry(n_boot=50), seed=0)
     assert d.alias == CHALLENGER and "not comparable" in d.reasons[0]
+
+
+def test_a_versions_description_gives_the_headline_and_each_checks_verdict():
+    from pipeline.stages.track import version_description
+
+    truth = outcomes()
+    good, bad = predictions(truth, 0.3, 1), predictions(truth, 1.5, 2)
+    lost = decide(bad, good, test_cutoff=CUTOFFS[-1], config=Registry(n_boot=50), seed=0)
+    text = version_description(lost, {"roc_auc": 0.81234, "brier": 0.17}, CUTOFFS[-1])
+    assert text.startswith(
+        f"challenger: ROC-AUC 0.8123, Brier 0.1700 at the test cutoff {CUTOFFS[-1]}."
+    )
+    assert "forward roc_auc -0." in text and "not over the margin +0.0000" in text
+    first = version_description(first_version(), {"roc_auc": 0.8, "brier": 0.2}, CUTOFFS[-1])
+    assert first.endswith("the first registered version becomes champion")

@@ -35,6 +35,11 @@ def test_run_names_say_what_changed():
     assert tracking.run_name(changed, "tall-oaks").endswith("(tall-oaks)")
     assert tracking.run_name({}, "tall-oaks") == "tall-oaks"
     assert tracking.run_name({}, None) == "baseline"
+    # the same params on other code: the commit tells the runs apart
+    commit = "6d2bf30a1b2c3d4e5f60718293a4b5c6d7e8f901"
+    assert tracking.run_name({}, None, commit=commit) == "baseline @ 6d2bf30"
+    assert tracking.run_name(changed, "tall-oaks", commit=commit).endswith("(tall-oaks) @ 6d2bf30")
+    assert tracking.run_name({}, None, commit="unknown") == "baseline"
     many = {f"p{i}": i for i in range(5)}
     assert tracking.run_name(many, None) == "p0=0, p1=1, p2=2, +2 more"
 
@@ -54,6 +59,18 @@ def _log(root, text: str) -> str:
     c.log_artifact(run.info.run_id, str(root / "f.txt"), "stuff")
     c.set_terminated(run.info.run_id)
     return run.info.run_id
+
+
+def test_the_ui_address_opens_the_runs_in_the_model_training_view(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert tracking.ui_address(tmp_path, "churn-loyalty").endswith(
+        "/#/experiments?workflowType=machine_learning"
+    )
+    _log(tmp_path, "first")
+    exp = tracking.client(tmp_path).get_experiment_by_name("churn-loyalty").experiment_id
+    assert tracking.ui_address(tmp_path, "churn-loyalty") == (
+        f"http://127.0.0.1:5000/#/experiments/{exp}/runs?workflowType=machine_learning"
+    )
 
 
 def test_a_moved_project_logs_into_its_own_folder_and_reads_its_old_runs(tmp_path, monkeypatch):

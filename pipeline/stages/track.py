@@ -190,6 +190,25 @@ def gate(
     return decision
 
 
+def version_description(
+    decision: registry.Decision, shipped: dict[str, float], test_cutoff: str
+) -> str:
+    """One line for the registry's versions table: the headline and the gate's verdict,
+    check by check ("forward roc_auc +0.0012, under the margin +0.0050")."""
+    if decision.checks:
+        why = "; ".join(
+            f"{c.name} {c.metric} {c.improvement:+.4f}, "
+            f"{'over' if c.passed else 'not over'} the margin {c.margin:+.4f}"
+            for c in decision.checks
+        )
+    else:
+        why = decision.reasons[0] if decision.reasons else ""
+    return (
+        f"{decision.alias}: ROC-AUC {shipped['roc_auc']:.4f}, Brier {shipped['brier']:.4f} "
+        f"at the test cutoff {test_cutoff}. {why}"
+    )[:1000]
+
+
 # The stage's DVC output, under the store's artifacts (see the module's docstring).
 TRACKED = "tracked.json"
 
@@ -200,7 +219,9 @@ def run(params: Params) -> None:
     before = committed_params(root)
     current = params.model_dump(mode="json")
     changed = tracking.changed_params(current, before) if before else {}
-    name = tracking.run_name(changed, os.environ.get("DVC_EXP_NAME"))
+    name = tracking.run_name(
+        changed, os.environ.get("DVC_EXP_NAME"), commit=tracking.git_commit(root)
+    )
 
     files = serving.model_files(MODELS)
     model = serving.ListModel.from_files(files)
@@ -213,6 +234,7 @@ def run(params: Params) -> None:
         io.read_parquet(PREDICTIONS / "backtest.parquet"), key, model=MODEL
     )
     explain_dir = REPORTS / "explain"
+    metrics = run_metrics(params)
     reports = [
         REPORTS / n
         for n in ("ingest.json", "score.json", "forward.json", "uplift.json", "qini.csv")
@@ -222,7 +244,7 @@ def run(params: Params) -> None:
         experiment=params.tracking.experiment,
         run_name=name,
         params=tracking.flatten(current),
-        metrics=run_metrics(params),
+        metrics=metrics,
         tags=run_tags(params, root) | {"changed_params": ", ".join(changed) or "none"},
         model_files=files,
         input_example=example,
@@ -238,6 +260,21 @@ def run(params: Params) -> None:
     )
     c = tracking.client(root)
     decision = gate(c, logged, predictions, train["churn"]["test_cutoff"], params)
+    shipped = {k: metrics.get(f"shipped.{k}", float("nan")) for k in ("roc_auc", "brier")}
+    tracking.describe_version(
+        c,
+        params.registry.model_name,
+        logged.version,
+        {
+            "decision": decision.alias,
+            "roc_auc": f"{shipped['roc_auc']:.4f}",
+            "brier": f"{shipped['brier']:.4f}",
+            "test_cutoff": train["churn"]["test_cutoff"],
+            "git_commit": tracking.git_commit(root)[:7],
+            "run_name": name,
+        },
+        version_description(decision, shipped, train["churn"]["test_cutoff"]),
+    )
     io.write_json(
         {
             "run_id": logged.run_id,
