@@ -498,3 +498,17 @@ def test_a_contacts_export_feeds_the_campaigns_through_source_files(orders_only_
     assert meta["with_features"] == len(rows) > 0.5 * len(c)
     assert set(rows["arm"]) == {"treatment", "control"}
     assert rows["customer_id"].str.startswith("client-").all()
+
+
+def test_a_failure_before_any_list_writes_no_stale_note_and_says_none(tmp_path, monkeypatch):
+    from pipeline.stages import _common
+
+    monkeypatch.chdir(tmp_path)
+    # a first run that fails in its first stage: nothing delivered, so no note to cite
+    assert _common.mark_stale("source", ValueError("mixed time zones")) is False
+    assert not (tmp_path / "data/scored/STALE.txt").exists()
+    (tmp_path / "data/scored").mkdir(parents=True)
+    (tmp_path / "data/scored/at_risk.csv").write_text("customer_id\nC1\n")
+    assert _common.mark_stale("source", ValueError("mixed time zones")) is True
+    assert [p.name for p in (tmp_path / "data/scored").iterdir()] == ["STALE.txt"]
+    assert "stage 'source'" in (tmp_path / "data/scored/STALE.txt").read_text()

@@ -53,17 +53,18 @@ def restore_hint(stage: str) -> str:
     )
 
 
-def mark_stale(stage: str, error: BaseException) -> None:
+def mark_stale(stage: str, error: BaseException) -> bool:
     """After a failed stage, take the lists away so nobody mails yesterday's list.
 
     Everything a retention team receives from the last good run goes: the files of
     ``data/scored/`` (the CSVs and the workbook) and ``reports/retention_report.html``
     (its cards are the call list's top). ``data/scored/STALE.txt`` says which stage
     failed and why. The models and the other reports stay for diagnosis; the next
-    successful run replaces the whole folder.
+    successful run replaces the whole folder. Returns whether it wrote the note (no
+    lists yet, as on a first run: nothing to take away, no note).
     """
     if not SCORED.is_dir():
-        return
+        return False
     delivered = [p for p in sorted(SCORED.iterdir()) if p.is_file() and p != STALE]
     if RETENTION_REPORT.is_file():
         delivered.append(RETENTION_REPORT)
@@ -77,6 +78,7 @@ def mark_stale(stage: str, error: BaseException) -> None:
         f"Fix the cause and run `make run` again.\n\n{message}\n"
         + (f"\n{hint}\n" if (hint := restore_hint(stage)) else "")
     )
+    return True
 
 
 def stage_main(run: Callable[[Params], None]) -> None:
@@ -99,8 +101,8 @@ def stage_main(run: Callable[[Params], None]) -> None:
         params = load_params(os.environ.get("PIPELINE_PARAMS", "params.yaml"))
         run(params)
     except (Exception, KeyboardInterrupt) as err:
-        mark_stale(stage, err)
-        log.error("stage %s failed: %s (data/scored/STALE.txt)", stage, err)
+        noted = " (data/scored/STALE.txt)" if mark_stale(stage, err) else ""
+        log.error("stage %s failed: %s%s", stage, err, noted)
         if hint := restore_hint(stage):
             log.error("%s", hint)
         raise
