@@ -366,7 +366,7 @@ def log_run(
             mlflow.log_metrics(dict(items[i : i + 500]), model_id=info.model_id)
         for folder, files in artifacts.items():
             for f in files:
-                mlflow.log_artifact(str(f), artifact_path=folder)
+                mlflow.log_artifact(str(f), artifact_path=folder or None)
         with tempfile.TemporaryDirectory() as tmp:
             for rel, frame in tables.items():
                 path = Path(tmp) / rel

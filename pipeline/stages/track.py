@@ -250,7 +250,10 @@ def run(params: Params) -> None:
         input_example=example,
         output_example=model.predict(example),
         artifacts={
-            "explain": sorted(explain_dir.glob("*.csv")) + sorted(explain_dir.glob("*.png")),
+            # the SHAP plots at the top: MLflow's compare page previews only top-level
+            # files, so two runs' drivers then sit side by side
+            "": sorted(explain_dir.glob("*.png")),
+            "explain": sorted(explain_dir.glob("*.csv")),
             "plots": sorted((REPORTS / "plots").glob("*.csv")),
             "evaluation": [REPORTS / "train.json", REPORTS / "backtest.csv"],
             "reports": [p for p in reports if p.exists()],
