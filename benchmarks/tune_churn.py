@@ -78,6 +78,13 @@ CANDIDATES = {
         "orders_180d",
         "order_trend_90d",
     ],
+    "habits": [
+        "weekend_order_share_365d",
+        "morning_order_share_365d",
+        "order_hour_mean_365d",
+        "order_hour_std_365d",
+        "main_weekday_share_365d",
+    ],
     "mix": [
         "repeat_line_share_365d",
         "lines_per_order_mean_365d",
@@ -140,6 +147,30 @@ def candidate_features(
         out = out.merge(gaps, how="left", on=["customer_id", "cutoff"])
         out = out.merge(counts, how="left", on=["customer_id", "cutoff"])
         out["orders_180d"] = out["orders_180d"].fillna(0)
+    if "habits" in groups:
+        # when the customer orders: a business buying in office hours on its usual weekday
+        # keeps a rhythm a consumer's evening and weekend orders do not
+        habits = con.execute(
+            """
+            WITH j AS (SELECT p.customer_id, p.cutoff, o.ordered_at,
+                         hour(o.ordered_at) + minute(o.ordered_at) / 60.0 AS h,
+                         dayofweek(o.ordered_at) AS dow
+                       FROM pop p JOIN orders o ON o.customer_id = p.customer_id
+                         AND o.ordered_at < p.cutoff
+                         AND o.ordered_at >= p.cutoff - INTERVAL 365 DAY),
+            wd AS (SELECT customer_id, cutoff, dow, count(*) AS n FROM j GROUP BY ALL),
+            top AS (SELECT customer_id, cutoff, max(n) / sum(n) AS main_weekday_share_365d
+                    FROM wd GROUP BY ALL)
+            SELECT j.customer_id, j.cutoff,
+              avg(CASE WHEN dow IN (0, 6) THEN 1.0 ELSE 0.0 END) AS weekend_order_share_365d,
+              avg(CASE WHEN h < 12 THEN 1.0 ELSE 0.0 END) AS morning_order_share_365d,
+              avg(h) AS order_hour_mean_365d,
+              stddev_pop(h) AS order_hour_std_365d,
+              any_value(top.main_weekday_share_365d) AS main_weekday_share_365d
+            FROM j JOIN top USING (customer_id, cutoff) GROUP BY j.customer_id, j.cutoff
+            """
+        ).df()
+        out = out.merge(habits, how="left", on=["customer_id", "cutoff"])
     if "mix" in groups:
         con.execute(f"CREATE VIEW lines AS SELECT * FROM '{canonical}/order_lines.parquet'")
         mix = con.execute(

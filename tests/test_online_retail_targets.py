@@ -132,14 +132,14 @@ def test_feature_candidates_judged_on_the_past_only_are_not_adopted(shop):
     the 0.002 the rule asks for, so none is in the pipeline."""
     out = _tune(
         shop,
-        *("--candidates", "rhythm", "mix"),
+        *("--candidates", "rhythm", "mix", "habits"),
         *("--drop", "seasonality", "quality_tolerance", "monetary"),
     )
     assert "tuning origins: ['2011-03-14', '2011-04-13', '2011-05-13', '2011-06-12']" in out
     lines = {line[:22].strip(): line for line in out.splitlines() if line[:1] in ("s", "+", "-")}
     shipped = float(lines["shipped"].split()[1])
     assert abs(shipped - 0.7908) < 0.002  # the README's figure
-    for group in ("+ rhythm", "+ mix"):
+    for group in ("+ rhythm", "+ mix", "+ habits"):
         assert lines[group].endswith("not adopted"), lines[group]
         assert float(lines[group].split()[2]) < shipped + 0.002
     # the seasonal features carry weight: without them the past origins rank worse
