@@ -935,26 +935,49 @@ def parse_timestamp_text(
             local[todo] = parsed.astype("datetime64[us]").to_numpy()
             todo = naive & local.isna().to_numpy()
     if timezone is not None and naive.any():
-        utc = (
-            local[naive]
-            .dt.tz_localize(timezone, ambiguous=False, nonexistent="shift_forward")
-            .dt.tz_convert("UTC")
-            .dt.tz_localize(None)
-        )
-        local[naive] = utc.astype("datetime64[us]").to_numpy()
+        local[naive] = _zone_to_utc(local[naive], timezone, what=what).to_numpy()
     stamps[naive] = local[naive].to_numpy()
     return stamps
 
 
-def localize_stamps(stamps: pd.Series, timezone: str | None) -> pd.Series:
-    """Typed timestamps as naive UTC: aware ones converted, naive ones read in ``timezone``."""
+def _zone_to_utc(local: pd.Series, timezone: str, *, what: str = "values") -> pd.Series:
+    """Naive local times in ``timezone`` as naive UTC.
+
+    Where the clocks change, a local time may not exist (the hour skipped in spring: read
+    as the time it would be after the change, shift_forward) or exist twice (the hour
+    repeated in autumn: read as standard time). Both readings are a convention, not the
+    data: a warning counts them and shows a few, so nobody mistakes them for recorded.
+    """
+
+    def localize(ambiguous: bool, nonexistent: str) -> pd.Series:
+        return local.dt.tz_localize(timezone, ambiguous=ambiguous, nonexistent=nonexistent)
+
+    read = localize(False, "shift_forward")
+    strict = localize(False, "NaT")
+    skipped = local.notna() & strict.isna()
+    repeated = local.notna() & ~skipped & (localize(True, "NaT") != strict)
+    for mask, how in (
+        (skipped, "do not exist (the hour the clocks skipped): read as after the change"),
+        (repeated, "occur twice (the hour the clocks repeated): read as standard time"),
+    ):
+        if mask.any():
+            shown = ", ".join(local[mask].astype(str).head(3))
+            log.warning(
+                "%s: %d local times in %s %s, e.g. %s", what, int(mask.sum()), timezone, how, shown
+            )
+    utc = read.dt.tz_convert("UTC").dt.tz_localize(None)
+    return utc.astype("datetime64[us]")
+
+
+def localize_stamps(stamps: pd.Series, timezone: str | None, *, what: str = "values") -> pd.Series:
+    """Typed timestamps as naive UTC: aware ones converted, naive ones read in ``timezone``
+    (local times the clocks skipped or repeated are counted in a warning)."""
     if isinstance(stamps.dtype, pd.DatetimeTZDtype):
         return stamps.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
     stamps = stamps.astype("datetime64[us]")
     if timezone is None:
         return stamps
-    aware = stamps.dt.tz_localize(timezone, ambiguous=False, nonexistent="shift_forward")
-    return aware.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+    return _zone_to_utc(stamps, timezone, what=what)
 
 
 def examples_with_lines(

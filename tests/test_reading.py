@@ -237,6 +237,20 @@ def test_the_day_month_order_is_proven_or_the_run_stops() -> None:
         decide_day_first(DateEvidence((), (), ("'01/02/2024'",)), what="f")
 
 
+def test_local_times_the_clocks_skip_or_repeat_are_read_by_rule_and_counted(caplog) -> None:
+    # Berlin: 02:30 on 2024-03-31 never happened, 02:30 on 2024-10-27 happened twice
+    values = text("2024-03-31 02:30", "2024-10-27 02:30", "2024-06-01 12:00", None)
+    with caplog.at_level(logging.WARNING, logger="pipeline.reading"):
+        parsed = parse_timestamp_text(values, timezone="Europe/Berlin", what="orders.ordered_at")
+    # after the change (03:00 CEST), standard time (CET), summer time
+    expected = stamps("2024-03-31 01:00", "2024-10-27 01:30", "2024-06-01 10:00", None)
+    pd.testing.assert_series_equal(parsed, expected)
+    said = caplog.text
+    assert "orders.ordered_at: 1 local times in Europe/Berlin do not exist" in said
+    assert "orders.ordered_at: 1 local times in Europe/Berlin occur twice" in said
+    assert "2024-03-31 02:30:00" in said and "2024-10-27 02:30:00" in said
+
+
 def test_timestamps_are_read_iso_then_in_the_proven_order() -> None:
     values = text("2024-03-01 10:00", "01/02/2024 13:05", "01.02.24", "2024/03/05", "nope", None)
     parsed = parse_timestamp_text(values, day_first=True)

@@ -366,7 +366,10 @@ def parse_datetimes(
     if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(
         values.dtype
     ):
-        return reading.localize_stamps(values, timezone), pd.Series(False, index=values.index)
+        return (
+            reading.localize_stamps(values, timezone, what=what),
+            pd.Series(False, index=values.index),
+        )
     text = strip_text(values)
     if date_format is None and day_first is None:
         day_first = reading.decide_day_first(reading.date_evidence([text]), what=what)
