@@ -119,6 +119,13 @@ def test_the_uplift_diagnostics_reproduce_the_stages_held_out_figures(shop):
     ).groups()
     assert float(share) == pytest.approx(100 * truth["oracle_share"], abs=0.051), out
     assert dogs == f"{truth['harmed_marked_do_not_contact']} of {truth['harmed_by_every_play']}"
+    # the contacts no play can reach (they left in the campaign's week), as the README
+    # counts them: every planted effect zero
+    gone = int(re.search(r"already gone \(no play has any effect\): (\d+)", out).group(1))
+    day = read_json(shop / "reports/uplift.json")["held_out_campaign_day"]
+    effects = pd.read_parquet(shop / "data/truth/campaign_effects.parquet")
+    held = effects[effects["campaign"] == str(day)[:10]].filter(like="effect_")
+    assert len(held) > 0 and gone == int((held == 0).all(axis=1).sum())
 
 
 def test_the_harm_threshold_grid_relabels_only_and_marks_more_as_it_falls(shop):
