@@ -445,6 +445,15 @@ def promote(root: Path, name: str, version: str, reason: str) -> None:
             "registry.champion_before": "none" if before is None else str(before.version),
         },
     )
+    # the versions table says it too, next to what the gate had said at registration
+    gate_said = f" The gate at registration: {mv.description}" if mv.description else ""
+    describe_version(
+        c,
+        name,
+        version,
+        {"decision": "champion", "promoted_by_hand": reason},
+        f"champion, promoted by hand: {reason}.{gate_said}"[:1000],
+    )
 
 
 def set_tags(mlflow_client, run_id: str, tags: Mapping[str, str]) -> None:

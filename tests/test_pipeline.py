@@ -603,6 +603,19 @@ def test_make_compare_shows_params_metrics_drivers_and_list_overlap(shop):
         mlflow_db(shop).execute("select cast(version as text), run_id from model_versions")
     )["3"]
     assert run_record(mlflow_db(shop), run3)[2]["registry.promoted_by_hand"] == why
+    # and the registry's versions table says so, beside the gate's verdict at registration
+    tags3 = dict(
+        mlflow_db(shop).execute("select key, value from model_version_tags where version = 3")
+    )
+    assert tags3["decision"] == "champion" and tags3["promoted_by_hand"] == why
+    (text,) = (
+        mlflow_db(shop)
+        .execute("select description from model_versions where version = 3")
+        .fetchone()
+    )
+    assert text.startswith(
+        f"champion, promoted by hand: {why}. The gate at registration: challenger"
+    )
     assert "champion" in state.stdout
 
 

@@ -194,7 +194,7 @@ def version_description(
     decision: registry.Decision, shipped: dict[str, float], test_cutoff: str
 ) -> str:
     """One line for the registry's versions table: the headline and the gate's verdict,
-    check by check ("forward roc_auc +0.0012, under the margin +0.0050")."""
+    check by check ("forward roc_auc +0.0012, not over the margin +0.0050")."""
     if decision.checks:
         why = "; ".join(
             f"{c.name} {c.metric} {c.improvement:+.4f}, "
