@@ -947,26 +947,29 @@ def _zone_to_utc(local: pd.Series, timezone: str, *, what: str = "values") -> pd
     as the time it would be after the change, shift_forward) or exist twice (the hour
     repeated in autumn: read as standard time). Both readings are a convention, not the
     data: a warning counts them and shows a few, so nobody mistakes them for recorded.
+    One pass over every value; only those two kinds are localized again.
     """
-
-    def localize(ambiguous: bool, nonexistent: str) -> pd.Series:
-        return local.dt.tz_localize(timezone, ambiguous=ambiguous, nonexistent=nonexistent)
-
-    read = localize(False, "shift_forward")
-    strict = localize(False, "NaT")
-    skipped = local.notna() & strict.isna()
-    repeated = local.notna() & ~skipped & (localize(True, "NaT") != strict)
-    for mask, how in (
-        (skipped, "do not exist (the hour the clocks skipped): read as after the change"),
-        (repeated, "occur twice (the hour the clocks repeated): read as standard time"),
-    ):
-        if mask.any():
-            shown = ", ".join(local[mask].astype(str).head(3))
-            log.warning(
-                "%s: %d local times in %s %s, e.g. %s", what, int(mask.sum()), timezone, how, shown
-            )
-    utc = read.dt.tz_convert("UTC").dt.tz_localize(None)
-    return utc.astype("datetime64[us]")
+    read = local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+    odd = (local.notna() & read.isna()).to_numpy()
+    if odd.any():
+        times = local[odd]
+        skipped = times.dt.tz_localize(timezone, ambiguous=False, nonexistent="NaT").isna()
+        read[odd] = times.dt.tz_localize(timezone, ambiguous=False, nonexistent="shift_forward")
+        for mask, how in (
+            (skipped, "do not exist (the hour the clocks skipped): read as after the change"),
+            (~skipped, "occur twice (the hour the clocks repeated): read as standard time"),
+        ):
+            if mask.any():
+                shown = ", ".join(times[mask].astype(str).head(3))
+                log.warning(
+                    "%s: %d local times in %s %s, e.g. %s",
+                    what,
+                    int(mask.sum()),
+                    timezone,
+                    how,
+                    shown,
+                )
+    return read.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
 
 
 def localize_stamps(stamps: pd.Series, timezone: str | None, *, what: str = "values") -> pd.Series:

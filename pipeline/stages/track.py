@@ -219,9 +219,8 @@ def run(params: Params) -> None:
     before = committed_params(root)
     current = params.model_dump(mode="json")
     changed = tracking.changed_params(current, before) if before else {}
-    name = tracking.run_name(
-        changed, os.environ.get("DVC_EXP_NAME"), commit=tracking.git_commit(root)
-    )
+    commit = tracking.git_commit(root)
+    name = tracking.run_name(changed, os.environ.get("DVC_EXP_NAME"), commit=commit)
 
     files = serving.model_files(MODELS)
     model = serving.ListModel.from_files(files)
@@ -273,7 +272,7 @@ def run(params: Params) -> None:
             "roc_auc": f"{shipped['roc_auc']:.4f}",
             "brier": f"{shipped['brier']:.4f}",
             "test_cutoff": train["churn"]["test_cutoff"],
-            "git_commit": tracking.git_commit(root)[:7],
+            "git_commit": commit[:7],
             "run_name": name,
         },
         version_description(decision, shipped, train["churn"]["test_cutoff"]),
