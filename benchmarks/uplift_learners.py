@@ -366,14 +366,13 @@ def main() -> None:
         value_model = fit_value(train[~last], train[last], design, params.train)
         stake = params.retention.margin * np.maximum(predict(value_model, design, valid), 0)
         t = valid[["customer_id", "campaign"]].merge(truth, on=["customer_id", "campaign"])
-        true_net = t[[f"effect_{p}" for p in plays]].to_numpy() * stake[:, None] - np.array(
-            [costs[p] for p in plays]
-        )
+        planted = t[[f"effect_{p}" for p in plays]].to_numpy()
+        true_net = planted * stake[:, None] - np.array([costs[p] for p in plays])
         k = int(round(params.uplift.top_share * len(valid)))
         oracle = uplift.oracle_value(true_net, k=k)
-        harmed = (t[[f"effect_{p}" for p in plays]].to_numpy() < 0).all(axis=1)
+        harmed = (planted < 0).all(axis=1)
         # the simulator zeroes every effect of a customer who left in the campaign's week
-        gone = (t[[f"effect_{p}" for p in plays]].to_numpy() == 0).all(axis=1)
+        gone = (planted == 0).all(axis=1)
         print(
             f"oracle saved value (top {k}): {oracle:.1f}; harmed by every play: "
             f"{harmed.sum()}; already gone (no play has any effect): {gone.sum()}"
