@@ -873,6 +873,10 @@ _ADVICE = {
         "lines of one order with the same total, export a column that tells them apart "
         "(a product or line id; map it as source.columns.orders.product_id)"
     ),
+    "too_few_fields": (
+        "lines with fewer fields than the header were cut short (an export interrupted, "
+        "a file truncated) or lost a delimiter: export the file again"
+    ),
     "unparseable_": "check source.read (encoding, decimal, thousands, date_format)",
     "missing_": "check source.columns and source.read.missing_values",
     "after the export": "check source.export_date and the file's dates",

@@ -185,14 +185,41 @@ def _head(path: Path) -> bytes:
         return stream.read(SAMPLE_BYTES)
 
 
-def _count_lines(path: Path) -> int:
-    """Physical lines of a file (a last line without a newline counts too)."""
-    n, last = 0, b"\n"
+def _line_fields(path: Path, delimiter: str) -> tuple[np.ndarray, bool]:
+    """Each physical line's fields counted on bytes (delimiters + 1; a last line
+    without a line break counts too), and whether a quote appears anywhere.
+
+    The counts are a record's only when no quote can hide a delimiter or a line break
+    and the encoding writes them as the ASCII bytes (:func:`_ascii_safe`).
+    """
+    mark = ord(delimiter) if len(delimiter) == 1 and delimiter.isascii() else -1
+    counts, carry, quoted, last = [], 0, False, b"\n"
     with _open_bytes(path) as stream:
         while chunk := stream.read(1 << 24):
-            n += chunk.count(b"\n")
+            data = np.frombuffer(chunk, dtype=np.uint8)
+            breaks = np.flatnonzero(data == 10)
+            marks = np.flatnonzero(data == mark)
+            quoted = quoted or b'"' in chunk
+            before = np.searchsorted(marks, breaks)
+            if len(breaks):
+                counts.append(np.diff(before, prepend=0) + 1)
+                counts[-1][0] += carry
+                carry = len(marks) - int(before[-1])
+            else:
+                carry += len(marks)
             last = chunk[-1:]
-    return n + (last != b"\n")
+    if last != b"\n":
+        counts.append(np.array([carry + 1]))
+    fields = np.concatenate(counts) if counts else np.zeros(0, dtype="int64")
+    return fields.astype("int64"), quoted
+
+
+def _ascii_safe(encoding: str) -> bool:
+    """Whether every delimiter, quote and line break of the encoding is its ASCII byte,
+    never part of another character (UTF-8 and the single-byte code pages; not GB18030,
+    whose second bytes include ``|``, nor UTF-16)."""
+    name = codecs.lookup(encoding).name
+    return name in ("utf-8", "utf-8-sig", "ascii") or name.startswith(("iso8859-", "cp125"))
 
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -269,8 +296,9 @@ def _check_quoted_lines(
         line = end
 
 
-def _record_lines(path: Path, encoding: str, delimiter: str) -> np.ndarray:
-    """The line each data record starts on, the slow way (quoted newlines, blank lines).
+def _record_lines(path: Path, encoding: str, delimiter: str) -> tuple[np.ndarray, np.ndarray]:
+    """The line each data record starts on, and its fields, the slow way (quoted
+    newlines, blank lines).
 
     Raises
     ------
@@ -278,7 +306,7 @@ def _record_lines(path: Path, encoding: str, delimiter: str) -> np.ndarray:
         If a quoted value holds lines that look like rows of their own (a stray quote
         swallowed them; see :func:`_check_quoted_lines`).
     """
-    starts = []
+    starts, fields = [], []
     n_columns = 0
     with _no_field_limit(), _open_bytes(path) as raw:
         text = io.TextIOWrapper(raw, encoding=encoding, newline="")
@@ -295,8 +323,17 @@ def _record_lines(path: Path, encoding: str, delimiter: str) -> np.ndarray:
                 elif reader.line_num > start and n_columns > 1:
                     _check_quoted_lines(path, record, start, delimiter, n_columns)
                 starts.append(start)
+                fields.append(len(record))
             previous_end = reader.line_num
-    return np.asarray(starts[1:], dtype="int64")  # the header is not a record
+    # the header is not a record
+    return np.asarray(starts[1:], dtype="int64"), np.asarray(fields[1:], dtype="int64")
+
+
+def _named_width(head_text: str, delimiter: str) -> int:
+    """Fields up to the header's last named column (``a,b,c,`` names three of four)."""
+    header = next(csv.reader(io.StringIO(head_text), delimiter=delimiter), [])
+    named = [i for i, name in enumerate(header, start=1) if name.strip()]
+    return named[-1] if named else len(header)
 
 
 def _check_header(path: Path, head_text: str, delimiter: str) -> None:
@@ -361,7 +398,7 @@ def _decode_error(path: Path, encoding: str, err: UnicodeDecodeError, how: str) 
 
 def read_csv_text(
     path: str | Path, choices: ReadChoices
-) -> tuple[pd.DataFrame, np.ndarray, ReadChoices]:
+) -> tuple[pd.DataFrame, np.ndarray, ReadChoices, np.ndarray]:
     """Every cell of a CSV file as text, nothing read as missing yet, and each row's line.
 
     Parameters
@@ -373,9 +410,13 @@ def read_csv_text(
 
     Returns
     -------
-    frame, lines, choices
+    frame, lines, choices, fields
         The cells as ``string`` (empty cells as ``""``); for each row the line it starts
-        on, the header being line 1; the choices with the detected ones filled in.
+        on, the header being line 1; the choices with the detected ones filled in; for
+        each row the fields written on it, fewer than ``frame``'s columns where the line
+        stops short (pandas fills the rest with ``""``, so a cut line or a missing
+        delimiter would otherwise read as empty values, or as values in the wrong
+        column).
 
     Raises
     ------
@@ -444,22 +485,30 @@ def read_csv_text(
     _check_header(path, head_text, delimiter)
     frame.columns = [str(c).strip() for c in frame.columns]
     frame = frame.astype(STRING)
-    if _count_lines(path) == len(frame) + 1:
-        lines = np.arange(2, len(frame) + 2, dtype="int64")
+    per_line, quoted = _line_fields(path, delimiter)
+    # one record per line and nothing to hide a delimiter: count on bytes; else the csv
+    # module reads each record (quoted values, blank lines, multi-byte encodings)
+    by_bytes = not quoted and len(delimiter) == 1 and delimiter.isascii()
+    if len(per_line) == len(frame) + 1 and by_bytes and _ascii_safe(encoding):
+        lines, fields = np.arange(2, len(frame) + 2, dtype="int64"), per_line[1:]
     else:
-        lines = _record_lines(path, encoding, delimiter)
-        if len(lines) != len(frame):  # pandas and csv disagree: fall back to positions
-            log.warning(
-                "%s: %d records by pandas, %d by the csv module; line numbers in the ledger "
-                "are row positions + 1 and may be off after blank or multi-line rows",
-                path,
-                len(frame),
-                len(lines),
-            )
-            lines = np.arange(2, len(frame) + 2, dtype="int64")
+        lines, fields = _record_lines(path, encoding, delimiter)
+    if len(lines) != len(frame):  # pandas and csv disagree: fall back to positions
+        log.warning(
+            "%s: %d records by pandas, %d by the csv module; line numbers in the ledger "
+            "are row positions + 1 and may be off after blank or multi-line rows, and "
+            "rows with too few fields are not told apart",
+            path,
+            len(frame),
+            len(lines),
+        )
+        lines = np.arange(2, len(frame) + 2, dtype="int64")
+        fields = np.full(len(frame), frame.shape[1], dtype="int64")
+    # a row may stop short of unnamed trailing columns (a header ending in a delimiter)
+    fields = np.where(fields >= _named_width(head_text, delimiter), frame.shape[1], fields)
     chosen = replace(choices, encoding=encoding, delimiter=delimiter, detected=tuple(detected))
     log.info("read %s: %d rows", path, len(frame))
-    return frame, lines, chosen
+    return frame, lines, chosen, fields
 
 
 # ------------------------------------------------------------- missing values

@@ -424,6 +424,24 @@ def test_fail_mode_stops_on_unreadable_missing_negative_and_shared_lines(tmp_pat
     assert run.orders_input["merge_rule"] == "order lines summed into one order per order_id"
 
 
+def test_an_export_cut_off_mid_line_loses_the_line_not_its_last_digit(tmp_path, monkeypatch):
+    """Reviewed: the cut last line ("c264,o01313,2024-12-30 23:55:26,75.3") was read as an
+    order of 75.3 with no channel; the CSV reader pads a short line with empty values."""
+    run = run_shop(tmp_path, monkeypatch, {"orders": "cut_short.csv"})
+    a = run.orders_input
+    assert (a["rows_read"], a["accepted"], a["set_aside"]) == (N, N - 1, 1)
+    assert a["set_aside_reasons"] == {"too_few_fields": 1}
+    aside = run.set_aside()
+    assert aside["line"].tolist() == [N + 1] and aside["amount"].tolist() == ["75.3"]
+    assert aside["detail"].iloc[0].startswith("4 of the header's 5 fields: the line was cut")
+    assert revenue(run) == pytest.approx(BASE_REVENUE - 75.31)
+    with pytest.raises(IngestError) as err:
+        run_shop(
+            tmp_path, monkeypatch, {"orders": "cut_short.csv"}, ingest={"on_bad_rows": "fail"}
+        )
+    assert "too_few_fields (1)" in str(err.value) and f"line {N + 1}" in str(err.value)
+
+
 @pytest.mark.parametrize(
     ("name", "expected"),
     [

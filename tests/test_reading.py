@@ -85,7 +85,7 @@ def test_detect_delimiter(lines: list[str], expected: str) -> None:
 def test_read_csv_text_keeps_every_cell_as_text_and_numbers_the_lines(tmp_path) -> None:
     path = tmp_path / "orders.csv"
     path.write_text('id;note;amount\n007;"two\nlines";1,5\n\n008;NA;\n')
-    frame, lines, chosen = read_csv_text(path, ReadChoices())
+    frame, lines, chosen, _ = read_csv_text(path, ReadChoices())
 
     assert frame.to_dict("list") == {
         "id": ["007", "008"],
@@ -107,10 +107,40 @@ def test_a_line_of_spaces_does_not_shift_the_line_numbers(tmp_path) -> None:
     # pandas skips the spaces-only line 3; the ledger must still name 009's own line
     path = tmp_path / "orders.csv"
     path.write_text('id,note,amount\n007,a,1\n   \n008,"two\nlines",2\n009,c,-3\n')
-    frame, lines, _ = read_csv_text(path, ReadChoices())
+    frame, lines, _, _ = read_csv_text(path, ReadChoices())
 
     assert frame["id"].tolist() == ["007", "008", "009"]
     assert lines.tolist() == [2, 4, 6]
+
+
+@pytest.mark.parametrize(
+    ("written", "encoding"),
+    [
+        ("id,who,total,note\n1,c1,5,a\n2,c2\n3,c3,7,c\n4,c4,8", "utf-8"),  # bytes
+        ('id,who,total,note\n1,c1,5,"a, b"\n2,c2\n3,c3,7,c\n4,c4,8', "utf-8"),  # quotes
+        ("id|who|total|note\n1|张三|5|a\n2|c2\n3|c3|7|c\n4|c4|8", "gb18030"),  # csv module
+        ("id,who,total,note\n1,c1,5,a\n\n2,c2\n3,c3,7,c\n4,c4,8\n", "utf-8"),  # blank line
+    ],
+)
+def test_lines_with_too_few_fields_are_told_apart(tmp_path, written: str, encoding: str) -> None:
+    """Reviewed: pandas fills a short line's missing fields with "", so a truncated last
+    line read as an order with an empty note, and was accepted."""
+    path = tmp_path / "orders.csv"
+    path.write_bytes(written.encode(encoding))
+    delimiter = "|" if "|" in written else ","
+    frame, lines, _, fields = read_csv_text(
+        path, ReadChoices(encoding=encoding, delimiter=delimiter)
+    )
+    assert frame["id"].tolist() == ["1", "2", "3", "4"]
+    assert fields.tolist() == [4, 2, 4, 3]
+    assert lines.tolist() == ([2, 4, 5, 6] if "\n\n" in written else [2, 3, 4, 5])
+
+
+def test_a_header_ending_in_a_delimiter_does_not_make_rows_short(tmp_path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text("id,who,total,\n1,c1,5\n2,c2,6,\n3,c3\n")
+    _, _, _, fields = read_csv_text(path, ReadChoices())
+    assert fields.tolist() == [4, 4, 2]  # only the third stops before a named column
 
 
 def test_a_column_named_twice_stops_the_run_naming_it(tmp_path) -> None:
@@ -124,7 +154,7 @@ def test_a_column_named_twice_stops_the_run_naming_it(tmp_path) -> None:
 def test_read_csv_text_reads_gzip_and_set_choices(tmp_path) -> None:
     path = tmp_path / "orders.csv.gz"
     path.write_bytes(gzip.compress("客户|金额\n张三|12\n".encode("gbk")))
-    frame, lines, chosen = read_csv_text(
+    frame, lines, chosen, _ = read_csv_text(
         path, ReadChoices(encoding="gb18030", delimiter="|", given=("encoding", "delimiter"))
     )
     assert frame.to_dict("list") == {"客户": ["张三"], "金额": ["12"]}
@@ -316,7 +346,7 @@ def test_quoted_values_on_several_lines_still_read(tmp_path) -> None:
         '1,Paris,"5 rue de la Paix,\n75002, France","call first\n\nthen ring, twice"\n'
         "2,Lyon,1 place Bellecour,\n"
     )
-    frame, lines, _ = read_csv_text(path, ReadChoices())
+    frame, lines, _, _ = read_csv_text(path, ReadChoices())
     assert frame["address"].tolist() == ["5 rue de la Paix,\n75002, France", "1 place Bellecour"]
     assert frame["note"].tolist()[0] == "call first\n\nthen ring, twice"
     assert lines.tolist() == [2, 6]
@@ -336,15 +366,15 @@ def test_prose_with_a_rows_worth_of_commas_is_no_stray_quote(tmp_path, caplog) -
     customers = tmp_path / "customers.csv"
     customers.write_text('id,name,address\n1,Ann,"Flat 2\n12 High St, London, UK"\n2,Bo,x\n')
     with caplog.at_level(logging.WARNING):
-        frame, lines, _ = read_csv_text(complaints, ReadChoices())
+        frame, lines, _, _ = read_csv_text(complaints, ReadChoices())
         assert frame["complaint_id"].tolist() == ["k1", "k2"] and lines.tolist() == [2, 4]
-        frame, lines, _ = read_csv_text(customers, ReadChoices())
+        frame, lines, _, _ = read_csv_text(customers, ReadChoices())
         assert frame["address"].tolist() == ["Flat 2\n12 High St, London, UK", "x"]
     assert "quoted value opening on line 2 holds line 3" in caplog.text
     # in a two-column file any line with one comma splits into a row's fields
     notes = tmp_path / "notes.csv"
     notes.write_text('id,note\n1,"call first\nthen ring, twice\nthen mail, once"\n2,x\n')
-    frame, lines, _ = read_csv_text(notes, ReadChoices())
+    frame, lines, _, _ = read_csv_text(notes, ReadChoices())
     assert frame["id"].tolist() == ["1", "2"] and lines.tolist() == [2, 5]
 
 

@@ -461,6 +461,34 @@ def test_load_files_reads_and_maps(tmp_path) -> None:
     assert_canonical(result)
 
 
+def test_a_line_cut_short_is_set_aside_not_read_as_empty_values(tmp_path) -> None:
+    """Reviewed: an export cut off mid-line ("4,c4,2024-03-0") was read as an order with
+    its missing fields empty; a lost delimiter shifts values into the wrong columns.
+    Each is set aside with its line, and counts as a bad row."""
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "order_id,customer_id,ordered_at,amount,channel\n"
+        "1,c1,2024-01-01,5.00,web\n"
+        "2,c2,2024-01-02,6.00\n"  # channel cut off: optional, but the line is broken
+        "3,c3,2024-01-03 7.00,app\n"  # a lost delimiter: 'app' would be the amount
+        "3,c3,2024-01-03,7.00,app\n"  # the same order written again, whole
+        "4,c4,2024-03-0"
+    )
+    result = load_files(config.SourceFiles(orders=str(path)), {})
+    assert result.tables["orders"]["order_id"].tolist() == ["1", "3"]
+    assert_balanced(result)
+    report = result.report["orders"]
+    assert report["too_few_fields"] == 3 and report["rows_read"] == 5
+    aside = result.set_aside["orders"].set_index("line")
+    assert aside["reason"].to_dict() == {
+        3: "too_few_fields",
+        4: "too_few_fields",
+        6: "too_few_fields",
+    }
+    assert aside.loc[3, "detail"].startswith("4 of the header's 5 fields: the line was cut")
+    assert aside.loc[6, "detail"].startswith("3 of the header's 5 fields")
+
+
 def test_flags_and_zoned_timestamps_are_parsed() -> None:
     raw = pd.DataFrame(
         {

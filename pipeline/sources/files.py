@@ -161,7 +161,7 @@ def read_table_file(path: str | Path, choices: reading.ReadChoices | None = None
 
 def _read(
     path: Path, choices: reading.ReadChoices
-) -> tuple[pd.DataFrame, np.ndarray, reading.ReadChoices]:
+) -> tuple[pd.DataFrame, np.ndarray, reading.ReadChoices, np.ndarray]:
     kind = _check_suffix(path)
     if not path.is_file():
         raise FileNotFoundError(f"file not found: {str(path)!r}")
@@ -172,7 +172,7 @@ def _read(
     frame = pd.read_parquet(path)
     lines = np.arange(1, len(frame) + 1, dtype="int64")
     log.info("read %s: %d rows (Parquet)", path, len(frame))
-    return frame, lines, choices
+    return frame, lines, choices, np.full(len(frame), frame.shape[1], dtype="int64")
 
 
 def read_choices(read: config.SourceRead, timezone: str | None = None) -> reading.ReadChoices:
@@ -234,10 +234,12 @@ def load_files(
     paths = {name: path for name, path in files.model_dump().items() if path}
     if "orders" not in paths:
         raise ValueError("source.files.orders is not set: the orders table is required")
-    raw, lines, chosen = {}, {}, {}
+    raw, lines, chosen, fields = {}, {}, {}, {}
     for name, path in paths.items():
         try:
-            raw[name], lines[name], chosen[name] = _read(Path(path), read_choices(read, timezone))
+            raw[name], lines[name], chosen[name], fields[name] = _read(
+                Path(path), read_choices(read, timezone)
+            )
         except FileNotFoundError as err:
             folder = Path(path).parent
             beside = sorted(p.name for p in folder.iterdir())[:10] if folder.is_dir() else []
@@ -249,6 +251,7 @@ def load_files(
         raw,
         columns,
         lines=lines,
+        fields=fields,
         choices=chosen,
         paths=paths,
         missing_values=read.missing_values,
@@ -555,6 +558,7 @@ class _Input:
     lines: np.ndarray
     choices: reading.ReadChoices
     path: str | None
+    fields: np.ndarray | None = None  # per row, the fields written on its line
 
 
 def _describe_lookup(table: str, canonical: str, mapping: Mapping[str, str]) -> str:
@@ -764,14 +768,46 @@ def duplicate_rows(raw: pd.DataFrame, lines: np.ndarray) -> tuple[pd.Series, pd.
     return reasons, details
 
 
+def short_rows(raw: pd.DataFrame, fields: np.ndarray | None) -> tuple[pd.Series, pd.Series]:
+    """Rows whose line holds fewer fields than the file has columns.
+
+    Returns
+    -------
+    reasons, details
+        ``"too_few_fields"`` for each such row (NA otherwise), and ``"2 of the
+        header's 3 fields: ..."``.
+    """
+    index = pd.RangeIndex(len(raw))
+    reasons = pd.Series(None, index=index, dtype=object)
+    details = pd.Series(None, index=index, dtype=object)
+    if fields is None:
+        return reasons, details
+    short = np.asarray(fields) < raw.shape[1]
+    if short.any():
+        reasons[short] = "too_few_fields"
+        details[short] = [
+            f"{n} of the header's {raw.shape[1]} fields: the line was cut short or lost a "
+            "delimiter, so its values may sit in the wrong columns"
+            for n in np.asarray(fields)[short]
+        ]
+    return reasons, details
+
+
 def _start(src: _Input, mapped: _Mapped) -> tuple[pd.Series, pd.Series]:
-    """Reasons and details with copies already set aside: exact copies, then copies once
-    read (:func:`copies_once_read`)."""
-    reasons, details = duplicate_rows(src.raw, src.lines)
-    more, origin = copies_once_read(src.raw, mapped, reasons.isna().to_numpy())
+    """Reasons and details with malformed rows and copies already set aside: lines with
+    too few fields (:func:`short_rows`), exact copies among the others, then copies
+    once read (:func:`copies_once_read`)."""
+    reasons, details = short_rows(src.raw, src.fields)
+    whole = reasons.isna().to_numpy()
+    if whole.all():
+        reasons, details = duplicate_rows(src.raw, src.lines)
+    else:  # a short row padded with empty values must not pass for another's copy
+        copies, origin = duplicate_rows(src.raw.loc[whole], src.lines[whole])
+        reasons[whole], details[whole] = copies.to_numpy(), origin.to_numpy()
+    more, first = copies_once_read(src.raw, mapped, reasons.isna().to_numpy())
     if more.any():
         reasons[more] = "duplicate_row"
-        lines = np.asarray(src.lines, dtype="int64")[origin[more]]
+        lines = np.asarray(src.lines, dtype="int64")[first[more]]
         details[more] = [f"copy of line {n} once read (written differently)" for n in lines]
     return reasons, details
 
@@ -1144,6 +1180,7 @@ def map_tables(
     columns: Mapping[str, Mapping[str, str]],
     *,
     lines: Mapping[str, np.ndarray] | None = None,
+    fields: Mapping[str, np.ndarray] | None = None,
     choices: Mapping[str, reading.ReadChoices] | None = None,
     paths: Mapping[str, str] | None = None,
     missing_values: tuple[str, ...] = config.MISSING_VALUES,
@@ -1169,6 +1206,10 @@ def map_tables(
         mentioned are taken by their canonical name when present.
     lines
         Per table, each row's line in its file (default: 1, 2, ... by position).
+    fields
+        Per table, the fields written on each row's line (default: all of them). A row
+        with fewer than the file's columns is set aside (``too_few_fields``): its line
+        was cut short or lost a delimiter, so its values may sit in the wrong columns.
     choices
         Per table, how the file was read (encoding, delimiter, date format...).
     paths
@@ -1223,6 +1264,7 @@ def map_tables(
             else np.arange(1, len(frame) + 1, dtype="int64"),
             choices.get(name, reading.ReadChoices()),
             str(paths[name]) if name in paths else None,
+            np.asarray(fields[name], dtype="int64") if fields and name in fields else None,
         )
         for name, frame in raw.items()
     }
