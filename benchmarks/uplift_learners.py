@@ -14,7 +14,7 @@ type model reads only survey answers given before the validation campaign.
 Usage (from a checkout after `make run`)::
 
     .venv/bin/python benchmarks/uplift_learners.py [--run DIR] [--true-types] [--campaigns N]
-        [--only LEARNER ...]
+        [--only LEARNER ...] [--decompose]
 
 ``--campaigns N`` validates on the N campaigns before the held-out one (each learnt
 from its own past): one campaign of ~1,000 contacts ranks close learners by noise.
@@ -24,7 +24,11 @@ the hazard learners (and ``truth_fed``) the simulator's true loyalty types, and 
 ``truth_fed`` learner regresses the TRUE planted effects of the training contacts on
 the features and type probabilities: a ceiling for what those inputs tell about the
 effects. ``--held-out`` starts from the pipeline's own held-out campaign (to explain
-the README's figures, not to choose).
+the README's figures, not to choose). ``--decompose`` splits each learner's gap to the
+oracle into whom it contacts and which play (:func:`decompose`).
+``loglog_pooled_30_sharp<a>`` raise the type model's probabilities to the power ``a``
+and renormalise them before the plays are fitted (a trial of 2026-11-29: soft
+probabilities as covariates dilute each type's effect; not adopted, README).
 """
 
 from __future__ import annotations
@@ -127,6 +131,7 @@ def hazard(
     threshold: float | None = None,
     baseline_ridge: float | None = None,
     situation_ridge: float | None = None,
+    sharpen: float = 1.0,
 ):
     """Plays as hazard multipliers by type and situation (pipeline.uplift.HazardLearner);
     ``contacts=False``: the type model learns from the survey answers only (as before);
@@ -149,11 +154,13 @@ def hazard(
             correction_ridge = ridge
         on_situations = situation_ridge if situation_ridge is not None else SITUATION_RIDGE
         key = (train["cutoff"].max(), len(train), seed, ridge, pooled, link, contacts)
-        key += (correct_baseline, correction_ridge, on_situations, tuple(plays))
+        key += (correct_baseline, correction_ridge, on_situations, tuple(plays), sharpen)
         if key not in _FITS:
             types = TRUE_TYPES or uplift.fit_type_model(
                 SURVEYED, design, seed=seed, contacts=CONTACTS if contacts else None
             )
+            if sharpen != 1.0 and types is not None:
+                types = Sharpened(types, sharpen)
             covariates = uplift.HazardCovariates.for_rows(
                 train, types.classes if types is not None else (), types
             )
@@ -196,6 +203,17 @@ def hazard(
     return fit
 
 
+class Sharpened:
+    """A type model's probabilities raised to a power and renormalised (exploratory)."""
+
+    def __init__(self, model, power: float) -> None:
+        self.model, self.power, self.classes = model, power, model.classes
+
+    def __call__(self, frame: pd.DataFrame) -> np.ndarray:
+        p = np.asarray(self.model(frame), dtype=float) ** self.power
+        return p / p.sum(axis=1, keepdims=True)
+
+
 def truth_fed(train: pd.DataFrame, design: Design, plays: list[str], seed: int):
     """A diagnostic ceiling no shop can run: per play, a LightGBM regressing the TRUE
     planted effect of each training contact on everything the shop knows at the contact
@@ -235,6 +253,53 @@ def truth_fed(train: pd.DataFrame, design: Design, plays: list[str], seed: int):
         return {p: m.predict(x) for p, m in models.items()}
 
     return predict
+
+
+def decompose(
+    true_net: np.ndarray, decided: np.ndarray, score: np.ndarray, *, k: int
+) -> dict[str, float]:
+    """The policy's saved value (true effects) with its ranking or its plays swapped for the
+    oracle's, each as a share of the oracle's: ``as_shipped``; ``best_play`` (its top ``k``
+    by its score, each it contacts given the truly best play if that pays, else none);
+    ``oracle_whom`` (the oracle's top ``k``, the policy's play, none where it has none);
+    ``true_rank`` (the policy's play for everyone, the top ``k`` by that play's true net,
+    where it pays). ``spearman``: of the score and the true best net; ``same_play``: the
+    share of the oracle's contacts (true best net > 0) the policy gives the truly best play;
+    ``overlap``: the share of the oracle's top ``k`` in the policy's."""
+    rows = np.arange(len(decided))
+    best = np.maximum(true_net.max(axis=1), 0.0)
+    ideal = np.where(best > 0, true_net.argmax(axis=1), -1)
+    own = np.argsort(-score, kind="stable")
+    oracle_order = np.argsort(-best, kind="stable")
+    net_chosen = np.where(decided >= 0, true_net[rows, np.maximum(decided, 0)], 0.0)
+    paying = np.where(net_chosen > 0, decided, -1)
+    oracle = uplift.oracle_value(true_net, k=k)
+    top = oracle_order[:k][best[oracle_order[:k]] > 0]
+    values = {
+        "as_shipped": uplift.true_policy_value(own, true_net, decided, k=k),
+        "best_play": uplift.true_policy_value(
+            own, true_net, np.where(decided >= 0, ideal, -1), k=k
+        ),
+        "oracle_whom": uplift.true_policy_value(oracle_order, true_net, decided, k=k),
+        "true_rank": uplift.true_policy_value(
+            np.argsort(-net_chosen, kind="stable"), true_net, paying, k=k
+        ),
+    }
+    return {
+        **{name: v / oracle for name, v in values.items()},
+        "spearman": float(pd.Series(score).corr(pd.Series(true_net.max(axis=1)), "spearman")),
+        "same_play": float((decided[top] == ideal[top]).mean()),
+        "overlap": len(np.intersect1d(own[:k], oracle_order[:k])) / k,
+    }
+
+
+def _parts(d: dict[str, float]) -> str:
+    """One line of :func:`decompose`: the oracle shares, then the diagnostics."""
+    shares = "; ".join(f"{n} {d[n]:6.1%}" for n in ("as_shipped", "best_play", "oracle_whom"))
+    return (
+        f"{shares}; true_rank {d['true_rank']:6.1%} of the oracle; spearman "
+        f"{d['spearman']:+.3f}; same play {d['same_play']:.0%}; overlap {d['overlap']:.0%}"
+    )
 
 
 _FITS: dict[tuple, dict] = {}  # hazard learners' fits, shared by learners that mark apart
@@ -285,6 +350,10 @@ LEARNERS = {
     "loglog_pooled_30_b30_s1": hazard(
         30.0, True, "loglog", margin=0.0, threshold=0.4, baseline_ridge=30.0, situation_ridge=1.0
     ),
+    **{
+        f"loglog_pooled_30_sharp{a:g}": hazard(30.0, True, "loglog", sharpen=a)
+        for a in (0.5, 1.5, 2.0, 3.0)
+    },
     "truth_fed": truth_fed,  # a diagnostic: learns from the true effects
     "x_shrunk": x_shrunk,
     "x_learner": x_learner,
@@ -321,6 +390,13 @@ def main() -> None:
         help="learners to run, names or shell-style patterns such as 'loglog_pooled_30_m*' "
         "(default: all)",
     )
+    ap.add_argument(
+        "--decompose",
+        action="store_true",
+        help="split each learner's gap to the oracle into whom it contacts and which play: "
+        "its ranking with the truly best plays, the oracle's ranking with its plays, its "
+        "plays ranked by their true net, the rank correlation and the plays that agree",
+    )
     args = ap.parse_args()
     params = load_params(args.run / "params.yaml")
     rows = pd.read_parquet(args.run / "data/features/campaigns.parquet")
@@ -348,6 +424,7 @@ def main() -> None:
     if unknown:
         ap.error(f"no learner matches {unknown}; the learners: {', '.join(LEARNERS)}")
     totals: dict[str, list[tuple[float, int, int, int]]] = {n: [] for n in learners}
+    parts: dict[str, list[dict[str, float]]] = {n: [] for n in learners}
     for _ in range(args.campaigns):
         train, valid, day = uplift.split_campaigns(past, horizon_days=horizon)
         past = past[past["cutoff"] < day]  # the next validation campaign is an earlier one
@@ -415,6 +492,10 @@ def main() -> None:
                 f"({int(marked.sum())} marked in all); arms: {arms:+.2f} saved per customer",
                 flush=True,
             )
+            if args.decompose:
+                score = chosen["expected_saved_value"].to_numpy()
+                parts[name].append(decompose(true_net, decided, score, k=k))
+                print(f"{name:>10}: " + _parts(parts[name][-1]), flush=True)
     if args.campaigns > 1:
         print(f"over the {args.campaigns} validation campaigns:")
         for name, got in totals.items():
@@ -428,6 +509,9 @@ def main() -> None:
                 f"sleeping dogs marked {dogs} of {harmed_all} ({caught}); "
                 f"{marked_all} marked in all (F1 {f1:.3f})"
             )
+            if args.decompose:
+                mean = pd.DataFrame(parts[name]).mean().to_dict()
+                print(f"{name:>10}: mean " + _parts(mean))
 
 
 if __name__ == "__main__":

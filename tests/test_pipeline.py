@@ -105,11 +105,12 @@ def test_outputs_are_where_the_readme_says(shop):
 def test_the_uplift_diagnostics_reproduce_the_stages_held_out_figures(shop):
     """The README's ``benchmarks/uplift_learners.py --held-out`` as written: the shipped
     learner's line is the stage's own figure in reports/uplift.json (the same fits on
-    the same past), and the truth-fed ceiling is printed beside it."""
+    the same past), and the truth-fed ceiling is printed beside it; ``--decompose``
+    splits each one's gap to the oracle into whom and which play."""
     out = run_in_shell(
         shop,
         ".venv/bin/python benchmarks/uplift_learners.py --held-out "
-        "--only loglog_pooled_30 truth_fed",
+        "--only loglog_pooled_30 truth_fed --decompose",
     ).stdout
     lines = dict(re.findall(r"^\s*(\S+): saved .* = +(-?[\d.]+%.*)$", out, re.M))
     assert set(lines) == {"loglog_pooled_30", "truth_fed"}, out
@@ -126,6 +127,18 @@ def test_the_uplift_diagnostics_reproduce_the_stages_held_out_figures(shop):
     effects = pd.read_parquet(shop / "data/truth/campaign_effects.parquet")
     held = effects[effects["campaign"] == str(day)[:10]].filter(like="effect_")
     assert len(held) > 0 and gone == int((held == 0).all(axis=1).sum())
+    # the gap split into whom and which play: the truly best play for the same contacts
+    # cannot save less, and nothing beats the oracle
+    for name, line in lines.items():
+        part = re.search(
+            rf"^\s*{name}: as_shipped +(-?[\d.]+)%; best_play +(-?[\d.]+)%; oracle_whom "
+            rf"+(-?[\d.]+)%; true_rank +(-?[\d.]+)% of the oracle",
+            out,
+            re.M,
+        )
+        shipped, best_play, oracle_whom, true_rank = map(float, part.groups())
+        assert shipped == float(line.split("%")[0]), out
+        assert shipped <= best_play <= 100.0 and oracle_whom <= 100.0 and true_rank <= 100.0
 
 
 def test_the_harm_threshold_grid_relabels_only_and_marks_more_as_it_falls(shop):
