@@ -71,10 +71,11 @@ forward-online-retail: install
 	$(PY) -m pipeline.forward
 
 # Record this run as the baseline that `dvc metrics diff`, `dvc exp show` and the run
-# names compare against: stages dvc.lock and metrics.json for your next commit.
+# names compare against: stages params.yaml (an applied experiment's params), dvc.lock
+# and metrics.json for your next commit.
 baseline: run
-	git add dvc.lock metrics.json
-	@echo "dvc.lock and metrics.json staged: commit them (git commit -m '...')"
+	git add params.yaml dvc.lock metrics.json
+	@echo "params.yaml, dvc.lock and metrics.json staged: commit them (git commit -m '...')"
 
 # An experiment: make exp SET="train.learning_rate=0.1 train.num_leaves=31"
 exp: install

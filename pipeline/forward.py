@@ -205,8 +205,17 @@ def render(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """``python -m pipeline.forward [reports/forward.json]``: the table, after ``make
+    forward``; and what the workspace now holds (reviewed: after ``make forward`` the
+    lists in ``data/scored/`` were the past date's, and nothing said so)."""
     path = Path((argv or sys.argv[1:] or ["reports/forward.json"])[0])
-    print(render(json.loads(path.read_text())))  # noqa: T201 (a CLI's output)
+    report = json.loads(path.read_text())
+    print(render(report))  # noqa: T201 (a CLI's output)
+    if report.get("evaluable"):
+        print(  # noqa: T201
+            f"\nThe workspace now holds this run: the lists in data/scored/ are the ones "
+            f"shipped for {report['as_of']}, not today's. `make run` puts today's back."
+        )
 
 
 if __name__ == "__main__":

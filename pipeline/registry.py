@@ -119,11 +119,21 @@ class Check:
         # the backtest check pools every origin's customers into one sample: its AUC is
         # not the mean of the origins' AUCs that metrics.json and the README report
         name = "backtest (origins pooled)" if self.name == "backtest" else self.name
+        # a difference under half the fourth decimal would read "+0.0000 beats the margin
+        # +0.0000" (reviewed): such numbers are shown with their own digits
+        fine = 0 < abs(self.improvement) < 5e-5
+        value = ".6f" if fine else ".4f"
         return (
-            f"{name} {self.metric}: {self.challenger:.4f} vs champion {self.champion:.4f}, "
-            f"improvement {self.improvement:+.4f} [95% {self.low:+.4f}, {self.high:+.4f}] "
-            f"{verdict} the margin {self.margin:+.4f}"
+            f"{name} {self.metric}: {self.challenger:{value}} vs champion "
+            f"{self.champion:{value}}, improvement {_signed(self.improvement)} [95% "
+            f"{_signed(self.low)}, {_signed(self.high)}] {verdict} the margin "
+            f"{_signed(self.margin)}"
         )
+
+
+def _signed(x: float) -> str:
+    """``+0.0123``; a number that would show as ``±0.0000`` but is not 0: ``+3.1e-06``."""
+    return f"{x:+.1e}" if 0 < abs(x) < 5e-5 else f"{x:+.4f}"
 
 
 @dataclass(frozen=True)
@@ -295,7 +305,8 @@ def decide(
     )
     scope = (
         f"forward test: {len(forward)} customers at {forward_cutoff}; backtest: {len(backtest)} "
-        f"customer-cutoffs at {len(shared)} origins ({', '.join(shared)}), pooled"
+        f"customer-cutoffs at {len(shared)} origin{'s' if len(shared) != 1 else ''} "
+        f"({', '.join(shared)}), pooled"
     )
     reasons = (scope, *notes, *(c.describe() for c in checks))
     alias = CHAMPION if all(c.passed for c in checks) else CHALLENGER
@@ -303,15 +314,23 @@ def decide(
 
 
 def render_state(versions: Sequence[dict]) -> str:
-    """The registry as a table: version, aliases, run name, decision, headline numbers."""
+    """The registry as a table: version, its alias now, headline numbers and the test
+    cutoff they were measured at, what the gate said when it was registered (or a
+    reviewer since), run name. Reviewed: the column said "decision" and showed
+    "champion" for three versions, each once champion, beside one alias; and an AUC
+    measured at another cutoff (a forward run's) read like the others."""
     if not versions:
         return "registry: no registered versions yet (run the pipeline: `make run`)"
-    lines = [f"{'version':>7}  {'alias':<11} {'AUC':>7} {'Brier':>7}  {'decision':<10}  run"]
+    lines = [
+        f"{'version':>7}  {'alias now':<11} {'AUC':>7} {'Brier':>7}  {'test cutoff':<11}  "
+        f"{'registered as':<13}  run"
+    ]
     for v in versions:
         lines.append(
             f"{v['version']:>7}  {','.join(v['aliases']) or '-':<11} "
             f"{v.get('roc_auc', float('nan')):>7.4f} {v.get('brier', float('nan')):>7.4f}  "
-            f"{v.get('decision', ''):<10}  {v['run_name']}"
+            f"{v.get('test_cutoff', '') or '-':<11}  {v.get('decision', ''):<13}  "
+            f"{v['run_name']}"
         )
     return "\n".join(lines)
 
@@ -391,7 +410,10 @@ def main(argv: list[str] | None = None) -> None:
     name = params.registry.model_name
     if args.command == "promote":
         version = args.version.removeprefix("v")
-        tracking.promote(root, name, version, args.reason)
+        try:
+            tracking.promote(root, name, version, args.reason)
+        except LookupError as err:
+            raise SystemExit(f"registry: {err}") from err
         print(render_state(tracking.registry_state(root, name)))  # noqa: T201 (a CLI's output)
         return
     if args.command != "score":

@@ -413,6 +413,44 @@ def alias_version(mlflow_client, name: str, alias: str):
         return None
 
 
+def model_version(mlflow_client, name: str, version: str):
+    """Version ``version`` (``3``) of the registered model ``name``.
+
+    Raises
+    ------
+    LookupError
+        If there is no such version (or no such model); the message lists the versions.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow_client.get_model_version(name, version)
+    except MlflowException as err:
+        try:
+            found = mlflow_client.search_model_versions(f"name = '{name}'")
+        except MlflowException:
+            found = []
+        have = sorted(int(v.version) for v in found)
+        listed = ", ".join(f"v{n}" for n in have) if have else "none yet: run `make run`"
+        raise LookupError(
+            f"registered model {name!r} has no version {version!r} (its versions: {listed})"
+        ) from err
+
+
+def _run_by_prefix(mlflow_client, experiment: str, prefix: str) -> str:
+    """The run id of the experiment's one run whose id starts with ``prefix``."""
+    exp = mlflow_client.get_experiment_by_name(experiment)
+    runs = mlflow_client.search_runs([exp.experiment_id], max_results=50000) if exp else []
+    ids = [r.info.run_id for r in runs if r.info.run_id.startswith(prefix)]
+    if len(ids) != 1:
+        said = "no run" if not ids else f"{len(ids)} runs ({', '.join(i[:12] for i in ids)})"
+        raise LookupError(
+            f"{said} of the MLflow experiment {experiment!r} has an id starting {prefix!r}: "
+            "use latest, an alias (champion, challenger), v<N> or more of the run id"
+        )
+    return ids[0]
+
+
 def set_alias(mlflow_client, name: str, alias: str, version: str) -> None:
     mlflow_client.set_registered_model_alias(name, alias, version)
 
@@ -431,7 +469,9 @@ def promote(root: Path, name: str, version: str, reason: str) -> None:
     """Make ``version`` champion by hand; its run is tagged with who decided and why."""
     c = client(root)
     before = alias_version(c, name, "champion")
-    mv = c.get_model_version(name, version)
+    mv = model_version(c, name, version)
+    if before is not None and str(before.version) == str(version):
+        raise LookupError(f"version {version} of {name!r} is the champion already: nothing to do")
     set_alias(c, name, "champion", version)
     challenger = alias_version(c, name, "challenger")
     if challenger is not None and str(challenger.version) == str(version):
@@ -514,7 +554,8 @@ def load_model(root: Path, name: str, ref: str = "champion"):
 
 
 def resolve_run(root: Path, experiment: str, model_name: str, ref: str) -> dict[str, Any]:
-    """A run by reference: ``latest``, an alias (``champion``), ``v<N>`` or a run id.
+    """A run by reference: ``latest``, an alias (``champion``), ``v<N>`` or a run id
+    (whole, or its first 6 or more characters, as ``make compare`` prints it).
 
     Returns
     -------
@@ -543,10 +584,12 @@ def resolve_run(root: Path, experiment: str, model_name: str, ref: str) -> dict[
             )
         run_id = runs[0].info.run_id
     elif ref.startswith("v") and ref[1:].isdigit():
-        version = c.get_model_version(model_name, ref[1:])
+        version = model_version(c, model_name, ref[1:])
         run_id = version.run_id
     elif re.fullmatch(r"[0-9a-f]{32}", ref):
         run_id = ref
+    elif re.fullmatch(r"[0-9a-f]{6,31}", ref):  # the short ids the tables print
+        run_id = _run_by_prefix(c, experiment, ref)
     else:
         version = alias_version(c, model_name, ref)
         if version is None:
@@ -593,6 +636,7 @@ def registry_state(root: Path, name: str) -> list[dict[str, Any]]:
                 "run_id": v.run_id,
                 "run_name": run.info.run_name or "",
                 "decision": run.data.tags.get("registry.decision", ""),
+                "test_cutoff": run.data.tags.get("test_cutoff", "")[:10],
                 "roc_auc": run.data.metrics.get("shipped.roc_auc", float("nan")),
                 "brier": run.data.metrics.get("shipped.brier", float("nan")),
             }

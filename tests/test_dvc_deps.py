@@ -6,6 +6,7 @@ stage's outputs after the module changes: a stale list that looks current.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -61,3 +62,50 @@ def test_bytecode_in_a_folder_dependency_changes_no_hash() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == paths
+
+
+def test_the_committed_lock_matches_the_committed_code() -> None:
+    """Reviewed: a commit changed pipeline/reading.py without re-locking, so every fresh
+    clone's `make run` left dvc.lock modified (and `make baseline` would have staged the
+    unrelated change). Each code or params dependency that is as committed must hash as
+    dvc.lock says; one being edited in this checkout is skipped."""
+    dvc = str(Path(sys.executable).parent / "dvc")
+    status = json.loads(
+        subprocess.run(
+            [dvc, "status", "--json"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout
+        or "{}"
+    )
+    changed = {
+        path
+        for entries in status.values()
+        if isinstance(entries, list)
+        for entry in entries
+        if isinstance(entry, dict)
+        for path, how in entry.get("changed deps", {}).items()
+        if how == "modified" or isinstance(how, dict)
+    }
+    edited = subprocess.run(
+        ["git", "status", "--porcelain", "--", *sorted(changed), "dvc.lock"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    tracked = subprocess.run(
+        ["git", "ls-files", "--", *sorted(changed)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    stale = sorted(
+        p
+        for p in changed
+        if any(t == p or t.startswith(p + "/") for t in tracked.split())
+        and p not in edited
+        and "dvc.lock" not in edited
+    )
+    assert not stale, (
+        f"dvc.lock was not re-locked after {stale} changed: run `make run` and commit dvc.lock"
+    )

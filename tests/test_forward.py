@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -99,3 +101,21 @@ def test_report_judges_the_list_and_each_baseline_on_the_same_customers():
     bins = report["calibration"]["shipped"]
     assert sum(b["n"] for b in bins) == n and all(b["n"] > 0 for b in bins)
     assert "vs bgnbd" in forward.render(report)
+
+
+def test_the_forward_command_says_the_workspace_holds_the_past_lists(tmp_path, capsys):
+    """Reviewed: after `make forward` the lists in data/scored/ were the ones shipped for
+    2024-10-01, and only a Makefile comment said so."""
+    path = tmp_path / "forward.json"
+    judged = {
+        "evaluable": True, "as_of": "2024-10-01", "customers": 2, "horizon_days": 90,
+        "churn_rate": 0.5, "metrics": {}, "difference": {},
+    }  # fmt: skip
+    path.write_text(json.dumps(judged))
+    forward.main([str(path)])
+    said = capsys.readouterr().out
+    assert "lists in data/scored/ are the ones shipped for 2024-10-01" in said
+    assert "`make run` puts today's back" in said
+    path.write_text(json.dumps({"evaluable": False, "reason": "future"}))
+    forward.main([str(path)])
+    assert "data/scored" not in capsys.readouterr().out

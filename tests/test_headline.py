@@ -50,6 +50,17 @@ def test_headline_keeps_the_shipped_model_and_the_list():
     assert "forward" not in out
 
 
+def test_mlflow_gets_the_headline_unrounded_so_displays_round_once():
+    """Reviewed: an AUC of 0.92104972 went to MLflow as 0.92105, which its tables and
+    the registry showed as 0.9211, while the run's summary said 0.9210."""
+    churn = {**TRAIN["churn"], "test": {"lightgbm": {"roc_auc": 0.9210497203480784}}}
+    train = {**TRAIN, "churn": churn}
+    rounded = headline(train, FLAT_SCORE, None)["shipped"]["roc_auc"]
+    exact = headline(train, FLAT_SCORE, None, digits=None)["shipped"]["roc_auc"]
+    assert rounded == 0.92105 and f"{rounded:.4f}" == "0.9211"  # rounding twice
+    assert exact == 0.9210497203480784 and f"{exact:.4f}" == "0.9210"
+
+
 def test_forward_numbers_join_when_the_list_could_be_judged():
     forward = {"evaluable": True, "metrics": {"shipped": {"roc_auc": 0.91, "brier": 0.09}}}
     assert headline(TRAIN, FLAT_SCORE, forward)["forward"] == {"roc_auc": 0.91, "brier": 0.09}

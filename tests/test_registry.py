@@ -10,6 +10,7 @@ from pipeline.config import Registry
 from pipeline.registry import (
     CHALLENGER,
     CHAMPION,
+    Check,
     customer_keys,
     decide,
     first_version,
@@ -145,6 +146,20 @@ def test_float_noise_between_the_same_models_beats_no_margin():
     assert not any(c.passed for c in d.checks)
     assert all(c.improvement == 0.0 for c in d.checks)
     assert not any("beats the margin" in r for r in d.reasons)
+
+
+def test_a_difference_too_small_for_four_decimals_is_shown_with_its_digits():
+    """Reviewed: the gate printed "improvement +0.0000 ... beats the margin +0.0000"."""
+    check = Check(
+        "backtest", "brier", 0.1156917, 0.1156871, -4.6e-06, -2.1e-05, 1.2e-05, 0.0, False
+    )
+    said = check.describe()
+    assert "0.115692 vs champion 0.115687, improvement -4.6e-06 [95% -2.1e-05, +1.2e-05]" in said
+    assert said.endswith("does not beat the margin +0.0000")
+    wide = Check("forward", "roc_auc", 0.9, 0.89, 0.01, 0.004, 0.02, 0.0, True)
+    assert (
+        "0.9000 vs champion 0.8900, improvement +0.0100 [95% +0.0040, +0.0200]" in wide.describe()
+    )
 
 
 def test_the_first_version_becomes_champion():

@@ -73,8 +73,8 @@ def run_metrics(params: Params) -> dict[str, float]:
     uplift_path = REPORTS / "uplift.json"
     uplift = io.read_json(uplift_path) if uplift_path.exists() else None
     metrics = {
-        # the same function and inputs as metrics.json (the headline stage)
-        **tracking.numeric_metrics(headline(train, score, report, uplift)),
+        # the same function and inputs as metrics.json (the headline stage), unrounded
+        **tracking.numeric_metrics(headline(train, score, report, uplift, digits=None)),
         **tracking.numeric_metrics({"churn": train["churn"], "loyalty": train["loyalty"]}),
         **tracking.numeric_metrics({"value": train.get("value", {})}),
         **tracking.numeric_metrics({"score": score}),
