@@ -293,6 +293,22 @@ def decompose(
     }
 
 
+def best_play_counts(
+    true_net: np.ndarray, decided: np.ndarray, plays: list[str], *, k: int
+) -> str:
+    """Per play, how many of the oracle's contacts it is truly best for, and how many of
+    those the policy gives it (``service_recovery 50 / 0``: a play the policy misses)."""
+    best = np.maximum(true_net.max(axis=1), 0.0)
+    ideal = np.where(best > 0, true_net.argmax(axis=1), -1)
+    top = np.argsort(-best, kind="stable")[:k]
+    top = top[best[top] > 0]
+    counts = [
+        (p, int((ideal[top] == j).sum()), int(((ideal[top] == j) & (decided[top] == j)).sum()))
+        for j, p in enumerate(plays)
+    ]
+    return "; ".join(f"{p} {best_for} / {given}" for p, best_for, given in counts)
+
+
 def _parts(d: dict[str, float]) -> str:
     """One line of :func:`decompose`: the oracle shares, then the diagnostics."""
     shares = "; ".join(f"{n} {d[n]:6.1%}" for n in ("as_shipped", "best_play", "oracle_whom"))
@@ -496,6 +512,11 @@ def main() -> None:
                 score = chosen["expected_saved_value"].to_numpy()
                 parts[name].append(decompose(true_net, decided, score, k=k))
                 print(f"{name:>10}: " + _parts(parts[name][-1]), flush=True)
+                print(
+                    f"{name:>10}: the oracle's contacts by truly best play / given it: "
+                    + best_play_counts(true_net, decided, plays, k=k),
+                    flush=True,
+                )
     if args.campaigns > 1:
         print(f"over the {args.campaigns} validation campaigns:")
         for name, got in totals.items():

@@ -139,6 +139,13 @@ def test_the_uplift_diagnostics_reproduce_the_stages_held_out_figures(shop):
         shipped, best_play, oracle_whom, true_rank = map(float, part.groups())
         assert shipped == float(line.split("%")[0]), out
         assert shipped <= best_play <= 100.0 and oracle_whom <= 100.0 and true_rank <= 100.0
+        counts = re.search(
+            rf"^\s*{name}: the oracle's contacts by truly best play / given it: (.*)$", out, re.M
+        ).group(1)
+        pairs = re.findall(r"(\w+) (\d+) / (\d+)", counts)
+        assert {p for p, _, _ in pairs} == {"discount", "fulfilment_fix", "points",
+                                             "service_recovery", "winback"}, counts  # fmt: skip
+        assert all(int(given) <= int(best) for _, best, given in pairs), counts
 
 
 def test_the_harm_threshold_grid_relabels_only_and_marks_more_as_it_falls(shop):
