@@ -9,8 +9,8 @@ the run stops with an error that says which option to set.
 - Encoding: a byte-order mark, else strict UTF-8, else GB18030 (a superset of GBK and
   GB2312) when the bytes look like Chinese double-byte text, else Windows-1252 (Latin-1
   plus the euro sign and typographic quotes), else Latin-1.
-- Delimiter: the one of ``, ; TAB |`` that splits the first lines into the same number
-  (more than one) of fields; the most fields wins.
+- Delimiter: the one of ``, ; TAB |`` that splits nine in ten of the first lines into
+  the header's number (more than one) of fields; the most fields wins.
 - Decimal separator: a value such as ``12,5`` or ``1.250,00`` proves a decimal comma,
   ``12.5`` or ``1,250.00`` a decimal point; a file with both stops the run.
 - Thousands separator: the one values group digits by three with (``1.250,00``,
@@ -38,6 +38,8 @@ import itertools
 import logging
 import re
 import sys
+import warnings
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -153,21 +155,24 @@ def detect_encoding(sample: bytes) -> str:
 
 
 def detect_delimiter(lines: Sequence[str]) -> str:
-    """The delimiter that splits ``lines`` (header first) into a constant number of fields.
+    """The delimiter that splits ``lines`` (header first) into the header's fields on
+    nine lines in ten or more.
 
-    Quoted fields are respected. Among the delimiters giving the same field count on
-    every line, the one giving the most fields wins; ``,`` when none splits anything.
+    Quoted fields are respected. Among those delimiters, the one giving the header the
+    most fields wins; ``,`` when none splits anything. A line cut short is not a reason
+    to give up a delimiter (reviewed: one short line among the first 200 of a ``;``
+    export had the file read with ``,``, as one column); it is set aside when read.
     """
     best, best_fields = ",", 1
     lines = [line for line in lines if line.strip()][:200]
     if not lines:
         return best
     for delimiter in DELIMITERS:
-        counts = {len(row) for row in csv.reader(lines, delimiter=delimiter)}
-        if len(counts) == 1:
-            (fields,) = counts
-            if fields > best_fields:
-                best, best_fields = delimiter, fields
+        rows = list(csv.reader(lines, delimiter=delimiter))
+        width, body = len(rows[0]), rows[1:]
+        same = sum(len(row) == width for row in body)
+        if width > best_fields and same >= 0.9 * len(body):
+            best, best_fields = delimiter, width
     return best
 
 
@@ -185,9 +190,10 @@ def _head(path: Path) -> bytes:
         return stream.read(SAMPLE_BYTES)
 
 
-def _line_fields(path: Path, delimiter: str) -> tuple[np.ndarray, bool]:
+def _line_fields(path: Path, delimiter: str) -> tuple[np.ndarray, bool, bool]:
     """Each physical line's fields counted on bytes (delimiters + 1; a last line
-    without a line break counts too), and whether a quote appears anywhere.
+    without a line break counts too), whether a quote appears anywhere, and whether the
+    file ends in a line break.
 
     The counts are a record's only when no quote can hide a delimiter or a line break
     and the encoding writes them as the ASCII bytes (:func:`_ascii_safe`).
@@ -211,7 +217,7 @@ def _line_fields(path: Path, delimiter: str) -> tuple[np.ndarray, bool]:
     if last != b"\n":
         counts.append(np.array([carry + 1]))
     fields = np.concatenate(counts) if counts else np.zeros(0, dtype="int64")
-    return fields.astype("int64"), quoted
+    return fields.astype("int64"), quoted, last in (b"\n", b"\r")
 
 
 def _ascii_safe(encoding: str) -> bool:
@@ -329,11 +335,19 @@ def _record_lines(path: Path, encoding: str, delimiter: str) -> tuple[np.ndarray
     return np.asarray(starts[1:], dtype="int64"), np.asarray(fields[1:], dtype="int64")
 
 
-def _named_width(head_text: str, delimiter: str) -> int:
-    """Fields up to the header's last named column (``a,b,c,`` names three of four)."""
-    header = next(csv.reader(io.StringIO(head_text), delimiter=delimiter), [])
+def _header(head_text: str, delimiter: str) -> list[str]:
+    """The header's fields (its lines may end in ``\r`` alone: Excel for Mac's CSV)."""
+    return next(csv.reader(io.StringIO(head_text, newline=""), delimiter=delimiter), [])
+
+
+def _full_width(header: list[str], fields: np.ndarray) -> int:
+    """The fields a whole row has: the header's up to its last named column (``a,b,c,``
+    names three of four), or more where most rows have more (every line ending in the
+    delimiter: a row one field short of those is cut, reviewed)."""
     named = [i for i, name in enumerate(header, start=1) if name.strip()]
-    return named[-1] if named else len(header)
+    width = named[-1] if named else len(header)
+    usual = int(np.bincount(fields).argmax()) if len(fields) else width
+    return max(width, min(usual, len(header)))
 
 
 def _check_header(path: Path, head_text: str, delimiter: str) -> None:
@@ -345,8 +359,7 @@ def _check_header(path: Path, head_text: str, delimiter: str) -> None:
     ReadError
         Naming each repeated column and its positions (1 = the first column).
     """
-    header = next(csv.reader(io.StringIO(head_text), delimiter=delimiter), [])
-    names = [h.strip() for h in header]
+    names = [h.strip() for h in _header(head_text, delimiter)]
     seen: dict[str, list[int]] = {}
     for i, name in enumerate(names, start=1):
         if name:
@@ -363,6 +376,23 @@ def _check_header(path: Path, head_text: str, delimiter: str) -> None:
         )
 
 
+def _gzip_error(path: Path, err: BaseException) -> ReadError:
+    return ReadError(
+        f"cannot read {str(path)!r}: {err}. If it is a .gz file, it was probably cut short "
+        "while it was written or copied: compress the export again"
+    )
+
+
+def _physical_line_of_record(path: Path, encoding: str, delimiter: str, record: int) -> int:
+    """The file line on which pandas' ``line N`` (its record N, the header being 1)
+    starts: they differ after quoted values written on several lines (reviewed)."""
+    try:
+        starts, _ = _record_lines(path, encoding, delimiter)
+    except (ReadError, csv.Error, UnicodeDecodeError):
+        return record
+    return int(starts[record - 2]) if 2 <= record <= len(starts) + 1 else record
+
+
 def _unclosed_quote_error(path: Path, encoding: str, delimiter: str) -> ReadError:
     """The error for a quoted value still open at the end of the file, naming its line."""
     with _no_field_limit(), _open_bytes(path) as raw:
@@ -376,6 +406,12 @@ def _unclosed_quote_error(path: Path, encoding: str, delimiter: str) -> ReadErro
     # the last record is the one left open; its last value holds the rest of the file
     line = start + sum(len(_LINE_BREAK.findall(value)) for value in record[:-1])
     swallowed = len(_LINE_BREAK.findall(record[-1].rstrip("\r\n"))) if record else 0
+    if swallowed == 0:  # the file ends inside a value of its last line: cut short
+        return ReadError(
+            f"{str(path)!r} ends inside a quoted value on its last line, {line} "
+            f"({_clip(_physical_line(path, encoding, line))!r}): the export was probably "
+            "cut short. Export it again (or, if the quote is a typo, close or remove it)"
+        )
     return ReadError(
         f"{str(path)!r}: a quoted value opening on line {line} is never closed, so the "
         f"{swallowed} lines after it, to the end of the file, would be read into that one "
@@ -393,6 +429,23 @@ def _decode_error(path: Path, encoding: str, err: UnicodeDecodeError, how: str) 
         f"cannot read {str(path)!r} as {encoding} ({how}){where}: {err.reason}. Set "
         "source.read.encoding to the file's encoding (e.g. 'gb18030' for a Chinese "
         "GBK export, 'cp1252' for a Windows Western export, 'utf-8-sig')"
+    )
+
+
+def _read_text_frame(path: Path, delimiter: str, encoding: str) -> pd.DataFrame:
+    """Every cell as text, nothing read as missing, blank lines skipped."""
+    return pd.read_csv(
+        path,
+        sep=delimiter,
+        encoding=encoding,
+        dtype=str,
+        keep_default_na=False,
+        na_filter=False,
+        skip_blank_lines=True,
+        engine="c",
+        # never the first column as an index when line 2 has one field more than the
+        # header: every column would shift by one (reviewed); that line stops the run
+        index_col=False,
     )
 
 
@@ -427,7 +480,10 @@ def read_csv_text(
         them: the message names the line it opens on and the lines it swallowed).
     """
     path = Path(path)
-    sample = _head(path)
+    try:
+        sample = _head(path)
+    except (EOFError, OSError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
+        raise _gzip_error(path, err) from err
     if not sample.strip():
         raise ReadError(f"{str(path)!r} is empty: expected a header line and one row per record")
     detected = list(choices.detected)
@@ -450,16 +506,11 @@ def read_csv_text(
         delimiter = detect_delimiter(head_text.splitlines()[:200])
         detected.append("delimiter")
     try:
-        frame = pd.read_csv(
-            path,
-            sep=delimiter,
-            encoding=encoding,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=True,
-            engine="c",
-        )
+        with warnings.catch_warnings():  # a line longer than the header stops the run below
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)
+            frame = _read_text_frame(path, delimiter, encoding)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+        raise _gzip_error(path, err) from err
     except pd.errors.EmptyDataError as err:
         raise ReadError(f"{str(path)!r} has no header line: {err}") from err
     except UnicodeDecodeError as err:
@@ -470,6 +521,7 @@ def read_csv_text(
         ragged = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(err))
         if ragged:
             want, line, saw = ragged.groups()
+            line = _physical_line_of_record(path, encoding, delimiter, int(line))
             raise ReadError(
                 f"{str(path)!r}: line {line} has {saw} fields where the lines before it have "
                 f"{want} (delimiter {delimiter!r}{' detected' if 'delimiter' in detected else ''})"
@@ -485,7 +537,7 @@ def read_csv_text(
     _check_header(path, head_text, delimiter)
     frame.columns = [str(c).strip() for c in frame.columns]
     frame = frame.astype(STRING)
-    per_line, quoted = _line_fields(path, delimiter)
+    per_line, quoted, ends_in_break = _line_fields(path, delimiter)
     # one record per line and nothing to hide a delimiter: count on bytes; else the csv
     # module reads each record (quoted values, blank lines, multi-byte encodings)
     by_bytes = not quoted and len(delimiter) == 1 and delimiter.isascii()
@@ -504,8 +556,24 @@ def read_csv_text(
         )
         lines = np.arange(2, len(frame) + 2, dtype="int64")
         fields = np.full(len(frame), frame.shape[1], dtype="int64")
+    header = _header(head_text, delimiter)
+    longer = np.flatnonzero(fields > len(header))
+    if len(longer):  # pandas pads or drops without a word; line 2 would shift every column
+        raise ReadError(
+            f"{str(path)!r}: line {lines[longer[0]]} has {fields[longer[0]]} fields where the "
+            f"header has {len(header)} (delimiter {delimiter!r}; {len(longer)} such line(s)). "
+            f"A value holding {delimiter!r} must be quoted: fix or quote that line"
+        )
     # a row may stop short of unnamed trailing columns (a header ending in a delimiter)
-    fields = np.where(fields >= _named_width(head_text, delimiter), frame.shape[1], fields)
+    fields = np.where(fields >= _full_width(header, fields), frame.shape[1], fields)
+    if not ends_in_break and len(frame) > 1:
+        log.warning(
+            "%s does not end in a line break, as an export cut short would not: if it "
+            "was, its last line (%d: %r) may have lost the end of its last value",
+            path,
+            lines[-1],
+            _clip(_physical_line(path, encoding, int(lines[-1]))),
+        )
     chosen = replace(choices, encoding=encoding, delimiter=delimiter, detected=tuple(detected))
     log.info("read %s: %d rows", path, len(frame))
     return frame, lines, chosen, fields

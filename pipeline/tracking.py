@@ -212,9 +212,21 @@ def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+# What MLflow allows in a metric's name; anything else becomes "_" (metric_name).
+_METRIC_NAME_ALLOWED = re.compile(r"[^A-Za-z0-9_\-. :/]")
+
+
+def metric_name(key: str) -> str:
+    """``key`` as MLflow accepts it: a quarantine reason in the ingest report (``after
+    the export (2024-10-07 00:00; detected; ...)``) made MLflow refuse the whole batch,
+    and the track stage failed for every shop with a quarantined row (reviewed)."""
+    name = _METRIC_NAME_ALLOWED.sub("_", key).replace("..", "_")
+    return name[:250]
+
+
 def numeric_metrics(d: Mapping[str, Any]) -> dict[str, float]:
     return {
-        k: float(v)
+        metric_name(k): float(v)
         for k, v in flatten(d).items()
         if isinstance(v, int | float) and not isinstance(v, bool) and v == v
     }

@@ -445,3 +445,80 @@ def test_a_set_thousands_separator_is_used_and_named() -> None:
     shown = ReadChoices(decimal=",", thousands="\u00a0", given=("thousands",)).describe()
     assert shown["thousands"] == "U+00A0 (no-break space) (set)"
     assert config.SourceRead(decimal=",", thousands="\u202f").thousands == "\u202f"
+
+
+# ------------------------------------------- exports cut short or shifted (reviewed)
+
+
+def test_a_short_line_early_in_a_semicolon_export_keeps_its_delimiter(tmp_path) -> None:
+    """One short line among the first 200 had a ';' export read with ',' as one column."""
+    rows = [f"{i};C{i};09.04.2023;{i},50;web" for i in range(1, 60)]
+    rows[9] = "10;C10;09.04.2023;10,50"  # line 11: channel lost
+    path = tmp_path / "orders.csv"
+    path.write_text("order_id;customer_id;order_date;total;channel\n" + "\n".join(rows) + "\n")
+    frame, lines, chosen, fields = read_csv_text(path, ReadChoices())
+    assert chosen.delimiter == ";" and frame.shape == (59, 5)
+    assert lines[fields < 5].tolist() == [11]
+
+
+def test_a_line_one_field_short_where_every_line_ends_in_the_delimiter(tmp_path) -> None:
+    """Reviewed: with a trailing ',' on every line, a last line cut to '...,web,30' (the
+    amount 308.19 cut to 30, its trailing comma lost) passed for whole."""
+    path = tmp_path / "orders.csv"
+    path.write_text("id,who,channel,total,\n1,c1,app,377.17,\n2,c2,web,30.00,\n3,c3,web,30")
+    _, _, _, fields = read_csv_text(path, ReadChoices())
+    assert fields.tolist() == [5, 5, 4]
+
+
+def test_a_first_row_with_a_field_more_than_the_header_stops_the_run(tmp_path) -> None:
+    """Reviewed: pandas made the first column the index and every value moved one column
+    left (customer_id read from the name column), silently."""
+    path = tmp_path / "customers.csv"
+    path.write_text("id,name,city,address\nC1,Ann,Lyon,7 Calle Mayor, 2o B\nC2,Bo,Paris,x\n")
+    with pytest.raises(ReadError, match=r"line 2 has 5 fields where the header has 4"):
+        read_csv_text(path, ReadChoices())
+
+
+def test_a_mac_export_with_carriage_returns_alone_is_read(tmp_path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_bytes(b"id,who,total\r1,c1,5\r2,c2\r3,c3,7\r")
+    frame, lines, _, fields = read_csv_text(path, ReadChoices())
+    assert frame["id"].tolist() == ["1", "2", "3"] and lines.tolist() == [2, 3, 4]
+    assert fields.tolist() == [3, 2, 3]
+
+
+def test_a_file_without_a_final_line_break_names_its_last_line(tmp_path, caplog) -> None:
+    """Reviewed: a last value cut inside ('web' to 'we') leaves every field there."""
+    path = tmp_path / "orders.csv"
+    path.write_text("id,who,channel\n1,c1,web\n2,c2,we")
+    with caplog.at_level(logging.WARNING):
+        read_csv_text(path, ReadChoices())
+    assert "does not end in a line break" in caplog.text and "(3: '2,c2,we')" in caplog.text
+    caplog.clear()
+    path.write_text("id,who,channel\n1,c1,web\n2,c2,web\n")
+    with caplog.at_level(logging.WARNING):
+        read_csv_text(path, ReadChoices())
+    assert "line break" not in caplog.text
+
+
+def test_cut_gzip_and_cut_quoted_exports_are_named_as_cut(tmp_path) -> None:
+    whole = "id,who,total\n" + "".join(f"{i},c{i},{i}.50\n" for i in range(2000))
+    packed = tmp_path / "orders.csv.gz"
+    packed.write_bytes(gzip.compress(whole.encode())[:-40])
+    with pytest.raises(ReadError, match=r"orders\.csv\.gz.*cut short"):
+        read_csv_text(packed, ReadChoices())
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text('"id","who","total"\n"1","c1","5"\n"2","c2","3')
+    with pytest.raises(ReadError, match=r"ends inside a quoted value on its last line, 3"):
+        read_csv_text(quoted, ReadChoices())
+
+
+def test_a_line_with_a_field_too_many_is_named_by_its_line_in_the_file(tmp_path) -> None:
+    """Reviewed: after a complaint text on three lines, pandas' record number was given as
+    the line ('line 4', a line inside the quoted text)."""
+    path = tmp_path / "complaints.csv"
+    path.write_text(
+        'id,who,text\nk1,c1,"late\nagain,\nplease refund"\nk2,c2,fine\nk3,c3,late, again\n'
+    )
+    with pytest.raises(ReadError, match=r"line 6 has 4 fields"):
+        read_csv_text(path, ReadChoices())

@@ -100,3 +100,25 @@ def test_resolve_run_says_what_exists_when_nothing_matches(tmp_path, monkeypatch
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     with pytest.raises(LookupError, match="no run|no version with alias"):
         tracking.resolve_run(tmp_path, "churn-loyalty", "churn-loyalty", ref)
+
+
+def test_quarantine_reasons_in_the_ingest_report_are_logged_as_metrics(tmp_path, monkeypatch):
+    """Reviewed: a shop with one row after the export failed the track stage: MLflow
+    refused the metric "ingest.orders.ordered_at: after the export (2024-10-07 00:00;
+    detected; ...)" and the lists were taken away."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    report = {
+        "orders": {
+            "ordered_at: after the export (2024-10-07 00:00; detected; set it)": 3,
+            "customer_id: unknown customer (not in customers)": 2,
+        }
+    }
+    metrics = tracking.numeric_metrics({"ingest": report})
+    assert set(metrics) == {
+        "ingest.orders.ordered_at: after the export _2024-10-07 00:00_ detected_ set it_",
+        "ingest.orders.customer_id: unknown customer _not in customers_",
+    }
+    c = tracking.client(tmp_path)
+    run = c.create_run(tracking.experiment_id(c, "churn-loyalty", tmp_path)).info.run_id
+    tracking.log_metrics(c, run, metrics)  # real MLflow accepts every name
+    assert c.get_run(run).data.metrics == metrics
