@@ -874,8 +874,11 @@ _ADVICE = {
         "(a product or line id; map it as source.columns.orders.product_id)"
     ),
     "too_few_fields": (
-        "lines with fewer fields than the header were cut short (an export interrupted, "
-        "a file truncated) or lost a delimiter: export the file again"
+        "a few lines with fewer fields than the header were cut short (an export "
+        "interrupted) or lost a delimiter: export the file again; most lines short the "
+        "same way mean the header names a column the rows lack, or the exporter leaves "
+        "out trailing empty fields: have it write every field, or drop the column from "
+        "the header"
     ),
     "unparseable_": "check source.read (encoding, decimal, thousands, date_format)",
     "missing_": "check source.columns and source.read.missing_values",

@@ -442,6 +442,16 @@ def test_an_export_cut_off_mid_line_loses_the_line_not_its_last_digit(tmp_path, 
     assert "too_few_fields (1)" in str(err.value) and f"line {N + 1}" in str(err.value)
 
 
+def test_a_column_named_only_in_the_header_stops_with_advice_that_fits(tmp_path, monkeypatch):
+    """Reviewed: every line one field short of the header was advised "export the file
+    again", which cannot help when the header names a column the rows lack."""
+    with pytest.raises(IngestError) as err:
+        run_shop(tmp_path, monkeypatch, {"orders": "header_extra_column.csv"})
+    message = str(err.value)
+    assert f"too_few_fields ({N:,})" in message and "(100.0%) not accepted" in message
+    assert "the header names a column the rows lack" in message
+
+
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
