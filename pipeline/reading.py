@@ -482,7 +482,7 @@ def read_csv_text(
     path = Path(path)
     try:
         sample = _head(path)
-    except (EOFError, OSError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
+    except (EOFError, zlib.error, gzip.BadGzipFile) as err:
         raise _gzip_error(path, err) from err
     if not sample.strip():
         raise ReadError(f"{str(path)!r} is empty: expected a header line and one row per record")

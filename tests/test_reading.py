@@ -522,3 +522,8 @@ def test_a_line_with_a_field_too_many_is_named_by_its_line_in_the_file(tmp_path)
     )
     with pytest.raises(ReadError, match=r"line 6 has 4 fields"):
         read_csv_text(path, ReadChoices())
+
+
+def test_a_missing_file_is_not_called_a_cut_gzip(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError):
+        read_csv_text(tmp_path / "nowhere.csv", ReadChoices())
