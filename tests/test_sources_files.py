@@ -489,6 +489,80 @@ def test_a_line_cut_short_is_set_aside_not_read_as_empty_values(tmp_path) -> Non
     assert aside.loc[6, "detail"].startswith("3 of the header's 5 fields")
 
 
+LINES_HEADER = "Invoice,StockCode,Quantity,InvoiceDate,Price,Customer ID\n"
+
+
+def _lines_file(tmp_path, body: str):
+    path = tmp_path / "lines.csv"
+    path.write_text(LINES_HEADER + body)
+    columns = {
+        "orders": {
+            "order_id": "Invoice",
+            "product_id": "StockCode",
+            "quantity": "Quantity",
+            "ordered_at": "InvoiceDate",
+            "unit_price": "Price",
+            "customer_id": "Customer ID",
+        }
+    }
+    return load_files(config.SourceFiles(orders=str(path)), columns)
+
+
+def test_an_order_whose_line_lost_its_order_id_is_not_summed_short(tmp_path) -> None:
+    """Reviewed: a line that lost the delimiter after its invoice number
+    ("100228C00079,...") was set aside, but the rest of its order was summed without
+    it (133.61 instead of 140.78). The order goes whole, naming the line."""
+    result = _lines_file(
+        tmp_path,
+        "100227,A1,2,2024-01-01 10:00,1.50,c1\n"
+        "100228,B1,1,2024-01-02 11:00,100.00,c2\n"
+        "100228C00079,3,2024-01-02 11:00,2.39,c2\n"  # lost the delimiter after 100228
+        "100228,B3,5,2024-01-02 11:00,6.72,c2\n"
+        "100229,D1,1,2024-01-03 12:00,9.00,c3\n",
+    )
+    assert_balanced(result)
+    assert result.tables["orders"]["order_id"].tolist() == ["100227", "100229"]
+    aside = result.set_aside["orders"].set_index("line")
+    assert aside["reason"].to_dict() == {
+        3: "line_of_an_incomplete_order",
+        4: "too_few_fields",
+        5: "line_of_an_incomplete_order",
+    }
+    assert aside.loc[3, "detail"].startswith("line 4 beside this order's lines could not")
+
+
+def test_a_line_lost_between_two_orders_takes_both_when_lines_are_kept_together(
+    tmp_path,
+) -> None:
+    # the broken line's first value names neither neighbour: it may be either's
+    result = _lines_file(
+        tmp_path,
+        "7,A1,2,2024-01-01 10:00,1.50,c1\n"
+        "7,A2,1,2024-01-01 10:00,3.00,c1\n"
+        "X9,1,2024-01-01 10:00,2.00,c1\n"
+        "8,B1,1,2024-01-02 11:00,100.00,c2\n"
+        "9,C1,1,2024-01-03 12:00,9.00,c3\n",
+    )
+    assert_balanced(result)
+    assert result.tables["orders"]["order_id"].tolist() == ["9"]
+    assert result.report["orders"]["line_of_an_incomplete_order"] == 3
+
+
+def test_scattered_lines_give_no_neighbour_the_blame(tmp_path) -> None:
+    # orders' lines interleaved: the place of a broken line says nothing of its order
+    result = _lines_file(
+        tmp_path,
+        "7,A1,2,2024-01-01 10:00,1.50,c1\n"
+        "8,B1,1,2024-01-01 10:00,100.00,c2\n"
+        "X9,1,2024-01-01 10:00,2.00,c1\n"
+        "7,A2,1,2024-01-01 10:00,3.00,c1\n"
+        "8,B2,1,2024-01-01 10:00,9.00,c2\n",
+    )
+    assert_balanced(result)
+    assert result.tables["orders"]["order_id"].tolist() == ["7", "8"]
+    assert result.report["orders"]["too_few_fields"] == 1
+
+
 def test_flags_and_zoned_timestamps_are_parsed() -> None:
     raw = pd.DataFrame(
         {

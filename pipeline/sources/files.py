@@ -925,6 +925,59 @@ def _map_generic(
     return conform_table(table, frame), report, aside, nulled, info, prov
 
 
+def _beside_unreadable_lines(
+    order_id: pd.Series, reasons: pd.Series, lines: np.ndarray
+) -> pd.Series:
+    """Per row, why its order may have lost a line whose order id cannot be read (NA
+    where not), for an orders file of lines.
+
+    A line set aside with too few fields (or without an order id) whose id matches no
+    other line's lost its order: ``100228C00079,...`` lost the delimiter after the
+    order id. Summing the rest of that order would put it short. Its order is the one
+    whose id starts the line's first value, or else, when the file keeps each order's
+    lines together, the order of the lines around it (either, when they differ). When
+    the lines of an order are scattered, the order cannot be told from its place:
+    nothing is set aside for it (its line is, with its own reason)."""
+    ids = order_id.astype(object).where(order_id.notna(), None).to_numpy()
+    reason = reasons.to_numpy(dtype=object)
+    set_aside = pd.notna(reason) & (reason != "duplicate_row")
+    unsure = set_aside & ((reason == "too_few_fields") | pd.isna(order_id).to_numpy())
+    out = pd.Series(None, index=reasons.index, dtype=object)
+    if not unsure.any():
+        return out
+    known = set(ids[~unsure & pd.notna(order_id).to_numpy()])
+    lost = np.flatnonzero(unsure & ~pd.Series(ids).isin(known).to_numpy())
+    if not lost.size:
+        return out
+    readable = np.flatnonzero(~unsure & pd.notna(order_id).to_numpy())
+    if not readable.size:
+        return out
+    sequence = ids[readable]
+    runs = 1 + int((sequence[1:] != sequence[:-1]).sum())
+    together = runs == len(set(sequence))
+    after = np.searchsorted(readable, lost)
+    blamed: dict[object, int] = {}
+    for row, k in zip(lost, after, strict=True):
+        around = [sequence[j] for j in (k - 1, k) if 0 <= j < len(sequence)]
+        text = "" if ids[row] is None else str(ids[row])
+        named = [o for o in around if text.startswith(str(o))]
+        if named:
+            around = named[:1]
+        elif not together:
+            continue
+        for o in dict.fromkeys(around):
+            blamed.setdefault(o, int(lines[row]))
+    if blamed:
+        hit = pd.Series(ids, index=reasons.index).map(blamed)
+        has = hit.notna()
+        out[has] = [
+            f"line {int(n)} beside this order's lines could not be read and may be one of "
+            "them: the order would be summed short"
+            for n in hit[has]
+        ]
+    return out
+
+
 def _generate_order_ids(customer_id: pd.Series, ordered_at: pd.Series) -> pd.Series:
     # customer, time and occurrence: stable when rows are appended or reordered
     occurrence = pd.DataFrame({"c": customer_id, "t": ordered_at}).groupby(["c", "t"]).cumcount()
@@ -1087,6 +1140,10 @@ def _map_orders(
         incomplete = reasons.isna() & values["order_id"].isin(set(broken)).to_numpy()
         reasons = reasons.mask(incomplete, "line_of_an_incomplete_order")
         details = details.mask(incomplete, "another line of this order was set aside")
+        beside = _beside_unreadable_lines(values["order_id"], reasons, src.lines)
+        beside = beside.where(reasons.isna())
+        reasons = reasons.mask(beside.notna(), "line_of_an_incomplete_order")
+        details = details.mask(beside.notna(), beside)
     elif "order_id" in has and mapped.source.get("order_id") == mapped.source.get("customer_id"):
         _check_order_ids(src, mapped, reasons.isna())
 
