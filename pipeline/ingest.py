@@ -490,14 +490,34 @@ def duplicate_positions(
     return con.execute(sql).fetchnumpy()["_pos"].astype("int64")
 
 
+# Why a row about a customer whose own customers row was not accepted is quarantined:
+# the ledger holds that row, with its line and reason.
+CUSTOMER_REFUSED = "customer's row not accepted (see the customers input in the ledger)"
+
+
 def orphan_positions(
-    con: duckdb.DuckDBPyConnection, relation: str, column: str, known: str, known_column: str
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    column: str,
+    known: str,
+    known_column: str,
+    *,
+    among: str | None = None,
 ) -> np.ndarray:
-    """``_pos`` of every row whose ``column`` is not among ``known``'s ``known_column``."""
+    """``_pos`` of every row whose ``column`` is not among ``known``'s ``known_column``
+    (and, with ``among``, is among that relation's ``known_column``, or begins one whose
+    ``cut`` is true: an id read from a line that lost the delimiter after it)."""
     value, known_value = sql_name(column), sql_name(known_column)
+    within = (
+        f"""SEMI JOIN (SELECT DISTINCT {known_value} AS a, cut FROM {among}) a
+            ON r.{value} = a.a OR (a.cut AND starts_with(a.a, r.{value}))"""
+        if among is not None
+        else ""
+    )
     sql = f"""
         SELECT r._pos FROM {relation} r
         ANTI JOIN (SELECT DISTINCT {known_value} AS k FROM {known}) k ON r.{value} = k.k
+        {within}
         WHERE r.{value} IS NOT NULL
         ORDER BY r._pos
     """
@@ -512,12 +532,28 @@ def cross_row_problems(
     customers: str | None,
     customers_derived: bool = False,
     orders: str | None = None,
+    refused: str | None = None,
 ) -> list[tuple[str, str, np.ndarray]]:
-    """(column, why, positions) for duplicate keys, orphans, and lines without an order."""
+    """(column, why, positions) for duplicate keys, orphans, and lines without an order.
+
+    ``refused``: a relation of the ``customer_id`` of customers rows not accepted (set
+    aside by the source, or quarantined): a row about one of them is an orphan because
+    its customer's row was refused, not because the id is unknown
+    (:data:`CUSTOMER_REFUSED`)."""
     problems = [
         (",".join(table.key), "duplicate key", duplicate_positions(con, relation, table.key))
     ]
     if customers is not None and table.name != "customers" and "customer_id" in table.names:
+        if refused is not None:
+            problems.append(
+                (
+                    "customer_id",
+                    CUSTOMER_REFUSED,
+                    orphan_positions(
+                        con, relation, "customer_id", customers, "customer_id", among=refused
+                    ),
+                )
+            )
         why = (
             "unknown customer (no accepted order; no customers file)"
             if customers_derived
@@ -884,6 +920,10 @@ _ADVICE = {
     "missing_": "check source.columns and source.read.missing_values",
     "after the export": "check source.export_date and the file's dates",
     "unknown customer": "check that the customers file and the ids match (source.columns)",
+    CUSTOMER_REFUSED: (
+        "mend the customers file's rows the ledger lists as not accepted: their "
+        "customers' rows here follow them"
+    ),
 }
 
 

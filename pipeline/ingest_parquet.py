@@ -300,6 +300,7 @@ def _ingest_table(
     customers_derived: bool,
     orders: str | None,
     batch_rows: int,
+    refused: str | None = None,
 ) -> TableOutcome:
     """One table: row checks chunk by chunk, then the rules needing other rows.
 
@@ -351,6 +352,7 @@ def _ingest_table(
         customers=customers,
         customers_derived=customers_derived,
         orders=orders,
+        refused=refused,
     )
     labels = [f"{c}: {w}" for c, w, _ in problems]
     if problems:
@@ -457,6 +459,7 @@ def ingest_directory(
     rules: Rules,
     derived: Mapping[str, str] | None = None,
     batch_rows: int = BATCH_ROWS,
+    set_aside_customers: Sequence[tuple[str, bool]] = (),
 ) -> dict[str, TableOutcome]:
     """Validate every ``<table>.parquet`` of ``raw`` in chunks; write the accepted rows.
 
@@ -476,6 +479,12 @@ def ingest_directory(
         Tables the source built from another input's rows (not inputs themselves).
     batch_rows
         Rows per chunk: what bounds the memory.
+    set_aside_customers
+        The ids of customers rows the source set aside, each with whether its line
+        was short (``too_few_fields``: the id may have swallowed the next value). A
+        row of another table about one of them, or about a customer whose row is
+        quarantined here, is quarantined as :data:`pipeline.ingest.CUSTOMER_REFUSED`,
+        not as an unknown customer.
 
     Returns
     -------
@@ -511,7 +520,7 @@ def ingest_directory(
         for name in paths
     }
     try:
-        known = None
+        known = refused = None
         if "customers" in paths:
             outcomes["customers"] = _ingest_table(
                 con,
@@ -527,6 +536,7 @@ def ingest_directory(
                 batch_rows=batch_rows,
             )
             known = _parquet(canonical / "customers.parquet")
+            refused = _refused_customers(con, paths["customers"], known, set_aside_customers)
         outcomes["orders"] = _ingest_table(
             con,
             TABLES["orders"],
@@ -539,6 +549,7 @@ def ingest_directory(
             customers_derived=False,
             orders=None,
             batch_rows=batch_rows,
+            refused=refused,
         )
         if "customers" not in paths:
             accepted = _parquet(canonical / "orders.parquet")
@@ -572,6 +583,7 @@ def ingest_directory(
                 customers_derived="customers" not in paths,
                 orders=_parquet(canonical / "orders.parquet") if name == "order_lines" else None,
                 batch_rows=batch_rows,
+                refused=refused,
             )
             if name in derived:
                 outcomes[name].derived = derived[name]
@@ -587,6 +599,40 @@ def ingest_directory(
         for column, per in outcome.tally.nulled.items():
             log.warning("%s.%s: values nulled, the rows kept: %s", name, column, per)
     return outcomes
+
+
+def _refused_customers(
+    con: duckdb.DuckDBPyConnection,
+    raw: Path,
+    accepted: str,
+    set_aside: Sequence[tuple[str, bool]],
+) -> str | None:
+    """A relation (``customer_id``, ``cut``) of the ids of customers rows not accepted:
+    set aside by the source (``set_aside``: id and whether its line was short, so that
+    the id may have swallowed the next value) or quarantined here (in ``raw``, not in
+    ``accepted``); None if none."""
+    con.register(
+        "set_aside_customers",
+        pd.DataFrame(
+            {
+                "customer_id": pd.array([i for i, _ in set_aside], dtype="string"),
+                "cut": pd.array([c for _, c in set_aside], dtype="boolean"),
+            }
+        ),
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE refused_customers AS
+            SELECT customer_id, bool_or(cut) AS cut FROM (
+                SELECT customer_id, false AS cut FROM (
+                    SELECT customer_id FROM {_parquet(raw)} WHERE customer_id IS NOT NULL
+                    EXCEPT SELECT customer_id FROM {accepted}
+                )
+                UNION ALL SELECT customer_id, cut FROM set_aside_customers
+            ) GROUP BY customer_id"""
+    )
+    con.unregister("set_aside_customers")
+    n = con.execute("SELECT count(*) FROM refused_customers").fetchone()[0]
+    return "refused_customers" if n else None
 
 
 def set_aside_examples(kept: Path) -> Callable[[str], str]:

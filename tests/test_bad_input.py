@@ -25,6 +25,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from pipeline import ingest as ingest_rules
 from pipeline.config import Params, check_params_file
 from pipeline.ingest import IngestError
 from pipeline.reading import ReadError
@@ -72,8 +73,9 @@ def run_shop(tmp_path: Path, monkeypatch, files: dict[str, str], **kwargs: Any) 
     """Copy the fixtures into a fresh shop folder and run the source and ingest stages."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "data/shop").mkdir(parents=True, exist_ok=True)
-    for name in files.values():
-        shutil.copy(FIXTURES / name, tmp_path / "data/shop" / name)
+    for name in files.values():  # a file the test wrote there already is kept
+        if not (tmp_path / "data/shop" / name).exists():
+            shutil.copy(FIXTURES / name, tmp_path / "data/shop" / name)
     params = params_for(files, **kwargs)
     source.run(params)
     ingest.run(params)
@@ -301,6 +303,25 @@ def test_a_dash_is_not_a_customer(tmp_path, monkeypatch):
     }
     assert "-" not in set(run.table("customers")["customer_id"])
     assert len(run.table("customers")) == 300
+
+
+def test_orders_of_a_customer_whose_row_was_refused_say_so(tmp_path, monkeypatch):
+    """Reviewed: when a customers line was set aside (it lost a delimiter), the
+    customer's orders were quarantined as "unknown customer (not in customers)",
+    sending the analyst to check ids that were right. They now name the cause."""
+    (tmp_path / "data/shop").mkdir(parents=True)
+    lines = (FIXTURES / "customers.csv").read_text().splitlines()
+    assert lines[2].startswith("c002,") and lines[3].startswith("c003,")
+    lines[2] = lines[2].replace(",", "", 1)  # "c002NA,2022-08-29": the id swallowed NA
+    lines[3] = lines[3].rsplit(",", 1)[0] + lines[3].rsplit(",", 1)[1]  # region and date
+    (tmp_path / "data/shop/customers.csv").write_text("\n".join(lines) + "\n")
+    run = run_shop(tmp_path, monkeypatch, {"orders": "orders.csv", "customers": "customers.csv"})
+    theirs = int(BASE["customer_id"].isin(["c002", "c003"]).sum())
+    assert theirs > 0
+    assert run.ledger["inputs"]["customers"]["set_aside_reasons"] == {"too_few_fields": 2}
+    refused = f"orders.customer_id: {ingest_rules.CUSTOMER_REFUSED}"
+    assert run.orders_input["quarantine_reasons"] == {refused: theirs}
+    assert set(run.quarantined()["customer_id"]) == {"c002", "c003"}
 
 
 def test_complaints_about_unknown_customers_never_invent_customers(tmp_path, monkeypatch):

@@ -17,15 +17,36 @@ import logging
 import shutil
 from typing import Any
 
+import pandas as pd
+
 from pipeline import io, ledger
 from pipeline.config import Params
 from pipeline.ingest import check_orders_left, check_run, table_account
 from pipeline.ingest_parquet import ingest_directory, plan_rules, set_aside_examples
+from pipeline.ledger import set_aside_file
+from pipeline.sources.files import parse_ids
 from pipeline.stages._common import CANONICAL, LEDGER, RAW, REPORTS, SOURCE_LEDGER, stage_main
 
 FAILED = LEDGER.with_name(LEDGER.name + ".failed")
 
 log = logging.getLogger(__name__)
+
+
+def set_aside_ids(source: dict[str, Any], name: str, column: str) -> list[tuple[str, bool]]:
+    """The ``column`` ids of the rows of input ``name`` the source set aside, read as
+    the source reads ids (the file's column the source mapped to it), each with whether
+    its line was short (the id may then hold the next value too: ``c002NA``)."""
+    path = SOURCE_LEDGER / "set_aside" / set_aside_file(name)
+    mapped = source.get("inputs", {}).get(name, {}).get("columns", {}).get(column)
+    if mapped is None or not path.exists():
+        return []
+    rows = io.read_parquet(path)
+    if mapped not in rows.columns:
+        return []
+    ids = parse_ids(rows[mapped])
+    short = rows["reason"].eq("too_few_fields") if "reason" in rows else False
+    keep = ids.notna()
+    return list(zip(ids[keep].astype(str), pd.Series(short, index=rows.index)[keep], strict=True))
 
 
 def run(params: Params) -> None:
@@ -43,7 +64,12 @@ def run(params: Params) -> None:
     )
     with io.staged_dir(CANONICAL) as canon, io.staged_dir(LEDGER) as kept:
         outcomes = ingest_directory(
-            RAW, canon, kept / "quarantined", rules=rules, derived=source.get("derived", {})
+            RAW,
+            canon,
+            kept / "quarantined",
+            rules=rules,
+            derived=source.get("derived", {}),
+            set_aside_customers=set_aside_ids(source, "customers", "customer_id"),
         )
         if (SOURCE_LEDGER / "set_aside").is_dir():
             shutil.copytree(SOURCE_LEDGER / "set_aside", kept / "set_aside")
