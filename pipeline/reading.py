@@ -583,7 +583,11 @@ def read_csv_text(
 
 
 def apply_missing_markers(
-    frame: pd.DataFrame, markers: Iterable[str], *, columns: Iterable[str] | None = None
+    frame: pd.DataFrame,
+    markers: Iterable[str],
+    *,
+    columns: Iterable[str] | None = None,
+    counted: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
     """Text cells equal to a marker (after stripping) become missing; count them.
 
@@ -595,6 +599,10 @@ def apply_missing_markers(
         The values that mean "no value" (``source.read.missing_values``).
     columns
         The columns to treat and count (default: all).
+    counted
+        The rows whose values are counted (default: all). A line with fewer fields
+        than the header is set aside whole: the cells it never wrote are not values
+        read as missing.
 
     Returns
     -------
@@ -605,17 +613,19 @@ def apply_missing_markers(
     markers = tuple(markers)
     out = frame.copy()
     counts: dict[str, dict[str, int]] = {}
+    every = counted is None or bool(np.all(counted))
     for column in columns if columns is not None else frame.columns:
         values = frame[column]
         per_marker: dict[str, int] = {}
-        nulls = int(values.isna().sum())
+        null = values.isna().to_numpy(dtype=bool)
+        nulls = int(null.sum() if every else (null & counted).sum())
         if nulls:
             per_marker[NULL_MARK] = nulls
         if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
             text = values.astype(STRING).str.strip()
             hit = text.isin(markers).fillna(False).to_numpy(dtype=bool)
             if hit.any():
-                found = text[hit].value_counts()
+                found = text[hit if every else hit & counted].value_counts()
                 per_marker.update(
                     {(EMPTY_MARK if k == "" else str(k)): int(v) for k, v in found.items()}
                 )

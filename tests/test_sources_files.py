@@ -487,6 +487,8 @@ def test_a_line_cut_short_is_set_aside_not_read_as_empty_values(tmp_path) -> Non
     }
     assert aside.loc[3, "detail"].startswith("4 of the header's 5 fields: the line was cut")
     assert aside.loc[6, "detail"].startswith("3 of the header's 5 fields")
+    # the cells the short lines never wrote are not values read as missing
+    assert result.details["orders"]["missing_values"] == {}
 
 
 LINES_HEADER = "Invoice,StockCode,Quantity,InvoiceDate,Price,Customer ID\n"

@@ -675,7 +675,10 @@ def _select(
     # positions, not labels, tie parsed rows to the file's rows (an index may repeat)
     raw = raw.reset_index(drop=True)
     raw, missing_by_column = reading.apply_missing_markers(
-        raw, missing_values, columns=list(dict.fromkeys(sources.values()))
+        raw,
+        missing_values,
+        columns=list(dict.fromkeys(sources.values())),
+        counted=None if src.fields is None else np.asarray(src.fields) >= raw.shape[1],
     )
     src = _Input(src.name, raw, src.lines, src.choices, src.path)
     formats, chosen = _file_formats(src, sources, dtypes, decimal=decimal, thousands=thousands)
