@@ -511,6 +511,11 @@ def test_too_many_bad_rows_stop_the_run_in_quarantine_mode_too(tmp_path, monkeyp
     assert len(aside) == bad
     ledger = json.loads((tmp_path / "reports/ledger.json").read_text())
     assert ledger["status"].startswith("failed")
+    # reviewed: its folders pointed to data/ledger/, which holds none of this run's rows
+    assert ledger["folders"] == {
+        "set_aside": "data/ledger.failed/set_aside/<input>.parquet",
+        "quarantined": "data/ledger.failed/quarantined/<table>.parquet",
+    }
 
 
 # ------------------------------------------------------- files that do not read

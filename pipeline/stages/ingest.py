@@ -91,7 +91,12 @@ def run(params: Params) -> None:
             # successful run's data/ledger/, which stays as it was)
             shutil.rmtree(FAILED, ignore_errors=True)
             shutil.copytree(kept, FAILED)
-            io.write_json({**book, "status": f"failed: {err}"}, REPORTS / "ledger.json")
+            folders = {
+                k: f"{FAILED}/{k}/{v.rsplit('/', 1)[-1]}" for k, v in book["folders"].items()
+            }
+            io.write_json(
+                {**book, "folders": folders, "status": f"failed: {err}"}, REPORTS / "ledger.json"
+            )
             raise
         shutil.rmtree(FAILED, ignore_errors=True)
         io.write_json({**book, "status": "ok"}, REPORTS / "ledger.json")
