@@ -34,6 +34,9 @@ year). ``--drop`` judges the shipped set without one feature family or feature. 
 rule, fixed before any was scored: a group is adopted if its mean ROC-AUC beats the
 shipped set's by at least 0.002 with a mean Brier no higher. Every candidate is
 computed with DuckDB from ``data/canonical``, each from rows before its cutoff only.
+
+``--count-model`` judges, by the same rule, a Poisson count model of the purchase days
+in the horizon in the booster's place and averaged with it (:func:`judge_count_model`).
 """
 
 from __future__ import annotations
@@ -46,16 +49,26 @@ from dataclasses import replace
 from pathlib import Path
 
 import duckdb
+import lightgbm as lgb
+import numpy as np
 import pandas as pd
 import yaml
 
 from pipeline import evaluate, io
 from pipeline.config import Params, load_params
 from pipeline.labels import Cutoffs, split_for
+from pipeline.shipping import _calibrate as shipping_calibrate
 from pipeline.shipping import fit_shipped_churn, seasonal_shift, training_rows
 from pipeline.stages._common import CANONICAL, FEATURES
 from pipeline.stages.train import load_cutoffs
-from pipeline.train import Design
+from pipeline.train import (
+    ChurnScore,
+    Design,
+    bgnbd_reference,
+    choose_bgnbd_weight,
+    lgb_params,
+    monotone_constraints,
+)
 
 GRID = {
     "early_stopping_metric": ["binary_logloss", "auc"],
@@ -253,6 +266,117 @@ def judge(
     return aucs, briers
 
 
+def purchase_days_ahead(canonical: Path, rows: pd.DataFrame, horizon_days: int) -> np.ndarray:
+    """Per row (customer_id, cutoff), the days with an order in ``[cutoff, cutoff +
+    horizon)``: zero exactly when the row churned."""
+    con = duckdb.connect()
+    con.execute("SET threads = 2")
+    con.register("pop", rows[["customer_id", "cutoff"]])
+    counts = con.execute(
+        f"""SELECT p.customer_id, p.cutoff, count(DISTINCT CAST(o.ordered_at AS DATE)) AS n
+            FROM pop p JOIN '{canonical}/orders.parquet' o
+              ON o.customer_id = p.customer_id AND o.ordered_at >= p.cutoff
+             AND o.ordered_at < p.cutoff + INTERVAL {int(horizon_days)} DAY
+            GROUP BY ALL"""
+    ).df()
+    n = rows[["customer_id", "cutoff"]].merge(counts, how="left", on=["customer_id", "cutoff"])
+    return n["n"].fillna(0).to_numpy(dtype=float)
+
+
+def judge_count_model(
+    labelled: pd.DataFrame,
+    design: Design,
+    params: Params,
+    cuts: Cutoffs,
+    orders: pd.DataFrame,
+    origins: list[pd.Timestamp],
+) -> None:
+    """Print the shipped model's figures beside two trials of a count model: LightGBM's
+    Poisson regression of the purchase days in the horizon (early-stopped on the same
+    validation cutoff, the monotone constraints turned around), its chance of none,
+    exp(-mean), in the booster's place (``count``) or its log-odds averaged with the
+    booster's (``average``), each then blended with BG/NBD and calibrated as shipped."""
+    labelled = labelled.assign(_days=purchase_days_ahead(CANONICAL, labelled, cuts.horizon_days))
+    p = params.train
+    mono = monotone_constraints(design, p)
+    if mono:
+        mono["monotone_constraints"] = [-c for c in mono["monotone_constraints"]]
+    lgb_p = lgb_params(p, objective="poisson", metric="poisson", **mono)
+    found: dict[str, list[dict[str, float]]] = {"shipped": [], "count": [], "average": []}
+    for o in origins:
+        split = split_for(cuts, o, validation_cutoffs=params.snapshots.validation_cutoffs)
+        train, valid = training_rows(labelled, split, params)
+        rows_o = labelled[labelled["cutoff"] == o]
+        y_o = rows_o["churned"].to_numpy(int)
+        shift = seasonal_shift(
+            orders[orders["ordered_at"] < o],
+            at=o,
+            valid=split.valid,
+            lookback_days=params.churn.lookback_days,
+            horizon_days=cuts.horizon_days,
+            min_history_days=params.snapshots.min_history_days,
+        )["shift"]
+        score, calibrated = fit_shipped_churn(train, valid, design, params)
+        calibrator = replace(calibrated.calibrator, shift=shift)
+        found["shipped"].append(
+            evaluate.binary_metrics(y_o, calibrator.predict(score.predict(rows_o)))
+        )
+        dtrain = lgb.Dataset(design.matrix(train), label=train["_days"], free_raw_data=False)
+        dvalid = lgb.Dataset(design.matrix(valid), label=valid["_days"], reference=dtrain)
+        count = lgb.train(
+            lgb_p,
+            dtrain,
+            num_boost_round=p.max_rounds,
+            valid_sets=[dvalid],
+            callbacks=[lgb.early_stopping(p.early_stopping_rounds, verbose=False)],
+        )
+
+        def none_log_odds(frame: pd.DataFrame, count: lgb.Booster = count) -> np.ndarray:
+            mean = np.exp(
+                count.predict(
+                    design.matrix(frame), num_iteration=count.best_iteration, raw_score=True
+                )
+            )
+            return -mean - np.log(-np.expm1(-np.maximum(mean, 1e-9)))
+
+        for name in ("count", "average"):
+            trees_v, trees_o = none_log_odds(valid), none_log_odds(rows_o)
+            if name == "average":
+                trees_v = 0.5 * (trees_v + score.booster_log_odds(valid))
+                trees_o = 0.5 * (trees_o + score.booster_log_odds(rows_o))
+            weight = (
+                choose_bgnbd_weight(score.booster, design, valid, trees_v)
+                if p.bgnbd_blend
+                else 0.0
+            )
+            trial = ChurnScore(
+                score.booster, design, weight, bgnbd_reference(valid) if weight else 0.0
+            )
+            fitted = shipping_calibrate(
+                valid["churned"].to_numpy(int),
+                trial.predict(valid, trees_v),
+                p.calibration,
+                p.seed,
+            )
+            calibrator = replace(fitted.calibrator, shift=shift)
+            found[name].append(
+                evaluate.binary_metrics(y_o, calibrator.predict(trial.predict(rows_o, trees_o)))
+            )
+    print(f"\n{'score':<10} {'mean AUC':>9} {'Brier':>7}   per origin AUC")
+    ref = None
+    for name, metrics in found.items():
+        auc = float(np.mean([m["roc_auc"] for m in metrics]))
+        brier = float(np.mean([m["brier"] for m in metrics]))
+        verdict = ""
+        if ref is None:
+            ref = (auc, brier)
+        else:
+            adopted = auc >= ref[0] + ADOPT_GAIN and brier <= ref[1]
+            verdict = f"AUC {auc - ref[0]:+.4f}: {'ADOPT' if adopted else 'not adopted'}"
+        per = " ".join(f"{m['roc_auc']:.4f}" for m in metrics)
+        print(f"{name:<10} {auc:9.4f} {brier:7.4f}   {per}   {verdict}", flush=True)
+
+
 def _grid(overrides: list[str]) -> dict[str, list[object]]:
     """GRID, or only the knobs given as ``name=v1,v2`` (values parsed as YAML; lists,
     such as ``risk_rises_with=[];[days_since_last_order,overdue_ratio]``, are separated
@@ -299,6 +423,12 @@ def main() -> None:
         default=[],
         metavar="FAMILY",
         help="judge the shipped features without this family (or feature)",
+    )
+    ap.add_argument(
+        "--count-model",
+        action="store_true",
+        help="judge a Poisson count model of the purchase days ahead in the booster's "
+        "place, and averaged with it (with the grid's first point)",
     )
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -347,6 +477,10 @@ def main() -> None:
     close = table[table["roc_auc"] >= best - 0.002].sort_values("brier")
     print(table.to_string(index=False))
     print("\nchosen:", close.iloc[0].to_dict())
+    if args.count_model:
+        first = dict(zip(grid, next(itertools.product(*grid.values())), strict=True))
+        p = params.model_copy(update={"train": params.train.model_copy(update=first)})
+        judge_count_model(labelled, design, p, cuts, orders, origins)
     if args.candidates or args.drop:
         first = dict(zip(grid, next(itertools.product(*grid.values())), strict=True))
         p = params.model_copy(update={"train": params.train.model_copy(update=first)})
