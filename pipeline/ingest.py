@@ -980,6 +980,23 @@ def check_run(
                 f"reports/ledger.json and {rows_dir}. Raise ingest.max_bad_share only if "
                 "these rows really are bad."
             )
+    for name, a in ledger["inputs"].items():
+        for column, per in a.get("nulled_at_source", {}).items():
+            n = int(sum(per.values()))
+            if a["rows_read"] and n / a["rows_read"] > max_bad_share:
+                where = f"file {a['file']!r}" if a.get("file") else f"input {name!r}"
+                shown = a.get("nulled_examples", {}).get(column, [])
+                column_in_file = a.get("columns", {}).get(column, column)
+                raise IngestError(
+                    f"{where} (table {', '.join(a['tables'])}): {n:,} of {a['rows_read']:,} "
+                    f"values of column {column!r} ({column_in_file!r} in the file, "
+                    f"{n / a['rows_read']:.1%}) cannot be read"
+                    + (f", e.g. {', '.join(repr(v) for v in shown)}" if shown else "")
+                    + f", above ingest.max_bad_share {max_bad_share:g}: the rows would be "
+                    f"kept with {column} empty. Check source.read (decimal, thousands, "
+                    f"date_format) and source.columns.{a['tables'][0] if a['tables'] else name}; "
+                    "write the values as plain numbers or dates, or leave the column unmapped."
+                )
     if on_bad_rows != "fail":
         return
     for name, a in ledger["inputs"].items():

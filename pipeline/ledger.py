@@ -95,10 +95,14 @@ def render_headline(ledger: Mapping[str, Any]) -> str:
             f"{a['merged']:,} merged, {a['set_aside']:,} set aside, "
             f"{a['quarantined']:,} quarantined{why}"
         )
+    # at ingest (a value breaking a rule) and at the source (a value it cannot read)
     nulled = sum(
         n
-        for t in ledger.get("tables", {}).values()
-        for per_reason in t.get("nulled", {}).values()
+        for per_column in [
+            *(t.get("nulled", {}) for t in ledger.get("tables", {}).values()),
+            *(a.get("nulled_at_source", {}) for a in ledger.get("inputs", {}).values()),
+        ]
+        for per_reason in per_column.values()
         for n in per_reason.values()
     )
     flagged = sum(
@@ -184,6 +188,8 @@ def build_ledger(
             "read": info.get("read", {}),
             "missing_values": info.get("missing_values", {}),
             "nulled_at_source": info.get("nulled", {}),
+            "nulled_examples": info.get("nulled_examples", {}),
+            "columns": dict(info.get("columns", {})),
             "notes": list(info.get("notes", [])),
         }
     reconcile(inputs)

@@ -305,6 +305,40 @@ def test_a_dash_is_not_a_customer(tmp_path, monkeypatch):
     assert len(run.table("customers")) == 300
 
 
+def _with_rating(tmp_path, written: list[str]) -> None:
+    (tmp_path / "data/shop").mkdir(parents=True)
+    frame = BASE.assign(stars=[written[i % len(written)] for i in range(N)])
+    frame.to_csv(tmp_path / "data/shop/rated.csv", index=False)
+
+
+def test_a_column_written_so_that_none_of_it_reads_stops_the_run(tmp_path, monkeypatch):
+    """Reviewed: costs written '£6.0' were all nulled, the run went on with a default
+    cost, and the summary said 'values nulled in kept rows: 0'."""
+    _with_rating(tmp_path, ["4 stars", "5 stars"])
+    with pytest.raises(IngestError) as err:
+        run_shop(
+            tmp_path, monkeypatch, {"orders": "rated.csv"}, columns={"orders": {"rating": "stars"}}
+        )
+    message = str(err.value)
+    assert f"{N:,} of {N:,} values of column 'rating' ('stars' in the file, 100.0%)" in message
+    assert "e.g. '4 stars', '5 stars'" in message and "source.columns.orders" in message
+
+
+def test_a_few_unreadable_values_are_kept_as_empty_and_the_summary_counts_them(
+    tmp_path, monkeypatch
+):
+    _with_rating(tmp_path, ["4"] * 99 + ["4 stars"])
+    run = run_shop(
+        tmp_path, monkeypatch, {"orders": "rated.csv"}, columns={"orders": {"rating": "stars"}}
+    )
+    unreadable = sum(1 for i in range(N) if i % 100 == 99)
+    assert run.orders_input["nulled_at_source"] == {"rating": {"unreadable": unreadable}}
+    assert run.orders_input["nulled_examples"] == {"rating": ["4 stars"]}
+    from pipeline import ledger
+
+    assert f"values nulled in kept rows: {unreadable:,}" in ledger.render_headline(run.ledger)
+
+
 def test_orders_of_a_customer_whose_row_was_refused_say_so(tmp_path, monkeypatch):
     """Reviewed: when a customers line was set aside (it lost a delimiter), the
     customer's orders were quarantined as "unknown customer (not in customers)",

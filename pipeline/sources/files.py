@@ -734,6 +734,19 @@ def _first_reasons(
     return reasons, details
 
 
+def nulled_examples(
+    raw: pd.DataFrame, mapped: _Mapped, used: pd.Series, nulled: Mapping[str, int], k: int = 3
+) -> dict[str, list[str]]:
+    """Per column with unreadable optional values, the first ``k`` distinct of them as
+    written (for the stop message when most of a column cannot be read)."""
+    out = {}
+    for column in nulled:
+        hit = (mapped.unparseable[column] & used).to_numpy(dtype=bool)
+        written = raw.iloc[np.flatnonzero(hit), raw.columns.get_loc(mapped.source[column])]
+        out[column] = [str(v) for v in pd.unique(written.astype(str))[:k]]
+    return out
+
+
 def _count_nulled(mapped: _Mapped, required: list[str], used: pd.Series) -> dict[str, int]:
     """Unreadable optional values of used rows (parsed to null), per column."""
     nulled = {}
@@ -918,12 +931,14 @@ def _map_generic(
     reasons, details = _first_reasons(mapped, must_have, reasons, details, src.raw)
     used = reasons.isna()
     nulled = _count_nulled(mapped, must_have, used)
+    examples = nulled_examples(src.raw, mapped, used, nulled)
     frame = mapped.values.loc[used.to_numpy()]
     if name == "order_lines" and "line_no" not in frame.columns:
         frame = frame.assign(line_no=frame.groupby("order_id", sort=False).cumcount())
     report = {ROWS_READ: len(src.raw), ROWS_USED: int(used.sum()), **count_reasons(reasons)}
     aside = set_aside_rows(src.raw, reasons, lines=src.lines, details=details)
     info = _details(src, name, chosen, mapped, nulled)
+    info["nulled_examples"] = examples
     prov = provenance_frame(name, src.lines[used.to_numpy()], np.ones(int(used.sum())))
     return conform_table(table, frame), report, aside, nulled, info, prov
 
@@ -1155,6 +1170,7 @@ def _map_orders(
     if nulled:
         notes["orders:unparseable_values_nulled"] = nulled
     info = _details(src, "orders", chosen, mapped, nulled)
+    info["nulled_examples"] = nulled_examples(src.raw, mapped, used, nulled)
     lines = values.loc[used.to_numpy()].copy()
     lines[LINE] = src.lines[used.to_numpy()]
     if "order_id" not in has:
