@@ -362,6 +362,12 @@ class Uplift(_Model):
     # order rhythm moved to purchase days (commit 1c06f05): 0.3 and 0.1.
     harm_probability: float = Field(0.3, ge=0.0, le=1.0)
     harm_margin: float = Field(0.1, ge=0.0)
+    # The lists take their plays from the model only when, on the held-out campaign,
+    # targeting its top share by the model saved more than targeting by churn risk,
+    # by the arms alone, with the bootstrap interval of the difference above zero (the
+    # forward test's rule: a margin whose interval holds 0 is no win); otherwise from
+    # the rules, and the report says why. false: from the model whenever one is fitted.
+    require_lead: bool = True
 
 
 class Params(_Model):

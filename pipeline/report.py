@@ -434,11 +434,15 @@ def _uplift_section(uplift: Mapping[str, object] | None, scored: pd.DataFrame) -
     """The held-out campaign's verdict on whom to contact, in a table and two sentences."""
     if not uplift or not uplift.get("available"):
         reason = (uplift or {}).get("reason", "no campaign history was given")
+        advice = (
+            " Record each campaign with a random control group (the <code>contacts</code> "
+            "table) and the lists will learn whom a contact keeps."
+            if not uplift or "no contacts table" in str(reason)
+            else ""
+        )
         return (
             f"<p>No uplift model: {escape(str(reason))}. The plays on the lists come from the "
-            "rules (segment, situation, loyalty type). Record each campaign with a random "
-            "control group (the <code>contacts</code> table) and the lists will learn whom a "
-            "contact keeps.</p>"
+            f"rules (segment, situation, loyalty type).{advice}</p>"
         )
     share = float(uplift["top_share"])
     rows = []
@@ -470,15 +474,35 @@ def _uplift_section(uplift: Mapping[str, object] | None, scored: pd.DataFrame) -
     sources = scored["play_source"].value_counts() if "play_source" in scored else pd.Series()
     decided = int(sources.get("uplift model", 0))
     dont = int((scored["play"] == "do_not_contact").sum())
-    return (
-        f"<p>The latest campaign ({escape(str(uplift['held_out_campaign_day']))}, "
+    intro = (
+        f"<p>The latest campaign whose horizon has ended "
+        f"({escape(str(uplift['held_out_campaign_day']))}, "
         f"{int(uplift['held_out_contacts']):,} customers chosen, a random control group "
         f"held out) was predicted from the {int(uplift['training_contacts']):,} contacts "
         "before it. Each row ranks that campaign's customers one way and asks the control "
         "group how many more stayed among those it would have contacted.</p>"
-        f"{table}{told}<p>Of the {len(scored):,} customers scored, the uplift model chose "
+    )
+    verdict = escape(str(uplift.get("verdict", "")))
+    if not uplift.get("decides", True):
+        return (
+            f"{intro}{table}{told}<p><strong>The lists do not use this model</strong>: "
+            f"{verdict}. The plays come from the rules (segment, situation, loyalty type); "
+            "more campaigns with random control groups, or larger ones, can show the "
+            "model's worth.</p>"
+        )
+    reach = (uplift.get("shipped") or {}).get("reach") or {}
+    beyond = (
+        f" The campaigns contacted customers silent for {reach['low']:.0f} to "
+        f"{reach['high']:.0f} days; the {reach['outside']:,} silent for less or longer, whom "
+        "no campaign reached, get the rules' play."
+        if reach.get("outside")
+        else ""
+    )
+    return (
+        f"{intro}{table}{told}<p>The lists use it: {verdict}. Of the {len(scored):,} "
+        f"customers scored, the uplift model chose "
         f"the play for {decided:,} (everyone it scored whose segment calls for a contact: "
         f"those the lists hold, and those left off them); {dont:,} are marked do not "
-        "contact.</p>"
+        f"contact.{beyond}</p>"
         f"{_plays_table(hazard) if hazard else ''}"
     )

@@ -102,6 +102,8 @@ def fit_with_holdout(
 ) -> lgb.Booster:
     """LightGBM early-stopped on a seeded fifth of the rows (all in the training past),
     stratified by ``y`` when ``stratify`` (a class label); ``extra`` LightGBM params.
+    Leaves hold at least 200 rows, or a twentieth of the training rows when fewer than
+    4,000 (at least 20), unless ``extra`` says otherwise.
 
     ``groups`` (one key per row, e.g. the customer): the fifth held out is one of whole
     groups, so rows of one customer never sit on both sides (with ``stratify``, the
@@ -126,6 +128,9 @@ def fit_with_holdout(
     if hold.all() or not hold.any():
         hold = np.zeros(len(y), dtype=bool)
         hold[: max(1, len(y) // 5)] = True
+    # a leaf of 200 rows suits thousands (the embedded shop's controls are ~9,000); a
+    # real shop's few hundred controls would get one leaf, the same churn for everyone
+    extra.setdefault("min_data_in_leaf", min(200, max(20, int((~hold).sum()) // 20)))
     params = _lgb_params(seed, objective, **extra)
     w = None if weight is None else np.asarray(weight, dtype=float)
     train = lgb.Dataset(

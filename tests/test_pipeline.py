@@ -89,14 +89,29 @@ def test_outputs_are_where_the_readme_says(shop):
     assert truth["oracle_saved_value"] > 0 and truth["top_k"] > 0
     # counts, not strings (numpy's ints were written as "760")
     plays = uplift["shipped"]["plays"]
-    assert all(type(n) is int for n in plays.values()) and sum(plays.values()) == len(scored)
+    reach = uplift["shipped"]["reach"]  # customers no campaign reached are left to the rules
+    assert all(type(n) is int for n in plays.values())
+    assert sum(plays.values()) + reach["outside"] == len(scored)
+    silence = scored["days_since_last_order"]
+    beyond = (silence < reach["low"]) | (silence > reach["high"])
+    assert beyond.sum() == reach["outside"] > 0
+    assert (scored.loc[beyond, "play_source"] == "rules").all()
     # a steady customer gets no play, and no figure of what one would save
     steady = scored["segment"] == "steady"
     assert steady.any() and scored.loc[steady, "expected_saved_value"].isna().all()
     qini = pd.read_csv(shop / "reports/qini.csv")
     assert list(qini.columns) == ["share", "model", "risk", "value_at_risk", "random"]
     assert set(scored["play_source"]) <= {"uplift model", "rules"}
-    assert (scored["play_source"] == "uplift model").any()
+    # the model decides only where it beat churn-risk targeting on the held-out campaign
+    # (uplift.require_lead): this small shop's interval may hold 0, and the report says so
+    report = (shop / "reports/retention_report.html").read_text()
+    if uplift["decides"]:
+        assert (scored["play_source"] == "uplift model").any()
+        assert "The lists use it: on the held-out campaign" in report
+    else:
+        assert (scored["play_source"] == "rules").all()
+        assert uplift["difference_vs_risk"]["low"] <= 0
+        assert "The lists do not use this model" in report
     assert "do_not_contact" not in set(call["play"]) | set(winback["play"])
     assert {"uplift", "expected_saved_value"} <= set(call.columns)
     assert "uplift" in read_json(shop / "metrics.json")
@@ -416,7 +431,7 @@ def test_mlflow_run_has_params_metrics_models_and_no_ids_or_complaint_text(shop)
     assert metrics["shipped.roc_auc"] == metrics["churn.test.lightgbm.roc_auc"]
     headline = read_json(shop / "metrics.json")
     assert round(metrics["shipped.roc_auc"], 6) == headline["shipped"]["roc_auc"]
-    assert metrics["list.size"] == headline["list"]["size"] == 100
+    assert metrics["list.size"] == headline["list"]["size"] <= 100  # the budget: 100 contacts
     assert round(metrics["list.value_at_risk"], 6) == headline["list"]["value_at_risk"] > 0
     drivers = {k: v for k, v in metrics.items() if k.startswith("driver.")}
     assert len(drivers) > 20 and abs(sum(drivers.values()) - 1) < 1e-9

@@ -213,6 +213,34 @@ def test_uplift_section_says_what_each_play_does_to_whom() -> None:
     assert "with an open complaint" not in _uplift_section(uplift, scored)
 
 
+def test_uplift_section_says_when_the_lists_do_not_use_the_model() -> None:
+    """Reviewed: a model that lost to random targeting on the held-out campaign chose
+    every play, and the page showed its table without a verdict."""
+    from pipeline.report import _uplift_section
+
+    uplift = {
+        "available": True,
+        "decides": False,
+        "verdict": "on the held-out campaign of 2011-08-15, contacting the top 20% by the "
+        "model did not save more profit than contacting them by churn risk with an "
+        "interval above zero (-2.34 per customer [-32.30, +30.20]), so the plays come "
+        "from the rules (uplift.require_lead)",
+        "top_share": 0.2,
+        "held_out_campaign_day": "2011-08-15",
+        "held_out_contacts": 300,
+        "training_contacts": 1500,
+        "policies": {"model": {"auuc": -1.0, "saved_value_top_share": -0.8}},
+        "shipped": {"hazard": {"types": [], "multipliers": {"discount": {"intercept": 0.9}}}},
+    }
+    scored = pd.DataFrame({"play": ["discount"], "play_source": ["rules"]})
+    html = _uplift_section(uplift, scored)
+    assert "<strong>The lists do not use this model</strong>" in html
+    assert "[-32.30, +30.20]" in html and "The plays come from the rules" in html
+    assert "the uplift model chose" not in html  # no table of a model the lists ignore
+    uplift["decides"] = True
+    assert "The lists use it: on the held-out campaign" in _uplift_section(uplift, scored)
+
+
 def test_the_calibration_paragraph_says_where_the_shipped_probabilities_miss() -> None:
     """The review's finding: the chart showed the shipped probabilities 7 points too high
     in the middle bins and the page never said so in words (and claimed point sizes it

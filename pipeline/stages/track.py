@@ -104,6 +104,12 @@ def run_tags(params: Params, root: Path) -> dict[str, str]:
         "grade": churn["grade"],
         "loyalty_type_source": train["loyalty"]["source"],
     }
+    uplift = REPORTS / "uplift.json"
+    held_out = io.read_json(uplift) if uplift.exists() else {}
+    # whether the lists' plays came from the campaigns' model (uplift.require_lead)
+    tags["plays_from"] = (
+        "uplift model" if held_out.get("available") and held_out.get("decides", True) else "rules"
+    )
     for var in ("DVC_EXP_NAME", "DVC_EXP_BASELINE_REV"):
         if os.environ.get(var):
             tags[var.lower()] = os.environ[var]

@@ -26,6 +26,7 @@ and an empty prediction table: the list's plays then come from the rules.
 
 from __future__ import annotations
 
+import difflib
 import logging
 from pathlib import Path
 
@@ -53,7 +54,7 @@ log = logging.getLogger(__name__)
 CAMPAIGNS = FEATURES / "campaigns.parquet"
 SNAPSHOTS = FEATURES / "snapshots.parquet"
 SURVEYS = CANONICAL / "surveys.parquet"
-SCORE = Path("data/predictions/score.parquet")  # the list's expected value
+SCORE = Path("data/predictions/score.parquet")  # the list's churn probability and value
 OUT = Path("data/uplift")
 QINI = REPORTS / "qini.csv"
 POLICIES = ("model", "risk", "value_at_risk", "random")
@@ -81,21 +82,73 @@ def play_costs(rows: pd.DataFrame, contact_cost: float) -> dict[str, float]:
     return {str(p): float(c) if np.isfinite(c) else contact_cost for p, c in costs.items()}
 
 
-def _plays(rows: pd.DataFrame, min_arm: int) -> list[str]:
+def _play_counts(rows: pd.DataFrame) -> dict[str, int]:
     treated = rows[rows["arm"] == uplift.TREATMENT]
-    counts = treated["play"].value_counts()
-    unknown = {str(p): int(n) for p, n in counts.items() if str(p) not in PLAYS}
+    return {str(p): int(n) for p, n in treated["play"].value_counts().sort_index().items()}
+
+
+def _plays(rows: pd.DataFrame, min_arm: int, *, what: str = "treated contacts") -> list[str]:
+    """The plays with at least ``min_arm`` treated contacts among ``rows``; the others
+    and any play outside the plays table are named in a warning."""
+    counts = _play_counts(rows)
+    unknown = {p: n for p, n in counts.items() if p not in PLAYS}
     if unknown:
         # learnt all the same (a shop may run plays of its own), but a typo is a play too
+        close = {p: difflib.get_close_matches(p, list(PLAYS), n=1, cutoff=0.75) for p in unknown}
+        hint = "; ".join(f"{p!r} may be {c[0]!r}" for p, c in close.items() if c)
         log.warning(
-            "contacts: play(s) not in the plays table %s (treated contacts): learnt as plays "
-            "of their own once they have %d, the action text falling back to the key; if "
-            "one is a misspelling of %s, correct it in the contacts file",
+            "contacts: play(s) not in the plays table %s (%s): learnt as plays of their "
+            "own once they have %d, the action text falling back to the key%s",
             unknown,
+            what,
             min_arm,
-            sorted(PLAYS),
+            f"; {hint}: correct it in the contacts file" if hint else "",
         )
-    return sorted(str(p) for p, n in counts.items() if n >= min_arm)
+    few = {p: n for p, n in counts.items() if n < min_arm}
+    if few:
+        log.warning(
+            "contacts: play(s) with fewer than uplift.min_arm (%d) %s, not learnt and never "
+            "chosen: %s",
+            min_arm,
+            what,
+            few,
+        )
+    return sorted(p for p, n in counts.items() if n >= min_arm)
+
+
+def history_problem(rows: pd.DataFrame, min_arm: int) -> str | None:
+    """Why the labelled contacts cannot teach any play's effect (None: they may): no
+    treated contact, none naming a play, no control, or no play with ``min_arm``
+    treated contacts (with each play's count)."""
+    labelled = rows[rows["labelled"].astype(bool)]
+    treated = labelled["arm"] == uplift.TREATMENT
+    n = len(labelled)
+    if not treated.any():
+        return (
+            f"all {n:,} contacts whose horizon has ended are in the control arm: no play was "
+            "tried on anyone, so there is nothing to learn a play's effect from"
+        )
+    if (labelled["arm"] != uplift.TREATMENT).sum() == 0:
+        return (
+            f"none of the {n:,} contacts whose horizon has ended is in the control arm: "
+            "without customers chosen and then left alone at random, no play's effect can "
+            "be told from who was chosen"
+        )
+    named = labelled.loc[treated, "play"].notna()
+    if not named.any():
+        return (
+            f"none of the {int(treated.sum()):,} treated contacts names its play (the "
+            "contacts' play column is empty): record which play each treated customer "
+            "got, or map contacts.play in source.columns to the column that holds it"
+        )
+    counts = _play_counts(labelled)
+    if max(counts.values()) < min_arm:
+        listed = ", ".join(f"{p} {c:,}" for p, c in counts.items())
+        return (
+            f"no play has uplift.min_arm ({min_arm}) treated contacts whose horizon has "
+            f"ended (treated contacts per play: {listed})"
+        )
+    return None
 
 
 def surveyed_before(day: pd.Timestamp, design: Design) -> pd.DataFrame:
@@ -131,12 +184,14 @@ class Fitted:
         as_of: pd.Timestamp,
         comparison: bool = True,
         contacts: pd.DataFrame | None = None,
+        what: str = "treated contacts",
     ) -> None:
         """``as_of``: the day this past ends; the type model reads answers before it.
 
         ``contacts``: campaign contacts (features as of the day of contact, outcome not
         needed); those made before ``as_of`` by surveyed customers are examples of the type
-        model too (``uplift.fit_type_model``). Default: ``rows``.
+        model too (``uplift.fit_type_model``). Default: ``rows``. ``what``: how the
+        warnings name the treated contacts of ``rows``.
 
         ``comparison``: also fit the churn-risk and value models the held-out evaluation
         compares with. The shipped refit scores with the list's own value and ships no
@@ -144,7 +199,7 @@ class Fitted:
         """
         u = params.uplift
         self.design = _design(rows, meta)
-        self.plays = _plays(rows, u.min_arm)
+        self.plays = _plays(rows, u.min_arm, what=what)
         self.learner = u.learner
         self.harm_threshold = u.harm_probability
         self.harm_margin = u.harm_margin
@@ -212,21 +267,32 @@ class Fitted:
             last = pd.Series(np.arange(len(rows)) % 5 == 0, index=rows.index)
         self.value = fit_value(rows[~last], rows[last], self.design, params.train)
 
-    def score(self, frame: pd.DataFrame, value: np.ndarray | None = None) -> pd.DataFrame:
+    def score(
+        self,
+        frame: pd.DataFrame,
+        value: np.ndarray | None = None,
+        churn: np.ndarray | None = None,
+    ) -> pd.DataFrame:
         """Per row: each play's effect, risk, value, and the chosen play and its worth.
 
         ``value`` (spend over the horizon if retained) defaults to this past's value
-        model; the shipped scoring passes the list's own expected value.
+        model; the shipped scoring passes the list's own expected value. ``churn`` (the
+        chance of churning if left alone) defaults to the learners' baseline, fitted on
+        this past's controls; the shipped scoring passes the list's own churn
+        probability: the multipliers learnt from the arms act on the forward-tested
+        model's risk, so a play never claims to remove more risk than the list shows.
         """
         harm = None
         if self.learner == "hazard":  # one baseline and one covariate matrix for every play
             first = next(iter(self.learners.values()))
             z = first.covariates.matrix(frame)
-            p0 = first.baseline_churn(frame, z)
+            p0 = first.baseline_churn(frame, z) if churn is None else np.asarray(churn, float)
             effects = {p: m.effect(frame, p0, z) for p, m in self.learners.items()}
             harm = uplift.harm_probability(self.learners, z, self.harm_margin)
         else:
             effects = {p: m.effect(frame) for p, m in self.learners.items()}
+            if churn is not None:  # a drop in the chance of leaving is at most that chance
+                effects = {p: np.minimum(e, churn) for p, e in effects.items()}
         if value is None:
             if self.value is None:
                 raise ValueError("fitted without a value model: pass the customers' value")
@@ -462,10 +528,23 @@ def run(params: Params) -> None:
         _write({"available": False, "reason": reason}, empty, None, None)
         return
     rows = pd.read_parquet(CAMPAIGNS)
+    problem = history_problem(rows, u.min_arm)
+    if problem is not None:
+        reason = f"no uplift model from {len(rows):,} contacts: {problem}; plays from the rules"
+        log.warning(reason)
+        _write({"available": False, "reason": reason}, empty, None, None)
+        return
     try:
         train, test, test_day = uplift.split_campaigns(rows, horizon_days=horizon)
         train = uplift.sample_contacts(train, max_rows=u.max_rows, seed=params.train.seed)
-        fitted = Fitted(train, meta, params, as_of=test_day, contacts=rows)
+        fitted = Fitted(
+            train,
+            meta,
+            params,
+            as_of=test_day,
+            contacts=rows,
+            what=f"treated contacts before the held-out campaign of {test_day:%Y-%m-%d}",
+        )
     except ValueError as err:
         reason = f"no uplift model from {len(rows)} contacts: {err}; plays from the rules"
         log.warning(reason)
@@ -484,6 +563,9 @@ def run(params: Params) -> None:
             "training_days": int(train["cutoff"].nunique()),
             "top_share": params.uplift.top_share,
             "plays": fitted.plays,
+            "plays_not_learnt": {
+                p: n for p, n in _play_counts(train).items() if p not in fitted.plays
+            },
             "costs": fitted.costs,
             "learner": fitted.learner,
             "type_model_surveys": fitted.types.n_labelled if fitted.types is not None else 0,
@@ -499,11 +581,16 @@ def run(params: Params) -> None:
         as_of=score_day,
         comparison=False,
         contacts=rows,
+        what="treated contacts whose horizon has ended, for the list",
     )
     snap = pd.read_parquet(FEATURES / "snapshots.parquet", filters=[("cutoff", "==", score_day)])
-    value = pd.read_parquet(SCORE, columns=["customer_id", "expected_value"])
+    value = pd.read_parquet(SCORE, columns=["customer_id", "expected_value", "p_lightgbm"])
     snap = snap.merge(value, on="customer_id", how="inner", validate="one_to_one")
-    shipped = final.score(snap, value=snap["expected_value"].to_numpy(dtype=float))
+    shipped = final.score(
+        snap,
+        value=snap["expected_value"].to_numpy(dtype=float),
+        churn=snap["p_lightgbm"].to_numpy(dtype=float),
+    )
     predictions = pd.concat(
         [
             snap[["customer_id"]].reset_index(drop=True),
@@ -513,9 +600,14 @@ def run(params: Params) -> None:
         ],
         axis=1,
     )
+    # the campaigns' reach: nobody silent for less or longer than anyone they contacted
+    # gets a play from them (the model would extrapolate); the rules decide there
+    inside, reach = within_reach(snap, labelled)
+    predictions = predictions[inside].reset_index(drop=True)
     report["shipped"] = {
         "contacts": int(len(labelled)),
         "customers_scored": int(len(predictions)),
+        "reach": reach,
         # ints, not numpy's (JSON wrote them as strings)
         "plays": {
             str(k): int(v)
@@ -530,8 +622,69 @@ def run(params: Params) -> None:
             "types": list(final.types.classes) if final.types is not None else [],
             "multipliers": {p: m.multipliers() for p, m in final.learners.items()},
         }
+    report["decides"], report["verdict"] = held_out_verdict(report, params)
+    if not report["decides"]:
+        log.warning("uplift: %s", report["verdict"])
+        predictions = empty
     _log(report)
     _write(report, predictions, qini, final)
+
+
+# What the campaigns' reach is read along: whom they chose is a matter of silence
+REACH_FEATURE = "days_since_last_order"
+
+
+def within_reach(customers: pd.DataFrame, contacts: pd.DataFrame) -> tuple[np.ndarray, dict]:
+    """Which customers lie within the whole days of silence the contacts spanned (all of
+    them if either lacks the feature), and that span with the count outside it."""
+    if REACH_FEATURE not in customers or REACH_FEATURE not in contacts:
+        return np.ones(len(customers), dtype=bool), {}
+    seen = pd.to_numeric(contacts[REACH_FEATURE], errors="coerce").dropna()
+    if seen.empty:
+        return np.ones(len(customers), dtype=bool), {}
+    # in whole days elapsed, as the list writes them
+    low, high = float(np.floor(seen.min())), float(np.floor(seen.max()))
+    x = np.floor(pd.to_numeric(customers[REACH_FEATURE], errors="coerce").to_numpy(dtype=float))
+    inside = (x >= low) & (x <= high)
+    outside = int((~inside).sum())
+    if outside:
+        log.info(
+            "uplift: %d customers silent for fewer than %.0f or more than %.0f days, the "
+            "span the campaigns' contacts covered: their plays come from the rules",
+            outside,
+            low,
+            high,
+        )
+    return inside, {"feature": REACH_FEATURE, "low": low, "high": high, "outside": outside}
+
+
+def held_out_verdict(report: dict, params: Params) -> tuple[bool, str]:
+    """Whether the model's plays go on the lists, and why: its lead over churn-risk
+    targeting on the held-out campaign, by the arms alone (``difference_vs_risk``),
+    must have its bootstrap interval above zero (``uplift.require_lead``)."""
+    d = report["difference_vs_risk"]
+    share = f"top {params.uplift.top_share:.0%}"
+    day = report["held_out_campaign_day"]
+    if d["low"] is None or d["high"] is None:
+        lead = f"{d['difference']:+.2f} per customer (no interval: too few controls)"
+    else:
+        lead = f"{d['difference']:+.2f} per customer [{d['low']:+.2f}, {d['high']:+.2f}]"
+    if d["low"] is not None and d["low"] > 0:
+        return True, (
+            f"on the held-out campaign of {day}, contacting the {share} by the model saved "
+            f"more profit than contacting the {share} by churn risk: {lead}"
+        )
+    if not params.uplift.require_lead:
+        return True, (
+            f"on the held-out campaign of {day}, the model's lead over churn-risk targeting "
+            f"is not shown ({lead}); its plays are used all the same "
+            "(uplift.require_lead: false)"
+        )
+    return False, (
+        f"on the held-out campaign of {day}, contacting the {share} by the model did not "
+        f"save more profit than contacting them by churn risk with an interval above zero "
+        f"({lead}), so the plays come from the rules (uplift.require_lead)"
+    )
 
 
 def _log(report: dict) -> None:
