@@ -54,9 +54,11 @@ class SourceRead(_Model):
     # null: the separator values group digits with (1 250,00, 3'193.92, 1.250,00), else
     # "," with a decimal point, "." with a decimal comma
     thousands: Literal["", ",", ".", " ", "'", "\u00a0", "\u202f"] | None = None
-    # a strptime format for every date of the files (e.g. "%d/%m/%Y %H:%M"); null: ISO
-    # 8601, or a day/month order proven by the data (ambiguous dates stop the run)
-    date_format: str | None = None
+    # a strptime format for every date of the files (e.g. "%d/%m/%Y %H:%M"), or one per
+    # table ({orders: "%d/%m/%Y %H:%M", contacts: "%d/%m/%Y"}; a table not named is
+    # detected); null: ISO 8601, or a day/month order proven by the data (ambiguous
+    # dates stop the run)
+    date_format: str | dict[str, str] | None = None
     missing_values: tuple[str, ...] = MISSING_VALUES
 
     @model_validator(mode="after")
@@ -65,7 +67,21 @@ class SourceRead(_Model):
             raise ValueError(
                 f"source.read.decimal and source.read.thousands are both {self.decimal!r}"
             )
+        if isinstance(self.date_format, dict):
+            tables = list(SourceFiles.model_fields)
+            unknown = sorted(set(self.date_format) - set(tables))
+            if unknown:
+                raise ValueError(
+                    f"source.read.date_format names {unknown}, not tables of source.files "
+                    f"({', '.join(tables)})"
+                )
         return self
+
+    def date_format_of(self, table: str) -> str | None:
+        """The date format the ``table``'s file was written with (None: detect)."""
+        if isinstance(self.date_format, dict):
+            return self.date_format.get(table)
+        return self.date_format
 
 
 class Source(_Model):

@@ -916,7 +916,10 @@ _ADVICE = {
         "out trailing empty fields: have it write every field, or drop the column from "
         "the header"
     ),
-    "unparseable_": "check source.read (encoding, decimal, thousands, date_format)",
+    "unparseable_": (
+        "check source.read (encoding, decimal, thousands, date_format: one format for "
+        "every file, or one per table, {orders: '%d/%m/%Y %H:%M', contacts: '%d/%m/%Y'})"
+    ),
     "missing_": "check source.columns and source.read.missing_values",
     "after the export": "check source.export_date and the file's dates",
     "unknown customer": "check that the customers file and the ids match (source.columns)",

@@ -939,3 +939,19 @@ def _ingest_contacts(contacts: pd.DataFrame, mapping: dict[str, str], on_bad_row
         min_date=dt.date(2000, 1, 1),
         max_date=dt.date(2100, 1, 1),
     )
+
+
+def test_each_file_may_be_read_with_its_own_date_format(tmp_path) -> None:
+    """Reviewed: orders written '21/03/2011 10:05' and contacts '21/03/2011' could not
+    both be read: source.read.date_format applied to every file."""
+    orders = tmp_path / "orders.csv"
+    orders.write_text("customer_id,ordered_at,amount\nc1,21/03/2011 10:05,5.00\n")
+    customers = tmp_path / "customers.csv"
+    customers.write_text("customer_id,signup_at\nc1,03.01.2011\n")
+    files = config.SourceFiles(orders=str(orders), customers=str(customers))
+    read = config.SourceRead(date_format={"orders": "%d/%m/%Y %H:%M", "customers": "%d.%m.%Y"})
+    result = load_files(files, {}, read=read)
+    assert str(result.tables["orders"]["ordered_at"].iloc[0]) == "2011-03-21 10:05:00"
+    assert str(result.tables["customers"]["signup_at"].iloc[0]) == "2011-01-03 00:00:00"
+    with pytest.raises(ValueError, match=r"names \['order'\], not tables of source.files"):
+        config.SourceRead(date_format={"order": "%d/%m/%Y"})

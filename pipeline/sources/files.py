@@ -175,19 +175,23 @@ def _read(
     return frame, lines, choices, np.full(len(frame), frame.shape[1], dtype="int64")
 
 
-def read_choices(read: config.SourceRead, timezone: str | None = None) -> reading.ReadChoices:
-    """The ``source.read`` options as the reader's starting choices (None: detect)."""
+def read_choices(
+    read: config.SourceRead, timezone: str | None = None, table: str = "orders"
+) -> reading.ReadChoices:
+    """The ``source.read`` options as the reader's starting choices for ``table``'s file
+    (None: detect)."""
+    date_format = read.date_format_of(table)
     given = [
         k
-        for k in ("encoding", "delimiter", "decimal", "thousands", "date_format")
+        for k in ("encoding", "delimiter", "decimal", "thousands")
         if getattr(read, k) is not None
-    ]
+    ] + (["date_format"] if date_format is not None else [])
     return reading.ReadChoices(
         encoding=read.encoding,
         delimiter=read.delimiter,
         decimal=read.decimal or ".",
         thousands=read.thousands if read.thousands is not None else "",
-        date_format=read.date_format,
+        date_format=date_format,
         timezone=timezone,
         given=tuple(given) + (("timezone",) if timezone is not None else ()),
     )
@@ -238,7 +242,7 @@ def load_files(
     for name, path in paths.items():
         try:
             raw[name], lines[name], chosen[name], fields[name] = _read(
-                Path(path), read_choices(read, timezone)
+                Path(path), read_choices(read, timezone, name)
             )
         except FileNotFoundError as err:
             folder = Path(path).parent

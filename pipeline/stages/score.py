@@ -127,7 +127,9 @@ def pass_through_columns(params: Params, ids: pd.Series) -> pd.DataFrame:
     if not columns:
         return pd.DataFrame(index=ids.index)
     path = params.source.files.customers
-    raw = read_table_file(path, read_choices(params.source.read, params.source.timezone))
+    raw = read_table_file(
+        path, read_choices(params.source.read, params.source.timezone, "customers")
+    )
     id_column = params.source.columns.get("customers", {}).get("customer_id", "customer_id")
     missing = [c for c in [id_column, *columns] if c not in raw.columns]
     if missing:
