@@ -234,6 +234,18 @@ def candidate_features(
     return out[["customer_id", "cutoff", *names]]
 
 
+def _season(orders: pd.DataFrame, o: pd.Timestamp, split, params: Params, cuts: Cutoffs) -> float:
+    """The calibrator's seasonal shift as shipped at origin ``o`` (orders before it)."""
+    return seasonal_shift(
+        orders[orders["ordered_at"] < o],
+        at=o,
+        valid=split.valid,
+        lookback_days=params.churn.lookback_days,
+        horizon_days=cuts.horizon_days,
+        min_history_days=params.snapshots.min_history_days,
+    )["shift"]
+
+
 def judge(
     labelled: pd.DataFrame,
     design: Design,
@@ -249,15 +261,7 @@ def judge(
         split = split_for(cuts, o, validation_cutoffs=vc)
         train, valid = training_rows(labelled, split, params)
         score, calibrated = fit_shipped_churn(train, valid, design, params)
-        season = seasonal_shift(
-            orders[orders["ordered_at"] < o],
-            at=o,
-            valid=split.valid,
-            lookback_days=params.churn.lookback_days,
-            horizon_days=cuts.horizon_days,
-            min_history_days=params.snapshots.min_history_days,
-        )
-        calibrator = replace(calibrated.calibrator, shift=season["shift"])
+        calibrator = replace(calibrated.calibrator, shift=_season(orders, o, split, params, cuts))
         rows_o = labelled[labelled["cutoff"] == o]
         shipped_p = calibrator.predict(score.predict(rows_o))
         m = evaluate.binary_metrics(rows_o["churned"].to_numpy(int), shipped_p)
@@ -308,14 +312,7 @@ def judge_count_model(
         train, valid = training_rows(labelled, split, params)
         rows_o = labelled[labelled["cutoff"] == o]
         y_o = rows_o["churned"].to_numpy(int)
-        shift = seasonal_shift(
-            orders[orders["ordered_at"] < o],
-            at=o,
-            valid=split.valid,
-            lookback_days=params.churn.lookback_days,
-            horizon_days=cuts.horizon_days,
-            min_history_days=params.snapshots.min_history_days,
-        )["shift"]
+        shift = _season(orders, o, split, params, cuts)
         score, calibrated = fit_shipped_churn(train, valid, design, params)
         calibrator = replace(calibrated.calibrator, shift=shift)
         found["shipped"].append(
