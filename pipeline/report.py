@@ -440,8 +440,14 @@ def _uplift_section(uplift: Mapping[str, object] | None, scored: pd.DataFrame) -
             if not uplift or "no contacts table" in str(reason)
             else ""
         )
+        reason = str(reason).removesuffix("; plays from the rules")
+        said = (
+            reason[0].upper() + reason[1:]
+            if reason.startswith("no uplift model")
+            else (f"No uplift model: {reason}")
+        )
         return (
-            f"<p>No uplift model: {escape(str(reason))}. The plays on the lists come from the "
+            f"<p>{escape(said)}. The plays on the lists come from the "
             f"rules (segment, situation, loyalty type).{advice}</p>"
         )
     share = float(uplift["top_share"])

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -99,14 +100,16 @@ COLUMN_DOCS: dict[str, str] = {
     "model's plays: what past campaigns recorded for the play; 0 when no one is contacted",
     "expected_profit": "margin x saveable_value - contact_cost",
     "uplift": "how much the play lowers the churn probability, learnt from past campaigns' "
-    "control groups (empty: no campaign history, or steady and not to be contacted; "
-    "negative: the contact would push them away)",
+    "control groups (empty: the rules chose the play, see play_source, or steady and not "
+    "to be contacted; negative: the contact would push them away)",
     "expected_saved_value": "uplift x margin x expected_value - contact_cost: the profit the "
     "play is expected to save (uplift model), the list's expected_profit when it decided",
     "play": "the retention play's key (the workbook's first sheet lists them, each with its "
     "action); do_not_contact and none: no contact",
-    "play_source": "uplift model (learnt from past campaigns with control groups) or rules "
-    "(segment, situation and loyalty type, when there is no campaign evidence)",
+    "play_source": "uplift model (learnt from past campaigns with control groups, when it "
+    "beat targeting by churn risk on the latest finished campaign, for customers within the "
+    "campaigns' reach) or rules (segment, situation and loyalty type); the first sheet's "
+    "'Plays from' says which decided this run, and why",
     "recommended_action": "what to do",
     "play_because": "why this play: the fact that calls for a fix, or the segment and type "
     "(rules); its effect beside the next best play's (uplift model)",
@@ -265,6 +268,31 @@ def score_customers(
 
 UPLIFT_SOURCE, RULES_SOURCE = "uplift model", "rules"
 NO_CONTACT = ("do not contact", "no contact")
+
+
+def plays_from(uplift: Mapping[str, Any] | None, sources: Mapping[str, int]) -> str:
+    """Who chose the plays of this run, and why, in one sentence (``reports/uplift.json``
+    and the customers per ``play_source``): for the summary, the workbook and the log."""
+    by_model = int(sources.get(UPLIFT_SOURCE, 0))
+    by_rules = int(sources.get(RULES_SOURCE, 0))
+    if not uplift or not uplift.get("available"):
+        why = (uplift or {}).get(
+            "reason"
+        ) or "the shop has no contacts table (no campaign history)"
+        return f"the rules, for all {by_rules:,} customers: {why}"
+    if not uplift.get("decides", True):
+        return f"the rules, for all {by_rules:,} customers: {uplift.get('verdict', '')}"
+    reach = (uplift.get("shipped") or {}).get("reach") or {}
+    beyond = (
+        f", and everyone beyond the campaigns' reach: the {reach['outside']:,} silent for "
+        f"less than {reach['low']:.0f} or more than {reach['high']:.0f} days"
+        if reach.get("outside")
+        else ""
+    )
+    return (
+        f"the uplift model for {by_model:,} customers, the rules for {by_rules:,} (the steady "
+        f"customers{beyond}); {uplift.get('verdict', '')}"
+    )
 
 
 def apply_uplift(

@@ -57,6 +57,7 @@ def render(train: dict, score: dict) -> str:
         f"profit {call['expected_profit']:,.2f} ({_plays(call['plays'])})",
         f"win-back list: {winback['customers']} customers, cost {winback['cost']:,.2f}, "
         f"expected profit {winback['expected_profit']:,.2f}",
+        *([f"plays from {score['plays_from']}"] if score.get("plays_from") else []),
         f"reasons from two or more concepts: {score['reasons_two_or_more_concepts_share']:.0%} "
         f"of the customers explained ({score['reasons_explained']})",
         "files: data/scored/at_risk.csv (call list), winback.csv, customers.csv (everyone), "

@@ -564,3 +564,34 @@ def test_a_listed_customer_with_no_reason_of_their_own_is_told_why_they_are_list
     )
     assert said[1].startswith("risk no higher than the shop's usual; past campaigns say")
     assert said[2] == "1 complaint open for 34 days" and pd.isna(said[3])
+
+
+def test_the_run_says_who_chose_the_plays_and_why() -> None:
+    """Reviewed: the summary, the workbook and the log read the same whether the model or
+    the rules chose the plays, and never said why the model was not used."""
+    from pipeline.score import plays_from
+
+    assert plays_from(None, {"rules": 12}) == (
+        "the rules, for all 12 customers: the shop has no contacts table (no campaign history)"
+    )
+    verdict = "on the held-out campaign of 2011-08-15, ... so the plays come from the rules"
+    refused = {"available": True, "decides": False, "verdict": verdict}
+    assert plays_from(refused, {"rules": 4265}) == f"the rules, for all 4,265 customers: {verdict}"
+    used = {
+        "available": True,
+        "decides": True,
+        "verdict": "on the held-out campaign of 2024-09-22, ...",
+        "shipped": {"reach": {"low": 14.0, "high": 209.0, "outside": 5696}},
+    }
+    assert plays_from(used, {"uplift model": 4870, "rules": 9359}) == (
+        "the uplift model for 4,870 customers, the rules for 9,359 (the steady customers, "
+        "and everyone beyond the campaigns' reach: the 5,696 silent for less than 14 or "
+        "more than 209 days); on the held-out campaign of 2024-09-22, ..."
+    )
+
+
+def test_a_play_of_the_shops_own_is_named_in_the_workbook() -> None:
+    from pipeline.stages.score import own_plays
+
+    rows = pd.DataFrame({"play": ["discount", "free_gift", "none", "do_not_contact", None]})
+    assert own_plays(rows) == ["free_gift"]

@@ -675,7 +675,9 @@ def test_a_history_that_cannot_teach_a_play_says_exactly_why():
         history_problem(no_controls, 2)
     )
     unnamed = _contacts(["treatment"] * 3 + ["control"], [None] * 4)
-    assert "none of the 3 treated contacts names its play" in history_problem(unnamed, 2)
+    assert "none of the 3 treated contacts whose horizon has ended names its play" in (
+        history_problem(unnamed, 2)
+    )
     few = _contacts(
         ["treatment"] * 3 + ["control"] * 2, ["discount", "points", "points", None, None]
     )
@@ -692,10 +694,12 @@ def test_a_play_under_min_arm_is_named_not_dropped_silently(caplog):
     assert "fewer than uplift.min_arm (2)" in caplog.text and "{'points': 1}" in caplog.text
 
 
-def _report(low: float | None, high: float | None) -> dict:
+def _report(low: float | None, high: float | None, random: float = -0.05) -> dict:
+    saved = {"model": 1.34, "risk": 0.34, "value_at_risk": -1.04, "random": random}
     return {
         "held_out_campaign_day": "2011-08-15",
         "difference_vs_risk": {"difference": 1.0, "low": low, "high": high, "n_boot": 500},
+        "policies": {k: {"saved_value_top_share": v} for k, v in saved.items()},
     }
 
 
@@ -715,6 +719,10 @@ def test_the_lists_use_the_model_only_if_it_beat_risk_targeting_on_the_held_out_
     )
     decides, _ = held_out_verdict(_report(None, None), params)
     assert not decides
+    # reviewed: ahead of risk targeting, the model could still lose to random targeting
+    decides, why = held_out_verdict(_report(0.2, 5.0, random=2.68), params)
+    assert not decides
+    assert "saved no more than targeting at random (+2.68 against the model's +1.34)" in why
     trusting = params.model_copy(
         update={"uplift": params.uplift.model_copy(update={"require_lead": False})}
     )

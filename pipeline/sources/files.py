@@ -1407,6 +1407,17 @@ def map_tables(
     for name, info in details.items():
         if info["missing_values"]:
             log.info("%s: values read as missing %s", name, info["missing_values"])
+        for column, per in info["nulled"].items():
+            shown = info.get("nulled_examples", {}).get(column, [])
+            log.warning(
+                "%s: %d value(s) of column %r (%r in the file) cannot be read and are left "
+                "empty, the rows kept%s",
+                name,
+                sum(per.values()),
+                column,
+                info["columns"].get(column, column),
+                f", e.g. {', '.join(repr(v) for v in shown)}" if shown else "",
+            )
     check_accounting(report)
     ordered = {n: tables[n] for n in schema.TABLES if n in tables}
     return SourceResult(

@@ -48,8 +48,8 @@ def restore_hint(stage: str) -> str:
     if not os.environ.get("DVC_STAGE"):
         return ""
     return (
-        f"DVC removed stage '{stage}''s outputs before running it; the last successful "
-        f"run's are in the DVC cache: `dvc checkout {stage}` puts them back."
+        f"DVC removed the outputs of stage '{stage}' before running it; the last "
+        f"successful run's are in the DVC cache: `dvc checkout {stage}` puts them back."
     )
 
 

@@ -37,6 +37,7 @@ from pipeline.score import (
     format_for_csv,
     in_cents,
     list_columns,
+    plays_from,
     score_customers,
     summarise_lists,
 )
@@ -251,6 +252,13 @@ def _limit(value: object, cents: bool = False) -> str:
     return f"{value:,.2f}" if cents else f"{value:,}"
 
 
+def own_plays(rows: pd.DataFrame) -> list[str]:
+    """Plays on the lists that are not in the plays table: the shop's own, learnt from
+    its contacts (the workbook names them beside the others)."""
+    known = set(PLAYS) | {"none", "do_not_contact"}
+    return sorted({str(p) for p in rows["play"].dropna().unique()} - known)
+
+
 def workbook(
     lists: dict[str, pd.DataFrame], about: dict, params: Params, pass_through: tuple[str, ...]
 ) -> bytes:
@@ -271,6 +279,7 @@ def workbook(
             ("Currency", about["currency"]),
             ("Model version", f"{about['model_version']} (sha-256 of models/churn/model.txt)"),
             ("Expected value", about["value_source"]),
+            ("Plays from", about["plays_from"]),
             ("Previous snapshot", str(about["previous_cutoff"])),
             (
                 "Call list budget",
@@ -291,6 +300,10 @@ def workbook(
             ("Risk bands", _bands(*params.score.band_thresholds)),
             *((f"Loyalty type: {t}", TYPE_MEANING[t]) for t in TYPE_MEANING),
             *((f"Play: {k}", p.action) for k, p in PLAYS.items()),
+            *(
+                (f"Play: {k}", "a play of the shop's own, named in its contacts table")
+                for k in own_plays(lists["everyone"])
+            ),
         ],
         columns=column_docs(params.explain.top_reasons, pass_through),
         money=MONEY_COLUMNS,
@@ -360,6 +373,9 @@ def run(params: Params) -> None:
         str(k): int(v) for k, v in scored["play_source"].value_counts().sort_index().items()
     }
     summary["do_not_contact"] = int((scored["play"] == "do_not_contact").sum())
+    held_out = io.read_json(UPLIFT_REPORT) if UPLIFT_REPORT.exists() else None
+    summary["plays_from"] = plays_from(held_out, summary["play_source"])
+    log.info("plays from %s", summary["plays_from"])
     summary[f"{CALL}_list"]["reasons_two_or_more_concepts_share"] = coverage["call_list"]
     log.info(
         "scored %d customers: %s; call list %d, win-back list %d",
@@ -400,7 +416,7 @@ def run(params: Params) -> None:
         },
         pass_through=tuple(extra.columns),
         cards=CARDS,
-        uplift=io.read_json(UPLIFT_REPORT) if UPLIFT_REPORT.exists() else None,
+        uplift=held_out,
     )
     lists = {
         CALL: scored[scored["list"] == CALL][columns],
@@ -408,7 +424,9 @@ def run(params: Params) -> None:
         "everyone": scored[columns],
     }
     with timed("workbook", log):
-        xlsx = workbook(lists, about, params, tuple(extra.columns))
+        xlsx = workbook(
+            lists, about | {"plays_from": summary["plays_from"]}, params, tuple(extra.columns)
+        )
 
     with io.staged_dir(SCORED) as out:
         io.write_csv(format_for_csv(lists[CALL]), out / "at_risk.csv")

@@ -58,6 +58,7 @@ SCORE = Path("data/predictions/score.parquet")  # the list's churn probability a
 OUT = Path("data/uplift")
 QINI = REPORTS / "qini.csv"
 POLICIES = ("model", "risk", "value_at_risk", "random")
+POLICY_NAMES = {"value_at_risk": "by value at risk", "random": "at random"}
 # harm_probability: the type model's probability of the types every play pushes away
 # (NaN without a type model; pipeline.uplift.harm_probability)
 PREDICTION_COLUMNS = [
@@ -107,8 +108,8 @@ def _plays(rows: pd.DataFrame, min_arm: int, *, what: str = "treated contacts") 
     few = {p: n for p, n in counts.items() if n < min_arm}
     if few:
         log.warning(
-            "contacts: play(s) with fewer than uplift.min_arm (%d) %s, not learnt and never "
-            "chosen: %s",
+            "contacts: play(s) with fewer than uplift.min_arm (%d) %s, not learnt (this "
+            "model never chooses them): %s",
             min_arm,
             what,
             few,
@@ -137,7 +138,8 @@ def history_problem(rows: pd.DataFrame, min_arm: int) -> str | None:
     named = labelled.loc[treated, "play"].notna()
     if not named.any():
         return (
-            f"none of the {int(treated.sum()):,} treated contacts names its play (the "
+            f"none of the {int(treated.sum()):,} treated contacts whose horizon has ended "
+            "names its play (the "
             "contacts' play column is empty): record which play each treated customer "
             "got, or map contacts.play in source.columns to the column that holds it"
         )
@@ -608,6 +610,9 @@ def run(params: Params) -> None:
         "contacts": int(len(labelled)),
         "customers_scored": int(len(predictions)),
         "reach": reach,
+        "plays_not_learnt": {
+            p: n for p, n in _play_counts(labelled).items() if p not in final.plays
+        },
         # ints, not numpy's (JSON wrote them as strings)
         "plays": {
             str(k): int(v)
@@ -623,7 +628,9 @@ def run(params: Params) -> None:
             "multipliers": {p: m.multipliers() for p, m in final.learners.items()},
         }
     report["decides"], report["verdict"] = held_out_verdict(report, params)
-    if not report["decides"]:
+    if report["decides"]:
+        log.info("uplift: the lists use the model: %s", report["verdict"])
+    else:
         log.warning("uplift: %s", report["verdict"])
         predictions = empty
     _log(report)
@@ -659,9 +666,13 @@ def within_reach(customers: pd.DataFrame, contacts: pd.DataFrame) -> tuple[np.nd
 
 
 def held_out_verdict(report: dict, params: Params) -> tuple[bool, str]:
-    """Whether the model's plays go on the lists, and why: its lead over churn-risk
-    targeting on the held-out campaign, by the arms alone (``difference_vs_risk``),
-    must have its bootstrap interval above zero (``uplift.require_lead``)."""
+    """Whether the model's plays go on the lists, and why (``uplift.require_lead``).
+
+    On the held-out campaign, by the arms alone, contacting the top share by the model
+    must save more profit than contacting the top share by churn risk, with the
+    bootstrap interval of the difference (``difference_vs_risk``) above zero, and more
+    than by value at risk (how the rules' lists rank) and at random.
+    """
     d = report["difference_vs_risk"]
     share = f"top {params.uplift.top_share:.0%}"
     day = report["held_out_campaign_day"]
@@ -669,21 +680,33 @@ def held_out_verdict(report: dict, params: Params) -> tuple[bool, str]:
         lead = f"{d['difference']:+.2f} per customer (no interval: too few controls)"
     else:
         lead = f"{d['difference']:+.2f} per customer [{d['low']:+.2f}, {d['high']:+.2f}]"
-    if d["low"] is not None and d["low"] > 0:
+    saved = {k: m["saved_value_top_share"] for k, m in report["policies"].items()}
+    behind = [
+        f"{POLICY_NAMES[k]} ({saved[k]:+.2f} against the model's {saved['model']:+.2f})"
+        for k in ("value_at_risk", "random")
+        if k in saved and not saved["model"] > saved[k]
+    ]
+    if d["low"] is not None and d["low"] > 0 and not behind:
         return True, (
             f"on the held-out campaign of {day}, contacting the {share} by the model saved "
-            f"more profit than contacting the {share} by churn risk: {lead}"
+            f"{saved['model']:+.2f} profit per customer, more than by value at risk "
+            f"({saved.get('value_at_risk', float('nan')):+.2f}), at random "
+            f"({saved.get('random', float('nan')):+.2f}) and by churn risk (the model's "
+            f"lead: {lead})"
         )
+    why = (
+        f"saved no more than targeting {' or '.join(behind)} per customer"
+        if behind
+        else f"did not save more than targeting by churn risk with an interval above zero ({lead})"
+    )
     if not params.uplift.require_lead:
         return True, (
-            f"on the held-out campaign of {day}, the model's lead over churn-risk targeting "
-            f"is not shown ({lead}); its plays are used all the same "
-            "(uplift.require_lead: false)"
+            f"on the held-out campaign of {day}, contacting the {share} by the model {why}; "
+            "its plays are used all the same (uplift.require_lead: false)"
         )
     return False, (
-        f"on the held-out campaign of {day}, contacting the {share} by the model did not "
-        f"save more profit than contacting them by churn risk with an interval above zero "
-        f"({lead}), so the plays come from the rules (uplift.require_lead)"
+        f"on the held-out campaign of {day}, contacting the {share} by the model {why}, "
+        "so the plays come from the rules (uplift.require_lead)"
     )
 
 
