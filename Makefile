@@ -17,7 +17,7 @@ ifeq ($(shell uname -m),x86_64)
 export NPY_DISABLE_CPU_FEATURES ?= X86_V4 AVX512_ICL AVX512_SPR
 endif
 
-.PHONY: install run test lint plots ui clean online-retail forward forward-online-retail \
+.PHONY: install run test lint plots ui clean online-retail forward forward-online-retail exps \
 	baseline exp compare registry pinned-list
 
 $(STAMP): pyproject.toml requirements.lock
@@ -81,6 +81,12 @@ baseline: run
 exp: install
 	$(VENV)/bin/dvc exp run $(addprefix -S ,$(SET))
 	$(VENV)/bin/dvc metrics diff
+
+# The experiments' params and headline that differ, as a table with six decimals: DVC's
+# own table rounds to five whatever --precision says (it applies it to --csv only).
+exps: install
+	@$(VENV)/bin/dvc exp show --no-pager --only-changed --drop '.*/.*' --csv --precision 6 \
+	  | $(PY) -c "import sys, pandas as pd; print(pd.read_csv(sys.stdin, dtype=str, keep_default_na=False).to_string(index=False))"
 
 # Two MLflow runs side by side (default: the champion and the latest run);
 # A and B take latest, champion, challenger, v<N> or a run id.

@@ -244,7 +244,15 @@ def build(a: Run, b: Run, *, seed: int = 0) -> list[Table]:
             + _unpaired_note(a, b, intervals),
         )
     )
-    tags = ("model", "calibration", "grade", "test_cutoff", "registry.decision", "git_commit")
+    tags = (
+        "model",
+        "calibration",
+        "grade",
+        "test_cutoff",
+        "registry.decision",
+        "plays_from",
+        "git_commit",
+    )
     tables.append(
         Table(
             "What was selected",

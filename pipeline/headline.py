@@ -41,6 +41,11 @@ def list_headline(score: Mapping[str, Any], digits: int | None = 6) -> dict[str,
     if isinstance(call, Mapping):
         out["size"] = int(call["customers"])
         out["value_at_risk"] = _round(call["value_at_risk"], digits)
+        if "expected_profit" in call:  # what the lists are worth, whoever chose the plays
+            out["expected_profit"] = _round(call["expected_profit"], digits)
+        winback = score.get("winback_list")
+        if isinstance(winback, Mapping) and "expected_profit" in winback:
+            out["winback_expected_profit"] = _round(winback["expected_profit"], digits)
         total = score.get("value_at_risk_total")
     else:
         total = score["expected_value_at_risk_total"]

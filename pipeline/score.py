@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -106,10 +106,11 @@ COLUMN_DOCS: dict[str, str] = {
     "play is expected to save (uplift model), the list's expected_profit when it decided",
     "play": "the retention play's key (the workbook's first sheet lists them, each with its "
     "action); do_not_contact and none: no contact",
-    "play_source": "uplift model (learnt from past campaigns with control groups, when it "
-    "beat targeting by churn risk on the latest finished campaign, for customers within the "
-    "campaigns' reach) or rules (segment, situation and loyalty type); the first sheet's "
-    "'Plays from' says which decided this run, and why",
+    "play_source": "uplift model (learnt from past campaigns with control groups; it decides "
+    "where it out-targeted churn risk, value at risk and chance on the latest finished "
+    "campaign, unless uplift.require_lead is off, and for customers within the campaigns' "
+    "reach) or rules (segment, situation and loyalty type); the first sheet's 'Plays from' "
+    "says which decided this run, and why",
     "recommended_action": "what to do",
     "play_because": "why this play: the fact that calls for a fix, or the segment and type "
     "(rules); its effect beside the next best play's (uplift model)",
@@ -164,6 +165,16 @@ class Economics:
             if o.get("success_factor") is not None:
                 factor[key] = float(o["success_factor"])
         return cls(margin, contact_cost, dict(success), offer, factor)
+
+    def with_recorded_costs(self, costs: Mapping[str, float]) -> Economics:
+        """The same, with each play's cost what the shop's campaigns recorded for it (the
+        contact and its offer): one price per play on the lists, whether the rules or
+        the uplift model chose it. Plays the campaigns never ran keep their own."""
+        offer = dict(self.offer_cost)
+        for play, cost in costs.items():
+            if play in offer and cost == cost:  # not NaN
+                offer[play] = max(0.0, float(cost) - self.contact_cost)
+        return replace(self, offer_cost=offer)
 
 
 def score_customers(
@@ -270,9 +281,12 @@ UPLIFT_SOURCE, RULES_SOURCE = "uplift model", "rules"
 NO_CONTACT = ("do not contact", "no contact")
 
 
-def plays_from(uplift: Mapping[str, Any] | None, sources: Mapping[str, int]) -> str:
-    """Who chose the plays of this run, and why, in one sentence (``reports/uplift.json``
-    and the customers per ``play_source``): for the summary, the workbook and the log."""
+def plays_from(
+    uplift: Mapping[str, Any] | None, sources: Mapping[str, int], steady: int = 0
+) -> str:
+    """Who chose the plays of this run, and why, in one sentence (``reports/uplift.json``,
+    the customers per ``play_source`` and how many are steady): for the summary, the
+    workbook and the log."""
     by_model = int(sources.get(UPLIFT_SOURCE, 0))
     by_rules = int(sources.get(RULES_SOURCE, 0))
     if not uplift or not uplift.get("available"):
@@ -284,14 +298,14 @@ def plays_from(uplift: Mapping[str, Any] | None, sources: Mapping[str, int]) -> 
         return f"the rules, for all {by_rules:,} customers: {uplift.get('verdict', '')}"
     reach = (uplift.get("shipped") or {}).get("reach") or {}
     beyond = (
-        f", and everyone beyond the campaigns' reach: the {reach['outside']:,} silent for "
-        f"less than {reach['low']:.0f} or more than {reach['high']:.0f} days"
-        if reach.get("outside")
+        f" and {by_rules - steady:,} more beyond the campaigns' reach, silent for less than "
+        f"{reach['low']:.0f} or more than {reach['high']:.0f} days"
+        if reach.get("outside") and by_rules > steady
         else ""
     )
     return (
-        f"the uplift model for {by_model:,} customers, the rules for {by_rules:,} (the steady "
-        f"customers{beyond}); {uplift.get('verdict', '')}"
+        f"the uplift model for {by_model:,} customers, the rules for {by_rules:,} (the "
+        f"{steady:,} steady customers{beyond}); {uplift.get('verdict', '')}"
     )
 
 
@@ -705,7 +719,11 @@ def build_lists(
         ascending=[False, False, True],
         kind="stable",
     )
-    contactable = ranked["contact_success"].to_numpy() > 0
+    # a contact expected to cost more than it saves is no candidate: inside the prefix it
+    # would lose money while a profitable customer further down is left off (reviewed)
+    contactable = (ranked["contact_success"].to_numpy() > 0) & (
+        ranked["expected_profit"].to_numpy() > 0
+    )
     segment = ranked["segment"].to_numpy(dtype=object)
     play = ranked["play"].to_numpy(dtype=object)
     pools = {

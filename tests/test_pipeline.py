@@ -600,6 +600,11 @@ def test_metrics_diff_and_exp_show_compare_with_the_committed_baseline(shop):
     params = [c for c in columns if "." in c and not c.startswith(metrics)]
     assert params == ["train.learning_rate"], columns
     assert len(columns) < len(header) // 2, (len(columns), len(header))
+    # reviewed: the README's `dvc exp show ... --precision 6` showed five decimals (DVC
+    # applies --precision to --csv only); `make exps` prints the CSV's six as a table
+    table = run_in_shell(shop, "make exps").stdout
+    assert "train.learning_rate" in table.splitlines()[0]
+    assert re.search(r"\b0\.\d{6}\b", table), table
 
 
 def test_plots_and_reports_follow_the_revision(shop):

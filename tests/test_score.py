@@ -583,9 +583,9 @@ def test_the_run_says_who_chose_the_plays_and_why() -> None:
         "verdict": "on the held-out campaign of 2024-09-22, ...",
         "shipped": {"reach": {"low": 14.0, "high": 209.0, "outside": 5696}},
     }
-    assert plays_from(used, {"uplift model": 4870, "rules": 9359}) == (
-        "the uplift model for 4,870 customers, the rules for 9,359 (the steady customers, "
-        "and everyone beyond the campaigns' reach: the 5,696 silent for less than 14 or "
+    assert plays_from(used, {"uplift model": 4870, "rules": 9359}, steady=7423) == (
+        "the uplift model for 4,870 customers, the rules for 9,359 (the 7,423 steady "
+        "customers and 1,936 more beyond the campaigns' reach, silent for less than 14 or "
         "more than 209 days); on the held-out campaign of 2024-09-22, ..."
     )
 
@@ -595,3 +595,38 @@ def test_a_play_of_the_shops_own_is_named_in_the_workbook() -> None:
 
     rows = pd.DataFrame({"play": ["discount", "free_gift", "none", "do_not_contact", None]})
     assert own_plays(rows) == ["free_gift"]
+
+
+def test_a_contact_expected_to_lose_money_never_makes_a_list() -> None:
+    """Reviewed: 26 win-back contacts expected to lose 91.03 sat inside the list (its
+    ranking is by saveable value, and a dear play ranked high), while 307 lapsed
+    customers expected to make money were left off."""
+    from pipeline.score import build_lists
+
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["dear", "cheap1", "cheap2"],
+            "segment": ["lapsed"] * 3,
+            "play": ["winback_recovery", "winback", "winback"],
+            "saveable_value": [40.0, 20.0, 10.0],
+            "churn_probability": [0.9, 0.9, 0.9],
+            "contact_success": [0.2, 0.1, 0.1],
+            "contact_cost": [16.0, 2.0, 2.0],
+            "expected_profit": [0.3 * 40.0 - 16.0, 0.3 * 20.0 - 2.0, 0.3 * 10.0 - 2.0],
+        }
+    )
+    out = build_lists(customers, call_budget=(None, None), winback_budget=(2, None))
+    on = out[out["list"] == "winback"]
+    assert on["customer_id"].tolist() == ["cheap1", "cheap2"]
+    assert on["rank"].tolist() == [1, 2]
+
+
+def test_a_play_has_the_price_the_campaigns_recorded_whoever_chose_it() -> None:
+    """Reviewed: a fulfilment fix cost 11.00 on a row the rules chose and 2.00 on one
+    the uplift model chose (what the campaigns recorded), in the same list."""
+    recorded = ECONOMICS.with_recorded_costs({"fulfilment_fix": 2.0, "free_gift": 3.0})
+    assert ECONOMICS.contact_cost + recorded.offer_cost["fulfilment_fix"] == 2.0
+    assert recorded.offer_cost["winback"] == ECONOMICS.offer_cost["winback"]  # never run
+    assert "free_gift" not in recorded.offer_cost  # the shop's own: the model prices it
+    cheap = ECONOMICS.with_recorded_costs({"points": 0.5})
+    assert cheap.offer_cost["points"] == 0.0  # never below nothing

@@ -339,6 +339,12 @@ def run(params: Params) -> None:
     scoring = io.read_parquet(EXPLAIN / "scoring.parquet")
     features = io.read_at(FEATURES / "snapshots.parquet", as_of).reset_index(drop=True)
     r = params.retention
+    held_out = io.read_json(UPLIFT_REPORT) if UPLIFT_REPORT.exists() else None
+    econ = economics(params)
+    recorded = ((held_out or {}).get("shipped") or {}).get("costs") or {}
+    if recorded:  # the shop's campaigns priced these plays: one price on the lists
+        econ = econ.with_recorded_costs(recorded)
+        log.info("plays priced as the campaigns recorded them: %s", recorded)
     with timed("segments, plays and lists", log):
         customers = score_customers(
             scoring,
@@ -346,9 +352,9 @@ def run(params: Params) -> None:
             horizon_days=params.churn.horizon_days,
             band_thresholds=params.score.band_thresholds,
             rising_by=r.rising_by,
-            economics=economics(params),
+            economics=econ,
         )
-        customers = apply_uplift(customers, read_uplift(), economics(params))
+        customers = apply_uplift(customers, read_uplift(), econ)
         scored = build_lists(
             customers,
             call_budget=(r.budget.contacts, r.budget.money),
@@ -373,8 +379,9 @@ def run(params: Params) -> None:
         str(k): int(v) for k, v in scored["play_source"].value_counts().sort_index().items()
     }
     summary["do_not_contact"] = int((scored["play"] == "do_not_contact").sum())
-    held_out = io.read_json(UPLIFT_REPORT) if UPLIFT_REPORT.exists() else None
-    summary["plays_from"] = plays_from(held_out, summary["play_source"])
+    summary["plays_from"] = plays_from(
+        held_out, summary["play_source"], int((scored["segment"] == "steady").sum())
+    )
     log.info("plays from %s", summary["plays_from"])
     summary[f"{CALL}_list"]["reasons_two_or_more_concepts_share"] = coverage["call_list"]
     log.info(

@@ -110,6 +110,14 @@ def run_tags(params: Params, root: Path) -> dict[str, str]:
     tags["plays_from"] = (
         "uplift model" if held_out.get("available") and held_out.get("decides", True) else "rules"
     )
+    # who chose the plays for how many customers, and why (the held-out verdict)
+    said = (
+        io.read_json(REPORTS / "score.json").get("plays_from")
+        if (REPORTS / "score.json").exists()
+        else None
+    )
+    if said:
+        tags["plays_from_why"] = said
     for var in ("DVC_EXP_NAME", "DVC_EXP_BASELINE_REV"):
         if os.environ.get(var):
             tags[var.lower()] = os.environ[var]

@@ -610,6 +610,8 @@ def run(params: Params) -> None:
         "contacts": int(len(labelled)),
         "customers_scored": int(len(predictions)),
         "reach": reach,
+        # what the campaigns recorded each play costs: the lists price every play so
+        "costs": final.costs,
         "plays_not_learnt": {
             p: n for p, n in _play_counts(labelled).items() if p not in final.plays
         },
