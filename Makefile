@@ -74,6 +74,9 @@ forward-online-retail: install
 # names compare against: stages params.yaml (an applied experiment's params), dvc.lock
 # and metrics.json for your next commit.
 baseline: run
+	@# touched first: `dvc exp` leaves git's index holding these files' new size and time
+	@# beside the old content, and a file rewritten at the same size then reads unchanged
+	touch params.yaml dvc.lock metrics.json
 	git add params.yaml dvc.lock metrics.json
 	@echo "params.yaml, dvc.lock and metrics.json staged: commit them (git commit -m '...')"
 

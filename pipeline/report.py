@@ -193,6 +193,11 @@ def render_report(
                 f"{money(float(call['contact_cost'].sum()))} of costs",
             ),
             _tile(f"{len(winback):,}", "on the win-back list"),
+            _tile(
+                money(float(winback["expected_profit"].sum())),
+                f"expected profit of the win-back list ({cur}), after "
+                f"{money(float(winback['contact_cost'].sum()))} of costs",
+            ),
         ]
     )
 

@@ -165,6 +165,7 @@ def test_renders_in_chromium_offline_with_its_charts_and_cards(report) -> None:
     assert cards == min(5, len(call))
     assert "Who is about to leave" in text
     assert f"{len(call):,}\non the call list" in text
+    assert "expected profit of the win-back list" in text  # reviewed: only the call list's
     assert "As of 2024-12-31" in text and "horizon 90 days" in text
     assert "not in the data" in text  # the funnel stage the data cannot see
     assert call["name"].iloc[0] in text
