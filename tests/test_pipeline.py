@@ -112,6 +112,9 @@ def test_outputs_are_where_the_readme_says(shop):
         assert (scored["play_source"] == "rules").all()
         assert uplift["difference_vs_risk"]["low"] <= 0
         assert "The lists do not use this model" in report
+    for other in ("risk", "value_at_risk", "random"):  # the model's lead over each
+        lead = uplift[f"difference_vs_{other}"]
+        assert lead["low"] <= lead["difference"] <= lead["high"], (other, lead)
     assert "do_not_contact" not in set(call["play"]) | set(winback["play"])
     assert {"uplift", "expected_saved_value"} <= set(call.columns)
     assert "uplift" in read_json(shop / "metrics.json")

@@ -368,16 +368,17 @@ def evaluate(
         }
     qini = pd.DataFrame({"share": curve["share"].to_numpy(), **curves})
     out["matched_rows"] = int(keep.sum())
-    out["difference_vs_risk"] = uplift.bootstrap_saved_difference(
-        churned,
-        treated,
-        scores["model"][keep],
-        scores["risk"][keep],
-        share=u.top_share,
-        value=stake[keep],
-        n_boot=u.n_boot,
-        seed=params.train.seed,
-    )
+    for other in ("risk", "value_at_risk", "random"):
+        out[f"difference_vs_{other}"] = uplift.bootstrap_saved_difference(
+            churned,
+            treated,
+            scores["model"][keep],
+            scores[other][keep],
+            share=u.top_share,
+            value=stake[keep],
+            n_boot=u.n_boot,
+            seed=params.train.seed,
+        )
     if truth is not None:
         out["truth"] = against_truth(test, scored, fitted, truth, scores, play_any, params)
     return out, qini
