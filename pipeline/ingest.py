@@ -495,6 +495,27 @@ def duplicate_positions(
 CUSTOMER_REFUSED = "customer's row not accepted (see the customers input in the ledger)"
 
 
+# A contact written twice with another arm or play: which did the customer get? Every row
+# of it is quarantined (keeping the first would feed the uplift model a guess).
+CONTACT_CONFLICT = "one contact written twice with another arm or play"
+
+
+def disagreeing_positions(
+    con: duckdb.DuckDBPyConnection, relation: str, key: Sequence[str], columns: Sequence[str]
+) -> np.ndarray:
+    """``_pos`` of every row whose key other rows share with other ``columns`` values."""
+    keys = ", ".join(sql_name(k) for k in key)
+    values = ", ".join(f"coalesce(CAST({sql_name(c)} AS VARCHAR), '')" for c in columns)
+    sql = f"""
+        WITH torn AS (
+            SELECT {keys} FROM {relation} GROUP BY ALL
+            HAVING count(DISTINCT ({values})) > 1
+        )
+        SELECT r._pos FROM {relation} r SEMI JOIN torn USING ({keys}) ORDER BY r._pos
+    """
+    return con.execute(sql).fetchnumpy()["_pos"].astype("int64")
+
+
 def orphan_positions(
     con: duckdb.DuckDBPyConnection,
     relation: str,
@@ -540,9 +561,18 @@ def cross_row_problems(
     aside by the source, or quarantined): a row about one of them is an orphan because
     its customer's row was refused, not because the id is unknown
     (:data:`CUSTOMER_REFUSED`)."""
-    problems = [
+    problems = []
+    if table.name == "contacts":  # before the duplicate key: every row of the contact goes
+        problems.append(
+            (
+                ",".join(table.key),
+                CONTACT_CONFLICT,
+                disagreeing_positions(con, relation, table.key, ("arm", "play")),
+            )
+        )
+    problems.append(
         (",".join(table.key), "duplicate key", duplicate_positions(con, relation, table.key))
-    ]
+    )
     if customers is not None and table.name != "customers" and "customer_id" in table.names:
         if refused is not None:
             problems.append(

@@ -279,9 +279,11 @@ def _count_quarantined(outcome: TableOutcome, rows: pd.DataFrame, reasons: Seque
 
 
 def _key_columns(table: Table) -> list[str]:
-    """What the rules needing other rows read: the key, the customer, the order."""
+    """What the rules needing other rows read: the key, the customer, the order (and a
+    contact's arm and play)."""
     names = list(table.key)
-    for column in ("customer_id", "order_id"):
+    extra = ("customer_id", "order_id") + (("arm", "play") if table.name == "contacts" else ())
+    for column in extra:
         if column in table.names and column not in names:
             names.append(column)
     return names

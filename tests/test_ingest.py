@@ -749,3 +749,45 @@ def test_stop_messages_quote_the_quarantined_values(tmp_path) -> None:
         "'001001'), line 9 category: not in ['delivery', 'quality'] (category 'Lieferung')"
     )
     assert set_aside_examples(kept)("orders.csv") == ""
+
+
+def _contact(customer_id: str, campaign: str, arm: str, play: str | None) -> dict:
+    return {
+        "customer_id": customer_id,
+        "campaign": campaign,
+        "contacted_at": ts("2024-02-01"),
+        "arm": arm,
+        "play": play,
+        "cost": 0.0 if play is None else 3.0,
+    }
+
+
+def test_a_contact_written_twice_with_another_arm_is_quarantined_whole(tmp_path) -> None:
+    """Reviewed: a customer both Control and Treatment in one campaign kept the first
+    row, silently, and quarantined the second as a duplicate key: the uplift model then
+    learnt from a guess. Both go, saying the rows disagree; a plain copy stays a
+    duplicate key."""
+    tables = {
+        "customers": canonical("customers", [{"customer_id": c} for c in "ABC"]),
+        "orders": orders(order("o1", "A"), order("o2", "B"), order("o3", "C")),
+        "contacts": canonical(
+            "contacts",
+            [
+                _contact("A", "feb", "control", None),
+                _contact("A", "feb", "treatment", "discount"),  # which did A get?
+                _contact("B", "feb", "treatment", "points"),
+                _contact("B", "feb", "treatment", "points"),  # a copy: one is kept
+                _contact("C", "feb", "treatment", "discount"),
+            ],
+        ),
+    }
+    raw = _raw_dir(tmp_path, tables)
+    outcomes = ingest_directory(raw, tmp_path / "c", tmp_path / "q", rules=Rules(**DATES))
+    memory = ingest_tables(tables, on_bad_rows="quarantine", **DATES)
+    kept = pd.read_parquet(tmp_path / "c/contacts.parquet")
+    pd.testing.assert_frame_equal(kept, memory.tables["contacts"], check_dtype=True)
+    assert kept["customer_id"].tolist() == ["B", "C"]
+    assert outcomes["contacts"].tally.reasons == {
+        "customer_id,campaign: one contact written twice with another arm or play": 2,
+        "customer_id,campaign: duplicate key": 1,
+    }
