@@ -45,7 +45,7 @@ import argparse
 import itertools
 import logging
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -234,9 +234,34 @@ def candidate_features(
     return out[["customer_id", "cutoff", *names]]
 
 
-def _season(orders: pd.DataFrame, o: pd.Timestamp, split, params: Params, cuts: Cutoffs) -> float:
-    """The calibrator's seasonal shift as shipped at origin ``o`` (orders before it)."""
-    return seasonal_shift(
+@dataclass(frozen=True)
+class _Shipped:
+    """The churn score and calibrator shipped at one origin, and the rows they judge."""
+
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    rows: pd.DataFrame  # the origin's labelled customers
+    score: ChurnScore
+    calibrator: object  # the shipped calibrator, its seasonal shift included
+
+    def metrics(self, p: np.ndarray) -> dict[str, float]:
+        return evaluate.binary_metrics(self.rows["churned"].to_numpy(int), p)
+
+
+def _ship_at(
+    labelled: pd.DataFrame,
+    design: Design,
+    params: Params,
+    cuts: Cutoffs,
+    orders: pd.DataFrame,
+    o: pd.Timestamp,
+) -> _Shipped:
+    """What the list gets at origin ``o``: fitted on the cutoffs before it, the
+    calibrator's seasonal shift from the orders before it."""
+    split = split_for(cuts, o, validation_cutoffs=params.snapshots.validation_cutoffs)
+    train, valid = training_rows(labelled, split, params)
+    score, calibrated = fit_shipped_churn(train, valid, design, params)
+    shift = seasonal_shift(
         orders[orders["ordered_at"] < o],
         at=o,
         valid=split.valid,
@@ -244,6 +269,8 @@ def _season(orders: pd.DataFrame, o: pd.Timestamp, split, params: Params, cuts: 
         horizon_days=cuts.horizon_days,
         min_history_days=params.snapshots.min_history_days,
     )["shift"]
+    rows = labelled[labelled["cutoff"] == o]
+    return _Shipped(train, valid, rows, score, replace(calibrated.calibrator, shift=shift))
 
 
 def judge(
@@ -255,16 +282,10 @@ def judge(
     origins: list[pd.Timestamp],
 ) -> tuple[list[float], list[float]]:
     """The shipped model's ROC-AUC and Brier at each origin, fitted as of it."""
-    vc = params.snapshots.validation_cutoffs
     aucs, briers = [], []
     for o in origins:
-        split = split_for(cuts, o, validation_cutoffs=vc)
-        train, valid = training_rows(labelled, split, params)
-        score, calibrated = fit_shipped_churn(train, valid, design, params)
-        calibrator = replace(calibrated.calibrator, shift=_season(orders, o, split, params, cuts))
-        rows_o = labelled[labelled["cutoff"] == o]
-        shipped_p = calibrator.predict(score.predict(rows_o))
-        m = evaluate.binary_metrics(rows_o["churned"].to_numpy(int), shipped_p)
+        at = _ship_at(labelled, design, params, cuts, orders, o)
+        m = at.metrics(at.calibrator.predict(at.score.predict(at.rows)))
         aucs.append(m["roc_auc"])
         briers.append(m["brier"])
     return aucs, briers
@@ -308,16 +329,9 @@ def judge_count_model(
     lgb_p = lgb_params(p, objective="poisson", metric="poisson", **mono)
     found: dict[str, list[dict[str, float]]] = {"shipped": [], "count": [], "average": []}
     for o in origins:
-        split = split_for(cuts, o, validation_cutoffs=params.snapshots.validation_cutoffs)
-        train, valid = training_rows(labelled, split, params)
-        rows_o = labelled[labelled["cutoff"] == o]
-        y_o = rows_o["churned"].to_numpy(int)
-        shift = _season(orders, o, split, params, cuts)
-        score, calibrated = fit_shipped_churn(train, valid, design, params)
-        calibrator = replace(calibrated.calibrator, shift=shift)
-        found["shipped"].append(
-            evaluate.binary_metrics(y_o, calibrator.predict(score.predict(rows_o)))
-        )
+        at = _ship_at(labelled, design, params, cuts, orders, o)
+        train, valid, rows_o, score = at.train, at.valid, at.rows, at.score
+        found["shipped"].append(at.metrics(at.calibrator.predict(score.predict(rows_o))))
         dtrain = lgb.Dataset(design.matrix(train), label=train["_days"], free_raw_data=False)
         dvalid = lgb.Dataset(design.matrix(valid), label=valid["_days"], reference=dtrain)
         count = lgb.train(
@@ -355,10 +369,8 @@ def judge_count_model(
                 p.calibration,
                 p.seed,
             )
-            calibrator = replace(fitted.calibrator, shift=shift)
-            found[name].append(
-                evaluate.binary_metrics(y_o, calibrator.predict(trial.predict(rows_o, trees_o)))
-            )
+            calibrator = replace(fitted.calibrator, shift=at.calibrator.shift)
+            found[name].append(at.metrics(calibrator.predict(trial.predict(rows_o, trees_o))))
     print(f"\n{'score':<10} {'mean AUC':>9} {'Brier':>7}   per origin AUC")
     ref = None
     for name, metrics in found.items():

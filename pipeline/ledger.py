@@ -116,6 +116,14 @@ def render_headline(ledger: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def folders(root: str = "data/ledger") -> dict[str, str]:
+    """Where the rows not accepted are, under ``root`` (a failed run's: ``data/ledger.failed``)."""
+    return {
+        "set_aside": f"{root}/set_aside/<input>.parquet",
+        "quarantined": f"{root}/quarantined/<table>.parquet",
+    }
+
+
 def build_ledger(
     source: Mapping[str, Any],
     tables: Mapping[str, Mapping[str, Any]],
@@ -203,10 +211,7 @@ def build_ledger(
         "inputs": inputs,
         "tables": table_part,
         "source_notes": source.get("notes", {}),
-        "folders": {
-            "set_aside": "data/ledger/set_aside/<input>.parquet",
-            "quarantined": "data/ledger/quarantined/<table>.parquet",
-        },
+        "folders": folders(),
     }
 
 

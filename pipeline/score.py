@@ -172,7 +172,7 @@ class Economics:
         the uplift model chose it. Plays the campaigns never ran keep their own."""
         offer = dict(self.offer_cost)
         for play, cost in costs.items():
-            if play in offer and cost == cost:  # not NaN
+            if play in offer:
                 offer[play] = max(0.0, float(cost) - self.contact_cost)
         return replace(self, offer_cost=offer)
 

@@ -606,7 +606,7 @@ def test_the_saved_value_interval_survives_tied_scores():
 def test_a_play_outside_the_plays_table_is_learnt_and_named(caplog):
     """A typo of a play is learnt as a play of its own: the stage says so, with the
     plays it knows, so the shop can correct its file."""
-    from pipeline.stages.uplift import _plays
+    from pipeline.stages.uplift import _play_counts, _plays
 
     rows = pd.DataFrame(
         {
@@ -615,7 +615,7 @@ def test_a_play_outside_the_plays_table_is_learnt_and_named(caplog):
         }
     )
     with caplog.at_level(logging.WARNING):
-        assert _plays(rows, min_arm=2) == ["discount", "disocunt"]
+        assert _plays(_play_counts(rows), min_arm=2) == ["discount", "disocunt"]
     assert "{'disocunt': 3}" in caplog.text and "'discount'" in caplog.text
 
 
@@ -686,11 +686,11 @@ def test_a_history_that_cannot_teach_a_play_says_exactly_why():
 
 
 def test_a_play_under_min_arm_is_named_not_dropped_silently(caplog):
-    from pipeline.stages.uplift import _plays
+    from pipeline.stages.uplift import _play_counts, _plays
 
     rows = _contacts(["treatment"] * 4 + ["control"], ["discount"] * 3 + ["points", None])
     with caplog.at_level(logging.WARNING):
-        assert _plays(rows, min_arm=2) == ["discount"]
+        assert _plays(_play_counts(rows), min_arm=2) == ["discount"]
     assert "fewer than uplift.min_arm (2)" in caplog.text and "{'points': 1}" in caplog.text
 
 

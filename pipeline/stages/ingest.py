@@ -44,9 +44,9 @@ def set_aside_ids(source: dict[str, Any], name: str, column: str) -> list[tuple[
     if mapped not in rows.columns:
         return []
     ids = parse_ids(rows[mapped])
-    short = rows["reason"].eq("too_few_fields") if "reason" in rows else False
+    short = rows.get("reason", pd.Series(None, index=rows.index)).eq("too_few_fields")
     keep = ids.notna()
-    return list(zip(ids[keep].astype(str), pd.Series(short, index=rows.index)[keep], strict=True))
+    return list(zip(ids[keep].astype(str), short[keep], strict=True))
 
 
 def run(params: Params) -> None:
@@ -91,11 +91,9 @@ def run(params: Params) -> None:
             # successful run's data/ledger/, which stays as it was)
             shutil.rmtree(FAILED, ignore_errors=True)
             shutil.copytree(kept, FAILED)
-            folders = {
-                k: f"{FAILED}/{k}/{v.rsplit('/', 1)[-1]}" for k, v in book["folders"].items()
-            }
             io.write_json(
-                {**book, "folders": folders, "status": f"failed: {err}"}, REPORTS / "ledger.json"
+                {**book, "folders": ledger.folders(str(FAILED)), "status": f"failed: {err}"},
+                REPORTS / "ledger.json",
             )
             raise
         shutil.rmtree(FAILED, ignore_errors=True)

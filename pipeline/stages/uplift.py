@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 import lightgbm as lgb
@@ -88,10 +89,12 @@ def _play_counts(rows: pd.DataFrame) -> dict[str, int]:
     return {str(p): int(n) for p, n in treated["play"].value_counts().sort_index().items()}
 
 
-def _plays(rows: pd.DataFrame, min_arm: int, *, what: str = "treated contacts") -> list[str]:
-    """The plays with at least ``min_arm`` treated contacts among ``rows``; the others
-    and any play outside the plays table are named in a warning."""
-    counts = _play_counts(rows)
+def _plays(
+    counts: Mapping[str, int], min_arm: int, *, what: str = "treated contacts"
+) -> list[str]:
+    """The plays with at least ``min_arm`` treated contacts (``counts``: per play, from
+    :func:`_play_counts`); the others and any play outside the plays table are named in
+    a warning."""
     unknown = {p: n for p, n in counts.items() if p not in PLAYS}
     if unknown:
         # learnt all the same (a shop may run plays of its own), but a typo is a play too
@@ -201,7 +204,8 @@ class Fitted:
         """
         u = params.uplift
         self.design = _design(rows, meta)
-        self.plays = _plays(rows, u.min_arm, what=what)
+        self.play_counts = _play_counts(rows)
+        self.plays = _plays(self.play_counts, u.min_arm, what=what)
         self.learner = u.learner
         self.harm_threshold = u.harm_probability
         self.harm_margin = u.harm_margin
@@ -268,6 +272,11 @@ class Fitted:
         if last.all():
             last = pd.Series(np.arange(len(rows)) % 5 == 0, index=rows.index)
         self.value = fit_value(rows[~last], rows[last], self.design, params.train)
+
+    @property
+    def not_learnt(self) -> dict[str, int]:
+        """Treated contacts per play of the plays under ``uplift.min_arm``."""
+        return {p: n for p, n in self.play_counts.items() if p not in self.plays}
 
     def score(
         self,
@@ -566,9 +575,7 @@ def run(params: Params) -> None:
             "training_days": int(train["cutoff"].nunique()),
             "top_share": params.uplift.top_share,
             "plays": fitted.plays,
-            "plays_not_learnt": {
-                p: n for p, n in _play_counts(train).items() if p not in fitted.plays
-            },
+            "plays_not_learnt": fitted.not_learnt,
             "costs": fitted.costs,
             "learner": fitted.learner,
             "type_model_surveys": fitted.types.n_labelled if fitted.types is not None else 0,
@@ -613,9 +620,7 @@ def run(params: Params) -> None:
         "reach": reach,
         # what the campaigns recorded each play costs: the lists price every play so
         "costs": final.costs,
-        "plays_not_learnt": {
-            p: n for p, n in _play_counts(labelled).items() if p not in final.plays
-        },
+        "plays_not_learnt": final.not_learnt,
         # ints, not numpy's (JSON wrote them as strings)
         "plays": {
             str(k): int(v)
