@@ -305,7 +305,7 @@ PLAYS: dict[str, Play] = {
         0.8,
     ),
     "points": Play(
-        "Points and tiers that reward staying, not one-off coupons",
+        "A points bonus, in a tier scheme that rewards staying (not one-off coupons)",
         "incentive customers buy when rewarded and leave when the rewards end",
         5.0,
         0.8,

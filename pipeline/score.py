@@ -613,11 +613,29 @@ def in_cents(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for c in MONEY_COLUMNS:
         if c in out:
-            x, missing, cents = _units(out[c], 2)
-            out[c] = np.where(missing, np.nan, np.sign(x) * cents / 100)
+            out[c] = _rounded(out[c], 2)
     if "days_since_last_order" in out:
         out["days_since_last_order"] = whole_days(out["days_since_last_order"])
     return out
+
+
+def as_in_csv(frame: pd.DataFrame) -> pd.DataFrame:
+    """The numbers the CSVs write, as numbers: probabilities to four decimals and the
+    usual gap to one, for the workbook. A team that copies a cell from the sheet into
+    the CSV's filter then finds the same customer (0.4321, not 0.43207815...)."""
+    out = in_cents(frame)
+    for c in PROBABILITY_COLUMNS:
+        if c in out:
+            out[c] = _rounded(out[c], 4)
+    if "usual_gap_days" in out:
+        out["usual_gap_days"] = _rounded(out["usual_gap_days"], 1)
+    return out
+
+
+def _rounded(values: pd.Series, decimals: int) -> np.ndarray:
+    """The values rounded as :func:`_fixed` writes them (NaN where missing)."""
+    x, missing, units = _units(values, decimals)
+    return np.where(missing, np.nan, np.sign(x) * units / 10**decimals)
 
 
 def _units(values: pd.Series, decimals: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -112,6 +112,13 @@ def test_outputs_are_where_the_readme_says(shop):
         assert (scored["play_source"] == "rules").all()
         assert uplift["difference_vs_risk"]["low"] <= 0
         assert "The lists do not use this model" in report
+    # both sources counted in every run, under keys MLflow shows as they are (a
+    # rules-only run logs 0 for the model rather than leaving its column blank)
+    sources = read_json(shop / "reports/score.json")["play_source"]
+    assert sources == {
+        "rules": int((scored["play_source"] == "rules").sum()),
+        "uplift_model": int((scored["play_source"] == "uplift model").sum()),
+    }
     for other in ("risk", "value_at_risk", "random"):  # the model's lead over each
         lead = uplift[f"difference_vs_{other}"]
         assert lead["low"] <= lead["difference"] <= lead["high"], (other, lead)
@@ -312,6 +319,13 @@ def test_the_workbook_says_what_every_play_type_and_band_on_its_lists_means(shop
     everyone = pd.read_csv(shop / "data/scored/customers.csv")
     for play in everyone["play"].unique():
         assert f"Play: {play}" in notes, (play, sorted(notes))
+    # every way the lists word a play is on its line ("no contact" for a steady customer
+    # and for one no tested play pays for), the answer to an open complaint aside
+    from pipeline.score import action_without_complaint
+
+    said = action_without_complaint(everyone["recommended_action"])
+    for play, action in set(zip(everyone["play"], said, strict=True)):
+        assert action in notes[f"Play: {play}"], (play, action, notes[f"Play: {play}"])
     for kind in everyone["loyalty_type"].dropna().unique():
         assert f"Loyalty type: {kind}" in notes, kind
     assert notes["Risk bands"].startswith("low below 30%, medium from 30%, high from 60%")
@@ -436,6 +450,8 @@ def test_mlflow_run_has_params_metrics_models_and_no_ids_or_complaint_text(shop)
     assert round(metrics["shipped.roc_auc"], 6) == headline["shipped"]["roc_auc"]
     assert metrics["list.size"] == headline["list"]["size"] <= 100  # the budget: 100 contacts
     assert round(metrics["list.value_at_risk"], 6) == headline["list"]["value_at_risk"] > 0
+    assert not [k for k in metrics if " " in k]  # MLflow's search syntax needs quotes for them
+    assert {"score.play_source.rules", "score.play_source.uplift_model"} <= set(metrics)
     drivers = {k: v for k, v in metrics.items() if k.startswith("driver.")}
     assert len(drivers) > 20 and abs(sum(drivers.values()) - 1) < 1e-9
     assert params["churn.horizon_days"] == "90"

@@ -169,6 +169,12 @@ def test_pass_through_columns_reach_the_lists_and_nothing_else(
     sheet = load_workbook(root / "data/scored/at_risk.xlsx")["Everyone"]
     header = [c.value for c in sheet[1]]
     assert header[3:6] == ["customer_id", "Name", "Mail"]
+    # the sheet holds the numbers the CSV writes: a probability copied from a cell finds
+    # the customer in the CSV (0.4321, not 0.43207815...)
+    cells = pd.DataFrame(list(sheet.iter_rows(min_row=2, values_only=True)), columns=header)
+    for column in ("churn_probability", "contact_success", "usual_gap_days", "value_at_risk"):
+        got = pd.to_numeric(cells[column]).to_numpy(dtype=float)
+        assert np.array_equal(got, everyone[column].to_numpy(dtype=float), equal_nan=True), column
     # never in the metrics (which go to MLflow) or the logs
     mails = everyone["Mail"].head(50).tolist()
     score_json = (root / "reports/score.json").read_text()

@@ -29,9 +29,13 @@ from pipeline.score import (
     DAY_FORMATS,
     MONEY_COLUMNS,
     PROBABILITY_COLUMNS,
+    RULES_SOURCE,
+    UPLIFT_SOURCE,
     WINBACK,
     Economics,
+    action_without_complaint,
     apply_uplift,
+    as_in_csv,
     build_lists,
     column_docs,
     format_for_csv,
@@ -268,10 +272,14 @@ def workbook(
             (
                 "Call list",
                 "early-warning and lapsing customers to contact, best first",
-                lists[CALL],
+                as_in_csv(lists[CALL]),
             ),
-            ("Win-back", "lapsed customers worth a win-back, best first", lists[WINBACK]),
-            ("Everyone", "every scored customer, the lists first", lists["everyone"]),
+            (
+                "Win-back",
+                "lapsed customers worth a win-back, best first",
+                as_in_csv(lists[WINBACK]),
+            ),
+            ("Everyone", "every scored customer, the lists first", as_in_csv(lists["everyone"])),
         ],
         about=[
             ("As of", about["as_of"] + " (only data before this date was used)"),
@@ -299,7 +307,7 @@ def workbook(
             ),
             ("Risk bands", _bands(*params.score.band_thresholds)),
             *((f"Loyalty type: {t}", TYPE_MEANING[t]) for t in TYPE_MEANING),
-            *((f"Play: {k}", p.action) for k, p in PLAYS.items()),
+            *((f"Play: {k}", said) for k, said in play_wordings(lists["everyone"]).items()),
             *(
                 (f"Play: {k}", "a play of the shop's own, named in its contacts table")
                 for k in own_plays(lists["everyone"])
@@ -313,6 +321,28 @@ def workbook(
         as_of=dt.datetime.fromisoformat(about["as_of"]),
         max_rows=params.score.workbook_rows,
     )
+
+
+def play_wordings(everyone: pd.DataFrame) -> dict[str, str]:
+    """What each play's action says, for the workbook's first sheet: the catalogue's
+    words, then every other way the lists word it (the uplift model's "no play pays"
+    beside the steady customers' "keep serving them well"; the follow-up of low ratings
+    or of returns), without what an open complaint added."""
+    said = (
+        pd.DataFrame(
+            {
+                "play": everyone["play"],
+                "action": action_without_complaint(everyone["recommended_action"]),
+            }
+        )
+        .drop_duplicates()
+        .sort_values(["play", "action"])
+    )
+    out = {}
+    for key, play in PLAYS.items():
+        others = [a for a in said.loc[said["play"] == key, "action"] if a != play.action]
+        out[key] = "; or: ".join([play.action, *others])
+    return out
 
 
 def _bands(low: float, high: float) -> str:
@@ -375,12 +405,16 @@ def run(params: Params) -> None:
         "everyone" if len(scored) <= params.explain.reasons_for_all_up_to else "lists"
     )
     summary["reasons_two_or_more_concepts_share"] = coverage["all"]
+    sources = scored["play_source"].value_counts()
+    # both keys in every run, as identifiers: a rules-only run logs 0 for the model, not
+    # a missing metric, and no MLflow key holds a space
     summary["play_source"] = {
-        str(k): int(v) for k, v in scored["play_source"].value_counts().sort_index().items()
+        "rules": int(sources.get(RULES_SOURCE, 0)),
+        "uplift_model": int(sources.get(UPLIFT_SOURCE, 0)),
     }
     summary["do_not_contact"] = int((scored["play"] == "do_not_contact").sum())
     summary["plays_from"] = plays_from(
-        held_out, summary["play_source"], int((scored["segment"] == "steady").sum())
+        held_out, sources.to_dict(), int((scored["segment"] == "steady").sum())
     )
     log.info("plays from %s", summary["plays_from"])
     summary[f"{CALL}_list"]["reasons_two_or_more_concepts_share"] = coverage["call_list"]

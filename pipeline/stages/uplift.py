@@ -621,9 +621,10 @@ def run(params: Params) -> None:
         # what the campaigns recorded each play costs: the lists price every play so
         "costs": final.costs,
         "plays_not_learnt": final.not_learnt,
-        # ints, not numpy's (JSON wrote them as strings)
+        # ints, not numpy's (JSON wrote them as strings); keys as the lists spell plays
+        # ("do_not_contact"), so no MLflow metric key holds a space
         "plays": {
-            str(k): int(v)
+            str(k).replace(" ", "_"): int(v)
             for k, v in predictions["uplift_play"].value_counts().sort_index().items()
         },
         "plays_note": "the best play of every customer scored, steady ones included; the "
