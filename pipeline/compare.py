@@ -1,8 +1,11 @@
 """Two runs side by side: ``python -m pipeline.compare [A] [B]`` (``make compare``).
 
-By default A is the registry's ``champion`` and B the latest run. A run is named by
-``latest``, an alias (``champion``, ``challenger``), ``v<N>`` (a registered version) or
-an MLflow run id. The comparison shows what a reviewer asks before trusting B:
+By default A is the registry's ``champion`` and B the run behind the workspace's files
+(``workspace``: the lists and reports you have, which after ``git checkout params.yaml
+dvc.lock && make run`` are the baseline's again, not the latest experiment's). A run is
+named by ``workspace``, ``latest``, an alias (``champion``, ``challenger``), ``v<N>`` (a
+registered version) or an MLflow run id. The comparison shows what a reviewer asks
+before trusting B:
 
 * the params that differ;
 * the headline metrics of both, B - A, and for ROC-AUC and Brier the paired bootstrap
@@ -409,7 +412,12 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(prog="python -m pipeline.compare", description=__doc__)
     parser.add_argument("a", nargs="?", default="champion", help="default: champion")
-    parser.add_argument("b", nargs="?", default="latest", help="default: latest")
+    parser.add_argument(
+        "b",
+        nargs="?",
+        default=tracking.WORKSPACE,
+        help="default: workspace (the run behind the files in data/scored and reports/)",
+    )
     parser.add_argument("--html", default="reports/compare.html", help="where the page goes")
     args = parser.parse_args(argv)
     logging.basicConfig(level="WARNING", format="%(levelname)s %(name)s: %(message)s")

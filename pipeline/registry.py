@@ -430,7 +430,18 @@ def main(argv: list[str] | None = None) -> None:
     )
     rows = rows.sort_values("customer_id", ignore_index=True)
     version = tracking.resolve_run(root, params.tracking.experiment, name, args.model)["version"]
-    features = rows[model.metadata.get_input_schema().input_names()]
+    wanted = model.metadata.get_input_schema().input_names()
+    missing = [c for c in wanted if c not in rows.columns]
+    if missing:
+        raise SystemExit(
+            f"registry: version {version} of {name!r} ({args.model}) cannot score today's "
+            f"customers: it was trained on other data, and {len(missing)} of its "
+            f"{len(wanted)} features are not in data/features (e.g. {missing[:3]}). "
+            "Score with a version trained on this data (`make registry` lists them; "
+            "`make pinned-list MODEL=v<N>`), or make one champion after review: "
+            f'.venv/bin/python -m pipeline.registry promote v<N> --reason "..."'
+        )
+    features = rows[wanted]
     out = pinned_list(rows["customer_id"], model.predict(features), version=version)
     io.write_csv(out, root / args.out)
     print(  # noqa: T201

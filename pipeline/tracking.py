@@ -20,6 +20,7 @@ aggregates, and customers as keyed hashes (:func:`customer_key`).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
@@ -565,8 +566,28 @@ def load_model(root: Path, name: str, ref: str = "champion"):
     return mlflow.pyfunc.load_model(uri)
 
 
+# The run behind the workspace's files (the track stage's reports/mlflow_run.json).
+WORKSPACE = "workspace"
+
+
+def _workspace_run(mlflow_client, root: Path) -> str:
+    path = root / "reports" / "mlflow_run.json"
+    if not path.exists():
+        raise LookupError("no run behind the workspace's files yet: run `make run`")
+    run_id = json.loads(path.read_text())["run_id"]
+    try:
+        mlflow_client.get_run(run_id)
+    except Exception as err:  # noqa: BLE001 (MLflow's own kinds)
+        raise LookupError(
+            f"reports/mlflow_run.json names run {run_id[:8]}, which the MLflow store does "
+            "not hold (emptied or moved?): run `make run`"
+        ) from err
+    return run_id
+
+
 def resolve_run(root: Path, experiment: str, model_name: str, ref: str) -> dict[str, Any]:
-    """A run by reference: ``latest``, an alias (``champion``), ``v<N>`` or a run id
+    """A run by reference: ``workspace`` (the run behind the files in ``data/scored``
+    and ``reports/``), ``latest``, an alias (``champion``), ``v<N>`` or a run id
     (whole, or its first 6 or more characters, as ``make compare`` prints it).
 
     Returns
@@ -581,7 +602,9 @@ def resolve_run(root: Path, experiment: str, model_name: str, ref: str) -> dict[
     """
     c = client(root)
     version = None
-    if ref == "latest":
+    if ref == WORKSPACE:
+        run_id = _workspace_run(c, root)
+    elif ref == "latest":
         exp = c.get_experiment_by_name(experiment)
         runs = (
             c.search_runs(
@@ -607,7 +630,7 @@ def resolve_run(root: Path, experiment: str, model_name: str, ref: str) -> dict[
         if version is None:
             raise LookupError(
                 f"registered model {model_name!r} has no version with alias {ref!r}; "
-                "use latest, an alias (champion, challenger), v<N> or a run id"
+                "use workspace, latest, an alias (champion, challenger), v<N> or a run id"
             )
         run_id = version.run_id
     run = c.get_run(run_id)

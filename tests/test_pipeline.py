@@ -685,6 +685,22 @@ def test_registry_gates_an_experiment_and_names_its_run(shop):
     assert sorted(pinned["customer_id"]) == sorted(listed["customer_id"])
 
 
+def test_a_champion_of_other_data_says_so_rather_than_a_key_error(shop):
+    """Reviewed: after a switch to a shop's own data the champion (the embedded shop's
+    model) stays champion, and `make pinned-list` ended in a raw KeyError naming the
+    features it missed."""
+    path = shop / "data/features/snapshots.parquet"
+    kept = path.read_bytes()
+    try:
+        pd.read_parquet(path).drop(columns=["referrals_made"]).to_parquet(path, index=False)
+        res = run_in_shell(shop, "make pinned-list", check=False)
+    finally:
+        path.write_bytes(kept)
+    assert res.returncode != 0 and "Traceback" not in res.stderr, res.stderr
+    assert "cannot score today's customers: it was trained on other data" in res.stderr
+    assert "'referrals_made'" in res.stderr and "registry promote v<N>" in res.stderr
+
+
 def test_make_compare_shows_params_metrics_drivers_and_list_overlap(shop):
     versions = dict(
         mlflow_db(shop).execute(
@@ -742,6 +758,36 @@ def test_make_compare_shows_params_metrics_drivers_and_list_overlap(shop):
         assert "Traceback" not in res.stderr
 
 
+def test_back_at_the_baseline_the_workspace_run_is_the_baselines_again(shop):
+    """Reviewed: after `git checkout params.yaml dvc.lock && make run` (the README's way
+    back from an experiment) DVC restored the baseline's files and skipped the track
+    stage, so `reports/mlflow_run.json` and `make compare` still named the experiment's
+    run beside the baseline's lists. The stage now runs, finds the baseline's run by
+    the state it logged, and logs nothing twice."""
+    db = mlflow_db(shop)
+    experiment = read_json(shop / "reports/mlflow_run.json")
+    runs = db.execute("select count(*) from runs").fetchone()[0]
+    versions = db.execute("select count(*) from model_versions").fetchone()[0]
+    assert not run_record(db, experiment["run_id"])[2]["mlflow.runName"].startswith("baseline")
+    out = run_in_shell(shop, "git checkout params.yaml dvc.lock && make run")
+    assert "this state was logged already" in out.stdout + out.stderr
+    back = read_json(shop / "reports/mlflow_run.json")
+    tags = run_record(db, back["run_id"])[2]
+    assert tags["mlflow.runName"].startswith("baseline @"), tags["mlflow.runName"]
+    assert back["version"] == "1" and back["run_id"] != experiment["run_id"]
+    assert db.execute("select count(*) from runs").fetchone()[0] == runs
+    assert db.execute("select count(*) from model_versions").fetchone()[0] == versions
+    # the files are the baseline run's: its call list, as MLflow holds it
+    logged = pd.read_parquet(
+        next((shop / "mlruns").rglob(f"{back['run_id']}/artifacts/review/call_list.parquet"))
+    )
+    assert len(logged) == len(pd.read_csv(shop / "data/scored/at_risk.csv"))
+    # `make compare` shows it as B by default; `latest` is still the newest run logged
+    compared = run_in_shell(shop, "make compare").stdout
+    assert f"run {back['run_id'][:8]}]" in compared.split("\n## ")[0], compared[:600]
+    assert "Running stage" not in sh(shop, "dvc", "repro").stdout
+
+
 def test_failed_stage_leaves_previous_outputs_and_names_the_bad_rows(shop):
     canonical = shop / "data/canonical/orders.parquet"
     before = canonical.read_bytes()
@@ -778,27 +824,46 @@ def test_failed_stage_leaves_previous_outputs_and_names_the_bad_rows(shop):
         report_path.write_bytes(report_bytes)
 
 
-def test_a_store_without_the_run_gets_it_on_the_next_repro(shop):
+def test_a_store_without_the_run_gets_it_on_the_next_repro(shop, tmp_path):
     """A fresh clone's case, reviewed: every input matches dvc.lock but the store lacks
     the run. Its marker missing, `dvc repro` runs the track stage alone, logs the run,
-    and leaves dvc.lock as it was (the marker's bytes never change)."""
+    and leaves dvc.lock as it was (the marker's bytes change only with the state)."""
     sh(shop, "dvc", "repro")  # settle what the failed-stage test left (its ledger)
     before = read_json(shop / "reports/mlflow_run.json")["run_id"]
     lock = (shop / "dvc.lock").read_bytes()
+    runs = mlflow_db(shop).execute("select count(*) from runs").fetchone()[0]
+    # the marker alone lost: the store holds this state's run, and it is not logged twice
     (shop / "mlruns/tracked.json").unlink()
     out = sh(shop, "dvc", "repro").stdout
     assert re.findall(r"Running stage '([^']+)'", out) == ["track"], out
-    after = read_json(shop / "reports/mlflow_run.json")["run_id"]
-    assert after != before and (shop / "mlruns/tracked.json").exists()
-    assert (shop / "dvc.lock").read_bytes() == lock
-    assert "Running stage" not in sh(shop, "dvc", "repro").stdout
+    assert read_json(shop / "reports/mlflow_run.json")["run_id"] == before
+    assert mlflow_db(shop).execute("select count(*) from runs").fetchone()[0] == runs
+    # the store emptied (a fresh clone has none): the run is logged there
+    aside = tmp_path / "store"
+    aside.mkdir()
+    for name in ("mlflow.db", "mlruns"):
+        shutil.move(shop / name, aside / name)
+    try:
+        out = sh(shop, "dvc", "repro").stdout
+        assert re.findall(r"Running stage '([^']+)'", out) == ["track"], out
+        after = read_json(shop / "reports/mlflow_run.json")["run_id"]
+        assert after != before and (shop / "mlruns/tracked.json").exists()
+        assert mlflow_db(shop).execute("select count(*) from runs").fetchone()[0] == 1
+        assert (shop / "dvc.lock").read_bytes() == lock
+        assert "Running stage" not in sh(shop, "dvc", "repro").stdout
+    finally:  # the session's store back, for the tests after this one
+        for name in ("mlflow.db", "mlruns"):
+            target = shop / name
+            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+            shutil.move(aside / name, target)
 
 
 def test_a_moved_clone_logs_into_its_own_folder(shop, tmp_path):
     """Last: it moves the session's shop. Its store follows it, old runs included."""
     moved = tmp_path / "moved"
     shutil.move(shop, moved)
-    sh(moved, "dvc", "repro", "--single-item", "--force", "track")
+    # a new state (only the gate's resamples: check and track run), so a run is logged
+    sh(moved, "dvc", "exp", "run", "-S", "registry.n_boot=400")
     info = read_json(moved / "reports/mlflow_run.json")
     assert info["tracking_uri"] == f"sqlite:///{moved.resolve()}/mlflow.db"
     assert not shop.exists()  # nothing was written to the old folder

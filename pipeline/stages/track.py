@@ -6,14 +6,20 @@ and lets :mod:`pipeline.registry` decide whether it becomes ``champion`` or
 
 ``reports/mlflow_run.json`` (git-ignored) says where the run went; it is no DVC output,
 because the run id changes every run and ``dvc.lock`` must not. The stage's one output
-is ``mlruns/tracked.json``, the same bytes every run (experiment and model name): a
-fresh clone or an emptied store lacks it, so ``dvc repro`` logs the run there even when
-every input matches ``dvc.lock`` (without it DVC would skip the stage and the store
-would stay empty), and an unchanged pipeline still logs nothing twice.
+is ``mlruns/tracked.json``: the experiment, the model name and the state the run logged
+(:func:`state_fingerprint`), the same bytes whenever the state is. A fresh clone or an
+emptied store lacks it, so ``dvc repro`` logs the run there even when every input
+matches ``dvc.lock`` (without it DVC would skip the stage and the store would stay
+empty). When the workspace returns to a state logged before (the committed baseline
+after an experiment), the marker differs from ``dvc.lock``'s, DVC runs the stage, and
+it points ``reports/mlflow_run.json`` at that state's run rather than logging it
+twice: the run behind the workspace's files is then the one ``make compare`` shows.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 from pathlib import Path
@@ -225,13 +231,97 @@ def version_description(
 
 # The stage's DVC output, under the store's artifacts (see the module's docstring).
 TRACKED = "tracked.json"
+# The run's tag that names the pipeline state it logged (:func:`state_fingerprint`).
+STATE_TAG = "state_fingerprint"
+
+
+def state_fingerprint(root: Path, current: dict) -> str:
+    """What the workspace's files were made from: ``dvc.lock``'s record of every stage
+    before this one (their code, params, inputs and outputs, as DVC hashed them), this
+    stage's own code, and the params.
+
+    Two runs with one fingerprint logged the same files. ``mlruns/tracked.json`` holds
+    it, so when the workspace goes back to another state (``git checkout params.yaml
+    dvc.lock && make run`` after an experiment: DVC restores the outputs from its
+    cache), DVC sees the marker differ and runs this stage, which then finds that
+    state's run instead of leaving the experiment's as the workspace's.
+    """
+    lock_path, spec_path = root / "dvc.lock", root / "dvc.yaml"
+    lock = yaml.safe_load(lock_path.read_text()) if lock_path.exists() else {}
+    stages = {k: v for k, v in (lock or {}).get("stages", {}).items() if k != "track"}
+    spec = yaml.safe_load(spec_path.read_text()) if spec_path.exists() else {}
+    deps = (spec or {}).get("stages", {}).get("track", {}).get("deps", [])
+    code = sorted(p for p in (root / d for d in deps) if p.is_file())
+    state = json.dumps({"stages": stages, "params": current}, sort_keys=True, default=str)
+    return hashlib.sha256(
+        (state + tracking.fingerprint(code) if code else state).encode()
+    ).hexdigest()[:16]
+
+
+def tracked_run(c, experiment: str, state: str):
+    """The latest run that logged this state, or None."""
+    exp = c.get_experiment_by_name(experiment)
+    if exp is None:
+        return None
+    runs = c.search_runs(
+        [exp.experiment_id],
+        filter_string=f"tags.{STATE_TAG} = '{state}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return runs[0] if runs else None
+
+
+def point_at(c, found, params: Params, root: Path) -> None:
+    """``reports/mlflow_run.json`` for a run logged before (the workspace is its state
+    again): its run, version and alias now. Nothing is logged or registered twice."""
+    versions = c.search_model_versions(f"run_id = '{found.info.run_id}'")
+    version = str(versions[0].version) if versions else None
+    aliases = list(versions[0].aliases) if versions else []
+    info = {
+        "run_id": found.info.run_id,
+        "run_name": found.info.run_name,
+        "experiment_id": found.info.experiment_id,
+        "tracking_uri": tracking.tracking_uri(root),
+        "model_uri": versions[0].source if versions else None,  # as logged: models:/m-...
+        "registered_model": params.registry.model_name,
+        "version": version,
+        "alias": aliases[0] if aliases else None,
+    }
+    io.write_json(info, REPORTS / "mlflow_run.json")
+    log.info(
+        "this state was logged already: run %r (%s), version %s%s; no new run, "
+        "reports/mlflow_run.json points at it (make compare's B by default)",
+        info["run_name"],
+        info["run_id"][:8],
+        version,
+        f", {info['alias']} now" if info["alias"] else "",
+    )
+
+
+def write_marker(params: Params, root: Path, state: str) -> None:
+    io.write_json(
+        {
+            "experiment": params.tracking.experiment,
+            "registered_model": params.registry.model_name,
+            "state": state,
+        },
+        root / tracking.ARTIFACT_DIR / TRACKED,
+    )
 
 
 def run(params: Params) -> None:
     root = tracking.project_root()
+    current = params.model_dump(mode="json")
+    state = state_fingerprint(root, current)
+    c = tracking.client(root)
+    found = tracked_run(c, params.tracking.experiment, state)
+    if found is not None:
+        point_at(c, found, params, root)
+        write_marker(params, root, state)
+        return
     train = io.read_json(REPORTS / "train.json")
     before = committed_params(root)
-    current = params.model_dump(mode="json")
     changed = tracking.changed_params(current, before) if before else {}
     commit = tracking.git_commit(root)
     name = tracking.run_name(changed, os.environ.get("DVC_EXP_NAME"), commit=commit)
@@ -258,7 +348,8 @@ def run(params: Params) -> None:
         run_name=name,
         params=tracking.flatten(current),
         metrics=metrics,
-        tags=run_tags(params, root) | {"changed_params": ", ".join(changed) or "none"},
+        tags=run_tags(params, root)
+        | {"changed_params": ", ".join(changed) or "none", STATE_TAG: state},
         model_files=files,
         input_example=example,
         output_example=model.predict(example),
@@ -274,7 +365,6 @@ def run(params: Params) -> None:
         tables={PREDICTIONS_TABLE: predictions, CALL_LIST_TABLE: call_list(key)},
         registered_model=params.registry.model_name,
     )
-    c = tracking.client(root)
     decision = gate(c, logged, predictions, train["churn"]["test_cutoff"], params)
     shipped = {k: metrics.get(f"shipped.{k}", float("nan")) for k in ("roc_auc", "brier")}
     tracking.describe_version(
@@ -304,10 +394,7 @@ def run(params: Params) -> None:
         },
         REPORTS / "mlflow_run.json",
     )
-    io.write_json(
-        {"experiment": params.tracking.experiment, "registered_model": params.registry.model_name},
-        root / tracking.ARTIFACT_DIR / TRACKED,
-    )
+    write_marker(params, root, state)
 
 
 def main() -> None:
