@@ -27,7 +27,10 @@ name features (and a few derived norms, :data:`NORMS`) in braces, with a format 
 ``{x|order}`` or ``{x|delivery/deliveries}``
     a count with its noun: "no orders", "1 order", "3 orders";
 ``{x|days}``
-    "less than a day", "1 day", "12 days";
+    "less than a day", "1 day", "12 days" (rounded: a gap, a duration);
+``{x|ago}``
+    the same, in whole days elapsed, as the lists' ``days_since_last_order`` counts
+    them: 85 days and 21 hours is "85 days", never "86 days" beside an 85;
 ``{x|duration}``
     days as "45 days", "7 months" or "3 years";
 ``{x|%}``, ``{x|money}``, ``{x|1}``
@@ -403,23 +406,23 @@ def _one_day_several_orders(f: pd.DataFrame) -> np.ndarray:
 
 
 _LAST_ORDER = (
-    Phrase("last order {days_since_last_order|days} ago; usually every {usual_gap|days}"),
+    Phrase("last order {days_since_last_order|ago} ago; usually every {usual_gap|days}"),
     Phrase(
-        "{orders_total|order} so far, all on one day, {days_since_last_order|days} ago",
+        "{orders_total|order} so far, all on one day, {days_since_last_order|ago} ago",
         _one_day_several_orders,
     ),
-    Phrase("one order so far, {days_since_last_order|days} ago"),
+    Phrase("one order so far, {days_since_last_order|ago} ago"),
 )
 # how often the customer bought, in the facts BG/NBD reads too
 _PURCHASE_DAYS = "ordered on {purchase_days_total|day} in {tenure_days|duration} as a customer"
 # what a missing gap means: one order, or several on a single day
 _NO_RHYTHM = "bought on a single day so far"
 _ON_SCHEDULE = Phrase(
-    "on schedule: last order {days_since_last_order|days} ago, usually every {usual_gap|days}",
+    "on schedule: last order {days_since_last_order|ago} ago, usually every {usual_gap|days}",
     _on_schedule,
 )
 _OPEN_COMPLAINT = Phrase(
-    "{complaints_unresolved_now|complaint} open for {complaint_open_days_max_now|days}",
+    "{complaints_unresolved_now|complaint} open for {complaint_open_days_max_now|ago}",
     _open_complaint,
 )
 
@@ -445,14 +448,22 @@ CATALOGUE: tuple[Feature, ...] = (
         "repeat_purchase",
         "order_rhythm",
         "orders in the last 30 days",
-        "{orders_30d|order} in the last 30 days; usually {usual_orders_30d|1} a month",
+        # a habit only of a customer who bought on several days: beside "one order so
+        # far, 161 days ago" a count of the last 90 days says nothing new
+        Phrase(
+            "{orders_30d|order} in the last 30 days; usually {usual_orders_30d|1} a month",
+            _bought_on_several_days,
+        ),
     ),
     _f(
         "orders_90d",
         "repeat_purchase",
         "order_rhythm",
         "orders in the last 90 days",
-        "{orders_90d|order} in the last 90 days; usually {usual_orders_90d|1}",
+        Phrase(
+            "{orders_90d|order} in the last 90 days; usually {usual_orders_90d|1 order}",
+            _bought_on_several_days,
+        ),
         strength=Phrase(
             "{orders_90d|order} in the last 90 days, as many as usual or more", _more_than_usual
         ),
@@ -717,7 +728,7 @@ CATALOGUE: tuple[Feature, ...] = (
         "returns_ratings",
         "orders since the last return or complaint",
         *_since_issue(
-            "no order since the last ISSUE, {days_since_last_issue|days} ago",
+            "no order since the last ISSUE, {days_since_last_issue|ago} ago",
             _le("orders_since_last_issue", 0),
         ),
         *_since_issue("{orders_since_last_issue|order} since the last ISSUE"),
@@ -734,10 +745,10 @@ CATALOGUE: tuple[Feature, ...] = (
         "returns_ratings",
         "days since the last return or complaint",
         *_since_issue(
-            "no order since the last ISSUE, {days_since_last_issue|days} ago",
+            "no order since the last ISSUE, {days_since_last_issue|ago} ago",
             _le("orders_since_last_issue", 0),
         ),
-        *_since_issue("last ISSUE {days_since_last_issue|days} ago"),
+        *_since_issue("last ISSUE {days_since_last_issue|ago} ago"),
         absent="no returns or complaints",
         absent_is_risk=False,
     ),
@@ -1072,21 +1083,21 @@ CATALOGUE: tuple[Feature, ...] = (
         # one concept, one reason: the visit and the order rhythm said together, unless
         # the rhythm is on schedule (then a strength, said in keeps_them)
         Phrase(
-            "last visit {days_since_last_session|days} ago; last order "
-            "{days_since_last_order|days} ago, usually every {usual_gap|days}",
+            "last visit {days_since_last_session|ago} ago; last order "
+            "{days_since_last_order|ago} ago, usually every {usual_gap|days}",
             lambda f: ~_on_schedule(f),
         ),
         Phrase(
-            "last visit {days_since_last_session|days} ago; {orders_total|order} so far, "
-            "all on one day, {days_since_last_order|days} ago",
+            "last visit {days_since_last_session|ago} ago; {orders_total|order} so far, "
+            "all on one day, {days_since_last_order|ago} ago",
             _one_day_several_orders,
         ),
         Phrase(
-            "last visit {days_since_last_session|days} ago; one order so far, "
-            "{days_since_last_order|days} ago",
+            "last visit {days_since_last_session|ago} ago; one order so far, "
+            "{days_since_last_order|ago} ago",
             lambda f: _col(f, "usual_gap").isna().to_numpy(),  # no gap yet: one order
         ),
-        "last visit {days_since_last_session|days} ago",
+        "last visit {days_since_last_session|ago} ago",
         absent="no visits in the last year",
     ),
     _f(
@@ -1235,6 +1246,12 @@ def _days(values: pd.Series) -> pd.Series:
     return text.where(values >= 0.5, "less than a day")
 
 
+def _elapsed(values: pd.Series) -> pd.Series:
+    n = np.floor(values).astype("int64")
+    text = n.map("{:,}".format) + pd.Series(np.where(n == 1, " day", " days"), index=n.index)
+    return text.where(values >= 1, "less than a day")
+
+
 def _duration(values: pd.Series) -> pd.Series:
     months = (values / 30.4375).round().astype("int64")
     years = (values / 365.25).round().astype("int64")
@@ -1262,6 +1279,8 @@ def _format(values: pd.Series, spec: str | None) -> pd.Series:
         return _decimal_count(values, spec[2:])
     if spec == "days":
         return _days(values)
+    if spec == "ago":
+        return _elapsed(values)
     if spec == "duration":
         return _duration(values)
     return _count(values, spec)

@@ -440,7 +440,7 @@ def situations(frame: pd.DataFrame) -> pd.DataFrame:
             lambda m: (
                 _count(open_now[m], "complaint")
                 + " open for "
-                + _days(col("complaint_open_days_max_now")[m])
+                + _days(col("complaint_open_days_max_now")[m], elapsed=True)
             ),
             recover,
         ),
@@ -496,8 +496,10 @@ def _count(values: pd.Series, one: str, many: str | None = None) -> pd.Series:
     return n.astype(str) + pd.Series(np.where(n == 1, " " + one, " " + many), index=n.index)
 
 
-def _days(values: pd.Series) -> pd.Series:
-    n = values.fillna(0).round().astype("int64")
+def _days(values: pd.Series, *, elapsed: bool = False) -> pd.Series:
+    """ "12 days": rounded, or ``elapsed`` in whole days as the lists count them."""
+    v = values.fillna(0)
+    n = (np.floor(v) if elapsed else v.round()).astype("int64")
     return n.astype(str) + pd.Series(np.where(n == 1, " day", " days"), index=n.index)
 
 

@@ -90,6 +90,45 @@ def test_last_order_against_the_customers_own_rhythm() -> None:
     ]
 
 
+def test_days_ago_are_whole_days_elapsed_as_the_lists_count_them() -> None:
+    """Reviewed: a reason said "last order 86 days ago" beside days_since_last_order 85
+    (85 days and 21 hours: the lists count whole days elapsed, the reason rounded)."""
+    from pipeline.score import whole_days
+
+    since = pd.Series([85.9, 0.9, 1.5, 182.6])
+    out = say(
+        "days_since_last_order",
+        days_since_last_order=since.tolist(),
+        order_gap_mean_days=[18.4, 1.0, 1.0, NA],
+    )
+    assert out == [
+        "last order 85 days ago; usually every 18 days",
+        "last order less than a day ago; usually every 1 day",
+        "last order 1 day ago; usually every 1 day",
+        "one order so far, 182 days ago",
+    ]
+    assert [int(d) for d in whole_days(since)] == [85, 0, 1, 182]
+
+
+def test_a_habit_is_said_with_its_unit_and_only_of_several_days_of_purchases() -> None:
+    """Reviewed: "no orders in the last 90 days; usually 0.3" (no unit) beside "one
+    order so far, 161 days ago", for 160 of 244 one-order customers."""
+    columns = dict(
+        orders_30d=[0, 0],
+        orders_90d=[0, 0],
+        order_rate_per_30d=[1.5, 0.2],
+        purchase_days_total=[6, 1],
+    )
+    assert say("orders_90d", **columns) == [
+        "no orders in the last 90 days; usually 4.5 orders",
+        None,
+    ]
+    assert say("orders_30d", **columns) == [
+        "no orders in the last 30 days; usually 1.5 a month",
+        None,
+    ]
+
+
 def test_counts_are_singular_plural_and_none() -> None:
     out = say(
         "late_deliveries_90d",

@@ -387,6 +387,56 @@ def test_campaign_evidence_decides_the_play_and_takes_sleeping_dogs_off_the_list
     assert listed["warn"] == "call" and listed["gone"] == "winback"
 
 
+def test_a_service_recovery_says_what_it_answers() -> None:
+    """Reviewed on a shop's own data: "apologise, fix the open complaint" went to 45 of
+    107 service-recovery customers with no complaint open (the rules' play for a
+    complaint resolved slowly; the campaigns' model's service call for anyone)."""
+    from pipeline.score import RECOVERY_AFTER, SERVICE_CALL, apply_uplift
+
+    s = scoring(
+        [
+            ("open", 0.5, 0.2, 50.0, "convenience"),
+            ("slow", 0.5, 0.2, 50.0, "convenience"),
+            ("never", 0.5, 0.2, 50.0, "convenience"),
+        ]
+    )
+    f = features(
+        [
+            ("open", 10.0, 20.0, 5.0, 5, 1, 12.0),
+            ("slow", 10.0, 20.0, 5.0, 5, 0, NA),
+            ("never", 10.0, 20.0, 5.0, 5, 0, NA),
+        ]
+    ).assign(
+        complaints_90d=[1, 1, 0],
+        complaints_365d=[1, 1, 0],
+        complaint_resolve_days_mean_365d=[NA, 21.0, NA],
+    )
+    rules = score_customers(
+        s, f, horizon_days=90, band_thresholds=BANDS, rising_by=0.15, economics=ECONOMICS
+    ).set_index("customer_id")
+    assert rules.loc["open", "play"] == rules.loc["slow", "play"] == "service_recovery"
+    assert rules.loc["open", "recommended_action"] == PLAYS["service_recovery"].action
+    assert rules.loc["slow", "recommended_action"] == RECOVERY_AFTER
+    assert "took 21 days to resolve" in rules.loc["slow", "play_because"]
+    # the campaigns' model chose a service call for all three
+    uplift = pd.DataFrame(
+        {
+            "customer_id": ["open", "slow", "never"],
+            "uplift_play": ["service_recovery"] * 3,
+            "uplift": [0.2] * 3,
+            "expected_saved_value": [5.0] * 3,
+            "cost": [4.0] * 3,
+            "effect_service_recovery": [0.2] * 3,
+        }
+    )
+    model = apply_uplift(rules.reset_index(), uplift, ECONOMICS).set_index("customer_id")
+    assert (model["play_source"] == "uplift model").all()
+    assert model.loc["open", "recommended_action"] == PLAYS["service_recovery"].action
+    assert model.loc["slow", "recommended_action"] == RECOVERY_AFTER
+    assert model.loc["never", "recommended_action"] == SERVICE_CALL
+    assert "open complaint" not in RECOVERY_AFTER + SERVICE_CALL
+
+
 def test_a_sleeping_dog_marked_by_its_likely_type_is_told_why(shop) -> None:
     """Marked "do not contact" although one play's expected effect is positive (the
     uplift stage's harm rule: no play pays, the likely types are pushed away by every
