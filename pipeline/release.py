@@ -109,6 +109,19 @@ def _fit_loyalty_labelled(
         return None, len(surveyed)
 
 
+def refused_why(metrics: dict) -> str:
+    """Why a type classifier that knows no more than the survey's shares is not used."""
+    d = metrics["log_loss_vs_shares"]
+    return (
+        f"on {metrics['n_judged']:,} surveyed customers it never saw, its log loss "
+        f"{metrics['log_loss']:.3f} is no better than giving everyone the survey's type "
+        f"shares ({metrics['shares_log_loss']:.3f}; difference {d['difference']:+.3f} "
+        f"[{d['low']:+.3f}, {d['high']:+.3f}]; accuracy {metrics['accuracy']:.3f} against "
+        f"{metrics['chance_accuracy']:.3f} for the commonest type): the answers do not "
+        "follow the behaviour the features see"
+    )
+
+
 def _summary_dict(summary: pd.DataFrame) -> dict:
     out: dict[str, dict[str, float]] = {}
     for _, row in summary.iterrows():
@@ -261,10 +274,19 @@ def build_release(
         shipped = done[("ship", cuts.score)]
         origins = [done[("origin", at)] for at in origins_at]
         loyalty, n_surveyed = done[("loyalty", None)]
+        refused = None
+        if loyalty is not None and not loyalty.metrics.get("beats_shares", True):
+            refused, loyalty = loyalty.metrics, None
+            log.warning(
+                "loyalty classifier not used: %s; types will come from behaviour rules",
+                refused_why(refused),
+            )
         score_rows = snapshots[snapshots["cutoff"] == cuts.score].reset_index(drop=True)
         score_predictions = predict_origin(shipped, score_rows, orders, cuts.horizon_days)
     per_cutoff = backtest_table(origins, params)
     metrics = report_metrics(origins, shipped, loyalty, n_surveyed, per_cutoff, params)
+    if refused is not None:
+        metrics["loyalty"] |= {"why": refused_why(refused), "classifier_refused": refused}
     log.info(
         "test %s: %s",
         origins[-1].test.date(),

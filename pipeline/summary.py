@@ -43,8 +43,16 @@ def render(train: dict, score: dict) -> str:
             f"macro-F1 {lo['macro_f1']:.3f}, accuracy {lo['accuracy']:.3f} "
             f"(majority class {lo['chance_accuracy']:.3f})"
         )
+    elif lo.get("why"):
+        lines.append(
+            f"\nloyalty types: from the behavioural rule table; the classifier on "
+            f"{lo['n_labelled']} surveyed customers was not used: {lo['why']}"
+        )
     else:
-        lines.append("\nloyalty types: from the behavioural rule table (no survey labels)")
+        lines.append(
+            f"\nloyalty types: from the behavioural rule table ({lo.get('n_labelled', 0)} "
+            "survey labels: too few for a classifier)"
+        )
     segments = score["segments"]
     call, winback = score["call_list"], score["winback_list"]
     lines += [

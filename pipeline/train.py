@@ -433,11 +433,44 @@ def fit_loyalty(
         "n_labelled": int(len(y)),
         "n_judged": int(len(yj)),
         "rounds": rounds,
+        **skill_over_shares(oof, yj, seed=p.seed),
     }
     booster = lgb.train(params, lgb.Dataset(x, label=y), num_boost_round=rounds)
     names = np.asarray(classes, dtype=object)
     oof_pairs = pd.DataFrame({"actual": names[yj], "predicted": names[pred]})
     return LoyaltyModel(booster, classes, metrics, confusion, oof_pairs)
+
+
+def skill_over_shares(
+    proba: np.ndarray, y: np.ndarray, *, seed: int, n_boot: int = 1000
+) -> dict[str, object]:
+    """Whether the type classifier knows more than the survey's type shares.
+
+    Its out-of-fold log loss against that of giving every customer the shares, paired
+    per customer, with a 95% bootstrap interval of the difference. ``beats_shares`` only
+    when the whole interval is below zero: a classifier of answers it cannot read (a
+    shop's survey unrelated to behaviour) scores about the shares' log loss, and its
+    near-uniform guesses would still name a type for every customer.
+    """
+    eps = 1e-15
+    n_classes = proba.shape[1]
+    shares = np.bincount(y, minlength=n_classes) / len(y)
+    model = -np.log(np.clip(proba[np.arange(len(y)), y], eps, 1.0))
+    prior = -np.log(np.clip(shares[y], eps, 1.0))
+    diff = model - prior
+    rng = np.random.default_rng(seed)
+    boot = np.array([diff[rng.integers(0, len(diff), len(diff))].mean() for _ in range(n_boot)])
+    low, high = np.quantile(boot, [0.025, 0.975])
+    return {
+        "log_loss": float(model.mean()),
+        "shares_log_loss": float(prior.mean()),
+        "log_loss_vs_shares": {
+            "difference": float(diff.mean()),
+            "low": float(low),
+            "high": float(high),
+        },
+        "beats_shares": bool(high < 0),
+    }
 
 
 def predict_types(model: LoyaltyModel, design: Design, frame: pd.DataFrame) -> pd.DataFrame:
