@@ -30,6 +30,7 @@ install: $(STAMP)
 
 run: install
 	$(PY) -m pipeline.config params.yaml
+	$(PY) -m pipeline.watch params.yaml
 	$(VENV)/bin/dvc repro
 	$(PY) -m pipeline.summary
 
@@ -58,6 +59,7 @@ online-retail: install
 # your params.yaml is put back afterwards.
 FORWARD_AS_OF ?= 2024-10-01
 forward: install
+	$(PY) -m pipeline.watch params.yaml
 	cp params.yaml $(VENV)/params.before-forward.yaml
 	$(VENV)/bin/dvc exp run -S score.as_of=$(FORWARD_AS_OF); \
 	  rc=$$?; cp $(VENV)/params.before-forward.yaml params.yaml; exit $$rc
@@ -91,10 +93,10 @@ exps: install
 	@$(VENV)/bin/dvc exp show --no-pager --only-changed --drop '.*/.*' --csv --precision 6 \
 	  | $(PY) -c "import sys, pandas as pd; print(pd.read_csv(sys.stdin, dtype=str, keep_default_na=False).to_string(index=False))"
 
-# Two MLflow runs side by side (default: the champion and the latest run);
-# A and B take latest, champion, challenger, v<N> or a run id.
+# Two MLflow runs side by side (default: the champion and the run behind the workspace's
+# files); A and B take workspace, latest, champion, challenger, v<N> or a run id.
 A ?= champion
-B ?= latest
+B ?= workspace
 compare: install
 	$(PY) -m pipeline.compare $(A) $(B)
 

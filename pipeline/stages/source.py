@@ -12,11 +12,12 @@ it); the ingest stage turns all of it into the run's ledger.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from pipeline import io
+from pipeline import io, watch
 from pipeline.config import Params
 from pipeline.ledger import set_aside_file
 from pipeline.sources.files import SourceResult
@@ -131,6 +132,9 @@ def run(params: Params) -> None:
     if params.source.kind == "synthetic":
         write_synthetic(params)
         return
+    root = Path.cwd()
+    watch.warn_unwatched(params, root)
+    read = watch.stamps(params, root)  # before reading: a file replaced meanwhile is re-read
     result, truth = load_source(params)
     for name, df in result.tables.items():
         log.info("%s: %d rows", name, len(df))
@@ -138,6 +142,8 @@ def run(params: Params) -> None:
         io.write_tables(with_provenance(result), raw)
         ledger_dir = raw / SOURCE_LEDGER.relative_to(RAW)
         io.write_json(source_ledger(params.source.kind, result), ledger_dir / "source.json")
+        if read:
+            io.write_json(read, raw / watch.RECORD.relative_to(RAW))
         for name, rows in result.set_aside.items():
             if len(rows):
                 if "line" not in rows.columns:  # a Parquet input: its row number, from 1
