@@ -183,6 +183,13 @@ _ONE_DAY_FACT = (
 )
 
 
+# A reason saying how long the customer has been silent, and reasons that only say it
+# again from a window's side ("no orders in the last 90 days; usually 4.5 orders", "no
+# spend in the last 180 days" beside "last order 183 days ago; usually every 18 days").
+_SILENCE_SAID = r"(?:^|; )last order [\d,]+ days? ago|one order so far, |^no order for "
+_SILENCE_AGAIN = r"^no orders in the last |^no spend in the last "
+
+
 def _facts(texts: np.ndarray) -> list[np.ndarray]:
     """Per text, each fact it states (missing where it states none)."""
     s = pd.Series(texts, dtype=object)
@@ -198,13 +205,14 @@ def _drop_restated(
     k: int,
     keeps: np.ndarray | None = None,
 ) -> tuple[list[np.ndarray], list[tuple[np.ndarray, np.ndarray]]]:
-    """The first ``k`` reasons of ``k + 1`` candidates, without one that only restates a
+    """The first ``k`` reasons of ``k + 2`` candidates, without one that only restates a
     fact said elsewhere: a rhythm reason restating another reason's usual gap ("last
     order 131 days ago, usually every 5 days" and then "orders every 5 days, give or
     take 5 days") or single day of purchases ("one order so far" and then "bought on a
     single day so far"), and any reason restating the usual gap of what keeps the
     customer ("usually orders every 251 days" beside "on schedule: ..., usually every
-    251 days"). The next concept's reason takes its place."""
+    251 days"), and a window's "no orders (or no spend) in the last N days" beside the
+    recency reason it follows from. The next concept's reason takes its place."""
     rhythm = concept_keys.index("order_rhythm") if "order_rhythm" in concept_keys else -1
     facts = [_facts(t) for t in texts]
     is_rhythm = [c == rhythm for _, c in slots]
@@ -219,6 +227,16 @@ def _drop_restated(
                 drop[:, s] |= is_rhythm[s] & said
         if kept_gap is not None:
             drop[:, s] |= pd.notna(kept_gap) & (kept_gap == facts[s][0])
+    # a window's "no orders / no spend in the last N days" beside the silence it follows
+    # from (the recency reason): three ways of saying one thing, reviewed on a shop's list
+    said = [pd.Series(t, dtype=object).str.contains(_SILENCE_SAID, na=False) for t in texts]
+    again = [pd.Series(t, dtype=object).str.contains(_SILENCE_AGAIN, na=False) for t in texts]
+    for s in range(len(texts)):
+        elsewhere = np.zeros(len(texts[0]), dtype=bool)
+        for o in range(len(texts)):
+            if o != s:
+                elsewhere |= said[o].to_numpy()
+        drop[:, s] |= again[s].to_numpy() & elsewhere
     # keep the first k that are not dropped, in order
     rank = np.where(drop, len(texts), np.arange(len(texts))[None, :])
     pick = np.argsort(rank, axis=1, kind="stable")[:, :k]
@@ -307,12 +325,13 @@ def reasons(
         lead[:, c] = np.where(has, members[best], -1)
 
     key = np.where((summed > 0) & (lead >= 0), summed, -np.inf)
-    # stable: equal sums keep catalogue order, so reasons are reproducible. One candidate
-    # more than asked for, to stand in for a reason that only restates another
-    order = np.argsort(-key, axis=1, kind="stable")[:, : k + 1]
+    # stable: equal sums keep catalogue order, so reasons are reproducible. Two candidates
+    # more than asked for, to stand in for reasons that only restate another (a rhythm's
+    # usual gap, a window's silence)
+    order = np.argsort(-key, axis=1, kind="stable")[:, : k + 2]
     row_idx = np.arange(n_rows)
     slots = []
-    for slot in range(k + 1):
+    for slot in range(k + 2):
         if slot < order.shape[1]:
             c = order[:, slot]
             valid = np.isfinite(key[row_idx, c])

@@ -79,13 +79,15 @@ def test_one_reason_per_concept_summed_within_the_concept(customers) -> None:
 
     assert [out["reason_concept_1"], out["reason_concept_2"], out["reason_concept_3"]] == [
         "recency_visits",
-        "order_rhythm",
         "switching_costs",
+        None,
     ]
     # said by the concept's strongest feature, against the customer's own norm
     assert out["reason_1"] == "last order 102 days ago; usually every 21 days"
-    assert out["reason_2"] == "no orders in the last 30 days; usually 1.4 a month"
-    assert out["reason_3"] == "only 50 loyalty points banked"  # not said as a strength
+    # the rhythm concept's "no orders in the last 30 days; usually 1.4 a month" only
+    # restates the silence: the next concept takes its slot (no other raises the risk)
+    assert out["reason_2"] == "only 50 loyalty points banked"  # not said as a strength
+    assert pd.isna(out["reason_3"])
 
 
 def test_no_two_reasons_of_one_concept_and_never_context(customers) -> None:
@@ -375,6 +377,42 @@ def test_the_usual_gap_is_said_once_and_the_next_concept_takes_the_slot() -> Non
     # alone, the rhythm reason is said
     alone = reasons(values.drop(columns="days_since_last_order"), frame, k=2).iloc[0]
     assert alone["reason_1"] == "orders every 5 days, give or take 5 days"
+
+
+def test_a_window_of_silence_is_not_said_again_beside_the_silence() -> None:
+    """Reviewed on a shop's list: 997 of 2,910 rows paired "last order 183 days ago;
+    usually every 18 days" with "no spend in the last 180 days" (and "no orders in the
+    last 90 days; usually 4.5 orders"): three ways of saying one silence. Beside the
+    recency reason they give way to the next concept's; alone, they are said."""
+    frame = pd.DataFrame(
+        {
+            "days_since_last_order": [183.0],
+            "order_gap_mean_days": [18.0],
+            "orders_total": [12.0],
+            "purchase_days_total": [12.0],
+            "orders_90d": [0.0],
+            "order_rate_per_30d": [1.5],
+            "spend_trend_90d": [NA],
+            "complaints_unresolved_now": [1.0],
+            "complaint_open_days_max_now": [34.0],
+        }
+    )
+    values = pd.DataFrame(
+        {
+            "days_since_last_order": [0.9],
+            "orders_90d": [0.6],
+            "spend_trend_90d": [0.5],
+            "complaints_unresolved_now": [0.2],
+            "complaint_open_days_max_now": [0.0],
+            "_base": [-1.0],
+        }
+    )
+    out = reasons(values, frame, k=2).iloc[0]
+    assert out["reason_1"] == "last order 183 days ago; usually every 18 days"
+    assert out["reason_2"] == "1 complaint open for 34 days"
+    alone = reasons(values.drop(columns="days_since_last_order"), frame, k=2).iloc[0]
+    assert alone["reason_1"] == "no orders in the last 90 days; usually 4.5 orders"
+    assert alone["reason_2"] == "no spend in the last 180 days"
 
 
 def test_a_customer_on_schedule_gets_no_recency_reason_from_bgnbd() -> None:
