@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 # returns count as a quality problem from the share of the year's spend the plays use
-from pipeline.loyalty import MATERIAL_RETURN_SHARE
+from pipeline.loyalty import MATERIAL_RETURN_SHARE, SLOW_RESOLUTION_DAYS
 
 Predicate = Callable[[pd.DataFrame], np.ndarray]
 
@@ -824,7 +824,10 @@ CATALOGUE: tuple[Feature, ...] = (
         "complaints",
         "days taken to resolve a complaint",
         _OPEN_COMPLAINT,
-        "complaints took {complaint_resolve_days_mean_365d|days} to resolve",
+        Phrase(
+            "complaints took {complaint_resolve_days_mean_365d|days} to resolve",
+            _gt("complaint_resolve_days_mean_365d", SLOW_RESOLUTION_DAYS),
+        ),
         absent="no resolved complaint",
         absent_is_risk=False,
     ),
@@ -1017,7 +1020,11 @@ CATALOGUE: tuple[Feature, ...] = (
         strength=Phrase(
             "spending more: {spend_90d|money} in the last 90 days, {spend_prev_90d|money} "
             "the 90 before",
-            lambda f: _ge("spend_trend_90d", 0.2)(f) & _kept_their_spend(f),
+            # not of a customer whose first order is in the last 180 days: "0.00 the 90
+            # before" was before they were a customer (reviewed: 188 of 203)
+            lambda f: (
+                _ge("spend_trend_90d", 0.2)(f) & _kept_their_spend(f) & _customer_for(180)(f)
+            ),
         ),
     ),
     _f(

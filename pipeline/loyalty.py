@@ -397,6 +397,10 @@ WINBACK_PLAYS = ("winback", "winback_recovery")
 # customer's hundreds (a real shop's C invoices) is no sign of a quality problem. Where
 # the share is unknown (no amounts), any return counts. The reasons use the same bar.
 MATERIAL_RETURN_SHARE = 0.05
+# A complaint resolved in more days than this on average was resolved slowly: a reason
+# to recover the customer, and a reason they may leave (the reasons use the same bar;
+# a quick resolution is no risk, "complaints took less than a day to resolve" was one).
+SLOW_RESOLUTION_DAYS = 7
 
 
 def situations(frame: pd.DataFrame) -> pd.DataFrame:
@@ -423,7 +427,7 @@ def situations(frame: pd.DataFrame) -> pd.DataFrame:
 
     open_now = col("complaints_unresolved_now").fillna(0)
     slow = (col("complaints_90d").fillna(0) >= 1) & (
-        col("complaint_resolve_days_mean_365d").fillna(0) > 7
+        col("complaint_resolve_days_mean_365d").fillna(0) > SLOW_RESOLUTION_DAYS
     )
     late = col("late_deliveries_90d").fillna(0)
     returns = col("returns_90d").fillna(0)

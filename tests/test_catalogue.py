@@ -129,6 +129,18 @@ def test_a_habit_is_said_with_its_unit_and_only_of_several_days_of_purchases() -
     ]
 
 
+def test_a_quick_resolution_is_no_risk_reason() -> None:
+    """Reviewed: "complaints took less than a day to resolve" was given as a reason the
+    customer may leave. Only a slow one is (the service-recovery rule's bar)."""
+    assert say(
+        "complaint_resolve_days_mean_365d", complaint_resolve_days_mean_365d=[0.3, 3.0, 9.0]
+    ) == [
+        None,
+        None,
+        "complaints took 9 days to resolve",
+    ]
+
+
 def test_counts_are_singular_plural_and_none() -> None:
     out = say(
         "late_deliveries_90d",
@@ -472,6 +484,23 @@ def test_a_customer_who_returned_what_they_bought_is_not_spending_more() -> None
     )
     kept = catalogue.is_strength(BY_NAME["spend_trend_90d"], frame)
     assert kept.tolist() == [False, False, True]
+
+
+def test_a_new_customer_is_not_spending_more_than_before_they_came() -> None:
+    """Reviewed: "spending more: 1,138.33 in the last 90 days, 0.00 the 90 before" kept
+    203 customers, 188 of whom placed their first order less than 90 days before."""
+    frame = with_norms(
+        pd.DataFrame(
+            {
+                "spend_trend_90d": [1.0, 1.0, 1.0],
+                "spend_90d": [1138.33, 1138.33, 1138.33],
+                "net_spend_365d": [1138.33, 1500.0, 1500.0],
+                "first_order_age_days": [65.0, 400.0, NA],
+            }
+        )
+    )
+    kept = catalogue.is_strength(BY_NAME["spend_trend_90d"], frame)
+    assert kept.tolist() == [False, True, True]
 
 
 def test_an_average_order_is_not_said_of_orders_mostly_returned() -> None:
