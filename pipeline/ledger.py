@@ -88,8 +88,14 @@ def render_headline(ledger: Mapping[str, Any]) -> str:
         )
     for name, a in ledger["inputs"].items():
         reasons = {**a.get("set_aside_reasons", {}), **a.get("quarantine_reasons", {})}
-        top = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
-        why = f" ({', '.join(f'{r}: {n:,}' for r, n in top)})" if top else ""
+        ranked = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+        top = [f"{r}: {n:,}" for r, n in ranked[:3]]
+        if len(ranked) > 3:  # the rest counted, so the parts add up to the whole
+            rest = ranked[3:]
+            top.append(
+                f"{len(rest)} more reasons: {sum(n for _, n in rest):,}, reports/ledger.json"
+            )
+        why = f" ({', '.join(top)})" if top else ""
         lines.append(
             f"  {name}: {a['rows_read']:,} read, {a['accepted']:,} accepted, "
             f"{a['merged']:,} merged, {a['set_aside']:,} set aside, "

@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+# A run shipped for a past date (score.as_of: a forward test): registered, no alias.
+FORWARD_TEST = "forward test"
 # Better is higher for AUC and lower for Brier: improvement = sign * (new - champion).
 METRICS = {"roc_auc": 1.0, "brier": -1.0}
 PREDICTION_COLUMNS = ("customer_key", "cutoff", "churned", "churn_probability")
@@ -169,7 +171,22 @@ class Decision:
             else f"registry: version {version} is a {self.alias}; the champion stays "
             f"version {champion}"
         )
+        if self.alias == FORWARD_TEST:
+            head = f"registry: version {version} is a {self.alias}: no alias"
         return "\n".join([head, *(f"  - {r}" for r in self.reasons)])
+
+
+def forward_test(as_of: object) -> Decision:
+    """A version shipped as of a past date is a measurement, not a list for today: it
+    takes no alias (reviewed: `make forward` took `challenger`, and `make pinned-list
+    MODEL=challenger` would have scored today's customers with a model of the past)."""
+    return Decision(
+        FORWARD_TEST,
+        (
+            f"shipped as of {as_of} (score.as_of): a forward test of the past, not a "
+            "candidate for today's list; it takes no alias",
+        ),
+    )
 
 
 def first_version() -> Decision:

@@ -680,3 +680,30 @@ def test_a_failed_run_takes_yesterdays_list_away_and_the_summary_says_so(tmp_pat
     # while the ledger still gives the failed attempt's account
     ledger = json.loads((tmp_path / "reports/ledger.json").read_text())
     assert ledger["status"].startswith("failed: ")
+
+
+def test_a_problem_of_the_files_ends_with_its_message_not_a_traceback(tmp_path):
+    """Reviewed: a file's read error came after a full Python traceback, a pandas error
+    the last line on the screen. A problem of the data is said, and the stage exits 1;
+    the message is the last line."""
+    import subprocess
+    import sys
+
+    (tmp_path / "data/shop").mkdir(parents=True)
+    (tmp_path / "data/shop/orders.csv").write_text(
+        "customer_id,ordered_at,amount\nc1,2024-01-01,5\nc2,2024-01-02,6,7,8\n"
+    )
+    (tmp_path / "params.yaml").write_text(
+        "source:\n  kind: files\n  files:\n    orders: data/shop/orders.csv\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-m", "pipeline.stages.source"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr, res.stderr
+    last = res.stderr.strip().splitlines()[-1]
+    assert "stage source failed: 'data/shop/orders.csv': line 3 has 5 fields" in last, last

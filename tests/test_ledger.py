@@ -156,3 +156,33 @@ def test_metrics_keep_the_table_counts_and_add_the_totals() -> None:
     assert out["orders"] == {"rows_read": 5, "rows_accepted": 4, "rows_quarantined": 1}
     assert out["ledger"]["read"] == 13 and out["ledger"]["quarantined"] == 3
     assert "rows_read" not in out["ledger"]
+
+
+def test_the_headline_counts_the_reasons_it_does_not_name() -> None:
+    """Reviewed: "9 set aside (duplicate_row: 3, order_with_several_customers: 2,
+    unknown customer: 2)": five of nine, and no word of the other two reasons."""
+    source = {
+        "kind": "files",
+        "inputs": {
+            "orders": {
+                "file": "orders.csv",
+                "tables": ["orders"],
+                "report": {
+                    "rows_read": 20,
+                    "rows_used": 11,
+                    **{"a": 3, "b": 2, "c": 2, "d": 1, "e": 1},  # rows set aside, by reason
+                },
+            }
+        },
+    }
+    tables = {
+        "orders": {
+            "rows_read": 11,
+            "inputs": {"orders": {"accepted": 11, "merged": 0, "quarantined": 0, "reasons": {}}},
+        }
+    }
+    text = render_headline(build_ledger(source, tables))
+    assert (
+        "9 set aside, 0 quarantined (a: 3, b: 2, c: 2, 2 more reasons: 2, reports/ledger.json)"
+        in text
+    )

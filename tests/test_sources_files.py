@@ -265,6 +265,12 @@ def test_lines_with_several_customers_or_negative_values_are_set_aside() -> None
         "negative_amount",
     ]
     assert set_aside["detail"].tolist()[2] == "another line of this order was set aside"
+    # reviewed: these two details were empty; they name the value and the other customer
+    assert set_aside["detail"].tolist()[3] == "column 'amount': '-7.0'"
+    assert (
+        set_aside["detail"].tolist()[:2]
+        == ["order '1' of customers 'a' (line 1), 'b' (line 2)"] * 2
+    )
     assert "order_lines" not in result.tables  # no product column: no lines table
 
 

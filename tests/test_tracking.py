@@ -122,3 +122,35 @@ def test_quarantine_reasons_in_the_ingest_report_are_logged_as_metrics(tmp_path,
     run = c.create_run(tracking.experiment_id(c, "churn-loyalty", tmp_path)).info.run_id
     tracking.log_metrics(c, run, metrics)  # real MLflow accepts every name
     assert c.get_run(run).data.metrics == metrics
+
+
+def test_a_forward_test_is_registered_without_an_alias(tmp_path, monkeypatch):
+    """Reviewed: `make forward FORWARD_AS_OF=2025-09-01` registered a model shipped for
+    that past date and gave it `challenger`: `make pinned-list MODEL=challenger` would
+    then have scored today's customers with it. Shipped as of a past date, a version is a
+    measurement: registered and tagged, with no alias."""
+    import pandas as pd
+
+    from pipeline import registry
+    from pipeline.config import Params
+    from pipeline.stages.track import gate
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    c = tracking.client(tmp_path)
+    exp = tracking.experiment_id(c, "churn-loyalty", tmp_path)
+    run = c.create_run(exp, run_name="forward")
+    c.create_registered_model("churn-loyalty")
+    version = c.create_model_version("churn-loyalty", run.info.artifact_uri, run.info.run_id)
+    logged = tracking.Logged(
+        run.info.run_id, exp, run.info.artifact_uri, str(version.version), "sqlite://"
+    )
+    params = Params.model_validate({"score": {"as_of": "2024-10-01"}})
+    decision = gate(c, logged, pd.DataFrame(), "2024-07-03", params)
+    assert decision.alias == registry.FORWARD_TEST
+    assert c.get_registered_model("churn-loyalty").aliases == {}
+    tags = c.get_run(run.info.run_id).data.tags
+    assert tags["registry.decision"] == "forward test"
+    assert "not a candidate for today's list" in tags["registry.reasons"]
+    assert f"version {version.version} is a forward test: no alias" in decision.render(
+        version.version, None
+    )

@@ -705,6 +705,50 @@ def _select(
     return mapped, chosen
 
 
+def _written(
+    details: pd.Series, rows: pd.Series, raw: pd.DataFrame, mapped: _Mapped, column: str
+) -> pd.Series:
+    """``details`` with "column 'Total': '-25.0'" (the file's name and text) on ``rows``."""
+    written = mapped.source.get(column, column)
+    text = raw[written] if written in raw.columns else None
+    if isinstance(text, pd.DataFrame):  # a repeated column name
+        text = text.iloc[:, 0]
+    out = details.copy()
+    hit = np.asarray(rows, dtype=bool)
+    if text is None:
+        out[hit] = f"column {written!r}"
+    else:
+        out[hit] = [f"column {written!r}: {str(v)!r}" for v in text.to_numpy()[hit]]
+    return out
+
+
+def _owners(
+    details: pd.Series, rows: pd.Series, values: pd.DataFrame, lines: np.ndarray
+) -> pd.Series:
+    """``details`` naming, for each row of an order id several customers claim, every
+    customer with the lines they are on ("order 'SO-1' of customers 'C1' (line 5),
+    'C2' (line 9)")."""
+    hit = np.asarray(rows, dtype=bool)
+    sub = pd.DataFrame(
+        {
+            "order_id": values["order_id"].to_numpy()[hit],
+            "customer_id": values["customer_id"].to_numpy()[hit],
+            "line": np.asarray(lines)[hit],
+        }
+    )
+    said = {}
+    for order, group in sub.groupby("order_id", sort=False):
+        per = group.groupby("customer_id", sort=True)["line"].apply(
+            lambda s: ", ".join(str(x) for x in s.head(3))
+        )
+        said[order] = f"order {order!r} of customers " + ", ".join(
+            f"{c!r} (line {ls})" for c, ls in per.items()
+        )
+    out = details.copy()
+    out[hit] = sub["order_id"].map(said).to_numpy()
+    return out
+
+
 def _first_reasons(
     mapped: _Mapped,
     required: list[str],
@@ -1145,6 +1189,8 @@ def _map_orders(
             if column in has:
                 negative = reasons.isna() & (values[column] < 0).fillna(False).to_numpy()
                 reasons = reasons.mask(negative, f"negative_{column}")
+                if negative.any():  # the value, as the rows' detail (reviewed: it was empty)
+                    details = _written(details, negative, src.raw, mapped, column)
     notes: dict[str, dict[str, int]] = {}
     if "order_id" in has and lines_mode:
         candidate = reasons.isna()
@@ -1156,6 +1202,8 @@ def _map_orders(
         several = pd.Series(False, index=values.index)
         several[owners.index] = (n_customers > 1).to_numpy()
         reasons = reasons.mask(several, "order_with_several_customers")
+        if several.any():  # whose: every customer the order id names, with their lines
+            details = _owners(details, several, values, src.lines)
         # an order missing a line would be summed short: its other lines go too
         # (copies of a line are not part of the order and do not count)
         broken = values.loc[reasons.notna() & (reasons != "duplicate_row"), "order_id"].dropna()

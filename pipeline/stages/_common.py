@@ -81,6 +81,15 @@ def mark_stale(stage: str, error: BaseException) -> bool:
     return True
 
 
+def _about_the_data(err: BaseException) -> bool:
+    """Errors that name a file, table, column and values to fix: reading, ingest, ledger."""
+    from pipeline.ingest import IngestError
+    from pipeline.ledger import LedgerError
+    from pipeline.reading import ReadError
+
+    return isinstance(err, (ReadError, IngestError, LedgerError))
+
+
 def stage_main(run: Callable[[Params], None]) -> None:
     """Configure logging, load ``params.yaml`` (or ``$PIPELINE_PARAMS``), run, time it.
 
@@ -105,5 +114,9 @@ def stage_main(run: Callable[[Params], None]) -> None:
         log.error("stage %s failed: %s%s", stage, err, noted)
         if hint := restore_hint(stage):
             log.error("%s", hint)
+        if _about_the_data(err):
+            # a problem of the shop's files, said in full above: no traceback after it,
+            # so the message is the last thing on the screen (a bug keeps its traceback)
+            sys.exit(1)
         raise
     log.info("stage finished in %.1f s", time.perf_counter() - start)

@@ -174,7 +174,9 @@ def gate(
     """Decide the new version's alias against the current champion, and set it."""
     name = params.registry.model_name
     champion = tracking.alias_version(c, name, registry.CHAMPION)
-    if champion is None:
+    if params.score.as_of is not None:
+        decision = registry.forward_test(params.score.as_of)
+    elif champion is None:
         decision = registry.first_version()
     else:
         previous = tracking.read_table(c, champion.run_id, PREDICTIONS_TABLE)
@@ -194,7 +196,8 @@ def gate(
                 config=params.registry,
                 seed=params.train.seed,
             )
-    tracking.set_alias(c, name, decision.alias, logged.version)
+    if decision.alias != registry.FORWARD_TEST:
+        tracking.set_alias(c, name, decision.alias, logged.version)
     tracking.set_tags(
         c,
         logged.run_id,
