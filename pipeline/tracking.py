@@ -254,7 +254,18 @@ def run_name(
     characters) tells apart runs of the same params on different code: without it, a
     reviewer's runs table read "baseline" twelve times over nine commits.
     """
-    parts = [f"{k}={v}" for k, v in list(changed.items())[:max_params]]
+
+    # the knobs first, the shop's file mapping last (a shop's own data changes every
+    # source.files and source.columns key against the committed defaults, and "+50
+    # more" hid the one param two runs differed in); a file by its name, not its path
+    def shop_mapping(key: str) -> bool:
+        return key.startswith(("source.files.", "source.columns.", "source.read."))
+
+    ordered = sorted(changed.items(), key=lambda kv: shop_mapping(kv[0]))
+    parts = [
+        f"{k}={Path(v).name if k.startswith('source.files.') and isinstance(v, str) else v}"
+        for k, v in ordered[:max_params]
+    ]
     if len(changed) > max_params:
         parts.append(f"+{len(changed) - max_params} more")
     name = ", ".join(parts)

@@ -42,6 +42,20 @@ def test_run_names_say_what_changed():
     assert tracking.run_name({}, None, commit="unknown") == "baseline"
     many = {f"p{i}": i for i in range(5)}
     assert tracking.run_name(many, None) == "p0=0, p1=1, p2=2, +2 more"
+    # reviewed on a shop's own data: every run read "source.kind=files,
+    # source.files.orders=/tmp/shop4/orders_export.csv, ..., +50 more", and two runs
+    # that differed in source.export_date alone looked the same
+    own = {
+        "source.kind": "files",
+        "source.files.orders": "/tmp/shop4/orders_export.csv",
+        "source.files.customers": "/tmp/shop4/customers.csv",
+        "source.columns.orders.customer_id": "cust",
+        "source.export_date": "2025-12-14",
+    }
+    assert tracking.run_name(own, None) == (
+        "source.kind=files, source.export_date=2025-12-14, "
+        "source.files.orders=orders_export.csv, +2 more"
+    )
 
 
 def test_customer_key_is_made_once_and_private(tmp_path):
