@@ -187,7 +187,12 @@ _ONE_DAY_FACT = (
 # again from a window's side ("no orders in the last 90 days; usually 4.5 orders", "no
 # spend in the last 180 days" beside "last order 183 days ago; usually every 18 days").
 _SILENCE_SAID = r"(?:^|; )last order [\d,]+ days? ago|one order so far, |^no order for "
-_SILENCE_AGAIN = r"^no orders in the last |^no spend in the last "
+_SILENCE_AGAIN = r"^no orders in the last |^no spend in the last |^spent 0\.00 in the last "
+
+
+# two days of purchases: "last order 79 days ago, 2 days after their first" beside
+# "ordered on two days so far, 2 days apart" or "ordered on 2 days in 3 months"
+_TWO_DAYS_FACT = r"after their first$|ordered on two days so far|ordered on 2 days\b"
 
 
 def _facts(texts: np.ndarray) -> list[np.ndarray]:
@@ -195,7 +200,12 @@ def _facts(texts: np.ndarray) -> list[np.ndarray]:
     s = pd.Series(texts, dtype=object)
     gap = s.str.extract(_GAP_FACT)[0].to_numpy(dtype=object)
     one_day = s.str.contains(_ONE_DAY_FACT, regex=True, na=False).to_numpy()
-    return [gap, np.where(one_day, "one day", None).astype(object)]
+    two_days = s.str.contains(_TWO_DAYS_FACT, regex=True, na=False).to_numpy()
+    return [
+        gap,
+        np.where(one_day, "one day", None).astype(object),
+        np.where(two_days, "two days", None).astype(object),
+    ]
 
 
 def _drop_restated(

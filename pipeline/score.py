@@ -84,7 +84,8 @@ COLUMN_DOCS: dict[str, str] = {
     "risk_band": "low, medium or high churn probability (the cut-offs: score.band_thresholds, "
     "on the workbook's first sheet)",
     "days_since_last_order": "whole days from the last order to the as-of date",
-    "usual_gap_days": "the customer's usual days between orders (the shop's, for one order)",
+    "usual_gap_days": "the customer's usual days between orders (the shop's, for a customer "
+    "who bought on fewer than three days)",
     "loyalty_type": "premium, inertia, convenience, monopoly, incentive, price or latent (the "
     "workbook's first sheet says what each means)",
     "loyalty_type_probability": "how sure the type classifier is (empty: rule-based type)",

@@ -141,6 +141,57 @@ def test_a_quick_resolution_is_no_risk_reason() -> None:
     ]
 
 
+def test_returns_worth_pennies_of_the_years_spend_are_no_reason() -> None:
+    """Reviewed on Online Retail: "1 return in the last year" (one cancelled line of
+    12.75 in a year of about 880) and "returned 1% of spend" were customers' only
+    reasons; the README puts the bar at 5% of the year's spend."""
+    columns = dict(
+        returns_365d=[1, 1, 2], returns_90d=[1, 1, 2], returned_amount_share_365d=[0.01, 0.2, NA]
+    )
+    assert say("returns_365d", **columns) == [
+        None,
+        "1 return in the last year",
+        "2 returns in the last year",
+    ]
+    assert say("returns_90d", **columns) == [
+        None,
+        "1 return in the last 90 days",
+        "2 returns in the last 90 days",
+    ]
+    assert say("returned_amount_share_365d", **columns) == [
+        None,
+        "returned 20% of spend in the last year",
+        None,
+    ]
+
+
+def test_two_days_of_purchases_are_said_as_such_not_as_a_habit() -> None:
+    """Reviewed on Online Retail: 12432 bought on 20 and 22 June 2011, then nothing for
+    79 days, and read "last order 79 days ago; usually every 2 days"."""
+    columns = dict(
+        days_since_last_order=[79.0, 79.0, 1.0],
+        order_gap_mean_days=[2.0, 2.0, 2.0],
+        purchase_days_total=[2, 5, 2],
+    )
+    assert say("days_since_last_order", **columns) == [
+        "last order 79 days ago, 2 days after their first",
+        "last order 79 days ago; usually every 2 days",
+        "last order 1 day ago, 2 days after their first",
+    ]
+    assert say("order_gap_mean_days", **columns) == [
+        "ordered on two days so far, 2 days apart",
+        "usually orders every 2 days",
+        "ordered on two days so far, 2 days apart",
+    ]
+    # and never "on schedule" on one gap
+    frame = with_norms(pd.DataFrame(columns))
+    assert catalogue.is_strength(BY_NAME["days_since_last_order"], frame).tolist() == [
+        False,
+        False,
+        False,
+    ]
+
+
 def test_counts_are_singular_plural_and_none() -> None:
     out = say(
         "late_deliveries_90d",

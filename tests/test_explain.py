@@ -413,6 +413,46 @@ def test_a_window_of_silence_is_not_said_again_beside_the_silence() -> None:
     alone = reasons(values.drop(columns="days_since_last_order"), frame, k=2).iloc[0]
     assert alone["reason_1"] == "no orders in the last 90 days; usually 4.5 orders"
     assert alone["reason_2"] == "no spend in the last 180 days"
+    # and its spend said as a figure: "spent 0.00 in the last 90 days; 3,942.89 a quarter
+    # on average in the nine months before" beside "last order 101 days ago" (reviewed)
+    frame = frame.assign(
+        days_since_last_order=101.0,
+        spend_90d=0.0,
+        spend_365d=11_828.67,
+        first_order_age_days=500.0,
+        tenure_days=500.0,
+    )
+    values = values.drop(columns="spend_trend_90d").assign(spend_90d=0.5)
+    out = reasons(values, frame, k=2).iloc[0]
+    assert out["reason_1"] == "last order 101 days ago; usually every 18 days"
+    assert out["reason_2"] == "1 complaint open for 34 days"
+
+
+def test_two_days_of_purchases_are_said_once() -> None:
+    """Reviewed: "ordered on 2 days in 3 months as a customer" beside the recency
+    reason that says it already."""
+    frame = pd.DataFrame(
+        {
+            "days_since_last_order": [79.0],
+            "order_gap_mean_days": [2.0],
+            "orders_total": [3.0],
+            "purchase_days_total": [2.0],
+            "tenure_days": [81.0],
+            "complaints_unresolved_now": [1.0],
+            "complaint_open_days_max_now": [34.0],
+        }
+    )
+    values = pd.DataFrame(
+        {
+            "days_since_last_order": [0.9],
+            "purchase_days_total": [0.5],
+            "complaints_unresolved_now": [0.2],
+            "_base": [-1.0],
+        }
+    )
+    out = reasons(values, frame, k=2).iloc[0]
+    assert out["reason_1"] == "last order 79 days ago, 2 days after their first"
+    assert out["reason_2"] == "1 complaint open for 34 days"
 
 
 def test_a_customer_on_schedule_gets_no_recency_reason_from_bgnbd() -> None:

@@ -81,3 +81,44 @@ def test_segment_rules() -> None:
 
     assert out.name == "segment"
     assert out.to_dict() == {name: segment for name, (_, segment) in CASES.items()}
+
+
+def test_a_rhythm_longer_than_the_horizon_is_no_early_warning() -> None:
+    """Reviewed on Online Retail: 146 of 393 on the call list (16 of its top 30) bought
+    every 90 days or less often, "on schedule", yet early warnings: no order within 90
+    days is their normal. A fast rhythm at the same risk is a warning."""
+    frame = pd.DataFrame(
+        {
+            "days_since_last_order": [25.0, 25.0, 25.0, 25.0],
+            "due_days": [700.0, 40.0, 700.0, 700.0],
+            "usual_gap_days": [612.0, 30.0, 612.0, 612.0],
+            "own_rhythm": [True, True, False, True],
+            "churn_probability": [0.77, 0.77, 0.77, 0.77],
+            "churn_probability_prev": [0.75, 0.75, 0.75, 0.3],
+        },
+        index=["twice_a_year", "monthly", "shops_rhythm", "slow_but_rising"],
+    )
+    out = assign_segments(frame, horizon_days=90, high_risk=0.6, rising_by=0.15, rising_floor=0.3)
+    assert out.to_dict() == {
+        "twice_a_year": "steady",
+        "monthly": "early_warning",
+        "shops_rhythm": "early_warning",  # no rhythm of their own: the shop's holds
+        "slow_but_rising": "steady",  # its risk rises with every day of its long gap
+    }
+
+
+def test_one_gap_is_no_rhythm_of_ones_own() -> None:
+    """Reviewed: bought on 20 and 22 June, then silent for 79 days: "usually every 2
+    days", lapsing since day 3. Below three days of purchases the shop's rhythm holds."""
+    frame = pd.DataFrame(
+        {
+            "days_since_last_order": [79.0, 79.0, 10.0, 10.0],
+            "order_gap_mean_days": [2.0, 2.0, 30.0, 40.0],
+            "order_gap_std_days": [NA, 1.0, 5.0, 8.0],
+            "purchase_days_total": [2, 3, 5, NA],
+        }
+    )
+    out = rhythm(frame)
+    assert out["own_rhythm"].tolist() == [False, True, True, True]
+    assert out["usual_gap_days"].tolist()[0] == 30.0  # the median of the others: 2, 30, 40
+    assert out["usual_gap_days"].tolist()[1:] == [2.0, 30.0, 40.0]
