@@ -116,6 +116,10 @@ def forward_report(
         predictions, on="customer_id", how="left", validate="one_to_one"
     )
     frame = frame.merge(happened, on="customer_id", how="left", validate="one_to_one")
+    # by customer, not as the file lists them: the bootstrap's resamples (and so its
+    # intervals) then depend on who was scored, not on who made the lists (the lists
+    # come first in customers.csv, and a change of segments moved the intervals)
+    frame = frame.sort_values("customer_id", ignore_index=True, kind="stable")
     y = frame["churned"].to_numpy(dtype=int)
     scores = {SHIPPED: frame["churn_probability"].to_numpy(dtype=float)} | {
         name: frame[f"p_{name}"].to_numpy(dtype=float)
