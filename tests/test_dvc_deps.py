@@ -109,3 +109,26 @@ def test_the_committed_lock_matches_the_committed_code() -> None:
     assert not stale, (
         f"dvc.lock was not re-locked after {stale} changed: run `make run` and commit dvc.lock"
     )
+
+
+def test_no_stage_depends_on_a_file_inside_another_stages_folder() -> None:
+    """Reviewed: the score stage depended on reports/plots/calibration.csv, inside the
+    train stage's folder output. With train restored from DVC's run cache after `git
+    pull`, DVC resolved the file through the folder as the committed dvc.lock recorded
+    it, an object a clone that never ran that state does not hold: `make
+    forward-online-retail` failed with "failed to load directory ('reports', 'plots')".
+    A stage depends on another's folder whole, or on its single-file outputs."""
+    folders = {
+        out: name
+        for name, stage in STAGES.items()
+        for out in (next(iter(o)) if isinstance(o, dict) else o for o in stage.get("outs", []))
+        if not Path(out).suffix  # a folder output (files have an extension)
+    }
+    inside = [
+        (name, dep, folders[folder])
+        for name, stage in STAGES.items()
+        for dep in stage.get("deps", [])
+        for folder in folders
+        if dep.startswith(folder + "/") and folders[folder] != name
+    ]
+    assert not inside, inside
