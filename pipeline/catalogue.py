@@ -33,6 +33,9 @@ name features (and a few derived norms, :data:`NORMS`) in braces, with a format 
     them: 85 days and 21 hours is "85 days", never "86 days" beside an 85;
 ``{x|duration}``
     days as "45 days", "7 months" or "3 years";
+``{x|months}``
+    days as "less than a month", "1 month", "16 months" or "3 years" (a duration set
+    against the shop's: both in the same units);
 ``{x|%}``, ``{x|money}``, ``{x|1}``
     a percentage, a whole amount of money, one decimal (dropped when zero);
 ``{x|1 order}``
@@ -383,6 +386,9 @@ SHOP_NORMS: dict[str, str] = {
     "shop_discounted_order_share_365d": "discounted_order_share_365d",
     "shop_discount_depth_mean_365d": "discount_depth_mean_365d",
     "shop_promotion_day_order_share_365d": "promotion_day_order_share_365d",
+    "shop_spend_365d": "spend_365d",
+    "shop_spend_total": "spend_total",
+    "shop_distinct_products_365d": "distinct_products_365d",
 }
 # the shop's medians, under their own names for the templates that name them as they are
 NORMS.update({n: (lambda f, n=n: _col(f, n)) for n in SHOP_NORMS})
@@ -390,6 +396,21 @@ NORMS.update({n: (lambda f, n=n: _col(f, n)) for n in SHOP_NORMS})
 # How far from the shop's median a value must lie to be said against it: "3.9/5; half
 # the shop's customers rate over 4.0" reads as a difference nobody would act on.
 SHOP_GAP = 0.1
+
+
+def _not_above_shop(feature: str, when: Predicate | None = None) -> Predicate:
+    """Rows whose value is not clearly above the shop's median (or with no median):
+    where more is better (spend, tenure, orders, ratings), a value above the shop's is
+    a strength, never a reason the customer may leave (reviewed: "spent 14,264.85 in
+    all" was the reason of 47% of a shop's call list, "customer for 38 months; half the
+    shop's customers for under 16 months" of 12%)."""
+
+    def test(f: pd.DataFrame) -> np.ndarray:
+        x, m = _col(f, feature), _col(f, f"shop_{feature}")
+        ok = (m.isna() | ~(x > (1 + SHOP_GAP) * m)).to_numpy()
+        return ok & when(f) if when is not None else ok
+
+    return test
 
 
 def _against_shop(
@@ -405,8 +426,11 @@ def _against_shop(
     """``template`` against the shop's median of ``feature`` (``shop_<feature>``):
     "; half the shop's customers {verb} over {median}{after}" when the customer's value
     lies at least :data:`SHOP_GAP` below it, "under" when as far above (``above``), and
+    (a duration: both in months or years, never "38 days" beside "16 months")
     nothing (the next phrase) when it is close, zero or not known."""
     norm = f"shop_{feature}"
+    if spec == "duration":
+        template, spec = template.replace("|duration}", "|months}"), "months"
 
     def side(sign: int) -> Predicate:
         def test(f: pd.DataFrame) -> np.ndarray:
@@ -575,8 +599,12 @@ CATALOGUE: tuple[Feature, ...] = (
             verb="order",
             after=" a month",
             when=_bought_on_several_days,
+            above=False,
         ),
-        Phrase("{order_rate_per_30d|1 order} a month on average", _bought_on_several_days),
+        Phrase(
+            "{order_rate_per_30d|1 order} a month on average",
+            _not_above_shop("order_rate_per_30d", _bought_on_several_days),
+        ),
     ),
     _f(
         "recency_share_of_tenure",
@@ -943,8 +971,11 @@ CATALOGUE: tuple[Feature, ...] = (
             "rating_mean_365d",
             "1",
             verb="rate",
+            above=False,
         ),
-        "rates orders {rating_mean_365d|1}/5 on average",
+        Phrase(
+            "rates orders {rating_mean_365d|1}/5 on average", _not_above_shop("rating_mean_365d")
+        ),
         absent="no ratings given",
         strength=Phrase(
             "rates orders {rating_mean_365d|1}/5 on average", _ge("rating_mean_365d", 4.5)
@@ -1017,14 +1048,18 @@ CATALOGUE: tuple[Feature, ...] = (
         "monetary",
         "spend",
         "spend in the last year",
-        "spent {spend_365d|money} in the last year",
+        *_against_shop(
+            "spent {spend_365d|money} in the last year", "spend_365d", "money", above=False
+        ),
+        Phrase("spent {spend_365d|money} in the last year", _not_above_shop("spend_365d")),
     ),
     _f(
         "spend_total",
         "monetary",
         "spend",
         "spend in all",
-        "spent {spend_total|money} in all",
+        *_against_shop("spent {spend_total|money} in all", "spend_total", "money", above=False),
+        Phrase("spent {spend_total|money} in all", _not_above_shop("spend_total")),
     ),
     _f(
         "net_spend_365d",
@@ -1039,8 +1074,12 @@ CATALOGUE: tuple[Feature, ...] = (
             "spent {net_spend_365d|money} in the last year after returns",
             "net_spend_365d",
             "money",
+            above=False,
         ),
-        "spent {net_spend_365d|money} in the last year after returns",
+        Phrase(
+            "spent {net_spend_365d|money} in the last year after returns",
+            _not_above_shop("net_spend_365d"),
+        ),
     ),
     _f(
         "spend_trend_90d",
@@ -1077,8 +1116,12 @@ CATALOGUE: tuple[Feature, ...] = (
             "order_value_mean_365d",
             "money",
             when=_kept_their_spend,
+            above=False,
         ),
-        Phrase("average order {order_value_mean_365d|money}", _kept_their_spend),
+        Phrase(
+            "average order {order_value_mean_365d|money}",
+            _not_above_shop("order_value_mean_365d", _kept_their_spend),
+        ),
     ),
     _f(
         "quantity_per_order_mean_365d",
@@ -1103,7 +1146,17 @@ CATALOGUE: tuple[Feature, ...] = (
         "monetary",
         "spend",
         "different products bought in the last year",
-        "{distinct_products_365d|different product} in the last year",
+        *_against_shop(
+            "{distinct_products_365d|different product} in the last year",
+            "distinct_products_365d",
+            "different product",
+            verb="buy",
+            above=False,
+        ),
+        Phrase(
+            "{distinct_products_365d|different product} in the last year",
+            _not_above_shop("distinct_products_365d"),
+        ),
     ),
     # --------------------------------------------------------------- engagement
     _f(
@@ -1167,8 +1220,12 @@ CATALOGUE: tuple[Feature, ...] = (
             "duration",
             verb="for",
             when=_tenure_of_its_own,
+            above=False,
         ),
-        Phrase("customer for {tenure_days|duration}", _tenure_of_its_own),
+        Phrase(
+            "customer for {tenure_days|duration}",
+            _not_above_shop("tenure_days", _tenure_of_its_own),
+        ),
         strength=Phrase("customer for {tenure_days|duration}", _ge("tenure_days", 730)),
     ),
     _f(
@@ -1298,6 +1355,18 @@ def _elapsed(values: pd.Series) -> pd.Series:
     return text.where(values >= 1, "less than a day")
 
 
+def _months(values: pd.Series) -> pd.Series:
+    """Days as "less than a month", "1 month", "16 months" or "3 years"."""
+    months = (values / 30.4375).round().astype("int64")
+    years = (values / 365.25).round().astype("int64")
+    text = months.map("{:,}".format) + pd.Series(
+        np.where(months == 1, " month", " months"), index=values.index
+    )
+    return text.where(months >= 1, "less than a month").where(
+        values < 730, years.map("{:,} years".format)
+    )
+
+
 def _duration(values: pd.Series) -> pd.Series:
     months = (values / 30.4375).round().astype("int64")
     years = (values / 365.25).round().astype("int64")
@@ -1329,6 +1398,8 @@ def _format(values: pd.Series, spec: str | None) -> pd.Series:
         return _elapsed(values)
     if spec == "duration":
         return _duration(values)
+    if spec == "months":
+        return _months(values)
     return _count(values, spec)
 
 

@@ -167,7 +167,7 @@ def plan_rules(
                 "export date detected: the data are dense until %s; %d lone rows after it "
                 "are quarantined (set source.export_date to override)",
                 f"{found.last_dense_day:%Y-%m-%d}",
-                found.lone_rows,
+                found.lone_rows + n,  # those dated after the ingest too, as the ledger
             )
         else:
             note = ""

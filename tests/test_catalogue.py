@@ -192,6 +192,29 @@ def test_two_days_of_purchases_are_said_as_such_not_as_a_habit() -> None:
     ]
 
 
+def test_more_than_the_shops_spend_or_products_is_no_reason() -> None:
+    """Reviewed: "spent 14,264.85 in all" was a reason on 47% of a shop's call list and
+    "484 different products in the last year" (the shop's median: 41) a customer's only
+    one, while the report said of both "the lower, the riskier"."""
+    columns = dict(
+        spend_total=[14_264.85, 300.0, 1_000.0],
+        shop_spend_total=[2_000.0, 2_000.0, NA],
+        distinct_products_365d=[484.0, 12.0, 40.0],
+        shop_distinct_products_365d=[41.0, 41.0, NA],
+    )
+    assert say("spend_total", **columns) == [
+        None,
+        "spent 300.00 in all; half the shop's customers over 2,000.00",
+        "spent 1,000.00 in all",  # no shop to compare with
+    ]
+    assert say("distinct_products_365d", **columns) == [
+        None,
+        "12 different products in the last year; half the shop's customers buy over 41 "
+        "different products",
+        "40 different products in the last year",
+    ]
+
+
 def test_counts_are_singular_plural_and_none() -> None:
     out = say(
         "late_deliveries_90d",
@@ -583,15 +606,18 @@ def test_a_fact_with_no_norm_of_its_own_is_said_against_the_shops_median() -> No
     ]
     tenure = say(
         "tenure_days",
-        tenure_days=[243.0, 900.0, 260.0],
-        first_order_age_days=[243.0, 900.0, 260.0],
-        purchase_days_total=[3, 3, 3],
-        shop_tenure_days=[670.0, 670.0, 250.0],
+        tenure_days=[243.0, 900.0, 260.0, 38.0],
+        first_order_age_days=[243.0, 900.0, 260.0, 38.0],
+        purchase_days_total=[3, 3, 3, 3],
+        shop_tenure_days=[670.0, 670.0, 250.0, 487.0],
     )
     assert tenure == [
         "customer for 8 months; half the shop's customers for over 22 months",
-        "customer for 2 years; half the shop's customers for under 22 months",
+        # longer than the shop's: a strength, never a reason they may leave (reviewed)
+        None,
         "customer for 9 months",  # within a tenth of the shop's: no difference to act on
+        # reviewed: "customer for 38 days; half the shop's customers for over 16 months"
+        "customer for 1 month; half the shop's customers for over 16 months",
     ]
     rating = say("rating_mean_365d", rating_mean_365d=[3.2], shop_rating_mean_365d=[4.4])
     assert rating == ["rates orders 3.2/5 on average; half the shop's customers rate over 4.4"]

@@ -791,3 +791,25 @@ def test_a_contact_written_twice_with_another_arm_is_quarantined_whole(tmp_path)
         "customer_id,campaign: one contact written twice with another arm or play": 2,
         "customer_id,campaign: duplicate key": 1,
     }
+
+
+def test_the_export_warning_counts_every_row_it_quarantines(tmp_path, caplog) -> None:
+    """Reviewed: "3 lone rows after it are quarantined" while the ledger quarantined 4:
+    the row dated after the ingest day (2027) was left out of the warning's count."""
+    import logging
+
+    days = pd.date_range("2024-01-01", "2024-12-31")
+    dense = [order(f"o{i}", at=str(d.date())) for i, d in enumerate(days.repeat(3))]
+    lone = [
+        order("l0", at="2025-01-20"),
+        order("l1", at="2025-02-03"),
+        order("l2", at="2025-02-03"),
+    ]
+    typo = [order("t0", at="2099-01-05")]
+    raw = _raw_dir(tmp_path, {"orders": orders(*dense, *lone, *typo)})
+    with caplog.at_level(logging.WARNING):
+        rules, facts = _plan(raw)
+    assert "4 lone rows lie after it" in facts["export_date_from"], facts
+    assert "4 lone rows after it are quarantined" in caplog.text, caplog.text
+    checked = check_rows(orders(*dense, *lone, *typo), TABLES["orders"], rules)
+    assert sum(checked.tally.reasons.values()) == 4

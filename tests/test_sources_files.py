@@ -758,6 +758,12 @@ def test_numbers_and_markers_are_read_as_the_file_writes_them() -> None:
         "channel": {"(empty)": 1, "N/A": 1},
     }
     assert result.details["orders"]["read"]["decimal"] == ", (detected)"
+    assert result.details["orders"]["read"]["thousands"] == ". (detected)"  # 1.250,50
+    # reviewed: "thousands: , (detected)" of a file whose values group no digits; its
+    # thousands mark is then the default, not a finding
+    plain = map_tables({"orders": raw.assign(amount=["12.50", "87.20", "3", "4.1"])}, {})
+    assert plain.details["orders"]["read"]["decimal"] == ". (detected)"
+    assert plain.details["orders"]["read"]["thousands"] == ", (default)"
 
 
 @pytest.mark.parametrize("decimal", [None, ","])

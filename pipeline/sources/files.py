@@ -598,7 +598,10 @@ def _file_formats(
         )
         if evidence.comma or evidence.point:
             detected.append("decimal")
-        if thousands is None and (evidence.comma or evidence.point or evidence.grouped):
+        # detected only when values group digits with it; otherwise it is the default
+        # (the mark that is not the decimal one): "thousands: , (detected)" in a
+        # comma-delimited file read as found in the data (reviewed)
+        if thousands is None and evidence.grouped:
             detected.append("thousands")
     else:
         decimal_used = decimal

@@ -45,7 +45,20 @@ def run(params: Params) -> None:
         baselines = predictions.drop(columns=["cutoff"]).filter(regex=r"^(customer_id|p_)")
         baselines = baselines.drop(columns=["p_lightgbm"])
         report = forward.forward_report(shipped_list, baselines, happened, params, as_of=as_of)
-    log.info("%s", forward.render(report))
+    # one line here: `python -m pipeline.forward` (make forward's last step) prints the
+    # table, which the stage's log and the command printed twice (reviewed)
+    if report.get("evaluable"):
+        m = report["metrics"]["shipped"]
+        log.info(
+            "forward test as of %s: the list's ROC-AUC %.4f, Brier %.4f on %d customers "
+            "(reports/forward.json; `python -m pipeline.forward` prints the table)",
+            report["as_of"],
+            m["roc_auc"],
+            m["brier"],
+            report["customers"],
+        )
+    else:
+        log.info("forward test: %s", report.get("reason"))
     io.write_json(report, REPORTS / "forward.json")
 
 
