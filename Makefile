@@ -87,10 +87,10 @@ exp: install
 	$(VENV)/bin/dvc exp run $(addprefix -S ,$(SET))
 	$(VENV)/bin/dvc metrics diff
 
-# The experiments' params and headline that differ, as a table with six decimals: DVC's
-# own table rounds to five whatever --precision says (it applies it to --csv only).
+# The experiments' params and headline that differ, as a table with ten significant digits:
+# DVC's own table rounds to five decimals whatever --precision says (it applies it to --csv only).
 exps: install
-	@$(VENV)/bin/dvc exp show --no-pager --only-changed --drop '.*/.*' --csv --precision 6 \
+	@$(VENV)/bin/dvc exp show --no-pager --only-changed --drop '.*/.*' --csv --precision 10 \
 	  | $(PY) -c "import sys, pandas as pd; print(pd.read_csv(sys.stdin, dtype=str, keep_default_na=False).to_string(index=False))"
 
 # Two MLflow runs side by side (default: the champion and the run behind the workspace's

@@ -215,6 +215,45 @@ def test_more_than_the_shops_spend_or_products_is_no_reason() -> None:
     ]
 
 
+def test_more_orders_a_longer_tie_or_a_seasons_spend_is_no_reason() -> None:
+    """Reviewed on the embedded list: "80 orders in 19 months as a customer" (4.2 a
+    month, the shop's median 1), "first order 23 months ago" (the shop's 20) and
+    "spent 1,560.33 in this season last year" were reasons the customer may leave."""
+    columns = dict(
+        orders_total=[80.0, 5.0],
+        tenure_days=[580.0, 580.0],
+        order_rate_per_30d=[4.2, 0.26],
+        shop_order_rate_per_30d=[1.0, 1.0],
+        first_order_age_days=[700.0, 400.0],
+        shop_first_order_age_days=[610.0, 610.0],
+        purchase_days_total=[60, 4],
+        spend_same_window_last_year=[1_560.33, 0.0],
+    )
+    assert say("orders_total", **columns) == [None, "5 orders in 19 months as a customer"]
+    assert say("first_order_age_days", **columns) == [None, "first order 13 months ago"]
+    assert say("spend_same_window_last_year", **columns) == [
+        None,
+        "spent 0.00 in this season last year",
+    ]
+
+
+def test_a_visit_and_two_days_of_purchases_say_no_rhythm() -> None:
+    """Reviewed: "last visit 195 days ago; last order 321 days ago, usually every 101
+    days" beside usual_gap_days 26.1 (the shop's: one gap is no rhythm)."""
+    out = say(
+        "days_since_last_session",
+        days_since_last_session=[195.0, 195.0],
+        days_since_last_order=[321.0, 321.0],
+        order_gap_mean_days=[101.2, 20.0],
+        purchase_days_total=[2, 9],
+        orders_total=[2, 9],
+    )
+    assert out == [
+        "last visit 195 days ago; last order 321 days ago, 101 days after their first",
+        "last visit 195 days ago; last order 321 days ago, usually every 20 days",
+    ]
+
+
 def test_counts_are_singular_plural_and_none() -> None:
     out = say(
         "late_deliveries_90d",

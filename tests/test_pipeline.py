@@ -68,6 +68,18 @@ def test_outputs_are_where_the_readme_says(shop):
     tolerance = 0.0101 + 0.00005 * scored["expected_value"]
     assert ((scored["value_at_risk"] - expected).abs() <= tolerance).all()
     assert call["reason_1"].notna().all() and call["recommended_action"].notna().all()
+    # the reasons' numbers are the columns' (reviewed: "last order 86 days ago" beside
+    # 85; "usually every 101 days" beside a usual gap of 26.1, the shop's)
+    said = scored[["reason_1", "reason_2", "reason_3", "keeps_them"]].astype("string")
+    for column in said:
+        ago = said[column].str.extract(r"last order ([\d,]+) days? ago")[0]
+        has = ago.notna()
+        days = ago[has].str.replace(",", "").astype(int)
+        assert (days == scored.loc[has, "days_since_last_order"]).all(), column
+        gap = said[column].str.extract(r"usually every ([\d,]+) days?")[0]
+        has = gap.notna()
+        gap = gap[has].str.replace(",", "").astype(float)
+        assert ((gap - scored.loc[has, "usual_gap_days"]).abs() <= 1).all(), column
     assert (shop / "data/scored/at_risk.xlsx").stat().st_size > 10_000
     assert "<svg" in (shop / "reports/retention_report.html").read_text()
     assert set(scored["loyalty_type_source"]) == {"classifier"}
@@ -624,6 +636,9 @@ def test_metrics_diff_and_exp_show_compare_with_the_committed_baseline(shop):
     table = run_in_shell(shop, "make exps").stdout
     assert "train.learning_rate" in table.splitlines()[0]
     assert re.search(r"\b0\.\d{6}\b", table), table
+    # money keeps its cents (reviewed: six significant digits wrote 965922.74 as 965923)
+    total = read_json(shop / "metrics.json")["list"]["value_at_risk_total"]
+    assert f"{total:.2f}".rstrip("0").rstrip(".") in table, (total, table)
 
 
 def test_plots_and_reports_follow_the_revision(shop):
@@ -775,6 +790,8 @@ def test_back_at_the_baseline_the_workspace_run_is_the_baselines_again(shop):
     tags = run_record(db, back["run_id"])[2]
     assert tags["mlflow.runName"].startswith("baseline @"), tags["mlflow.runName"]
     assert back["version"] == "1" and back["run_id"] != experiment["run_id"]
+    # its alias as the registry has it now (the search for it left them empty)
+    assert back["alias"] == {v: a for a, v in aliases(db).items()}.get("1"), aliases(db)
     assert db.execute("select count(*) from runs").fetchone()[0] == runs
     assert db.execute("select count(*) from model_versions").fetchone()[0] == versions
     # the files are the baseline run's: its call list, as MLflow holds it

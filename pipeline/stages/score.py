@@ -159,7 +159,11 @@ def connect_canonical() -> dict[str, ibis.Table]:
 def currency(params: Params) -> str:
     if params.score.currency:
         return params.score.currency
-    return "GBP" if params.source.kind == "online_retail" else "the shop's currency"
+    return (
+        "GBP"
+        if params.source.kind == "online_retail"
+        else "the shop's currency, as in its files (set score.currency to name it)"
+    )
 
 
 def economics(params: Params) -> Economics:
@@ -286,7 +290,12 @@ def workbook(
             ("Horizon", f"{about['horizon_days']} days: churned = no order within it"),
             ("Currency", about["currency"]),
             ("Model version", f"{about['model_version']} (sha-256 of models/churn/model.txt)"),
-            ("Expected value", about["value_source"]),
+            (
+                "Expected value",
+                f"what the customer is expected to spend over the next "
+                f"{about['horizon_days']} days if they stay ({about['value_source']}: LightGBM "
+                "on past customers' spend, net of returns)",
+            ),
             ("Plays from", about["plays_from"]),
             ("Previous snapshot", str(about["previous_cutoff"])),
             (

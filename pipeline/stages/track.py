@@ -280,7 +280,11 @@ def point_at(c, found, params: Params, root: Path) -> None:
     again): its run, version and alias now. Nothing is logged or registered twice."""
     versions = c.search_model_versions(f"run_id = '{found.info.run_id}'")
     version = str(versions[0].version) if versions else None
-    aliases = list(versions[0].aliases) if versions else []
+    # the search leaves a version's aliases empty; the version itself holds them
+    # (reviewed: "alias": null for the champion)
+    aliases = (
+        list(c.get_model_version(params.registry.model_name, version).aliases) if version else []
+    )
     info = {
         "run_id": found.info.run_id,
         "run_name": found.info.run_name,
