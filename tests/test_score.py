@@ -614,6 +614,29 @@ def test_a_listed_customer_with_no_reason_of_their_own_is_told_why_they_are_list
     )
     assert said[1].startswith("risk no higher than the shop's usual; past campaigns say")
     assert said[2] == "1 complaint open for 34 days" and pd.isna(said[3])
+    # a lapsing or early-warning customer whose only movers are strengths (never a
+    # reason) is told the fact of their segment, listed or not; a steady one nothing
+    scored = pd.DataFrame(
+        {
+            "reason_1": [None] * 6,
+            "list": [None, "call", None, None, None, None],
+            "segment": ["lapsing", "lapsing"] + ["early_warning"] * 2 + ["steady", "lapsed"],
+            "days_since_last_order": [48.7, 40.0, 16.0, 16.0, 3.0, 125.2],
+            "usual_gap_days": [14.8, 26.1, 44.6, 44.6, 10.0, 20.0],
+            "own_rhythm": [True, False, True, True, True, True],
+            "churn_probability": [0.35, 0.4, 0.3368, 0.61, 0.1, 0.9],
+            "churn_probability_prev": [0.3, 0.3, 0.1511, None, 0.1, 0.8],
+            "play_source": ["rules"] * 6,
+        }
+    )
+    assert fill_missing_reason(scored).tolist() == [
+        "last order 48 days ago, overdue: usually every 15 days",
+        "last order 40 days ago, overdue for the shop's usual rhythm (every 26 days)",
+        "risk up from 15% to 34% since the last snapshot",
+        "risk 61% within their usual rhythm",
+        None,
+        "no order for 125 days: lapsed",
+    ]
 
 
 def test_the_run_says_who_chose_the_plays_and_why() -> None:

@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 
 import ibis
+import numpy as np
 import pandas as pd
 
 import pipeline
@@ -44,6 +45,7 @@ from pipeline.score import (
     plays_from,
     score_customers,
     summarise_lists,
+    whole_days,
 )
 from pipeline.sources.files import parse_ids, read_choices, read_table_file
 from pipeline.stages._common import (
@@ -206,12 +208,45 @@ def explain_rows(scored: pd.DataFrame, features: pd.DataFrame, params: Params) -
 
 
 def fill_missing_reason(scored: pd.DataFrame) -> pd.Series:
-    """A listed customer with no concept raising their risk still gets a first reason.
+    """A listed customer, or one of a segment at risk (early warning, lapsing, lapsed),
+    with no concept raising their risk still gets a first reason: the fact that put
+    them in their segment.
 
     Campaign evidence can put a customer of ordinary risk on a list (the play keeps
     customers like them); the row then says so instead of leaving the reason blank.
     """
     reason = scored["reason_1"].copy()
+    segment = scored.get("segment", pd.Series(None, index=scored.index, dtype=object))
+    # a lapsing customer is overdue against a rhythm: that fact is a reason, when no
+    # concept of theirs says more (their strengths, above the shop's, are never one)
+    lapsing = (segment == "lapsing") & reason.isna()
+    if lapsing.any():
+        days = whole_days(scored.loc[lapsing, "days_since_last_order"]).astype("int64")
+        gap = scored.loc[lapsing, "usual_gap_days"].round().astype("int64")
+        own = scored.get("own_rhythm", pd.Series(True, index=scored.index))[lapsing]
+        said_days = "last order " + days.map("{:,}".format) + " days ago"
+        reason[lapsing] = said_days + np.where(
+            own.to_numpy(dtype=bool),
+            ", overdue: usually every " + gap.map("{:,}".format) + " days",
+            ", overdue for the shop's usual rhythm (every " + gap.map("{:,}".format) + " days)",
+        )
+    # an early warning's own fact: its risk, and how it moved since the last snapshot
+    warned = (segment == "early_warning") & reason.isna()
+    if warned.any():
+        p = scored.loc[warned, "churn_probability"].astype(float)
+        prev = scored.loc[warned, "churn_probability_prev"].astype(float)
+        now = (100 * p).round().astype("int64").map("{}%".format)
+        then = (100 * prev.fillna(0)).round().astype("int64").map("{}%".format)
+        reason[warned] = np.where(
+            prev.notna().to_numpy(),
+            "risk up from " + then + " to " + now + " since the last snapshot",
+            "risk " + now + " within their usual rhythm",
+        )
+    # a lapsed customer has met the churn definition: the silence says so
+    lapsed = (segment == "lapsed") & reason.isna()
+    if lapsed.any():
+        days = whole_days(scored.loc[lapsed, "days_since_last_order"]).astype("int64")
+        reason[lapsed] = "no order for " + days.map("{:,}".format) + " days: lapsed"
     blank = scored["list"].notna() & reason.isna()
     by_uplift = scored.get("play_source", pd.Series("", index=scored.index)) == "uplift model"
     reason[blank & by_uplift] = (
