@@ -769,19 +769,11 @@ def _first_reasons(
         new_missing = reasons.isna().to_numpy() & missing
         reasons = reasons.mask(new_bad, f"unparseable_{column}")
         reasons = reasons.mask(new_missing, f"missing_{column}")
-        written = mapped.source.get(column, column)
         if new_missing.any():
+            written = mapped.source.get(column, column)
             details = details.mask(new_missing, f"column {written!r} empty")
         if new_bad.any():
-            text = raw[written] if written in raw.columns else None
-            if isinstance(text, pd.DataFrame):  # a repeated column name
-                text = text.iloc[:, 0]
-            if text is None:
-                details = details.mask(new_bad, f"column {written!r}")
-            else:
-                shown = [f"column {written!r}: {v!r}" for v in text.to_numpy()[new_bad]]
-                details = details.copy()
-                details[new_bad] = shown
+            details = _written(details, new_bad, raw, mapped, column)
     return reasons, details
 
 
