@@ -577,12 +577,13 @@ def load_model(root: Path, name: str, ref: str = "champion"):
     return mlflow.pyfunc.load_model(uri)
 
 
-# The run behind the workspace's files (the track stage's reports/mlflow_run.json).
+# The run behind the workspace's files: the track stage writes where it went here.
 WORKSPACE = "workspace"
+RUN_INFO = Path("reports/mlflow_run.json")
 
 
 def _workspace_run(mlflow_client, root: Path) -> str:
-    path = root / "reports" / "mlflow_run.json"
+    path = root / RUN_INFO
     if not path.exists():
         raise LookupError("no run behind the workspace's files yet: run `make run`")
     run_id = json.loads(path.read_text())["run_id"]

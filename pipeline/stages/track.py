@@ -275,6 +275,13 @@ def tracked_run(c, experiment: str, state: str):
     return runs[0] if runs else None
 
 
+def write_run_info(**info: str | None) -> dict[str, str | None]:
+    """``reports/mlflow_run.json``: where the workspace's run is (``make compare``'s
+    ``workspace``), written by a new run and by a state logged before alike."""
+    io.write_json(info, tracking.RUN_INFO)
+    return info
+
+
 def point_at(c, found, params: Params, root: Path) -> None:
     """``reports/mlflow_run.json`` for a run logged before (the workspace is its state
     again): its run, version and alias now. Nothing is logged or registered twice."""
@@ -285,17 +292,16 @@ def point_at(c, found, params: Params, root: Path) -> None:
     aliases = (
         list(c.get_model_version(params.registry.model_name, version).aliases) if version else []
     )
-    info = {
-        "run_id": found.info.run_id,
-        "run_name": found.info.run_name,
-        "experiment_id": found.info.experiment_id,
-        "tracking_uri": tracking.tracking_uri(root),
-        "model_uri": versions[0].source if versions else None,  # as logged: models:/m-...
-        "registered_model": params.registry.model_name,
-        "version": version,
-        "alias": aliases[0] if aliases else None,
-    }
-    io.write_json(info, REPORTS / "mlflow_run.json")
+    info = write_run_info(
+        run_id=found.info.run_id,
+        run_name=found.info.run_name,
+        experiment_id=found.info.experiment_id,
+        tracking_uri=tracking.tracking_uri(root),
+        model_uri=versions[0].source if versions else None,  # as logged: models:/m-...
+        registered_model=params.registry.model_name,
+        version=version,
+        alias=aliases[0] if aliases else None,
+    )
     log.info(
         "this state was logged already: run %r (%s), version %s%s; no new run, "
         "reports/mlflow_run.json points at it (make compare's B by default)",
@@ -388,18 +394,15 @@ def run(params: Params) -> None:
         },
         version_description(decision, shipped, train["churn"]["test_cutoff"]),
     )
-    io.write_json(
-        {
-            "run_id": logged.run_id,
-            "run_name": name,
-            "experiment_id": logged.experiment_id,
-            "tracking_uri": logged.tracking_uri,
-            "model_uri": logged.model_uri,
-            "registered_model": params.registry.model_name,
-            "version": logged.version,
-            "alias": decision.alias,
-        },
-        REPORTS / "mlflow_run.json",
+    write_run_info(
+        run_id=logged.run_id,
+        run_name=name,
+        experiment_id=logged.experiment_id,
+        tracking_uri=logged.tracking_uri,
+        model_uri=logged.model_uri,
+        registered_model=params.registry.model_name,
+        version=logged.version,
+        alias=decision.alias,
     )
     write_marker(params, root, state)
 
