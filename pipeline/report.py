@@ -88,16 +88,32 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]], numeric: set
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def _direction_in_words(label: str, direction: str) -> str:
+    """Which way a feature moves the risk, in the words its unit calls for: a time since
+    something is "longer ago" or "more recent", a duration "longer" or "shorter"."""
+    if direction not in ("higher", "lower"):
+        return "raises the risk of some customers, lowers it for others"
+    up = direction == "higher"
+    if label.startswith("days since"):
+        word = "the longer ago" if up else "the more recent"
+    elif label.startswith(("days ", "minutes ", "length ", "months ")):
+        word = "the longer" if up else "the shorter"
+    else:
+        word = "the higher" if up else "the lower"
+    return f"{word}, the riskier"
+
+
 def _drivers_in_words(drivers: pd.DataFrame, top: int = 6) -> str:
     items = []
     for row in drivers.head(top).itertuples():
         covers = row.covers
-        how = {
-            "higher": "the higher, the riskier",
-            "lower": "the lower, the riskier",
-        }.get(row.direction, "raises the risk of some customers, lowers it for others")
+        how = _direction_in_words(str(row.top_label), str(row.direction))
         if row.direction in ("higher", "lower") and getattr(row, "known_share", 1.0) < 0.95:
-            how = f"among the {row.known_share:.0%} of customers it applies to, {how}"
+            # a share of customers of its own, not the concept's share above
+            how = (
+                f"which only {row.known_share:.0%} of customers have a value for; among "
+                f"them, {how}"
+            )
         items.append(
             f"<li><b>{escape(row.label)}</b> ({row.share:.0%} of what moves the risk; it raises "
             f"the risk of {row.raises_risk_share:.0%} of customers): {escape(covers)}. "
@@ -502,11 +518,18 @@ def _uplift_section(uplift: Mapping[str, object] | None, scored: pd.DataFrame) -
             "model's worth.</p>"
         )
     reach = (uplift.get("shipped") or {}).get("reach") or {}
+    # The summary's count: customers whose segment calls for a contact and whom the rules
+    # serve (steady customers are outside the campaigns' reach too, and need no play).
+    outside = (
+        int(((scored["play_source"] == "rules") & (scored["segment"] != "steady")).sum())
+        if {"play_source", "segment"} <= set(scored)
+        else 0
+    )
     beyond = (
         f" The campaigns contacted customers silent for {reach['low']:.0f} to "
-        f"{reach['high']:.0f} days; the {reach['outside']:,} silent for less or longer, whom "
-        "no campaign reached, get the rules' play."
-        if reach.get("outside")
+        f"{reach['high']:.0f} days; the {outside:,} others whose segment calls for a "
+        "contact, silent for less or longer, whom no campaign reached, get the rules' play."
+        if reach.get("outside") and outside
         else ""
     )
     return (

@@ -120,11 +120,30 @@ def test_the_file_names_no_address_outside_itself(report) -> None:
     first = scored.loc[scored["list"] == "call", "name"].iloc[0]
     escaped = first.replace("<", "&lt;").replace(">", "&gt;")
     assert escaped in html and first not in html  # pass-through text is escaped
-    # a feature most customers lack: its direction is said of those who have it
+    # a feature most customers lack: its direction is said of those who have it, in
+    # words that do not read as the concept's own share of customers
     assert (
-        "Strongest signal: complaints open now, among the 4% of customers it applies to" in (html)
-        and "the lower, the riskier" in html
+        "Strongest signal: complaints open now, which only 4% of customers have a value "
+        "for; among them, the lower, the riskier" in html
     )
+    assert "it applies to" not in html
+
+
+def test_a_drivers_direction_is_said_in_its_units_words() -> None:
+    from pipeline.report import _direction_in_words
+
+    # "the lower, the riskier" of days an open complaint has been open read backwards
+    assert _direction_in_words("days since the last visit", "higher") == (
+        "the longer ago, the riskier"
+    )
+    assert _direction_in_words("days the oldest open complaint has been open", "lower") == (
+        "the shorter, the riskier"
+    )
+    assert _direction_in_words("length of the relationship", "higher") == (
+        "the longer, the riskier"
+    )
+    assert _direction_in_words("orders a month", "lower") == "the lower, the riskier"
+    assert _direction_in_words("orders a month", "mixed").startswith("raises the risk of some")
 
 
 def test_renders_in_chromium_offline_with_its_charts_and_cards(report) -> None:
