@@ -52,6 +52,7 @@ LIST_COLUMNS = (
     "risk_band",
     "days_since_last_order",
     "usual_gap_days",
+    "overdue_after_days",
     "loyalty_type",
     "loyalty_type_probability",
     "loyalty_type_source",
@@ -86,6 +87,9 @@ COLUMN_DOCS: dict[str, str] = {
     "days_since_last_order": "whole days from the last order to the as-of date",
     "usual_gap_days": "the customer's usual days between orders (the shop's, for a customer "
     "who bought on fewer than three days)",
+    "overdue_after_days": "days of silence after which the customer is overdue (lapsing): "
+    "the usual gap plus its usual spread; an early-warning customer past the usual gap but "
+    "not this far is still within their rhythm",
     "loyalty_type": "premium, inertia, convenience, monopoly, incentive, price or latent (the "
     "workbook's first sheet says what each means)",
     "loyalty_type_probability": "how sure the type classifier is (empty: rule-based type)",
@@ -132,8 +136,10 @@ PROBABILITY_COLUMNS = (
     "contact_success",
     "uplift",
 )
-# Days as the CSVs write them: whole days since the last order, the usual gap to a tenth.
-DAY_FORMATS = {"days_since_last_order": "0", "usual_gap_days": "0.0"}
+# Days as the CSVs write them: whole days since the last order, gaps to a tenth.
+DAY_FORMATS = {"days_since_last_order": "0", "usual_gap_days": "0.0", "overdue_after_days": "0.0"}
+# Day counts written to a tenth (the CSV, the workbook).
+TENTH_DAYS = ("usual_gap_days", "overdue_after_days")
 
 
 @dataclass(frozen=True)
@@ -235,6 +241,7 @@ def score_customers(
     f.index = scoring.index
     out = scoring.copy()
     out = out.join(rhythm(f))
+    out["overdue_after_days"] = out["due_days"]  # the list's name for it
     out["days_since_last_order"] = f["days_since_last_order"].to_numpy()
     lo, hi = band_thresholds
     p = out["churn_probability"]
@@ -615,7 +622,7 @@ def format_for_csv(frame: pd.DataFrame) -> pd.DataFrame:
             out[c] = _fixed(out[c], 4)
         elif c == "days_since_last_order":
             out[c] = _fixed(whole_days(out[c]), 0)
-        elif c == "usual_gap_days":
+        elif c in TENTH_DAYS:
             out[c] = _fixed(out[c], 1)
     return out
 
@@ -656,8 +663,9 @@ def as_in_csv(frame: pd.DataFrame) -> pd.DataFrame:
     for c in PROBABILITY_COLUMNS:
         if c in out:
             out[c] = _rounded(out[c], 4)
-    if "usual_gap_days" in out:
-        out["usual_gap_days"] = _rounded(out["usual_gap_days"], 1)
+    for c in TENTH_DAYS:
+        if c in out:
+            out[c] = _rounded(out[c], 1)
     return out
 
 
