@@ -55,7 +55,7 @@ import pandas as pd
 
 # returns count as a quality problem from the share of the year's spend the plays use
 from pipeline.loyalty import MATERIAL_RETURN_SHARE, SLOW_RESOLUTION_DAYS
-from pipeline.segments import MIN_RHYTHM_DAYS
+from pipeline.segments import MIN_RHYTHM_DAYS, MIN_SPREAD_SHARE
 
 Predicate = Callable[[pd.DataFrame], np.ndarray]
 
@@ -324,9 +324,22 @@ def _since_issue(template: str, when: Predicate | None = None) -> tuple[Phrase, 
 
 
 def _more_than_usual(f: pd.DataFrame) -> np.ndarray:
-    return (
-        (_col(f, "orders_90d") >= 2) & (_col(f, "orders_90d") >= _col(f, "usual_orders_90d"))
-    ).to_numpy()
+    usual = (_col(f, "orders_90d") >= 2) & (_col(f, "orders_90d") >= _col(f, "usual_orders_90d"))
+    return usual.to_numpy() & _not_overdue(f)
+
+
+def _not_overdue(f: pd.DataFrame) -> np.ndarray:
+    # A recent strength ("as many orders as usual", "spending more") is none of a
+    # customer overdue against their own rhythm, the segments' lapsing (reviewed: 17
+    # lapsing rows "kept" by it): the usual gap plus its spread, as segments.rhythm
+    # measures it, or a whole horizon of silence
+    days = _col(f, "days_since_last_order")
+    gap = _col(f, "order_gap_mean_days").clip(lower=1.0)
+    spread = np.maximum(_col(f, "order_gap_std_days").fillna(0.0), MIN_SPREAD_SHARE * gap)
+    late = (days > gap + spread).fillna(False)
+    if "horizon_days" in f:
+        late |= (days >= _col(f, "horizon_days")).fillna(False)
+    return ~late.to_numpy(dtype=bool)
 
 
 def _full_price(f: pd.DataFrame) -> np.ndarray:
@@ -1108,7 +1121,10 @@ CATALOGUE: tuple[Feature, ...] = (
             # not of a customer whose first order is in the last 180 days: "0.00 the 90
             # before" was before they were a customer (reviewed: 188 of 203)
             lambda f: (
-                _ge("spend_trend_90d", 0.2)(f) & _kept_their_spend(f) & _customer_for(180)(f)
+                _ge("spend_trend_90d", 0.2)(f)
+                & _kept_their_spend(f)
+                & _customer_for(180)(f)
+                & _not_overdue(f)
             ),
         ),
     ),

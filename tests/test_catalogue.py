@@ -616,6 +616,31 @@ def test_a_new_customer_is_not_spending_more_than_before_they_came() -> None:
     assert kept.tolist() == [False, True, True]
 
 
+def test_a_customer_overdue_against_their_rhythm_is_not_kept_by_recent_orders() -> None:
+    """Reviewed: "as many as usual or more" and "spending more" were what kept 17
+    customers the lists called lapsing: true of the last 90 days, against the segment.
+    The last: silent for a whole horizon."""
+    frame = with_norms(
+        pd.DataFrame(
+            {
+                "spend_trend_90d": [1.0, 1.0, 1.0, 1.0],
+                "spend_90d": [900.0, 900.0, 900.0, 900.0],
+                "net_spend_365d": [1500.0] * 4,
+                "orders_90d": [6.0, 6.0, 6.0, 6.0],
+                "order_rate_per_30d": [1.5, 1.5, 1.5, 1.5],  # usually 4.5 in 90 days
+                # due after 10 + max(2, 2.5) = 12.5 days; the third has a wide spread
+                "days_since_last_order": [5.0, 20.0, 20.0, 95.0],
+                "order_gap_mean_days": [10.0, 10.0, 10.0, 10.0],
+                "order_gap_std_days": [2.0, 2.0, 15.0, 200.0],
+                "horizon_days": [90.0] * 4,
+            }
+        )
+    )
+    for name in ("spend_trend_90d", "orders_90d"):
+        kept = catalogue.is_strength(BY_NAME[name], frame)
+        assert kept.tolist() == [True, False, True, False], name
+
+
 def test_an_average_order_is_not_said_of_orders_mostly_returned() -> None:
     """Online Retail's win-back list: "average order 19,809.75" of a customer who
     returned 98% of what they ordered in the year: the order they did not keep read as
