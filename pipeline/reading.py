@@ -80,6 +80,8 @@ class ReadChoices:
     timezone: str | None = None
     detected: tuple[str, ...] = field(default=())
     given: tuple[str, ...] = field(default=())
+    # (choice, what it was detected from) where the data's evidence is worth saying
+    evidence: tuple[tuple[str, str], ...] = field(default=())
 
     def describe(self) -> dict[str, str]:
         """The choices as text, each marked ``(detected)``, ``(set)`` or ``(default)``."""
@@ -93,9 +95,11 @@ class ReadChoices:
             "timezone": self.timezone,
         }
 
+        notes = dict(self.evidence)
+
         def how(key: str) -> str:
             if key in self.detected:
-                return "detected"
+                return f"detected {notes[key]}" if key in notes else "detected"
             return "set" if key in self.given else "default"
 
         return {k: f"{v} ({how(k)})" for k, v in shown.items() if v is not None}
@@ -952,6 +956,15 @@ def date_evidence(values: Mapping[str, pd.Series] | Iterable[pd.Series]) -> Date
         n_ambiguous=rows[2],
         n_values=rows[3],
     )
+
+
+def day_first_evidence(evidence: DateEvidence, day_first: bool) -> str:
+    """What decided the day/month order, for the ledger: "from 1 of 4,000 dates
+    (31/01/2024)". One stray value in a file of ISO dates decides it too, and a reader
+    should see that it did."""
+    n = evidence.n_day_first if day_first else evidence.n_month_first
+    shown = evidence.day_first if day_first else evidence.month_first
+    return f"from {n:,} of {evidence.n_values:,} dates, e.g. {', '.join(shown[:2])}"
 
 
 def decide_day_first(evidence: DateEvidence, *, what: str) -> bool | None:

@@ -80,7 +80,14 @@ def test_outputs_are_where_the_readme_says(shop):
         has = gap.notna()
         gap = gap[has].str.replace(",", "").astype(float)
         assert ((gap - scored.loc[has, "usual_gap_days"]).abs() <= 1).all(), column
-    assert (shop / "data/scored/at_risk.xlsx").stat().st_size > 10_000
+    # a team can tell lapsing from early warning by the columns: past overdue_after_days
+    # or not (reviewed: 109 of 175 early warnings were past their usual gap, not lapsing)
+    days, due = scored["days_since_last_order"], scored["overdue_after_days"]
+    assert (due >= scored["usual_gap_days"]).all()
+    lapsing = scored["segment"] == "lapsing"
+    assert (days[lapsing] + 1 > due[lapsing] - 0.05).all()
+    within = scored["segment"].isin(["early_warning", "steady"])
+    assert (days[within] <= due[within] + 0.05).all()
     assert "<svg" in (shop / "reports/retention_report.html").read_text()
     assert set(scored["loyalty_type_source"]) == {"classifier"}
     for path in ("models/churn/model.txt", "models/value/model.txt", "models/loyalty/model.txt"):
@@ -120,6 +127,12 @@ def test_outputs_are_where_the_readme_says(shop):
     if uplift["decides"]:
         assert (scored["play_source"] == "uplift model").any()
         assert "The lists use it: on the held-out campaign" in report
+        # the report and the summary count the same customers left to the rules
+        left = int(((scored["play_source"] == "rules") & ~steady).sum())
+        if left:
+            assert f"the {left:,} others whose segment calls for a contact" in report
+            said = read_json(shop / "reports/score.json")["plays_from"]
+            assert f"{left:,} more beyond the campaigns' reach" in said
     else:
         assert (scored["play_source"] == "rules").all()
         assert uplift["difference_vs_risk"]["low"] <= 0

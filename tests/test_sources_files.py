@@ -766,6 +766,23 @@ def test_numbers_and_markers_are_read_as_the_file_writes_them() -> None:
     assert plain.details["orders"]["read"]["thousands"] == ", (default)"
 
 
+def test_the_ledger_says_what_the_day_month_order_was_read_from() -> None:
+    """Reviewed: "day_first: true (detected)" of a file of ISO dates with one stray
+    31/01/2024: the dates were read right, and the ledger read as if the file were
+    day-first. It now says from how many dates of how many."""
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d"],
+            "ordered_at": ["2024-01-02", "2024-01-03", "31/01/2024", "2024-01-05"],
+            "amount": [1, 2, 3, 4],
+        }
+    )
+    result = map_tables({"orders": raw}, {})
+    said = result.details["orders"]["read"]["day_first"]
+    assert said.startswith("true (detected from 1 of 4 dates, e.g. '31/01/2024'"), said
+    assert result.tables["orders"]["ordered_at"].dt.day.tolist() == [2, 3, 31, 5]
+
+
 @pytest.mark.parametrize("decimal", [None, ","])
 def test_a_space_grouping_thousands_is_found_with_or_without_the_decimal_set(decimal) -> None:
     """Reviewed: a French export's thousands (``3 193,92``; Excel writes a no-break

@@ -621,10 +621,13 @@ def _file_formats(
         if d == "datetime" and c in sources and _is_text(src.raw[sources[c]])
     }
     day_first = None
+    evidence = dict(choices.evidence)
     if choices.date_format is None and dates:
-        day_first = reading.decide_day_first(reading.date_evidence(dates), what=_where(src))
+        found = reading.date_evidence(dates)
+        day_first = reading.decide_day_first(found, what=_where(src))
         if day_first is not None:
             detected.append("day_first")
+            evidence["day_first"] = reading.day_first_evidence(found, day_first)
     formats = _Formats(
         decimal=decimal_used,
         thousands=thousands_used,
@@ -642,6 +645,7 @@ def _file_formats(
         timezone=choices.timezone,
         detected=tuple(dict.fromkeys(detected)),
         given=choices.given,
+        evidence=tuple(evidence.items()),
     )
     return formats, chosen
 
