@@ -298,7 +298,7 @@ def test_visits_against_the_months_before_and_their_absence() -> None:
     )
     assert out == [
         "no visits in the last 30 days; 7 a month before",
-        "1 visit in the last 30 days; 0.5 a month before",
+        None,  # 1 against 0.5 a month before: more visits are no reason for risk
     ]
     assert say("browse_only_session_share_90d", browse_only_session_share_90d=[NA]) == [
         "no visits in the last 90 days"
@@ -475,11 +475,11 @@ def test_a_new_customer_is_told_nothing_of_a_year_they_were_not_there_for() -> N
     assert months == [None, None, "bought in 3 months of the last 12"]
     trend = say(
         "spend_trend_90d",
-        spend_trend_90d=[1.0, 1.0],
+        spend_trend_90d=[-0.5, -0.5],
         spend_90d=[57.6, 57.6],
         first_order_age_days=[53.0, 300.0],
     )
-    assert trend == [None, "spent 57.60 in the last 90 days; 0.00 the 90 before"]
+    assert trend == [None, "spent 57.60 in the last 90 days; 172.80 the 90 before"]
 
 
 def test_a_single_day_of_purchases_gives_no_tenure_or_habit_to_restate() -> None:
@@ -703,3 +703,48 @@ def test_a_fact_with_no_norm_of_its_own_is_said_against_the_shops_median() -> No
     assert rate == [
         "0.4 orders a month on average; half the shop's customers order over 1.2 a month"
     ]
+
+
+def test_a_spend_above_its_earlier_level_is_no_reason_for_risk() -> None:
+    """Reviewed: "spent 441.65 in the last 90 days; 115.66 a quarter on average in the
+    nine months before" and "spent 256.25 in the last 30 days; 62.07 a month before"
+    were reasons for risk on 381 rows: rises, which a manager reads as strengths."""
+    quarter = say(
+        "spend_90d",
+        spend_90d=[441.65, 50.0, 100.0],
+        spend_365d=[441.65 + 3 * 115.66, 50.0 + 3 * 115.66, 100.0 + 3 * 105.0],
+        first_order_age_days=[500.0, 500.0, 500.0],
+    )
+    assert quarter == [
+        None,
+        "spent 50.00 in the last 90 days; 115.66 a quarter on average in the nine months "
+        "before",
+        None,  # 100 against 105: not a fall worth saying
+    ]
+    month = say(
+        "spend_30d",
+        spend_30d=[256.25, 10.0],
+        spend_365d=[256.25 + 11 * 62.07, 10.0 + 11 * 62.07],
+        first_order_age_days=[500.0, 500.0],
+    )
+    assert month == [None, "spent 10.00 in the last 30 days; 62.07 a month before"]
+    trend = say(
+        "spend_trend_90d",
+        spend_trend_90d=[0.5, -0.5],
+        spend_90d=[300.0, 100.0],
+        first_order_age_days=[500.0, 500.0],
+    )
+    assert trend[0] is None and trend[1].startswith("spent 100.00 in the last 90 days; 300.00")
+
+
+def test_no_complaint_and_many_visits_are_no_reasons_for_risk() -> None:
+    """Reviewed: "no billing complaints in the last year" and "16 visits in the last 90
+    days" were reasons for risk on the embedded shop's lists."""
+    assert say("complaints_billing_365d", complaints_billing_365d=[0.0, 2.0]) == [
+        None,
+        "2 billing complaints in the last year",
+    ]
+    visits = say("sessions_90d", sessions_90d=[16.0, 2.0], shop_sessions_90d=[6.0, 6.0])
+    assert visits == [None, "2 visits in the last 90 days"]
+    month = say("sessions_30d", sessions_30d=[9.0, 1.0], sessions_90d=[12.0, 9.0])
+    assert month[0] is None and month[1].startswith("1 visit in the last 30 days")
