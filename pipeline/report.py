@@ -30,7 +30,8 @@ SEGMENT_TEXT = {
     "the cheapest to keep",
     "lapsing": "overdue against their own rhythm, still inside the horizon",
     "lapsed": "no order for a whole horizon or more: win-back, not retention",
-    "steady": "within their rhythm, risk neither high nor rising: no contact",
+    "steady": "within their rhythm, risk neither high nor rising, or a rhythm of their "
+    "own a horizon or longer (no order within it is their normal): no contact",
 }
 
 CSS = """

@@ -263,7 +263,7 @@ def score_customers(
     # the situation's fix names what was seen ("the recent returns", not "or low ratings")
     fixing = out["play"].eq(facts["situation"].map(SITUATION_PLAY))
     out.loc[fixing, "recommended_action"] = facts.loc[fixing, "situation_action"]
-    out["play_because"] = _because(out, facts)
+    out["play_because"] = _because(out, facts, horizon_days)
     # an open complaint needs its answer whatever play the campaigns' evidence picks
     is_open = np.zeros(len(out), dtype=bool)
     if "complaints_unresolved_now" in f:
@@ -395,6 +395,9 @@ def apply_uplift(
             if "harm_probability" in rows
             else ""
         )
+        # the uplift column is the play the reason names (it held the play with the
+        # best net value, another play's effect: reviewed, -0.0103 beside "1.6 points")
+        out.loc[marked, "uplift"] = best
         out.loc[marked, "recommended_action"] = TYPED_DO_NOT_CONTACT
         out.loc[marked, "play_because"] = (
             "the best play tested, "
@@ -568,7 +571,7 @@ def _check_scoring(scoring: pd.DataFrame) -> None:
         )
 
 
-def _because(out: pd.DataFrame, facts: pd.DataFrame) -> pd.Series:
+def _because(out: pd.DataFrame, facts: pd.DataFrame, horizon_days: int) -> pd.Series:
     """Why this play: the fact that called for a fix, or the segment and type."""
     days = whole_days(out["days_since_last_order"]).astype("int64").astype(str)
     seg = out["segment"]
@@ -579,7 +582,24 @@ def _because(out: pd.DataFrame, facts: pd.DataFrame) -> pd.Series:
     play = out["play"].to_numpy(dtype=object)
     text = text.where(play != "winback_recovery", gone + "; " + facts["situation_fact"].fillna(""))
     text = text.where(play != "let_go", gone + "; price loyalty, low value")
-    return text.where(seg != "steady", "within their rhythm, risk not high or rising")
+    steady = text.where(seg != "steady", "within their rhythm, risk not high or rising")
+    # a steady customer whose own rhythm is a horizon or longer may carry a high risk:
+    # no order within the horizon is their normal (reviewed: 256 steady rows in the high
+    # band read "risk not high")
+    slow = (
+        (seg == "steady")
+        & out["own_rhythm"].astype(bool)
+        & (out["usual_gap_days"] >= horizon_days)
+        & (out["risk_band"] != "low")
+    )
+    if slow.any():
+        gap = out.loc[slow, "usual_gap_days"].round().astype("int64").map("{:,}".format)
+        steady[slow] = (
+            "within their rhythm: they usually order every "
+            + gap
+            + " days, so no order within the horizon is their normal, whatever the risk"
+        )
+    return steady
 
 
 def list_columns(k: int, pass_through: tuple[str, ...] = ()) -> list[str]:

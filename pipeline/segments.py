@@ -12,7 +12,8 @@ is not overdue after two months.
   risen since the previous snapshot: the churn warning system (客户流失显示系统) of the
   loyalty theory, the group a contact can still save most cheaply. Not a customer
   whose own rhythm is longer than the horizon: no order within it is their normal.
-* **steady**: within their rhythm, risk neither high nor rising.
+* **steady**: within their rhythm, risk neither high nor rising (or high, for a
+  customer whose own rhythm is a horizon or longer).
 
 A customer who bought on fewer than three days has no rhythm of their own yet (one gap
 is none); the shop's typical rhythm (median gap and spread of its customers with one)

@@ -158,6 +158,24 @@ def test_every_customer_gets_a_segment_a_play_and_its_economics(shop) -> None:
     assert out.loc["lapsing", "usual_gap_days"] == 20.0
 
 
+def test_a_steady_customer_of_a_slow_rhythm_is_not_told_their_risk_is_low() -> None:
+    """Reviewed: 256 steady rows in the high band read "within their rhythm, risk not
+    high or rising": a customer whose own rhythm is a horizon or longer is no early
+    warning, and the row must say why rather than deny the risk its column shows."""
+    s = scoring([("slow", 0.9, 0.9, 100.0, "inertia"), ("calm", 0.1, 0.1, 100.0, "inertia")])
+    f = features([("slow", 60.0, 120.0, 20.0, 6, 0, NA), ("calm", 5.0, 30.0, 5.0, 9, 0, NA)])
+    out = score_customers(
+        s, f, horizon_days=90, band_thresholds=BANDS, rising_by=0.15, economics=ECONOMICS
+    ).set_index("customer_id")
+    assert out["segment"].tolist() == ["steady", "steady"]
+    assert out.loc["slow", "risk_band"] == "high"
+    assert out.loc["slow", "play_because"] == (
+        "within their rhythm: they usually order every 120 days, so no order within the "
+        "horizon is their normal, whatever the risk"
+    )
+    assert out.loc["calm", "play_because"] == "within their rhythm, risk not high or rising"
+
+
 def test_a_quality_follow_up_names_what_was_seen_and_only_that() -> None:
     """Online Retail records no ratings, yet its list told callers to ask about "the
     recent returns or low ratings": the action names what the customer's record shows."""
@@ -450,7 +468,7 @@ def test_a_sleeping_dog_marked_by_its_likely_type_is_told_why(shop) -> None:
         {
             "customer_id": ["lapsing"],
             "uplift_play": ["do not contact"],
-            "uplift": [0.01],
+            "uplift": [-0.05],  # the play with the best net value: the cheaper discount
             "expected_saved_value": [-1.5],
             "cost": [0.0],
             "harm_probability": [0.6],
@@ -468,6 +486,8 @@ def test_a_sleeping_dog_marked_by_its_likely_type_is_told_why(shop) -> None:
         "probability to loyalty types every play pushed away (its estimate, not the loyalty "
         "type shown)"
     )
+    # and the uplift column is that play's (reviewed: -0.0103 beside "1.6 points")
+    assert out.loc["lapsing", "uplift"] == pytest.approx(0.01)
     # the action beside it says no more than the reason
     assert out.loc["lapsing", "recommended_action"] == (
         "Do not contact: no play pays for itself, and they may be of a type contacts push away"
