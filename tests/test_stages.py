@@ -524,3 +524,23 @@ def test_a_failure_before_any_list_writes_no_stale_note_and_says_none(tmp_path, 
     assert _common.mark_stale("source", ValueError("mixed time zones")) is True
     assert [p.name for p in (tmp_path / "data/scored").iterdir()] == ["STALE.txt"]
     assert "stage 'source'" in (tmp_path / "data/scored/STALE.txt").read_text()
+
+
+def test_reason_coverage_counts_the_reasons_the_lists_show() -> None:
+    """Reviewed: score.json said 0.931 of the call list had reasons from two or more
+    concepts, and 459 of its 500 rows showed two: a concept the catalogue could not say
+    of a customer left its column empty and was still counted."""
+    scored = pd.DataFrame(
+        {
+            "list": ["call", "call", "call", "", ""],
+            "reason_1": ["a", "a", "a", "a", None],
+            "reason_concept_1": ["x", "x", "x", "x", None],
+            "reason_2": ["b", None, "b", None, None],
+            "reason_concept_2": ["y", "y", "y", None, None],
+            "reason_3": [None, None, None, None, None],
+            "reason_concept_3": [None, None, None, None, None],
+            "reason_4": ["c", None, None, None, None],  # a spare, not on the lists
+            "reason_concept_4": ["z", None, None, None, None],
+        }
+    )
+    assert score.reason_coverage(scored, 3) == {"all": 0.5, "call_list": round(2 / 3, 4)}
