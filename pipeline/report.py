@@ -197,22 +197,26 @@ def render_report(
     call = scored[scored["list"] == "call"]
     winback = scored[scored["list"] == "winback"]
     cur = str(meta["currency"])
+    # headers name a currency code; an unnamed one is said once, in the page's header
+    # (reviewed: "(the shop's currency, as in its files (set score.currency ...))" in
+    # every table header)
+    unit = f" ({cur})" if len(cur) <= 12 else ""
 
     tiles = "".join(
         [
             _tile(f"{len(scored):,}", "customers scored"),
             _tile(f"{summary['expected_churners']:,.0f}", "expected to leave within the horizon"),
-            _tile(money(float(summary["value_at_risk_total"])), f"value at risk ({cur})"),
+            _tile(money(float(summary["value_at_risk_total"])), f"value at risk{unit}"),
             _tile(f"{len(call):,}", "on the call list"),
             _tile(
                 money(float(call["expected_profit"].sum())),
-                f"expected profit of the call list ({cur}), after "
+                f"expected profit of the call list{unit}, after "
                 f"{money(float(call['contact_cost'].sum()))} of costs",
             ),
             _tile(f"{len(winback):,}", "on the win-back list"),
             _tile(
                 money(float(winback["expected_profit"].sum())),
-                f"expected profit of the win-back list ({cur}), after "
+                f"expected profit of the win-back list{unit}, after "
                 f"{money(float(winback['contact_cost'].sum()))} of costs",
             ),
         ]
@@ -232,7 +236,7 @@ def render_report(
             ]
         )
     segments_table = _table(
-        ["segment", "customers", f"value at risk ({cur})", "call list", "win-back", "meaning"],
+        ["segment", "customers", f"value at risk{unit}", "call list", "win-back", "meaning"],
         seg_rows,
         {1, 2, 3, 4},
     )
@@ -287,7 +291,7 @@ def render_report(
             ]
         )
     plays_table = _table(
-        ["play", "customers", "call list", "win-back", f"expected profit on the lists ({cur})"],
+        ["play", "customers", "call list", "win-back", f"expected profit on the lists{unit}"],
         plays_rows,
         {1, 2, 3, 4},
     )

@@ -88,28 +88,36 @@ def report(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
             "scored": [False, False, True],
         }
     )
-    html = render_report(
-        scored,
-        summary,
-        drivers,
-        calibration,
-        funnel,
-        {
-            "as_of": "2024-12-31",
-            "horizon_days": 90,
-            "currency": "GBP",
-            "model_version": "abc123",
-            "value_source": "value model",
-            "previous_cutoff": "2024-10-01",
-            "calibration_source": "Forward test",
-            "shop": "synthetic",
-        },
-        pass_through=("name",),
-        cards=5,
-    )
+    meta = {
+        "as_of": "2024-12-31",
+        "horizon_days": 90,
+        "currency": "GBP",
+        "model_version": "abc123",
+        "value_source": "value model",
+        "previous_cutoff": "2024-10-01",
+        "calibration_source": "Forward test",
+        "shop": "synthetic",
+    }
+    args = (scored, summary, drivers, calibration, funnel)
+    html = render_report(*args, meta, pass_through=("name",), cards=5)
     path = tmp_path_factory.mktemp("report") / "retention_report.html"
     path.write_text(html)
+    unnamed = meta | {"currency": "the shop's currency, as in its files (set score.currency)"}
+    path.with_name("unnamed_currency.html").write_text(
+        render_report(*args, unnamed, pass_through=("name",), cards=5)
+    )
     return path, scored
+
+
+def test_an_unnamed_currency_is_said_once_not_in_every_header(report) -> None:
+    """Reviewed: "(the shop's currency, as in its files (set score.currency to name it))"
+    stood in every tile and table header of a shop that named no currency."""
+    path, _ = report
+    named = path.read_text()
+    assert "value at risk (GBP)" in named
+    html = path.with_name("unnamed_currency.html").read_text()
+    assert html.count("set score.currency") <= 2  # the page's header, the value section
+    assert "value at risk</th>" in html
 
 
 def test_the_file_names_no_address_outside_itself(report) -> None:
