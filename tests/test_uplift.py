@@ -685,6 +685,36 @@ def test_a_history_that_cannot_teach_a_play_says_exactly_why():
     assert history_problem(few, 2) is None
 
 
+def test_one_mistyped_cost_neither_prices_a_play_nor_passes_unsaid(caplog):
+    """Reviewed: a discount contact's cost written "1,000" was read as 1000, and the
+    play's mean cost priced every discount on the lists at 5.47 instead of 3.00."""
+    from pipeline.config import Params
+    from pipeline.stages.uplift import _unlearnt, play_costs
+
+    rows = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(6)],
+            "cutoff": pd.to_datetime(["2024-05-05"] * 6),
+            "arm": ["treatment"] * 5 + ["control"],
+            "play": ["discount"] * 4 + ["winback", None],
+            "contact_cost": [3.0, 3.0, 1000.0, 3.0, 2.5, 0.0],
+            "labelled": True,
+        }
+    )
+    with caplog.at_level(logging.WARNING):
+        costs = play_costs(rows, 1.0)
+    assert costs == {"discount": 3.0, "winback": 2.5}
+    said = caplog.text
+    assert "1 of 4 'discount' contacts" in said and "1,000.00 (customer c2, 2024-05-05)" in said
+    # a history no model learns from (no control arm) still prices the lists
+    report = _unlearnt("no uplift model", rows[rows["arm"] == "treatment"], Params())
+    assert report == {
+        "available": False,
+        "reason": "no uplift model",
+        "shipped": {"costs": {"discount": 3.0, "winback": 2.5}},
+    }
+
+
 def test_a_play_under_min_arm_is_named_not_dropped_silently(caplog):
     from pipeline.stages.uplift import _play_counts, _plays
 

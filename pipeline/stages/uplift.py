@@ -77,11 +77,45 @@ def _design(rows: pd.DataFrame, meta: dict) -> Design:
     return Design.fit(rows, names, meta["categorical"])
 
 
+# A recorded cost this many times its play's median (or a fraction as small) is named.
+COST_SPREAD = 10.0
+
+
 def play_costs(rows: pd.DataFrame, contact_cost: float) -> dict[str, float]:
-    """Each play's cost per contact: its mean recorded cost, else the contact cost."""
+    """Each play's cost per contact: its median recorded cost, else the contact cost.
+
+    The median, so that one mistyped cost does not price a play for the whole list
+    (reviewed: a discount written "1,000" read as 1000 moved its mean from 3.00 to 5.47).
+    Costs far from their play's median are named in a warning.
+    """
     treated = rows[rows["arm"] == uplift.TREATMENT]
-    costs = treated.groupby("play", observed=True)["contact_cost"].mean()
-    return {str(p): float(c) if np.isfinite(c) else contact_cost for p, c in costs.items()}
+    costs = treated.groupby("play", observed=True)["contact_cost"].median()
+    out = {str(p): float(c) if np.isfinite(c) else contact_cost for p, c in costs.items()}
+    for play, group in treated.groupby("play", observed=True):
+        median = out[str(play)]
+        cost = group["contact_cost"]
+        odd = (cost > COST_SPREAD * median) | (cost < median / COST_SPREAD)
+        if median > 0 and odd.any():
+            shown = group.loc[odd].head(3)
+            examples = ", ".join(
+                f"{c:,.2f} (customer {k}, {t:%Y-%m-%d})"
+                for c, k, t in zip(
+                    shown["contact_cost"], shown["customer_id"], shown["cutoff"], strict=True
+                )
+            )
+            log.warning(
+                "contacts: %d of %d %r contacts recorded a cost over %gx or under 1/%gx "
+                "the play's median (%.2f), e.g. %s: the lists price the play at its median; "
+                "check those costs in the contacts file",
+                int(odd.sum()),
+                len(group),
+                str(play),
+                COST_SPREAD,
+                COST_SPREAD,
+                median,
+                examples,
+            )
+    return out
 
 
 def _play_counts(rows: pd.DataFrame) -> dict[str, int]:
@@ -523,6 +557,17 @@ def _write(
         io.write_csv(qini, QINI)
 
 
+def _unlearnt(reason: str, rows: pd.DataFrame, params: Params) -> dict:
+    """The report of a history no model can learn from. The plays' recorded costs still
+    price the lists (reviewed: with the control arm missing, the win-back was priced at
+    the default 6.00 instead of the recorded 2.50, and the list shrank from 129 to 19)."""
+    report: dict = {"available": False, "reason": reason}
+    costs = play_costs(rows, params.evaluate.contact_cost) if len(rows) else {}
+    if costs:
+        report["shipped"] = {"costs": costs}
+    return report
+
+
 def run(params: Params) -> None:
     meta = io.read_json(FEATURES / "meta.json")
     horizon = int(meta["horizon_days"])
@@ -544,7 +589,7 @@ def run(params: Params) -> None:
     if problem is not None:
         reason = f"no uplift model from {len(rows):,} contacts: {problem}; plays from the rules"
         log.warning(reason)
-        _write({"available": False, "reason": reason}, empty, None, None)
+        _write(_unlearnt(reason, rows, params), empty, None, None)
         return
     try:
         train, test, test_day = uplift.split_campaigns(rows, horizon_days=horizon)
@@ -560,7 +605,7 @@ def run(params: Params) -> None:
     except ValueError as err:
         reason = f"no uplift model from {len(rows)} contacts: {err}; plays from the rules"
         log.warning(reason)
-        _write({"available": False, "reason": reason}, empty, None, None)
+        _write(_unlearnt(reason, rows, params), empty, None, None)
         return
     scored = fitted.score(test)
     truth_path = TRUTH / "campaign_effects.parquet"
