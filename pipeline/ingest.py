@@ -545,6 +545,38 @@ def orphan_positions(
     return con.execute(sql).fetchnumpy()["_pos"].astype("int64")
 
 
+# An id no customer has, though one has it apart from case, spaces or leading zeros
+# (reviewed: contacts written c010358 for C010358 and sessions C1666 for C001666 went as
+# "unknown customer" with no hint; the ids are not matched, as 007 and 7 may be two)
+NEAR_ID = (
+    "unknown customer (not in customers, but a customer's id matches it apart from case, "
+    "spaces or leading zeros: write the ids as the customers file does)"
+)
+
+
+def near_orphan_positions(
+    con: duckdb.DuckDBPyConnection, relation: str, known: str, column: str = "customer_id"
+) -> np.ndarray:
+    """``_pos`` of every row whose ``column`` is not among ``known``'s, but is one of them
+    once both are trimmed, upper-cased and stripped of the zeros leading their digits."""
+    value = sql_name(column)
+
+    def loose(x: str) -> str:
+        # the zeros that lead the first run of digits, after any letters: C001666, 0040
+        text = f"upper(trim(CAST({x} AS VARCHAR)))"
+        return f"regexp_replace({text}, '^([^0-9]*)0+([0-9])', '\\1\\2')"
+
+    sql = f"""
+        WITH k AS (SELECT DISTINCT {value} AS k, {loose(value)} AS loose FROM {known})
+        SELECT r._pos FROM {relation} r
+        ANTI JOIN k ON r.{value} = k.k
+        SEMI JOIN (SELECT DISTINCT loose FROM k) n ON {loose("r." + value)} = n.loose
+        WHERE r.{value} IS NOT NULL
+        ORDER BY r._pos
+    """
+    return con.execute(sql).fetchnumpy()["_pos"].astype("int64")
+
+
 def cross_row_problems(
     con: duckdb.DuckDBPyConnection,
     relation: str,
@@ -589,13 +621,12 @@ def cross_row_problems(
             if customers_derived
             else "unknown customer (not in customers)"
         )
-        problems.append(
-            (
-                "customer_id",
-                why,
-                orphan_positions(con, relation, "customer_id", customers, "customer_id"),
+        orphans = orphan_positions(con, relation, "customer_id", customers, "customer_id")
+        if len(orphans) and not customers_derived:  # before: a row takes the first reason
+            problems.append(
+                ("customer_id", NEAR_ID, near_orphan_positions(con, relation, customers))
             )
-        )
+        problems.append(("customer_id", why, orphans))
     if orders is not None and table.name == "order_lines":
         problems.append(
             (

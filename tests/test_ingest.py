@@ -465,6 +465,33 @@ def test_orphans_of_every_table_are_checked_against_accepted_customers() -> None
     assert set(result.tables) == {"customers", "orders", "complaints"}
 
 
+def test_an_id_written_another_way_is_named_as_such_not_only_unknown() -> None:
+    """Reviewed: contacts written c010358 for C010358 and sessions C1666 for C001666 were
+    quarantined as "unknown customer (not in customers)", with no hint that the customer
+    exists. They stay unmatched (007 and 7 may be two customers), with a reason that
+    says what to fix."""
+    from pipeline.ingest import NEAR_ID
+
+    raw = {
+        "customers": canonical(
+            "customers", [{"customer_id": "C010358"}, {"customer_id": "C001666"}]
+        ),
+        "orders": orders(
+            order("o1", "C010358"),
+            order("o2", "c010358"),
+            order("o3", "C1666"),
+            order("o4", "Z9"),
+        ),
+    }
+    result = ingest_tables(raw, on_bad_rows="quarantine", **DATES)
+    assert result.tables["orders"]["order_id"].tolist() == ["o1"]
+    assert result.quarantine["orders"]["quarantine_reason"].tolist() == [
+        f"customer_id: {NEAR_ID}",
+        f"customer_id: {NEAR_ID}",
+        "customer_id: unknown customer (not in customers)",
+    ]
+
+
 def test_ingest_tables_fail_mode_names_the_failing_table() -> None:
     raw = {
         "orders": orders(order("o1")),
