@@ -984,3 +984,31 @@ def test_each_file_may_be_read_with_its_own_date_format(tmp_path) -> None:
     assert str(result.tables["customers"]["signup_at"].iloc[0]) == "2011-01-03 00:00:00"
     with pytest.raises(ValueError, match=r"names \['order'\], not tables of source.files"):
         config.SourceRead(date_format={"order": "%d/%m/%Y"})
+
+
+def test_what_an_optional_file_does_not_give_is_said(caplog) -> None:
+    """Reviewed: contacts, complaints and surveys files with a header only were read as
+    0 rows at INFO level (the summary then said the shop had no contacts table), and a
+    column no canonical column maps (an 'agent' in complaints) vanished without a word."""
+    import logging
+
+    empty = {c: pd.Series([], dtype=str) for c in ("session_id", "customer_id", "started_at")}
+    raw = {
+        "orders": pd.DataFrame(
+            {"customer_id": ["a", "b"], "ordered_at": ["2024-01-01"] * 2, "amount": [1, 2]}
+        ),
+        "customers": pd.DataFrame(
+            {"customer_id": ["a", "b"], "region": ["x", "y"], "agent": ["p", "q"]}
+        ),
+        "sessions": pd.DataFrame(empty),
+    }
+    with caplog.at_level(logging.WARNING):
+        result = map_tables(raw, {})
+    assert "table 'sessions' has a header but no rows" in caplog.text
+    assert result.details["sessions"]["notes"][0].startswith(
+        "table 'sessions' has a header but no rows: the run goes on without any sessions"
+    )
+    assert result.details["customers"]["notes"][0] == (
+        "file columns not read (no customers column maps to them; see "
+        "source.columns.customers): ['agent']"
+    )

@@ -945,6 +945,30 @@ def _details(
     return out
 
 
+def _note_unread(src: _Input, info: dict[str, Any]) -> None:
+    """What of an optional file the run does not read, in the log and the ledger's
+    notes: a file with a header only (its table's features are left out), and columns
+    no canonical column maps (reviewed: both went without a word; a misspelled header
+    would vanish the same way)."""
+    notes = info.setdefault("notes", [])
+    if len(src.raw) == 0:
+        said = (
+            f"{_where(src)} has a header but no rows: the run goes on without any "
+            f"{src.name}, and the features made from them are left out"
+        )
+        log.warning("%s", said)
+        notes.append(said)
+    used = {str(c) for c in info.get("columns", {}).values()}
+    unread = [str(c) for c in src.raw.columns if str(c) not in used]
+    if unread:
+        said = (
+            f"file columns not read (no {src.name} column maps to them; see "
+            f"source.columns.{src.name}): {unread}"
+        )
+        log.info("%s: %s", src.name, said)
+        notes.append(said)
+
+
 def _map_generic(
     src: _Input,
     mapping: Mapping[str, str],
@@ -1432,6 +1456,7 @@ def map_tables(
         )
         if nulled:
             report[f"{name}:unparseable_values_nulled"] = nulled
+        _note_unread(src, details[name])
     if "customers" in tables:
         mapping = columns.get("customers", {})
         has_column = (
