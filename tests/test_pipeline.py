@@ -819,6 +819,8 @@ def test_back_at_the_baseline_the_workspace_run_is_the_baselines_again(shop):
 
 
 def test_failed_stage_leaves_previous_outputs_and_names_the_bad_rows(shop):
+    from pipeline.stages._common import FIGURES_BY_STAGE
+
     canonical = shop / "data/canonical/orders.parquet"
     before = canonical.read_bytes()
     raw_path, params_path = shop / "data/raw/orders.parquet", shop / "params.yaml"
@@ -826,6 +828,13 @@ def test_failed_stage_leaves_previous_outputs_and_names_the_bad_rows(shop):
     scored = {p.name: p.read_bytes() for p in (shop / "data/scored").iterdir()}
     report_path = shop / "reports/retention_report.html"
     report_bytes = report_path.read_bytes()
+    later = ["reports/train.json", "reports/score.json", "reports/forward.json", "metrics.json"]
+    figures = {
+        path: (shop / path).read_bytes()
+        for _, paths in FIGURES_BY_STAGE
+        for path in paths
+        if (shop / path).exists()
+    }
     raw = pd.read_parquet(raw_path)
     raw.loc[raw.index[:3], "amount"] = -5.0
     raw.to_parquet(raw_path, index=False)
@@ -845,7 +854,14 @@ def test_failed_stage_leaves_previous_outputs_and_names_the_bad_rows(shop):
         assert not report_path.exists()
         stale = (shop / "data/scored/STALE.txt").read_text()
         assert "stage 'ingest'" in stale and "at_risk.xlsx" in stale
+        # and the figures of the stages after it: `dvc metrics show` read the run
+        # before's (reviewed); the ingest stage's own ledger says what failed
+        assert not [name for name in later if (shop / name).exists()]
+        assert "metrics.json" in stale and "reports/forward.json" in stale
+        assert (shop / "reports/ledger.json").exists()
     finally:  # the session's shop goes on to the next test as it was
+        for path, data in figures.items():
+            (shop / path).write_bytes(data)
         raw_path.write_bytes(raw_bytes)
         params_path.write_text(params_text)
         (shop / "data/scored/STALE.txt").unlink(missing_ok=True)

@@ -526,6 +526,34 @@ def test_a_failure_before_any_list_writes_no_stale_note_and_says_none(tmp_path, 
     assert "stage 'source'" in (tmp_path / "data/scored/STALE.txt").read_text()
 
 
+def test_a_failure_takes_away_the_figures_of_the_stages_after_it(tmp_path, monkeypatch):
+    """Reviewed: after a failed source stage reports/ledger.json still said "ok" with the
+    run before's counts, and `dvc metrics show` read the run before's metrics.json."""
+    from pipeline.stages import _common
+
+    monkeypatch.chdir(tmp_path)
+    names = [
+        "reports/ledger.json",
+        "reports/train.json",
+        "reports/forward.json",
+        "reports/mlflow_run.json",
+        "metrics.json",
+        "data/scored/at_risk.csv",
+    ]
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("{}")
+    assert _common.mark_stale("score", ValueError("boom")) is True
+    kept = [n for n in names if (tmp_path / n).exists()]
+    assert kept == ["reports/ledger.json", "reports/train.json"]  # before the score stage
+    stale = (tmp_path / "data/scored/STALE.txt").read_text()
+    assert "reports/forward.json, metrics.json, reports/mlflow_run.json" in stale
+    for name in names:
+        (tmp_path / name).write_text("{}")
+    _common.mark_stale("source", ValueError("mixed time zones"))
+    assert not [n for n in names if (tmp_path / n).exists()]
+
+
 def test_reason_coverage_counts_the_reasons_the_lists_show() -> None:
     """Reviewed: score.json said 0.931 of the call list had reasons from two or more
     concepts, and 459 of its 500 rows showed two: a concept the catalogue could not say

@@ -53,16 +53,47 @@ def restore_hint(stage: str) -> str:
     )
 
 
+# The run's figures per stage, in pipeline order: after a failure, those of the stages
+# after the failed one describe the run before it, not the workspace's data.
+FIGURES_BY_STAGE: tuple[tuple[str, tuple[Path, ...]], ...] = (
+    ("source", ()),
+    ("ingest", (REPORTS / "ingest.json", REPORTS / "ledger.json")),
+    ("features", ()),
+    ("train", (REPORTS / "train.json", REPORTS / "backtest.csv")),
+    ("explain", ()),
+    ("uplift", (REPORTS / "uplift.json", REPORTS / "qini.csv")),
+    ("score", (REPORTS / "score.json",)),
+    ("forward", (REPORTS / "forward.json",)),
+    ("headline", (Path("metrics.json"),)),
+    ("track", (REPORTS / "mlflow_run.json",)),
+)
+
+
+def stale_figures(stage: str) -> list[Path]:
+    """The figures files of the stages after ``stage`` that exist (none for a stage
+    outside the pipeline's order)."""
+    names = [name for name, _ in FIGURES_BY_STAGE]
+    if stage not in names:
+        return []
+    after = FIGURES_BY_STAGE[names.index(stage) + 1 :]
+    return [p for _, paths in after for p in paths if p.is_file()]
+
+
 def mark_stale(stage: str, error: BaseException) -> bool:
     """After a failed stage, take the lists away so nobody mails yesterday's list.
 
     Everything a retention team receives from the last good run goes: the files of
     ``data/scored/`` (the CSVs and the workbook) and ``reports/retention_report.html``
     (its cards are the call list's top). ``data/scored/STALE.txt`` says which stage
-    failed and why. The models and the other reports stay for diagnosis; the next
-    successful run replaces the whole folder. Returns whether it wrote the note (no
+    failed and why. The figures of the stages after the failed one go too
+    (:func:`stale_figures`: the ledger after a failed source, ``metrics.json``, the
+    forward test, the run MLflow points at). The models and the data stay for
+    diagnosis; the next successful run replaces them all. Returns whether it wrote the note (no
     lists yet, as on a first run: nothing to take away, no note).
     """
+    figures = stale_figures(stage)
+    for path in figures:  # `dvc metrics show` read the run before's (reviewed)
+        path.unlink()
     if not SCORED.is_dir():
         return False
     delivered = [p for p in sorted(SCORED.iterdir()) if p.is_file() and p != STALE]
@@ -71,10 +102,16 @@ def mark_stale(stage: str, error: BaseException) -> bool:
     for path in delivered:
         path.unlink()
     removed = ", ".join(str(p) for p in delivered) or "none left"
+    also = (
+        f"Its figures went with them ({', '.join(str(p) for p in figures)}): `dvc metrics "
+        "show` and `make compare` would have read the run before's.\n"
+        if figures
+        else ""
+    )
     message = "".join(traceback.format_exception_only(type(error), error)).strip()
     STALE.write_text(
         f"The last run failed in stage '{stage}', so the lists of the run before it were "
-        f"removed ({removed}): they no longer match the data.\n"
+        f"removed ({removed}): they no longer match the data.\n{also}"
         f"Fix the cause and run `make run` again.\n\n{message}\n"
         + (f"\n{hint}\n" if (hint := restore_hint(stage)) else "")
     )
