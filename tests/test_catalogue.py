@@ -717,8 +717,7 @@ def test_a_spend_above_its_earlier_level_is_no_reason_for_risk() -> None:
     )
     assert quarter == [
         None,
-        "spent 50.00 in the last 90 days; 115.66 a quarter on average in the nine months "
-        "before",
+        "spent 50.00 in the last 90 days; 115.66 a quarter on average in the nine months before",
         None,  # 100 against 105: not a fall worth saying
     ]
     month = say(
