@@ -253,7 +253,7 @@ CASES = {
         "orders",
         orders(order("o1", "A"), order("o1", "B"), order("o3")),
         "order_id",
-        "duplicate key",
+        "duplicate key (the first row with it in the file is kept)",
         [1],  # the first is kept
         ["'o1'"],
     ),
@@ -681,9 +681,9 @@ def test_directory_ingest_in_chunks_gives_what_memory_gives(tmp_path) -> None:
     quarantined = pd.read_parquet(tmp_path / "quarantined/orders.parquet")
     assert sorted(zip(quarantined["line"], quarantined["reason"], strict=True)) == [
         (2, "amount: not >= 0"),
-        (3, "order_id: duplicate key"),
+        (3, "order_id: duplicate key (the first row with it in the file is kept)"),
         (4, "customer_id: unknown customer (not in customers)"),
-        (7, "order_id: duplicate key"),
+        (7, "order_id: duplicate key (the first row with it in the file is kept)"),
     ]
     assert outcomes["orders"].tally.nulled == {"rating": {"not <= 5": 1}}
     assert outcomes["orders"].inputs["orders"] == {
@@ -692,7 +692,7 @@ def test_directory_ingest_in_chunks_gives_what_memory_gives(tmp_path) -> None:
         "quarantined": 4,
         "reasons": {
             "amount: not >= 0": 1,
-            "order_id: duplicate key": 2,
+            "order_id: duplicate key (the first row with it in the file is kept)": 2,
             "customer_id: unknown customer (not in customers)": 1,
         },
     }
@@ -816,7 +816,7 @@ def test_a_contact_written_twice_with_another_arm_is_quarantined_whole(tmp_path)
     assert kept["customer_id"].tolist() == ["B", "C"]
     assert outcomes["contacts"].tally.reasons == {
         "customer_id,campaign: one contact written twice with another arm or play": 2,
-        "customer_id,campaign: duplicate key": 1,
+        "customer_id,campaign: duplicate key (the first row with it in the file is kept)": 1,
     }
 
 
