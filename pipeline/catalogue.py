@@ -343,7 +343,7 @@ def _not_overdue(f: pd.DataFrame) -> np.ndarray:
     days = _col(f, "days_since_last_order")
     gap = _col(f, "order_gap_mean_days").clip(lower=1.0)
     spread = np.maximum(_col(f, "order_gap_std_days").fillna(0.0), MIN_SPREAD_SHARE * gap)
-    late = (days > gap + spread).fillna(False)
+    late = (np.floor(days) > gap + spread).fillna(False)  # whole days, as segments
     if "horizon_days" in f:
         late |= (days >= _col(f, "horizon_days")).fillna(False)
     return ~late.to_numpy(dtype=bool)
@@ -411,6 +411,7 @@ SHOP_NORMS: dict[str, str] = {
     "shop_spend_total": "spend_total",
     "shop_distinct_products_365d": "distinct_products_365d",
     "shop_sessions_90d": "sessions_90d",
+    "shop_orders_365d": "orders_365d",
 }
 # the shop's medians, under their own names for the templates that name them as they are
 NORMS.update({n: (lambda f, n=n: _col(f, n)) for n in SHOP_NORMS})
@@ -431,6 +432,24 @@ def _not_above_shop(feature: str, when: Predicate | None = None) -> Predicate:
         x, m = _col(f, feature), _col(f, f"shop_{feature}")
         ok = (m.isna() | ~(x > (1 + SHOP_GAP) * m)).to_numpy()
         return ok & when(f) if when is not None else ok
+
+    return test
+
+
+# The features said against the shop's median only on the side where less is worse
+# (_against_shop with above=False), and the column prefix that says, per row, that the
+# model's risk rises with the feature on this shop instead (explain.reasons sets it):
+# then a value under the median is no reason, whatever the shop's median says.
+MORE_IS_BETTER: set[str] = set()
+HIGHER_RISKIER = "higher_riskier_"
+
+
+def _model_agrees_less_is_worse(feature: str) -> Predicate:
+    def test(f: pd.DataFrame) -> np.ndarray:
+        column = HIGHER_RISKIER + feature
+        if column not in f:
+            return np.ones(len(f), dtype=bool)
+        return ~f[column].fillna(False).to_numpy(dtype=bool)
 
     return test
 
@@ -468,10 +487,12 @@ def _against_shop(
     def say(side_word: str) -> str:
         return f"{template}; half the shop's customers {verb}{side_word} {{{norm}|{spec}}}{after}"
 
-    phrases = [Phrase(say("over"), side(-1))]
     if above:
-        phrases.append(Phrase(say("under"), side(+1)))
-    return tuple(phrases)
+        return (Phrase(say("over"), side(-1)), Phrase(say("under"), side(+1)))
+    MORE_IS_BETTER.add(feature)
+    agrees = _model_agrees_less_is_worse(feature)
+    below = side(-1)
+    return (Phrase(say("over"), lambda f: below(f) & agrees(f)),)
 
 
 def _one_day_several_orders(f: pd.DataFrame) -> np.ndarray:
@@ -533,7 +554,7 @@ CATALOGUE: tuple[Feature, ...] = (
         # far, 161 days ago" a count of the last 90 days says nothing new
         Phrase(
             "{orders_30d|order} in the last 30 days; usually {usual_orders_30d|1} a month",
-            _bought_on_several_days,
+            lambda f: _bought_on_several_days(f) & _fell("orders_30d", "usual_orders_30d")(f),
         ),
     ),
     _f(
@@ -543,7 +564,7 @@ CATALOGUE: tuple[Feature, ...] = (
         "orders in the last 90 days",
         Phrase(
             "{orders_90d|order} in the last 90 days; usually {usual_orders_90d|1 order}",
-            _bought_on_several_days,
+            lambda f: _bought_on_several_days(f) & _fell("orders_90d", "usual_orders_90d")(f),
         ),
         strength=Phrase(
             "{orders_90d|order} in the last 90 days, as many as usual or more", _more_than_usual
@@ -554,7 +575,9 @@ CATALOGUE: tuple[Feature, ...] = (
         "repeat_purchase",
         "order_rhythm",
         "orders in the last year",
-        "{orders_365d|order} in the last year",
+        # many orders are no reason to leave (reviewed: "40 orders in the last year" as
+        # a risk beside the shop's one a month)
+        Phrase("{orders_365d|order} in the last year", _not_above_shop("orders_365d")),
     ),
     _f(
         "orders_total",

@@ -747,3 +747,17 @@ def test_no_complaint_and_many_visits_are_no_reasons_for_risk() -> None:
     assert visits == [None, "2 visits in the last 90 days"]
     month = say("sessions_30d", sessions_30d=[9.0, 1.0], sessions_90d=[12.0, 9.0])
     assert month[0] is None and month[1].startswith("1 visit in the last 30 days")
+
+
+def test_many_orders_or_more_than_usual_are_no_reason_for_risk() -> None:
+    """Reviewed: "40 orders in the last year" was a reason for risk of lapsed customers
+    beside the shop's one a month."""
+    year = say("orders_365d", orders_365d=[40.0, 3.0], shop_orders_365d=[12.0, 12.0])
+    assert year == [None, "3 orders in the last year"]
+    quarter = say(
+        "orders_90d",
+        orders_90d=[5.0, 1.0],
+        order_rate_per_30d=[1.0, 1.0],  # usually 3 in 90 days
+        purchase_days_total=[9.0, 9.0],
+    )
+    assert quarter == [None, "1 order in the last 90 days; usually 3 orders"]

@@ -563,3 +563,22 @@ def test_one_day_of_purchases_is_said_once() -> None:
         "one order so far, 53 days ago",
         "no loyalty points banked",
     ]
+
+
+def test_a_value_under_the_shops_median_is_no_reason_where_the_model_says_more_is_riskier():
+    """Reviewed twice: 1,494 reasons read "customer for 10 months; half the shop's
+    customers for over 20 months" beside the report's "length of the relationship, the
+    longer, the riskier": the model's risk rose with tenure on that shop, and the reason
+    blamed a short one. Where the model agrees that less is worse, the comparison stays."""
+    tenure = [300.0, 400.0, 500.0, 700.0, 900.0]
+    frame = pd.DataFrame({"tenure_days": tenure, "first_order_age_days": tenure})
+    shop = {"shop_tenure_days": 600.0}
+    riskier_when_longer = pd.DataFrame(
+        {"tenure_days": [0.1, 0.2, 0.3, 0.4, 0.5], "_base": -1.0}, index=frame.index
+    )
+    said = reasons(riskier_when_longer, frame, k=1, shop=shop)["reason_1"]
+    assert said[0] == "customer for 10 months"  # no "half the shop's customers for over"
+    assert not said.str.contains("half the shop's", na=False).any()
+    riskier_when_shorter = riskier_when_longer.assign(tenure_days=[0.5, 0.4, 0.3, 0.2, 0.1])
+    said = reasons(riskier_when_shorter, frame, k=1, shop=shop)["reason_1"]
+    assert said[0] == "customer for 10 months; half the shop's customers for over 20 months"
