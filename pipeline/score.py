@@ -87,9 +87,9 @@ COLUMN_DOCS: dict[str, str] = {
     "days_since_last_order": "whole days from the last order to the as-of date",
     "usual_gap_days": "the customer's usual days between orders (the shop's, for a customer "
     "who bought on fewer than three days)",
-    "overdue_after_days": "days of silence after which the customer is overdue (lapsing): "
-    "the usual gap plus its usual spread; an early-warning customer past the usual gap but "
-    "not this far is still within their rhythm",
+    "overdue_after_days": "whole days of silence after which the customer is overdue "
+    "(lapsing when days_since_last_order exceeds it): the usual gap plus its usual spread; "
+    "an early-warning customer past the usual gap but not this far is within their rhythm",
     "loyalty_type": "premium, inertia, convenience, monopoly, incentive, price or latent (the "
     "workbook's first sheet says what each means)",
     "loyalty_type_probability": "how sure the type classifier is (empty: rule-based type)",
@@ -137,9 +137,9 @@ PROBABILITY_COLUMNS = (
     "uplift",
 )
 # Days as the CSVs write them: whole days since the last order, gaps to a tenth.
-DAY_FORMATS = {"days_since_last_order": "0", "usual_gap_days": "0.0", "overdue_after_days": "0.0"}
+DAY_FORMATS = {"days_since_last_order": "0", "usual_gap_days": "0.0", "overdue_after_days": "0"}
 # Day counts written to a tenth (the CSV, the workbook).
-TENTH_DAYS = ("usual_gap_days", "overdue_after_days")
+TENTH_DAYS = ("usual_gap_days",)
 
 
 @dataclass(frozen=True)
@@ -241,7 +241,9 @@ def score_customers(
     f.index = scoring.index
     out = scoring.copy()
     out = out.join(rhythm(f))
-    out["overdue_after_days"] = out["due_days"]  # the list's name for it
+    # the list's name for it, in whole days: lapsing once days_since_last_order (whole
+    # days) exceeds it, as floor(days) > due is floor(days) > floor(due)
+    out["overdue_after_days"] = np.floor(out["due_days"])
     out["days_since_last_order"] = f["days_since_last_order"].to_numpy()
     lo, hi = band_thresholds
     p = out["churn_probability"]
@@ -640,7 +642,7 @@ def format_for_csv(frame: pd.DataFrame) -> pd.DataFrame:
             out[c] = _fixed(out[c], 2)
         elif c in PROBABILITY_COLUMNS:
             out[c] = _fixed(out[c], 4)
-        elif c == "days_since_last_order":
+        elif c in ("days_since_last_order", "overdue_after_days"):
             out[c] = _fixed(whole_days(out[c]), 0)
         elif c in TENTH_DAYS:
             out[c] = _fixed(out[c], 1)

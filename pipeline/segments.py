@@ -6,8 +6,8 @@ is not overdue after two months.
 
 * **lapsed**: no order for ``horizon_days`` or more. They already meet the churn
   definition: a win-back case (客户再生), not retention.
-* **lapsing**: overdue against their own rhythm (later than their usual gap plus its
-  usual spread), but still inside the horizon.
+* **lapsing**: overdue against their own rhythm (the whole days since their last order
+  exceed their usual gap plus its usual spread), but still inside the horizon.
 * **early warning**: still within their rhythm, yet the model's risk is high, or has
   risen since the previous snapshot: the churn warning system (客户流失显示系统) of the
   loyalty theory, the group a contact can still save most cheaply. Not a customer
@@ -99,7 +99,7 @@ def rhythm(frame: pd.DataFrame) -> pd.DataFrame:
             "usual_gap_days": gap,
             "due_days": due,
             "own_rhythm": own,
-            "overdue_days": (days - due).clip(lower=0.0),
+            "overdue_days": (np.floor(days) - due).clip(lower=0.0),
         },
         index=frame.index,
     )
@@ -140,7 +140,10 @@ def assign_segments(
     p = frame["churn_probability"].to_numpy(dtype=float)
     prev = frame["churn_probability_prev"].to_numpy(dtype=float)
     lapsed = days >= horizon_days
-    overdue = days > due
+    # in whole days, as the lists write them: a customer is overdue once the days since
+    # their last order, counted as a calendar counts them, exceed their due (reviewed: 46
+    # lapsing rows read "21" days beside a due of 21.3)
+    overdue = np.floor(days) > due
     with np.errstate(invalid="ignore"):
         rising = (p - prev >= rising_by) & (p >= rising_floor)
     warning = (p >= high_risk) | rising
