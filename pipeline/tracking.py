@@ -582,8 +582,21 @@ WORKSPACE = "workspace"
 RUN_INFO = Path("reports/mlflow_run.json")
 
 
+# A failed run's note (pipeline.stages._common.STALE): the workspace's files then belong
+# to no logged run.
+STALE_NOTE = Path("data/scored/STALE.txt")
+
+
 def _workspace_run(mlflow_client, root: Path) -> str:
     path = root / RUN_INFO
+    if (root / STALE_NOTE).exists():
+        # the run the file names was the run before the failure: it is still in the
+        # store, and comes back as the workspace's when a run returns to its state
+        raise LookupError(
+            f"the workspace's last run failed ({STALE_NOTE} says where): no logged run is "
+            "behind its files; fix it and run `make run`, or compare named runs (latest, "
+            "champion, challenger, v<N>)"
+        )
     if not path.exists():
         raise LookupError("no run behind the workspace's files yet: run `make run`")
     run_id = json.loads(path.read_text())["run_id"]

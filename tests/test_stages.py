@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline import tracking
 from pipeline.backtest import backtest_origins, backtest_table, run_origin
 from pipeline.calibration import METHODS
 from pipeline.config import Params
@@ -545,13 +546,25 @@ def test_a_failure_takes_away_the_figures_of_the_stages_after_it(tmp_path, monke
         (tmp_path / name).write_text("{}")
     assert _common.mark_stale("score", ValueError("boom")) is True
     kept = [n for n in names if (tmp_path / n).exists()]
-    assert kept == ["reports/ledger.json", "reports/train.json"]  # before the score stage
+    # before the score stage; and the run MLflow holds, which `make compare` refuses
+    # while STALE.txt is there (a recovered run restores no file the track stage wrote)
+    assert kept == ["reports/ledger.json", "reports/train.json", "reports/mlflow_run.json"]
     stale = (tmp_path / "data/scored/STALE.txt").read_text()
-    assert "reports/forward.json, metrics.json, reports/mlflow_run.json" in stale
+    assert "(reports/forward.json, metrics.json)" in stale
+    with pytest.raises(LookupError, match="the workspace's last run failed"):
+        tracking._workspace_run(None, tmp_path)
     for name in names:
         (tmp_path / name).write_text("{}")
     _common.mark_stale("source", ValueError("mixed time zones"))
-    assert not [n for n in names if (tmp_path / n).exists()]
+    assert [n for n in names if (tmp_path / n).exists()] == ["reports/mlflow_run.json"]
+    # the curves and drivers of the run before too (reviewed: they stayed, unlisted)
+    for folder in ("reports/plots", "reports/explain"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "roc.csv").write_text("x\n")
+    _common.mark_stale("ingest", ValueError("bad rows"))
+    assert not (tmp_path / "reports/plots").exists()
+    assert not (tmp_path / "reports/explain").exists()
+    assert "reports/plots, reports/explain" in (tmp_path / "data/scored/STALE.txt").read_text()
 
 
 def test_reason_coverage_counts_the_reasons_the_lists_show() -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from pipeline import tracking
 from pipeline.config import Params, load_params
 
 RAW = Path("data/raw")
@@ -29,7 +31,7 @@ SHAP_SAMPLE = EXPLAIN / "shap_sample.parquet"
 SCORED = Path("data/scored")
 MODELS = Path("models")
 REPORTS = Path("reports")
-STALE = SCORED / "STALE.txt"
+STALE = tracking.STALE_NOTE  # data/scored/STALE.txt
 
 
 # What a retention team receives: every file of data/scored/ (the CSVs, the workbook)
@@ -59,24 +61,26 @@ FIGURES_BY_STAGE: tuple[tuple[str, tuple[Path, ...]], ...] = (
     ("source", ()),
     ("ingest", (REPORTS / "ingest.json", REPORTS / "ledger.json")),
     ("features", ()),
-    ("train", (REPORTS / "train.json", REPORTS / "backtest.csv")),
-    ("explain", ()),
+    ("train", (REPORTS / "train.json", REPORTS / "backtest.csv", REPORTS / "plots")),
+    ("explain", (REPORTS / "explain",)),
     ("uplift", (REPORTS / "uplift.json", REPORTS / "qini.csv")),
     ("score", (REPORTS / "score.json",)),
     ("forward", (REPORTS / "forward.json",)),
     ("headline", (Path("metrics.json"),)),
-    ("track", (REPORTS / "mlflow_run.json",)),
+    # not reports/mlflow_run.json: no DVC output, a run that returns to the last good
+    # state (the track stage then skipped) could not bring it back; while STALE.txt is
+    # there, `make compare` refuses the workspace instead (tracking._workspace_run)
 )
 
 
 def stale_figures(stage: str) -> list[Path]:
-    """The figures files of the stages after ``stage`` that exist (none for a stage
-    outside the pipeline's order)."""
+    """The figures (files, and folders of plots and drivers) of the stages after
+    ``stage`` that exist (none for a stage outside the pipeline's order)."""
     names = [name for name, _ in FIGURES_BY_STAGE]
     if stage not in names:
         return []
     after = FIGURES_BY_STAGE[names.index(stage) + 1 :]
-    return [p for _, paths in after for p in paths if p.is_file()]
+    return [p for _, paths in after for p in paths if p.exists()]
 
 
 def mark_stale(stage: str, error: BaseException) -> bool:
@@ -87,13 +91,13 @@ def mark_stale(stage: str, error: BaseException) -> bool:
     (its cards are the call list's top). ``data/scored/STALE.txt`` says which stage
     failed and why. The figures of the stages after the failed one go too
     (:func:`stale_figures`: the ledger after a failed source, ``metrics.json``, the
-    forward test, the run MLflow points at). The models and the data stay for
+    forward test). The models and the data stay for
     diagnosis; the next successful run replaces them all. Returns whether it wrote the note (no
     lists yet, as on a first run: nothing to take away, no note).
     """
     figures = stale_figures(stage)
     for path in figures:  # `dvc metrics show` read the run before's (reviewed)
-        path.unlink()
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
     if not SCORED.is_dir():
         return False
     delivered = [p for p in sorted(SCORED.iterdir()) if p.is_file() and p != STALE]
