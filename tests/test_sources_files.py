@@ -1002,8 +1002,13 @@ def test_what_an_optional_file_does_not_give_is_said(caplog) -> None:
         ),
         "sessions": pd.DataFrame(empty),
     }
+    raw["orders"]["store_note"] = "x"  # the orders file's own too (reviewed: missed)
     with caplog.at_level(logging.WARNING):
         result = map_tables(raw, {})
+    assert result.details["orders"]["notes"][-1] == (
+        "file columns not read (no orders column maps to them; see source.columns.orders): "
+        "['store_note']"
+    )
     assert "table 'sessions' has a header but no rows" in caplog.text
     assert result.details["sessions"]["notes"][0].startswith(
         "table 'sessions' has a header but no rows: the run goes on without any sessions"

@@ -1446,6 +1446,7 @@ def map_tables(
     tables.update(order_tables)
     report.update(notes)
     details["orders"], provenance["orders"] = info, prov
+    _note_unread(inputs["orders"], info)
     if "order_lines" in order_tables:
         derived["order_lines"] = "orders: the lines of the orders file"
     for name, src in inputs.items():
