@@ -582,12 +582,10 @@ WORKSPACE = "workspace"
 RUN_INFO = Path("reports/mlflow_run.json")
 
 
-# A failed run's note (pipeline.stages._common.STALE): the workspace's files then belong
-# to no logged run.
-STALE_NOTE = Path("data/scored/STALE.txt")
-
-
 def _workspace_run(mlflow_client, root: Path) -> str:
+    # a failed run's note: the workspace's files then belong to no logged run
+    from pipeline.stages._common import STALE as STALE_NOTE
+
     path = root / RUN_INFO
     if (root / STALE_NOTE).exists():
         # the run the file names was the run before the failure: it is still in the

@@ -11,7 +11,6 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from pipeline import tracking
 from pipeline.config import Params, load_params
 
 RAW = Path("data/raw")
@@ -31,7 +30,7 @@ SHAP_SAMPLE = EXPLAIN / "shap_sample.parquet"
 SCORED = Path("data/scored")
 MODELS = Path("models")
 REPORTS = Path("reports")
-STALE = tracking.STALE_NOTE  # data/scored/STALE.txt
+STALE = SCORED / "STALE.txt"
 
 
 # What a retention team receives: every file of data/scored/ (the CSVs, the workbook)
