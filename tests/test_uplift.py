@@ -706,6 +706,11 @@ def test_one_mistyped_cost_neither_prices_a_play_nor_passes_unsaid(caplog):
     assert costs == {"discount": 3.0, "winback": 2.5}
     said = caplog.text
     assert "1 of 4 'discount' contacts" in said and "1,000.00 (customer c2, 2024-05-05)" in said
+    # said once: the held-out model's pricing of a subset of the contacts names nothing
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert play_costs(rows, 1.0, warn=False) == costs
+    assert not caplog.text
     # a history no model learns from (no control arm) still prices the lists
     report = _unlearnt("no uplift model", rows[rows["arm"] == "treatment"], Params())
     assert report == {

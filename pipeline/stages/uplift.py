@@ -81,17 +81,18 @@ def _design(rows: pd.DataFrame, meta: dict) -> Design:
 COST_SPREAD = 10.0
 
 
-def play_costs(rows: pd.DataFrame, contact_cost: float) -> dict[str, float]:
+def play_costs(rows: pd.DataFrame, contact_cost: float, *, warn: bool = True) -> dict[str, float]:
     """Each play's cost per contact: its median recorded cost, else the contact cost.
 
     The median, so that one mistyped cost does not price a play for the whole list
     (reviewed: a discount written "1,000" read as 1000 moved its mean from 3.00 to 5.47).
-    Costs far from their play's median are named in a warning.
+    Costs far from their play's median are named in a warning (``warn``: the list's
+    model, which reads every contact, names them; the held-out one does not repeat it).
     """
     treated = rows[rows["arm"] == uplift.TREATMENT]
     costs = treated.groupby("play", observed=True)["contact_cost"].median()
     out = {str(p): float(c) if np.isfinite(c) else contact_cost for p, c in costs.items()}
-    for play, group in treated.groupby("play", observed=True):
+    for play, group in treated.groupby("play", observed=True) if warn else ():
         median = out[str(play)]
         cost = group["contact_cost"]
         odd = (cost > COST_SPREAD * median) | (cost < median / COST_SPREAD)
@@ -224,6 +225,7 @@ class Fitted:
         comparison: bool = True,
         contacts: pd.DataFrame | None = None,
         what: str = "treated contacts",
+        name_odd_costs: bool = True,
     ) -> None:
         """``as_of``: the day this past ends; the type model reads answers before it.
 
@@ -286,7 +288,7 @@ class Fitted:
                     else ""
                 )
             )
-        self.costs = play_costs(rows, params.evaluate.contact_cost)
+        self.costs = play_costs(rows, params.evaluate.contact_cost, warn=name_odd_costs)
         self.margin = params.retention.margin
         self.risk: lgb.Booster | None = None
         self.value: lgb.Booster | None = None
@@ -601,6 +603,7 @@ def run(params: Params) -> None:
             as_of=test_day,
             contacts=rows,
             what=f"treated contacts before the held-out campaign of {test_day:%Y-%m-%d}",
+            name_odd_costs=False,  # the list's model names them, from every contact
         )
     except ValueError as err:
         reason = f"no uplift model from {len(rows)} contacts: {err}; plays from the rules"
