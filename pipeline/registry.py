@@ -41,6 +41,11 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 # A run shipped for a past date (score.as_of: a forward test): registered, no alias.
 FORWARD_TEST = "forward test"
+# A version whose model is the champion's, byte for byte (a run that changed only the
+# list's or the registry's params): registered, no alias (reviewed: such a copy became
+# `challenger`, and a reviewer compared the champion with itself).
+SAME_AS_CHAMPION = "copy of the champion"
+NO_ALIAS = (FORWARD_TEST, SAME_AS_CHAMPION)
 # Better is higher for AUC and lower for Brier: improvement = sign * (new - champion).
 METRICS = {"roc_auc": 1.0, "brier": -1.0}
 PREDICTION_COLUMNS = ("customer_key", "cutoff", "churned", "churn_probability")
@@ -171,7 +176,7 @@ class Decision:
             else f"registry: version {version} is a {self.alias}; the champion stays "
             f"version {champion}"
         )
-        if self.alias == FORWARD_TEST:
+        if self.alias in NO_ALIAS:
             head = f"registry: version {version} is a {self.alias}: no alias"
         return "\n".join([head, *(f"  - {r}" for r in self.reasons)])
 
@@ -185,6 +190,16 @@ def forward_test(as_of: object) -> Decision:
         (
             f"shipped as of {as_of} (score.as_of): a forward test of the past, not a "
             "candidate for today's list; it takes no alias",
+        ),
+    )
+
+
+def same_as_champion(champion: int | str) -> Decision:
+    return Decision(
+        SAME_AS_CHAMPION,
+        (
+            f"the same model as the champion (version {champion}), byte for byte: only "
+            "params the model does not read changed; it takes no alias, the champion stays",
         ),
     )
 

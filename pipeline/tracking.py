@@ -311,6 +311,21 @@ class Logged:
     model_uri: str
     version: str  # the registered version
     tracking_uri: str
+    fingerprint: str | None = None  # the model's (MODEL_FINGERPRINT_TAG)
+
+
+# A model version's tag: the hash of the files and the serving code its model is made of.
+MODEL_FINGERPRINT_TAG = "model_fingerprint"
+
+
+def model_fingerprint(model_files: Mapping[str, Path]) -> str:
+    """The hash of what a logged model scores with: its files and the serving code."""
+    from pipeline import serving
+
+    package = Path(serving.__file__).parent
+    return fingerprint(
+        list(model_files.values()) + [package / name for name in serving.SERVING_MODULES]
+    )
 
 
 @contextmanager
@@ -397,13 +412,15 @@ def log_run(
                 path.parent.mkdir(parents=True, exist_ok=True)
                 frame.to_parquet(path, index=False)
                 mlflow.log_artifact(str(path), artifact_path=str(Path(rel).parent))
-    registered = register(c, info.model_uri, registered_model, run.info.run_id)
+    made_of = model_fingerprint(model_files)
+    registered = register(c, info.model_uri, registered_model, run.info.run_id, made_of)
     logged = Logged(
         run_id=run.info.run_id,
         experiment_id=exp_id,
         model_uri=info.model_uri,
         version=str(registered.version),
         tracking_uri=tracking_uri(root),
+        fingerprint=made_of,
     )
     log.info(
         "logged MLflow run %s (%s), model version %s", logged.run_id, run_name, logged.version
@@ -411,7 +428,10 @@ def log_run(
     return logged
 
 
-def register(mlflow_client, model_uri: str, name: str, run_id: str):
+def register(
+    mlflow_client, model_uri: str, name: str, run_id: str, model_fingerprint: str | None = None
+):
+    """The model as a new version of ``name``, tagged with its fingerprint."""
     from mlflow.exceptions import MlflowException
 
     try:
@@ -421,7 +441,8 @@ def register(mlflow_client, model_uri: str, name: str, run_id: str):
     except MlflowException as err:
         if "already exists" not in str(err).lower():
             raise
-    return mlflow_client.create_model_version(name, model_uri, run_id=run_id)
+    tags = {MODEL_FINGERPRINT_TAG: model_fingerprint} if model_fingerprint else None
+    return mlflow_client.create_model_version(name, model_uri, run_id=run_id, tags=tags)
 
 
 # -- reading runs and the registry --------------------------------------------------------

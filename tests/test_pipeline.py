@@ -920,5 +920,6 @@ def test_a_moved_clone_logs_into_its_own_folder(shop, tmp_path):
     run_dir = [p for p in (moved / "mlruns").rglob(info["run_id"]) if p.is_dir()]
     assert run_dir and (run_dir[0] / "artifacts/review/predictions.parquet").exists()
     tags = run_record(mlflow_db(moved), info["run_id"])[2]
-    # the champion's predictions were read from the moved store: a real comparison
+    # the champion's predictions were read from the moved store: a real comparison (the
+    # workspace holds the baseline's model again, the champion is the experiment's)
     assert tags["registry.reasons"].startswith("forward test:"), tags["registry.reasons"]

@@ -168,3 +168,43 @@ def test_a_forward_test_is_registered_without_an_alias(tmp_path, monkeypatch):
     assert f"version {version.version} is a forward test: no alias" in decision.render(
         version.version, None
     )
+
+
+def test_a_copy_of_the_champions_model_takes_no_alias(tmp_path, monkeypatch):
+    """Reviewed: a run that changed only the list's params (a budget, the gate's
+    resamples) registered its model, byte for byte the champion's, as `challenger`;
+    `make compare` then set the champion beside itself."""
+    import pandas as pd
+
+    from pipeline import registry
+    from pipeline.config import Params
+    from pipeline.stages.track import gate
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    c = tracking.client(tmp_path)
+    exp = tracking.experiment_id(c, "churn-loyalty", tmp_path)
+    c.create_registered_model("churn-loyalty")
+    runs = [c.create_run(exp, run_name=n) for n in ("first", "budget only")]
+    tag = {tracking.MODEL_FINGERPRINT_TAG: "abc123"}
+    first, second = (
+        c.create_model_version("churn-loyalty", r.info.artifact_uri, r.info.run_id, tags=tag)
+        for r in runs
+    )
+    c.set_registered_model_alias("churn-loyalty", "champion", first.version)
+    logged = tracking.Logged(
+        runs[1].info.run_id,
+        exp,
+        runs[1].info.artifact_uri,
+        str(second.version),
+        "sqlite://",
+        fingerprint="abc123",
+    )
+    decision = gate(c, logged, pd.DataFrame(), "2024-07-03", Params())
+    assert decision.alias == registry.SAME_AS_CHAMPION
+    assert c.get_registered_model("churn-loyalty").aliases == {"champion": first.version}
+    tags = c.get_run(runs[1].info.run_id).data.tags
+    assert tags["registry.decision"] == "copy of the champion"
+    assert f"the same model as the champion (version {first.version})" in tags["registry.reasons"]
+    assert decision.render(second.version, first.version).startswith(
+        f"registry: version {second.version} is a copy of the champion: no alias"
+    )

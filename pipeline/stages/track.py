@@ -178,6 +178,10 @@ def gate(
         decision = registry.forward_test(params.score.as_of)
     elif champion is None:
         decision = registry.first_version()
+    elif logged.fingerprint and (
+        (champion.tags or {}).get(tracking.MODEL_FINGERPRINT_TAG) == logged.fingerprint
+    ):
+        decision = registry.same_as_champion(champion.version)
     else:
         previous = tracking.read_table(c, champion.run_id, PREDICTIONS_TABLE)
         if previous is None:
@@ -196,7 +200,7 @@ def gate(
                 config=params.registry,
                 seed=params.train.seed,
             )
-    if decision.alias != registry.FORWARD_TEST:
+    if decision.alias not in registry.NO_ALIAS:
         tracking.set_alias(c, name, decision.alias, logged.version)
     tracking.set_tags(
         c,
