@@ -97,7 +97,9 @@ def _direction_in_words(label: str, direction: str) -> str:
     up = direction == "higher"
     if label.startswith("days since"):
         word = "the longer ago" if up else "the more recent"
-    elif label.startswith(("days ", "minutes ", "length ", "months ")):
+    elif label.startswith(("months with", "days with")):  # a count of months or days
+        word = "the more" if up else "the fewer"
+    elif label.startswith(("days ", "minutes ", "length ")):
         word = "the longer" if up else "the shorter"
     else:
         word = "the higher" if up else "the lower"

@@ -151,6 +151,11 @@ def test_a_drivers_direction_is_said_in_its_units_words() -> None:
         "the longer, the riskier"
     )
     assert _direction_in_words("orders a month", "lower") == "the lower, the riskier"
+    # a count of months is no duration (reviewed: "months with an order in the last
+    # year, the shorter, the riskier")
+    assert _direction_in_words("months with an order in the last year", "lower") == (
+        "the fewer, the riskier"
+    )
     assert _direction_in_words("orders a month", "mixed").startswith("raises the risk of some")
 
 
