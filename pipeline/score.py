@@ -89,7 +89,9 @@ COLUMN_DOCS: dict[str, str] = {
     "who bought on fewer than three days)",
     "overdue_after_days": "whole days of silence after which the customer is overdue "
     "(lapsing when days_since_last_order exceeds it): the usual gap plus its usual spread; "
-    "an early-warning customer past the usual gap but not this far is within their rhythm",
+    "an early-warning customer past the usual gap but not this far is within their rhythm. "
+    "A whole horizon of silence makes anyone lapsed first, so at the horizon or beyond it "
+    "never applies",
     "loyalty_type": "premium, inertia, convenience, monopoly, incentive, price or latent (the "
     "workbook's first sheet says what each means)",
     "loyalty_type_probability": "how sure the type classifier is (empty: rule-based type)",
@@ -591,7 +593,7 @@ def _because(out: pd.DataFrame, facts: pd.DataFrame, horizon_days: int) -> pd.Se
     slow = (
         (seg == "steady")
         & out["own_rhythm"].astype(bool)
-        & (out["usual_gap_days"] >= horizon_days)
+        & (out["usual_gap_days"].round(1) >= horizon_days)
         & (out["risk_band"] != "low")
     )
     if slow.any():

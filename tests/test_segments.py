@@ -122,3 +122,21 @@ def test_one_gap_is_no_rhythm_of_ones_own() -> None:
     assert out["own_rhythm"].tolist() == [False, True, True, True]
     assert out["usual_gap_days"].tolist()[0] == 30.0  # the median of the others: 2, 30, 40
     assert out["usual_gap_days"].tolist()[1:] == [2.0, 30.0, 40.0]
+
+
+def test_a_rhythm_written_as_the_horizon_is_a_slow_one() -> None:
+    """Reviewed on Online Retail: early warnings whose usual gap 89.96 the lists write
+    as 90.0, "usually every 90 days": by the written number their own rhythm is the
+    horizon, and such a customer is no early warning."""
+    frame = pd.DataFrame(
+        {
+            "days_since_last_order": [40.0, 40.0],
+            "due_days": [120.0, 120.0],
+            "usual_gap_days": [89.96, 89.9],
+            "own_rhythm": [True, True],
+            "churn_probability": [0.9, 0.9],
+            "churn_probability_prev": [0.9, 0.9],
+        }
+    )
+    out = assign_segments(frame, horizon_days=90, high_risk=0.6, rising_by=0.15, rising_floor=0.3)
+    assert out.tolist() == ["steady", "early_warning"]
