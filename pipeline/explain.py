@@ -184,6 +184,13 @@ _ONE_DAY_FACT = (
 # spend in the last 180 days" beside "last order 183 days ago; usually every 18 days").
 _SILENCE_SAID = r"(?:^|; )last order [\d,]+ days? ago|one order so far, |^no order for "
 _SILENCE_AGAIN = r"^no orders in the last |^no spend in the last |^spent 0\.00 in the last "
+# A recency reason that says the time since the first order ("last order 79 days ago, 2
+# days after their first"), then the tenure again (reviewed on Online Retail: beside
+# "customer for 3 months" on 159 rows, "first order 9 months ago" on 14)
+_TENURE_SAID = r"days? after their first"
+_TENURE_AGAIN = r"^customer for |^first order .* ago$|^ordered on [\d,]+ days? in .* as a customer"
+# (said, said again): the second gives way where another reason says the first
+_RESTATED = ((_SILENCE_SAID, _SILENCE_AGAIN), (_TENURE_SAID, _TENURE_AGAIN))
 
 
 # two days of purchases: "last order 79 days ago, 2 days after their first" beside
@@ -217,8 +224,9 @@ def _drop_restated(
     take 5 days") or single day of purchases ("one order so far" and then "bought on a
     single day so far"), and any reason restating the usual gap of what keeps the
     customer ("usually orders every 251 days" beside "on schedule: ..., usually every
-    251 days"), and a window's "no orders (or no spend) in the last N days" beside the
-    recency reason it follows from. The next concept's reason takes its place."""
+    251 days"), a window's "no orders (or no spend) in the last N days" beside the
+    recency reason it follows from, and the tenure beside a recency reason that says the
+    time since the first order. The next concept's reason takes its place."""
     rhythm = concept_keys.index("order_rhythm") if "order_rhythm" in concept_keys else -1
     facts = [_facts(t) for t in texts]
     is_rhythm = [c == rhythm for _, c in slots]
@@ -235,14 +243,15 @@ def _drop_restated(
             drop[:, s] |= pd.notna(kept_gap) & (kept_gap == facts[s][0])
     # a window's "no orders / no spend in the last N days" beside the silence it follows
     # from (the recency reason): three ways of saying one thing, reviewed on a shop's list
-    said = [pd.Series(t, dtype=object).str.contains(_SILENCE_SAID, na=False) for t in texts]
-    again = [pd.Series(t, dtype=object).str.contains(_SILENCE_AGAIN, na=False) for t in texts]
-    for s in range(len(texts)):
-        elsewhere = np.zeros(len(texts[0]), dtype=bool)
-        for o in range(len(texts)):
-            if o != s:
-                elsewhere |= said[o].to_numpy()
-        drop[:, s] |= again[s].to_numpy() & elsewhere
+    for first, second in _RESTATED:
+        said = [pd.Series(t, dtype=object).str.contains(first, na=False) for t in texts]
+        again = [pd.Series(t, dtype=object).str.contains(second, na=False) for t in texts]
+        for s in range(len(texts)):
+            elsewhere = np.zeros(len(texts[0]), dtype=bool)
+            for o in range(len(texts)):
+                if o != s:
+                    elsewhere |= said[o].to_numpy()
+            drop[:, s] |= again[s].to_numpy() & elsewhere
     # keep the first k that are not dropped, in order
     rank = np.where(drop, len(texts), np.arange(len(texts))[None, :])
     pick = np.argsort(rank, axis=1, kind="stable")[:, :k]
@@ -319,12 +328,12 @@ def reasons(
     rows = frame.loc[values.index, known].assign(**given)
     # where the model's risk rises with a "more is better" value on this shop (a longer
     # relationship, say), a value under the shop's median is no reason
-    # (catalogue.HIGHER_RISKIER; reviewed: "customer for 10 months; half the shop's
+    # (catalogue.MODEL_DIRECTION; reviewed: "customer for 10 months; half the shop's
     # customers for over 20 months" on 1,494 rows beside the report's "length of the
     # relationship, the longer, the riskier")
-    for name in sorted(catalogue.MORE_IS_BETTER & set(values.columns) & set(rows.columns)):
-        higher = model_direction(rows[name], values[name]) == "higher"
-        rows[catalogue.HIGHER_RISKIER + name] = higher
+    directed = catalogue.MORE_IS_BETTER | catalogue.DIRECTED
+    for name in sorted(directed & set(values.columns) & set(rows.columns)):
+        rows[catalogue.MODEL_DIRECTION + name] = model_direction(rows[name], values[name])
     rows = catalogue.with_norms(rows)
     features = [catalogue.BY_NAME.get(n) for n in names]
     concept_of = np.array(

@@ -761,3 +761,17 @@ def test_many_orders_or_more_than_usual_are_no_reason_for_risk() -> None:
         purchase_days_total=[9.0, 9.0],
     )
     assert quarter == [None, "1 order in the last 90 days; usually 3 orders"]
+
+
+def test_a_price_is_said_against_the_shops_only_a_tenth_away_and_on_the_models_side() -> None:
+    """Reviewed on Online Retail: "average unit price 2.80; half the shop's customers pay
+    over 2.80", and low prices blamed beside the report's "the higher, the riskier"."""
+    columns = dict(unit_price_mean_365d=[2.80, 1.09, 4.10], shop_unit_price_mean=[2.8] * 3)
+    assert say("unit_price_mean_365d", **columns) == [
+        "average unit price 2.80",
+        "average unit price 1.09; half the shop's customers pay over 2.80",
+        "average unit price 4.10; half the shop's customers pay under 2.80",
+    ]
+    higher = say("unit_price_mean_365d", **columns, model_direction_unit_price_mean_365d="higher")
+    assert higher[1] == "average unit price 1.09"  # the model blames dear, not cheap
+    assert higher[2].endswith("pay under 2.80")

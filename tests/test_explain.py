@@ -582,3 +582,32 @@ def test_a_value_under_the_shops_median_is_no_reason_where_the_model_says_more_i
     riskier_when_shorter = riskier_when_longer.assign(tenure_days=[0.5, 0.4, 0.3, 0.2, 0.1])
     said = reasons(riskier_when_shorter, frame, k=1, shop=shop)["reason_1"]
     assert said[0] == "customer for 10 months; half the shop's customers for over 20 months"
+
+
+def test_the_tenure_is_not_said_again_beside_a_recency_that_says_it() -> None:
+    """Reviewed on Online Retail: "last order 79 days ago, 2 days after their first"
+    beside "customer for 3 months" on 159 rows: the second gives way."""
+    frame = pd.DataFrame(
+        {
+            "days_since_last_order": [79.0],
+            "order_gap_mean_days": [2.0],
+            "orders_total": [2.0],
+            "purchase_days_total": [2.0],
+            "first_order_age_days": [81.0],
+            "tenure_days": [81.0],
+            "complaints_unresolved_now": [1.0],
+            "complaint_open_days_max_now": [34.0],
+        }
+    )
+    values = pd.DataFrame(
+        {
+            "days_since_last_order": [0.9],
+            "tenure_days": [0.5],
+            "complaints_unresolved_now": [0.2],
+            "complaint_open_days_max_now": [0.0],
+            "_base": [-1.0],
+        }
+    )
+    out = reasons(values, frame, k=2).iloc[0]
+    assert out["reason_1"] == "last order 79 days ago, 2 days after their first"
+    assert out["reason_2"] == "1 complaint open for 34 days"
