@@ -55,7 +55,7 @@ import pandas as pd
 
 # returns count as a quality problem from the share of the year's spend the plays use
 from pipeline.loyalty import MATERIAL_RETURN_SHARE, SLOW_RESOLUTION_DAYS
-from pipeline.segments import MIN_RHYTHM_DAYS, MIN_SPREAD_SHARE
+from pipeline.segments import MIN_RHYTHM_DAYS, overdue, usual_spread
 
 Predicate = Callable[[pd.DataFrame], np.ndarray]
 
@@ -342,8 +342,7 @@ def _not_overdue(f: pd.DataFrame) -> np.ndarray:
     # measures it, or a whole horizon of silence
     days = _col(f, "days_since_last_order")
     gap = _col(f, "order_gap_mean_days").clip(lower=1.0)
-    spread = np.maximum(_col(f, "order_gap_std_days").fillna(0.0), MIN_SPREAD_SHARE * gap)
-    late = (np.floor(days) > gap + spread).fillna(False)  # whole days, as segments
+    late = overdue(days, gap + usual_spread(gap, _col(f, "order_gap_std_days").fillna(0.0)))
     if "horizon_days" in f:
         late |= (days >= _col(f, "horizon_days")).fillna(False)
     return ~late.to_numpy(dtype=bool)
@@ -437,12 +436,13 @@ def _not_above_shop(feature: str, when: Predicate | None = None) -> Predicate:
 
 
 # The features said against the shop's median only on the side where less is worse
-# (_against_shop with above=False), and the column prefix that says, per row, that the
-# model's risk rises with the feature on this shop instead (explain.reasons sets it):
-# then a value under the median is no reason, whatever the shop's median says.
+# (_against_shop with above=False): where the model's risk rises with one on this shop
+# instead, a value under the median is no reason, whatever the shop's median says.
 MORE_IS_BETTER: set[str] = set()
-# Features said against the shop's median on either side by the model's direction
+# Features said against the shop's median on the side the model's risk rises toward
 DIRECTED: set[str] = {"unit_price_mean_365d"}
+# The column prefix of the model's direction per feature (explain.reasons sets it from
+# the SHAP values: higher, lower or mixed)
 MODEL_DIRECTION = "model_direction_"
 
 
@@ -461,10 +461,6 @@ def _model_not(feature: str, direction: str) -> Predicate:
 
 def _col_known(name: str) -> Predicate:
     return lambda f: _col(f, name).notna().to_numpy()
-
-
-def _model_agrees_less_is_worse(feature: str) -> Predicate:
-    return _model_not(feature, "higher")
 
 
 def _against_shop(
@@ -503,7 +499,7 @@ def _against_shop(
     if above:
         return (Phrase(say("over"), side(-1)), Phrase(say("under"), side(+1)))
     MORE_IS_BETTER.add(feature)
-    agrees = _model_agrees_less_is_worse(feature)
+    agrees = _model_not(feature, "higher")
     below = side(-1)
     return (Phrase(say("over"), lambda f: below(f) & agrees(f)),)
 

@@ -35,7 +35,7 @@ from pipeline.loyalty import (
     relationship_stage,
     situations,
 )
-from pipeline.segments import assign_segments, rhythm
+from pipeline.segments import assign_segments, rhythm, slow_rhythm
 
 CALL = "call"
 WINBACK = "winback"
@@ -592,8 +592,7 @@ def _because(out: pd.DataFrame, facts: pd.DataFrame, horizon_days: int) -> pd.Se
     # band read "risk not high")
     slow = (
         (seg == "steady")
-        & out["own_rhythm"].astype(bool)
-        & (out["usual_gap_days"].round(1) >= horizon_days)
+        & slow_rhythm(out["own_rhythm"], out["usual_gap_days"], horizon_days)
         & (out["risk_band"] != "low")
     )
     if slow.any():

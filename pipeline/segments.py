@@ -42,6 +42,27 @@ MIN_SPREAD_SHARE = 0.25
 MIN_RHYTHM_DAYS = 3
 
 
+def usual_spread(gap: pd.Series, std: pd.Series) -> pd.Series:
+    """The spread allowed around a usual gap: its spread, at least
+    :data:`MIN_SPREAD_SHARE` of the gap (``gap`` already at least a day)."""
+    return np.maximum(std, MIN_SPREAD_SHARE * gap)
+
+
+def overdue(days: np.ndarray | pd.Series, due: np.ndarray | pd.Series):
+    """Whether the days since the last order exceed the due, in whole days as the lists
+    write them: a customer is overdue once the days counted as a calendar counts them
+    exceed their due (reviewed: 46 lapsing rows read "21" days beside a due of 21.3)."""
+    return np.floor(days) > due
+
+
+def slow_rhythm(own: np.ndarray, gap: np.ndarray, horizon_days: int) -> np.ndarray:
+    """A rhythm of the customer's own a horizon or longer, the gap read as the lists
+    write it, to a tenth (reviewed: 89.96 read "usually every 90 days" on an early
+    warning): no order within the horizon is their normal, not a warning."""
+    written = np.round(np.asarray(gap, dtype=float), 1)
+    return np.asarray(own, dtype=bool) & (written >= horizon_days)
+
+
 def rhythm(frame: pd.DataFrame) -> pd.DataFrame:
     """Each customer's usual gap between orders and the day they become overdue.
 
@@ -83,8 +104,7 @@ def rhythm(frame: pd.DataFrame) -> pd.DataFrame:
             f"of {len(frame)} rows (index {bad}); every scored customer has an order"
         )
     gap = pd.to_numeric(frame["order_gap_mean_days"], errors="coerce").clip(lower=1.0)
-    spread = pd.to_numeric(frame["order_gap_std_days"], errors="coerce")
-    spread = np.maximum(spread, MIN_SPREAD_SHARE * gap)
+    spread = usual_spread(gap, pd.to_numeric(frame["order_gap_std_days"], errors="coerce"))
     own = gap.notna()
     if "purchase_days_total" in frame:  # unknown counts keep the gap they have
         days_bought = pd.to_numeric(frame["purchase_days_total"], errors="coerce")
@@ -99,7 +119,7 @@ def rhythm(frame: pd.DataFrame) -> pd.DataFrame:
             "usual_gap_days": gap,
             "due_days": due,
             "own_rhythm": own,
-            "overdue_days": (np.floor(days) - due).clip(lower=0.0),
+            "overdue_days": (np.floor(days) - due).clip(lower=0.0),  # as overdue()
         },
         index=frame.index,
     )
@@ -140,10 +160,7 @@ def assign_segments(
     p = frame["churn_probability"].to_numpy(dtype=float)
     prev = frame["churn_probability_prev"].to_numpy(dtype=float)
     lapsed = days >= horizon_days
-    # in whole days, as the lists write them: a customer is overdue once the days since
-    # their last order, counted as a calendar counts them, exceed their due (reviewed: 46
-    # lapsing rows read "21" days beside a due of 21.3)
-    overdue = np.floor(days) > due
+    late = overdue(days, due)
     with np.errstate(invalid="ignore"):
         rising = (p - prev >= rising_by) & (p >= rising_floor)
     warning = (p >= high_risk) | rising
@@ -152,14 +169,9 @@ def assign_segments(
         # order within it: a high "no order in 90 days" is their normal, not a warning
         # (reviewed on Online Retail: 146 of 393 on the call list, 16 of its top 30,
         # bought every 90+ days, "on schedule" beside an early warning)
-        # the gap as the lists write it, to a tenth (reviewed: 89.96 read "usually every
-        # 90 days" on an early warning)
-        slow = frame["own_rhythm"].to_numpy(dtype=bool) & (
-            np.round(frame["usual_gap_days"].to_numpy(dtype=float), 1) >= horizon_days
-        )
-        warning &= ~slow
+        warning &= ~slow_rhythm(frame["own_rhythm"], frame["usual_gap_days"], horizon_days)
     segment = np.select(
-        [lapsed, overdue, warning],
+        [lapsed, late, warning],
         ["lapsed", "lapsing", "early_warning"],
         default="steady",
     )

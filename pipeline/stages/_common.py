@@ -90,9 +90,9 @@ def mark_stale(stage: str, error: BaseException) -> bool:
     (its cards are the call list's top). ``data/scored/STALE.txt`` says which stage
     failed and why. The figures of the stages after the failed one go too
     (:func:`stale_figures`: the ledger after a failed source, ``metrics.json``, the
-    forward test). The models and the data stay for
-    diagnosis; the next successful run replaces them all. Returns whether it wrote the note (no
-    lists yet, as on a first run: nothing to take away, no note).
+    forward test). The models and the data stay for diagnosis; the next successful run
+    replaces them all. Returns whether it wrote the note (no lists yet, as on a first
+    run: nothing to take away, no note).
     """
     figures = stale_figures(stage)
     for path in figures:  # `dvc metrics show` read the run before's (reviewed)
